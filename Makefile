@@ -1,0 +1,45 @@
+# Every target bootstraps .venv itself: a fresh clone needs only python3 (>= 3.11).
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+
+.PHONY: install test lint bench serve demo clean check-java
+
+$(PY):
+	$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "mlops-hooks needs Python >= 3.11")'
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+
+# Re-install whenever pyproject.toml changes.
+$(STAMP): pyproject.toml | $(PY)
+	@echo "installing mlops-hooks and its test dependencies into $(VENV) ..."
+	$(PY) -m pip install --quiet -e '.[test]' --config-settings editable_mode=compat
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+check-java:
+	@command -v java >/dev/null 2>&1 || { \
+	  echo "Java 17 is required for local Spark but 'java' is not on PATH."; \
+	  echo "Install it with:  sudo apt-get install -y openjdk-17-jre-headless   (Debian/Ubuntu)"; \
+	  echo "             or:  brew install openjdk@17                            (macOS)"; \
+	  exit 1; }
+
+lint: install
+	$(VENV)/bin/ruff check .
+
+test: install check-java lint
+	$(PY) -m pytest
+
+bench: install
+	$(PY) bench/ingress.py
+
+serve: install
+	$(VENV)/bin/mlops-hooks serve
+
+demo: install check-java
+	$(VENV)/bin/mlops-hooks demo
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache .mlops-hooks

@@ -1,0 +1,260 @@
+"""The `mlops-hooks` command line: serve, inspect and replay events, register webhooks.
+
+Errors print one readable line and exit non-zero; nothing here prints a secret.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any, NoReturn
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from shared.events import EventKind
+from shared.ledger import Status
+from shared.settings import Settings, SettingsError, load_settings
+
+app = typer.Typer(
+    name="mlops-hooks",
+    help="Event-driven MLOps on model-registry webhooks.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+events_app = typer.Typer(help="Inspect and replay recorded events.", no_args_is_help=True)
+webhooks_app = typer.Typer(help="Register registry webhooks that point here.",
+                           no_args_is_help=True)
+app.add_typer(events_app, name="events")
+app.add_typer(webhooks_app, name="webhooks")
+
+out = Console()
+err = Console(stderr=True)
+
+
+def fail(message: str, code: int = 2) -> NoReturn:
+    err.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    raise typer.Exit(code)
+
+
+def _settings(**overrides: Any) -> Settings:
+    try:
+        return load_settings(**{k: v for k, v in overrides.items() if v is not None})
+    except SettingsError as exc:
+        fail(str(exc))
+
+
+def _dispatcher(settings: Settings):  # noqa: ANN202
+    from shared.bootstrap import bootstrap
+
+    try:
+        return bootstrap(settings)
+    except Exception as exc:
+        fail(f"cannot open the ledger at {settings.resolved_ledger_url}: {exc}")
+
+
+# --- serve --------------------------------------------------------------------------------
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    state_dir: Annotated[
+        Path | None, typer.Option(help="Where the ledger and logs live [MLOPS_HOOKS_STATE_DIR].")
+    ] = None,
+    workers: Annotated[
+        int | None, typer.Option(help="Worker threads draining the ledger [MLOPS_HOOKS_WORKERS].")
+    ] = None,
+    insecure_no_signature: Annotated[
+        bool, typer.Option(help="Accept unsigned webhooks. Local experiments only.")
+    ] = False,
+    log_level: Annotated[str, typer.Option(help="debug, info, warning, error.")] = "info",
+) -> None:
+    """Run the HTTP edge with its worker pool: webhooks in, handlers run, events recorded."""
+    from functions.serve import ServeError, run_server
+
+    logging.basicConfig(level=log_level.upper(),
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    settings = _settings(state_dir=state_dir, workers=workers)
+    try:
+        run_server(settings, host=host, port=port, insecure_no_signature=insecure_no_signature,
+                   log_level=log_level)
+    except ServeError as exc:
+        fail(str(exc))
+
+
+# --- events -------------------------------------------------------------------------------
+
+
+class StatusChoice(StrEnum):
+    received = "received"
+    running = "running"
+    done = "done"
+    failed = "failed"
+    dead = "dead"
+    ignored = "ignored"
+
+
+class KindChoice(StrEnum):
+    model_registered = "model_registered"
+    promotion_requested = "promotion_requested"
+    data_landed = "data_landed"
+    drift_detected = "drift_detected"
+    scheduled = "scheduled"
+    approval = "approval"
+    ignored = "ignored"
+
+
+@events_app.command("list")
+def events_list(
+    status: Annotated[StatusChoice | None, typer.Option(help="Only this status.")] = None,
+    kind: Annotated[KindChoice | None, typer.Option(help="Only this kind.")] = None,
+    limit: Annotated[int, typer.Option(min=1, help="At most this many, newest first.")] = 50,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """List recorded events, newest first."""
+    dispatcher = _dispatcher(_settings())
+    records = dispatcher.ledger.list(
+        status=Status(status.value) if status else None,
+        kind=EventKind(kind.value) if kind else None,
+        limit=limit,
+    )
+    if as_json:
+        print(json.dumps([r.summary() for r in records], indent=2))
+        return
+    table = Table("id", "kind", "status", "att.", "model", "ver.", "received", "last error")
+    for r in records:
+        table.add_row(r.id, r.kind.value, r.status.value, str(r.attempts), r.model or "",
+                      r.version or "", r.received_at.strftime("%Y-%m-%d %H:%M:%S"),
+                      (r.last_error or "")[:60])
+    out.print(table)
+    if not records:
+        out.print("no events recorded yet")
+
+
+@events_app.command("show")
+def events_show(
+    event_id: Annotated[str, typer.Argument(help="Event id (ev_...).")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Show one event: its payload, attempts, outcome and history."""
+    record = _dispatcher(_settings()).ledger.get(event_id)
+    if record is None:
+        fail(f"no event with id {event_id}", code=1)
+    if as_json:
+        print(record.model_dump_json(indent=2))
+        return
+    out.print(f"[bold]{record.id}[/]  {record.kind.value}  [bold]{record.status.value}[/]")
+    out.print(f"key: {record.key}")
+    out.print(f"source: {record.source}   model: {record.model or '-'}   "
+              f"version: {record.version or '-'}")
+    out.print(f"attempts: {record.attempts}   deliveries: {record.deliveries}")
+    if record.last_error:
+        out.print(f"last error: {record.last_error}")
+    if record.outcome:
+        out.print("outcome:", json.dumps(record.outcome, indent=2))
+    table = Table("at", "status", "detail")
+    for h in record.history:
+        detail = ", ".join(f"{k}={v}" for k, v in h.items() if k not in ("at", "status"))
+        table.add_row(h["at"], h["status"], detail)
+    out.print(table)
+
+
+@events_app.command("replay")
+def events_replay(
+    event_id: Annotated[str, typer.Argument(help="Event id (ev_...).")],
+    run: Annotated[bool, typer.Option(help="Run the handler here and now, instead of "
+                                           "leaving it to a running `serve`.")] = False,
+) -> None:
+    """Queue an event to run again (attempts reset; its history is kept)."""
+    from shared.ledger import LedgerError
+
+    dispatcher = _dispatcher(_settings())
+    try:
+        dispatcher.replay(event_id)
+    except LedgerError as exc:
+        fail(str(exc), code=1)
+    if not run:
+        out.print(f"{event_id} queued again; a running `mlops-hooks serve` will pick it up "
+                  "(or pass --run to run it here)")
+        return
+    record = dispatcher.process(event_id, worker="cli")
+    if record is None:
+        fail(f"{event_id} was picked up by another worker first", code=1)
+    out.print(f"{event_id}: {record.status.value}"
+              + (f" ({record.last_error})" if record.last_error else ""))
+    if record.status not in (Status.DONE, Status.IGNORED):
+        raise typer.Exit(1)
+
+
+# --- webhooks -----------------------------------------------------------------------------
+
+
+@webhooks_app.command("register")
+def webhooks_register(
+    url: Annotated[str, typer.Option(help="Public URL of this service's webhook route, e.g. "
+                                          "https://hooks.example.com/webhooks/mlflow")],
+    events: Annotated[list[str] | None, typer.Option(
+        "--events", help="Events to subscribe to (repeat the option). Default: the ones we "
+                         "act on.")] = None,
+    databricks: Annotated[bool, typer.Option(
+        "--databricks", help="Register a Databricks workspace-registry webhook instead "
+                             "(DATABRICKS_HOST / DATABRICKS_TOKEN).")] = False,
+    model: Annotated[str | None, typer.Option(
+        help="Databricks: only this model (default: registry-wide).")] = None,
+    name: Annotated[str, typer.Option(help="MLflow webhook name.")] = "mlops-hooks",
+) -> None:
+    """Create the registry webhook with the configured secret (or update ours in place)."""
+    from shared.adapters import webhook_registration as reg
+
+    settings = _settings()
+    if not url.startswith(("http://", "https://")):
+        fail(f"--url must be an http(s) URL, got {url!r}")
+    try:
+        if databricks:
+            secret = settings.secret("databricks_webhook_secret")
+            if not secret:
+                fail("set MLOPS_HOOKS_DATABRICKS_WEBHOOK_SECRET first: it signs every delivery")
+            token = settings.secret("databricks_token")
+            done = reg.register_databricks_webhook(
+                host=settings.databricks_host, token=token, url=url, secret=secret,
+                events=events or reg.DATABRICKS_EVENTS, model_name=model,
+            )
+        else:
+            secret = settings.secret("mlflow_webhook_secret")
+            if not secret:
+                fail("set MLOPS_HOOKS_MLFLOW_WEBHOOK_SECRET first: it signs every delivery")
+            if not settings.mlflow_tracking_uri:
+                fail("set MLFLOW_TRACKING_URI to the MLflow server (webhooks need a server "
+                     "with a SQL backend)")
+            done = reg.register_mlflow_webhook(
+                tracking_uri=settings.mlflow_tracking_uri, url=url, secret=secret,
+                events=events or reg.MLFLOW_EVENTS, name=name,
+            )
+    except typer.Exit:
+        raise
+    except Exception as exc:
+        fail(f"could not register the webhook: {_one_line(exc)}", code=1)
+    verb = "created" if done.created else "updated"
+    out.print(f"{verb} webhook {done.id} -> {done.url} for {', '.join(done.events)}")
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0] if text else ''}"
+
+
+def main() -> None:
+    try:
+        app()
+    except KeyboardInterrupt:
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,53 @@
+"""Databricks workspace-registry webhooks -> events (signature checked by the caller first)."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import UTC, datetime
+from typing import Any
+
+from functions.errors import Rejected, parse_json_object
+from shared import events
+from shared.events import Event, Source
+
+_TRANSITION_REQUESTS = {
+    "TRANSITION_REQUEST_CREATED": None,  # target stage from the payload's to_stage
+    "TRANSITION_REQUEST_TO_STAGING_CREATED": "Staging",
+    "TRANSITION_REQUEST_TO_PRODUCTION_CREATED": "Production",
+}
+
+
+def event_from_databricks(body: bytes) -> Event:
+    doc = parse_json_object(body)
+    kind = doc.get("event")
+    if not isinstance(kind, str):
+        raise Rejected(400, "not a Databricks registry webhook payload: missing event")
+    model, version = doc.get("model_name"), doc.get("version")
+    common: dict[str, Any] = {"occurred_at": _occurred_at(doc.get("event_timestamp")),
+                              "payload": doc}
+    # Databricks sends no delivery id: identify the delivery by its content.
+    delivery = hashlib.sha256(body).hexdigest()[:32]
+    acted_on = kind == "MODEL_VERSION_CREATED" or kind in _TRANSITION_REQUESTS
+    if acted_on and not (model and version):
+        return events.ignored(
+            Source.DATABRICKS, delivery, f"Databricks {kind} without model_name/version "
+            "(test ping)", **common
+        )
+    if kind == "MODEL_VERSION_CREATED":
+        return events.model_registered(Source.DATABRICKS, str(model), str(version), **common)
+    if kind in _TRANSITION_REQUESTS:
+        target = _TRANSITION_REQUESTS[kind] or doc.get("to_stage")
+        if not isinstance(target, str) or not target:
+            raise Rejected(400, f"{kind}: missing to_stage")
+        return events.promotion_requested(
+            Source.DATABRICKS, str(model), str(version), target,
+            stage=doc.get("from_stage"), **common,
+        )
+    return events.ignored(Source.DATABRICKS, delivery, f"Databricks {kind} is not acted on",
+                          **common)
+
+
+def _occurred_at(value: object) -> datetime:
+    if isinstance(value, int | float) and value > 0:
+        return datetime.fromtimestamp(value / 1000, UTC)
+    return events.utcnow()

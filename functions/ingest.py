@@ -1,0 +1,28 @@
+"""Shared by the non-HTTP Lambda functions: AWS payload -> events -> ledger."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from functions.aws_events import events_from_aws
+from functions.runtime import Runtime
+from shared.dispatch import Dispatcher
+
+
+def ingest(dispatcher: Dispatcher, doc: Any) -> dict[str, Any]:
+    """Record every event in the payload (idempotently); report what was recorded."""
+    recorded = [dispatcher.submit(event) for event in events_from_aws(doc)]
+    return {
+        "recorded": [
+            {"id": r.record.id, "kind": r.record.kind.value, "duplicate": not r.created}
+            for r in recorded
+        ]
+    }
+
+
+def lambda_handler_for(runtime: Runtime):  # noqa: ANN201 - Lambda signature
+    def handler(event: dict[str, Any], context: object) -> dict[str, Any]:
+        # Errors propagate: Lambda retries the async invocation, then its on-failure target.
+        return ingest(runtime.dispatcher, event)
+
+    return handler

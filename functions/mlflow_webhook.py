@@ -1,0 +1,61 @@
+"""MLflow 3 OSS registry webhooks -> events (the signature is checked by the caller first)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from functions.errors import Rejected, parse_json_object, require_str
+from shared import events
+from shared.events import Event, Source
+from shared.settings import Settings
+
+
+def event_from_mlflow(body: bytes, delivery_id: str, settings: Settings) -> Event:
+    doc = parse_json_object(body)
+    entity, action, data = doc.get("entity"), doc.get("action"), doc.get("data")
+    if not isinstance(entity, str) or not isinstance(action, str) or not isinstance(data, dict):
+        raise Rejected(400, "not an MLflow webhook payload: expected entity, action and data")
+    kind = f"{entity}.{action}"
+    common: dict[str, Any] = {
+        "delivery_id": delivery_id,
+        "occurred_at": _occurred_at(doc.get("timestamp")),
+        "payload": doc,
+    }
+    if kind == "model_version.created":
+        return events.model_registered(
+            Source.MLFLOW,
+            require_str(data, "name", kind),
+            require_str(data, "version", kind),
+            **common,
+        )
+    if kind == "model_version_alias.created" and data.get("alias") == settings.challenger_alias:
+        # Setting the challenger alias asks for the challenger to become champion.
+        return events.promotion_requested(
+            Source.MLFLOW,
+            require_str(data, "name", kind),
+            require_str(data, "version", kind),
+            settings.champion_alias,
+            alias=settings.challenger_alias,
+            **common,
+        )
+    if kind == "model_version_tag.set" and data.get("key") == settings.promote_tag:
+        return events.promotion_requested(
+            Source.MLFLOW,
+            require_str(data, "name", kind),
+            require_str(data, "version", kind),
+            require_str(data, "value", kind),
+            **common,
+        )
+    return events.ignored(
+        Source.MLFLOW, delivery_id, f"MLflow {kind} is not acted on", **common
+    )
+
+
+def _occurred_at(value: object) -> datetime:
+    if isinstance(value, str):
+        try:
+            return datetime.fromisoformat(value)
+        except ValueError:
+            pass
+    return events.utcnow()

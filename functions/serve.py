@@ -1,0 +1,66 @@
+"""`mlops-hooks serve`: the HTTP edge, the ledger and a worker pool in one process."""
+
+from __future__ import annotations
+
+import logging
+
+from shared.settings import Settings
+
+log = logging.getLogger("mlops_hooks.serve")
+
+
+class ServeError(Exception):
+    """The server cannot start; the message says what to set."""
+
+
+def check_startup(settings: Settings, *, insecure_no_signature: bool) -> None:
+    if insecure_no_signature:
+        log.warning(
+            "INSECURE: --insecure-no-signature is on. Webhook signatures are NOT checked; "
+            "anyone who can reach this port can trigger validation, promotion and training."
+        )
+        return
+    if settings.secret("mlflow_webhook_secret") is None:
+        raise ServeError(
+            "MLOPS_HOOKS_MLFLOW_WEBHOOK_SECRET is not set: every webhook must be signed. "
+            "Set it to the secret you give `mlops-hooks webhooks register` (or pass "
+            "--insecure-no-signature for a local experiment)."
+        )
+    if settings.secret("databricks_webhook_secret") is None:
+        log.info("MLOPS_HOOKS_DATABRICKS_WEBHOOK_SECRET is not set: /webhooks/databricks "
+                 "answers 503 until it is")
+
+
+def run_server(
+    settings: Settings,
+    *,
+    host: str,
+    port: int,
+    insecure_no_signature: bool = False,
+    log_level: str = "info",
+) -> None:
+    import uvicorn
+
+    from functions.app import create_app
+    from functions.runtime import Runtime
+    from handlers import HandlerConfigError
+    from shared.bootstrap import bootstrap
+    from shared.dispatch import WorkerPool
+
+    check_startup(settings, insecure_no_signature=insecure_no_signature)
+    pool = WorkerPool(size=settings.workers, poll_seconds=settings.poll_seconds)
+    try:
+        dispatcher = bootstrap(settings, queue=pool)
+    except HandlerConfigError as exc:
+        raise ServeError(str(exc)) from None
+    except Exception as exc:
+        raise ServeError(f"cannot open the ledger {settings.resolved_ledger_url}: {exc}") from None
+    pool.start(dispatcher)
+    app = create_app(Runtime(settings, dispatcher, insecure_no_signature=insecure_no_signature))
+    log.info("ledger %s, %d workers, listening on http://%s:%d",
+             settings.resolved_ledger_url, settings.workers, host, port)
+    try:
+        uvicorn.run(app, host=host, port=port, log_level=log_level, access_log=False)
+    finally:
+        pool.stop()
+        dispatcher.ledger.close()

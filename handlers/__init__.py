@@ -1,0 +1,44 @@
+"""Handlers, one module per event kind: ``handle(event, deps) -> Outcome``.
+
+``BUILTIN`` maps each kind to its handler. The validation, promotion, jobs and drift
+handlers arrive with their issues; until then an event of their kind is recorded and
+completed as "skipped: no handler". Deployments can add or override handlers with
+``MLOPS_HOOKS_HANDLER_MODULES=package.module:MAPPING`` (see ``load_handlers``).
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Mapping
+
+from shared.dispatch import Handler
+from shared.events import EventKind
+
+BUILTIN: dict[EventKind, Handler] = {}
+
+
+class HandlerConfigError(ValueError):
+    pass
+
+
+def load_handlers(spec: str = "") -> dict[EventKind, Handler]:
+    """Built-in handlers, overridden by each ``module:attribute`` mapping in ``spec``."""
+    handlers = dict(BUILTIN)
+    for entry in filter(None, (part.strip() for part in spec.split(","))):
+        module_name, _, attr = entry.partition(":")
+        if not attr:
+            raise HandlerConfigError(f"handler module {entry!r}: expected package.module:MAPPING")
+        try:
+            mapping = getattr(importlib.import_module(module_name), attr)
+        except (ImportError, AttributeError) as exc:
+            raise HandlerConfigError(f"handler module {entry!r}: {exc}") from None
+        if not isinstance(mapping, Mapping):
+            raise HandlerConfigError(f"handler module {entry!r}: {attr} is not a mapping")
+        for kind, handler in mapping.items():
+            try:
+                handlers[EventKind(kind)] = handler
+            except ValueError:
+                raise HandlerConfigError(
+                    f"handler module {entry!r}: unknown event kind {kind!r}"
+                ) from None
+    return handlers

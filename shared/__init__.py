@@ -1,0 +1,1 @@
+"""mlops-hooks' library: events, ledger, settings, ports and adapters."""

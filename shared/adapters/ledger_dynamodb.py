@@ -1,0 +1,320 @@
+"""DynamoDB ledger for AWS: conditional writes give record-once and exclusive claims.
+
+One item per event (partition key ``id``, derived from the event key). Claimable items carry
+``due`` = "q" and a numeric ``due_at``; the sparse GSI ``due-index`` (due, due_at) finds the
+most overdue one. Every state change is conditional on the item's revision ``rev``, so two
+workers can never both claim, and a worker that lost its lease cannot finish the event.
+"""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+from typing import Any
+
+from shared.events import Event, EventKind
+from shared.ledger import (
+    CLAIMABLE,
+    EventRecord,
+    Ledger,
+    LedgerError,
+    Recorded,
+    Status,
+    append_history,
+    history_entry,
+    initial_status,
+    record_from_row,
+    ts,
+)
+
+DUE_INDEX = "due-index"
+_QUEUE = "q"
+
+
+def _num(value: float) -> Decimal:
+    return Decimal(repr(round(value, 6)))
+
+
+class DynamoDBLedger(Ledger):
+    def __init__(
+        self, table_name: str, *, endpoint_url: str | None = None, create: bool = False
+    ) -> None:
+        import boto3  # adapter-only import: keeps edge functions' cold start small
+
+        self.table_name = table_name
+        self._client = boto3.client("dynamodb", endpoint_url=endpoint_url)
+        self._table = boto3.resource("dynamodb", endpoint_url=endpoint_url).Table(table_name)
+        self._conditional_failed = self._client.exceptions.ConditionalCheckFailedException
+        if create:
+            self.create_table()
+
+    def create_table(self) -> None:
+        """Create the table (tests, local stacks); serverless.yml owns it on AWS."""
+        existing = self._client.list_tables()["TableNames"]
+        if self.table_name in existing:
+            return
+        self._client.create_table(
+            TableName=self.table_name,
+            BillingMode="PAY_PER_REQUEST",
+            AttributeDefinitions=[
+                {"AttributeName": "id", "AttributeType": "S"},
+                {"AttributeName": "due", "AttributeType": "S"},
+                {"AttributeName": "due_at", "AttributeType": "N"},
+            ],
+            KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+            GlobalSecondaryIndexes=[
+                {
+                    "IndexName": DUE_INDEX,
+                    "KeySchema": [
+                        {"AttributeName": "due", "KeyType": "HASH"},
+                        {"AttributeName": "due_at", "KeyType": "RANGE"},
+                    ],
+                    "Projection": {"ProjectionType": "KEYS_ONLY"},
+                }
+            ],
+        )
+        self._client.get_waiter("table_exists").wait(TableName=self.table_name)
+
+    # --- recording ---------------------------------------------------------------------
+
+    def record(self, event: Event, *, now: float) -> Recorded:
+        status = initial_status(event)
+        item: dict[str, Any] = {
+            "id": event.id,
+            "key": event.key,
+            "kind": event.kind.value,
+            "source": event.source.value,
+            "status": status.value,
+            "attempts": 0,
+            "deliveries": 1,
+            "rev": 0,
+            "received_at": _num(now),
+            "updated_at": _num(now),
+            "event": event.model_dump_json(),
+            "history": json.dumps([history_entry(now, status)]),
+        }
+        if event.model:
+            item["model"] = event.model
+        if event.version:
+            item["version"] = event.version
+        if status is Status.RECEIVED:
+            item["due"] = _QUEUE
+            item["due_at"] = _num(now)
+        try:
+            self._table.put_item(Item=item, ConditionExpression="attribute_not_exists(id)")
+            return Recorded(record_from_row(item), created=True)
+        except self._conditional_failed:
+            new = self._table.update_item(
+                Key={"id": event.id},
+                UpdateExpression="ADD deliveries :one",
+                ExpressionAttributeValues={":one": 1},
+                ReturnValues="ALL_NEW",
+            )["Attributes"]
+            return Recorded(record_from_row(new), created=False)
+
+    # --- reads -------------------------------------------------------------------------
+
+    def _item(self, event_id: str) -> dict[str, Any] | None:
+        return self._table.get_item(Key={"id": event_id}, ConsistentRead=True).get("Item")
+
+    def get(self, event_id: str) -> EventRecord | None:
+        item = self._item(event_id)
+        return record_from_row(item) if item else None
+
+    def list(
+        self, *, status: Status | None = None, kind: EventKind | None = None, limit: int = 100
+    ) -> list[EventRecord]:
+        # An audit listing, not a hot path: a filtered scan is fine at ledger sizes.
+        names: dict[str, str] = {}
+        values: dict[str, Any] = {}
+        filters: list[str] = []
+        if status:
+            names["#s"] = "status"
+            values[":s"] = status.value
+            filters.append("#s = :s")
+        if kind:
+            names["#k"] = "kind"
+            values[":k"] = kind.value
+            filters.append("#k = :k")
+        kwargs: dict[str, Any] = {"ConsistentRead": True}
+        if filters:
+            kwargs.update(
+                FilterExpression=" AND ".join(filters),
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=values,
+            )
+        items: list[dict[str, Any]] = []
+        while True:
+            page = self._table.scan(**kwargs)
+            items.extend(page.get("Items", []))
+            if "LastEvaluatedKey" not in page:
+                break
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        items.sort(key=lambda i: (-float(i["received_at"]), i["id"]))
+        return [record_from_row(i) for i in items[:limit]]
+
+    # --- state changes -----------------------------------------------------------------
+
+    def _candidates(self, now: float) -> list[str]:
+        page = self._table.query(
+            IndexName=DUE_INDEX,
+            KeyConditionExpression="due = :q AND due_at <= :now",
+            ExpressionAttributeValues={":q": _QUEUE, ":now": _num(now)},
+            Limit=10,
+        )
+        return [i["id"] for i in page.get("Items", [])]
+
+    def claim(
+        self, event_id: str | None, *, worker: str, token: str, now: float, lease_seconds: float
+    ) -> EventRecord | None:
+        # The GSI is eventually consistent: every candidate is re-read consistently and
+        # claimed with a condition on its revision, so a stale index entry is harmless.
+        for candidate in [event_id] if event_id else self._candidates(now):
+            item = self._item(candidate)
+            if not item or Status(item["status"]) not in CLAIMABLE:
+                continue
+            if "due_at" not in item or float(item["due_at"]) > now:
+                continue
+            reclaimed = Status(item["status"]) is Status.RUNNING
+            entry = history_entry(
+                now,
+                Status.RUNNING,
+                attempt=int(item["attempts"]) + 1,
+                worker=worker,
+                note="lease expired; reclaimed" if reclaimed else None,
+            )
+            try:
+                new = self._table.update_item(
+                    Key={"id": candidate},
+                    UpdateExpression=(
+                        "SET #s = :running, attempts = attempts + :one, worker = :w,"
+                        " lease_token = :t, started_at = :now, updated_at = :now,"
+                        " due_at = :lease, #h = :h, rev = rev + :one"
+                    ),
+                    ConditionExpression="rev = :rev",
+                    ExpressionAttributeNames={"#s": "status", "#h": "history"},
+                    ExpressionAttributeValues={
+                        ":running": Status.RUNNING.value,
+                        ":one": 1,
+                        ":w": worker,
+                        ":t": token,
+                        ":now": _num(now),
+                        ":lease": _num(now + lease_seconds),
+                        ":h": append_history(item.get("history"), entry),
+                        ":rev": item["rev"],
+                    },
+                    ReturnValues="ALL_NEW",
+                )["Attributes"]
+            except self._conditional_failed:
+                continue  # someone else got it first
+            return record_from_row(new)
+        return None
+
+    def heartbeat(self, event_id: str, *, token: str, until: float, now: float) -> bool:
+        try:
+            self._table.update_item(
+                Key={"id": event_id},
+                UpdateExpression="SET due_at = :until, updated_at = :now",
+                ConditionExpression="#s = :running AND lease_token = :t",
+                ExpressionAttributeNames={"#s": "status"},
+                ExpressionAttributeValues={
+                    ":until": _num(until),
+                    ":now": _num(now),
+                    ":running": Status.RUNNING.value,
+                    ":t": token,
+                },
+            )
+            return True
+        except self._conditional_failed:
+            return False
+
+    def _finish(
+        self,
+        event_id: str,
+        token: str,
+        now: float,
+        status: Status,
+        *,
+        outcome: dict[str, Any] | None = None,
+        error: str | None = None,
+        due_at: float | None = None,
+    ) -> None:
+        item = self._item(event_id)
+        if not item or item.get("status") != Status.RUNNING.value or item.get("lease_token") != token:
+            raise LedgerError(f"event {event_id}: lease lost (another worker reclaimed it)")
+        retry_at = ts(due_at).isoformat() if due_at is not None else None  # type: ignore[union-attr]
+        entry = history_entry(now, status, error=error, retry_at=retry_at)
+        sets = [
+            "#s = :status",
+            "updated_at = :now",
+            "finished_at = :now",
+            "#h = :h",
+            "rev = rev + :one",
+        ]
+        values: dict[str, Any] = {
+            ":status": status.value,
+            ":now": _num(now),
+            ":h": append_history(item.get("history"), entry),
+            ":one": 1,
+            ":t": token,
+            ":rev": item["rev"],
+        }
+        removes = ["lease_token"]
+        if outcome is not None:
+            sets.append("outcome = :o")
+            values[":o"] = json.dumps(outcome)
+        if error is not None:
+            sets.append("last_error = :e")
+            values[":e"] = error
+        else:
+            removes.append("last_error")
+        if due_at is not None:
+            sets.append("due_at = :due")
+            values[":due"] = _num(due_at)
+        else:
+            removes += ["due", "due_at"]
+        try:
+            self._table.update_item(
+                Key={"id": event_id},
+                UpdateExpression=f"SET {', '.join(sets)} REMOVE {', '.join(removes)}",
+                ConditionExpression="rev = :rev AND lease_token = :t",
+                ExpressionAttributeNames={"#s": "status", "#h": "history"},
+                ExpressionAttributeValues=values,
+            )
+        except self._conditional_failed:
+            raise LedgerError(f"event {event_id}: lease lost (another worker reclaimed it)") from None
+
+    def complete(self, event_id: str, *, token: str, outcome: dict[str, Any], now: float) -> None:
+        self._finish(event_id, token, now, Status.DONE, outcome=outcome)
+
+    def fail(
+        self, event_id: str, *, token: str, error: str, retry_at: float | None, now: float
+    ) -> Status:
+        status = Status.FAILED if retry_at is not None else Status.DEAD
+        self._finish(event_id, token, now, status, error=error, due_at=retry_at)
+        return status
+
+    def requeue(self, event_id: str, *, now: float, reason: str = "replay") -> EventRecord:
+        item = self._item(event_id)
+        if not item:
+            raise LedgerError(f"no event with id {event_id}")
+        entry = history_entry(now, Status.RECEIVED, note=reason)
+        new = self._table.update_item(
+            Key={"id": event_id},
+            UpdateExpression=(
+                "SET #s = :received, attempts = :zero, due = :q, due_at = :now,"
+                " updated_at = :now, #h = :h, rev = rev + :one REMOVE lease_token, worker"
+            ),
+            ExpressionAttributeNames={"#s": "status", "#h": "history"},
+            ExpressionAttributeValues={
+                ":received": Status.RECEIVED.value,
+                ":zero": 0,
+                ":q": _QUEUE,
+                ":now": _num(now),
+                ":h": append_history(item.get("history"), entry),
+                ":one": 1,
+            },
+            ReturnValues="ALL_NEW",
+        )["Attributes"]
+        return record_from_row(new)
+

@@ -1,0 +1,82 @@
+"""Create (or update) the registry webhooks that point at our edge.
+
+Idempotent: a webhook already pointing at the same URL is updated in place, never
+duplicated, because two webhooks would double every delivery.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+MLFLOW_EVENTS = ["model_version.created", "model_version_alias.created", "model_version_tag.set"]
+DATABRICKS_EVENTS = [
+    "MODEL_VERSION_CREATED",
+    "TRANSITION_REQUEST_CREATED",
+]
+
+
+@dataclass(frozen=True)
+class Registered:
+    id: str
+    url: str
+    events: list[str]
+    created: bool
+
+
+def register_mlflow_webhook(
+    *, tracking_uri: str, url: str, secret: str, events: list[str], name: str
+) -> Registered:
+    from mlflow import MlflowClient
+
+    client = MlflowClient(tracking_uri=tracking_uri)
+    existing = [w for w in _all_mlflow_webhooks(client) if w.url == url]
+    if existing:
+        hook = client.update_webhook(
+            existing[0].webhook_id, name=name, url=url, events=events, secret=secret,
+            status="ACTIVE",
+        )
+        return Registered(hook.webhook_id, url, [str(e) for e in hook.events], created=False)
+    hook = client.create_webhook(
+        name=name, url=url, events=events, secret=secret,
+        description="mlops-hooks: registry events -> validation, promotion, retraining",
+    )
+    return Registered(hook.webhook_id, url, [str(e) for e in hook.events], created=True)
+
+
+def _all_mlflow_webhooks(client: object) -> list:
+    hooks, token = [], None
+    while True:
+        page = client.list_webhooks(max_results=100, page_token=token)  # type: ignore[attr-defined]
+        hooks.extend(page)
+        token = page.token
+        if not token:
+            return hooks
+
+
+def register_databricks_webhook(
+    *,
+    host: str | None,
+    token: str | None,
+    url: str,
+    secret: str,
+    events: list[str],
+    model_name: str | None,
+) -> Registered:
+    from databricks.sdk import WorkspaceClient
+    from databricks.sdk.service.ml import HttpUrlSpec, RegistryWebhookEvent
+
+    client = WorkspaceClient(host=host, token=token)
+    wanted = [RegistryWebhookEvent(e) for e in events]
+    spec = HttpUrlSpec(url=url, secret=secret)
+    for hook in client.model_registry.list_webhooks(model_name=model_name):
+        if hook.http_url_spec and hook.http_url_spec.url == url:
+            client.model_registry.update_webhook(id=hook.id, events=wanted, http_url_spec=spec)
+            return Registered(str(hook.id), url, events, created=False)
+    created = client.model_registry.create_webhook(
+        events=wanted,
+        http_url_spec=spec,
+        model_name=model_name,
+        description="mlops-hooks: registry events -> validation, promotion, retraining",
+    )
+    hook_id = created.webhook.id if created.webhook else ""
+    return Registered(str(hook_id), url, events, created=True)

@@ -1,0 +1,56 @@
+"""bootstrap: the one place that turns settings into ports and a dispatcher.
+
+Everything else receives what it needs; tests pass fakes for any port.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from shared.dispatch import Dispatcher, Handler, RetryPolicy
+from shared.events import EventKind
+from shared.ledger import Ledger, open_ledger
+from shared.ports import Clock, Deps, NoQueue, Queue, SystemClock
+from shared.settings import Settings
+
+
+def bootstrap(
+    settings: Settings,
+    *,
+    ledger: Ledger | None = None,
+    queue: Queue | None = None,
+    handlers: Mapping[EventKind, Handler] | None = None,
+    clock: Clock | None = None,
+    **ports: Any,
+) -> Dispatcher:
+    """Build the dispatcher. Any port given here wins over what settings would build."""
+    if ledger is None:
+        ledger = open_ledger(settings.resolved_ledger_url, endpoint_url=settings.aws_endpoint_url)
+    if queue is None:
+        queue = _queue_from(settings)
+    if handlers is None:
+        from handlers import load_handlers
+
+        handlers = load_handlers(settings.handler_modules)
+    deps = Deps(settings=settings, ledger=ledger, clock=clock or SystemClock(), **ports)
+    return Dispatcher(
+        ledger,
+        handlers,
+        deps,
+        queue=queue,
+        retry=RetryPolicy(
+            max_attempts=settings.max_attempts,
+            base_seconds=settings.retry_base_seconds,
+            max_seconds=settings.retry_max_seconds,
+        ),
+        lease_seconds=settings.lease_seconds,
+    )
+
+
+def _queue_from(settings: Settings) -> Queue:
+    if settings.queue_url:
+        from shared.adapters.sqs_queue import SqsQueue
+
+        return SqsQueue(settings.queue_url, endpoint_url=settings.aws_endpoint_url)
+    return NoQueue()

@@ -1,0 +1,183 @@
+"""The one event model every transport is turned into, and its idempotency keys.
+
+An event's ``key`` names the *fact* (this model version was created), not the
+delivery: retries of one delivery and repeated deliveries of the same fact get
+the same key, so the ledger records them once. The ``id`` is derived from the
+key, which makes recording naturally idempotent in every ledger backend.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class EventKind(StrEnum):
+    MODEL_REGISTERED = "model_registered"
+    PROMOTION_REQUESTED = "promotion_requested"
+    DATA_LANDED = "data_landed"
+    DRIFT_DETECTED = "drift_detected"
+    SCHEDULED = "scheduled"
+    APPROVAL = "approval"
+    # An authentic delivery that maps to no action. Kept for the audit trail.
+    IGNORED = "ignored"
+
+
+class Source(StrEnum):
+    MLFLOW = "mlflow"
+    DATABRICKS = "databricks"
+    S3 = "s3"
+    SCHEDULE = "schedule"
+    ALARM = "alarm"
+    SLACK = "slack"
+    HANDLER = "handler"  # emitted by another handler
+    CLI = "cli"
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def event_id_for(key: str) -> str:
+    """Stable id from the key: 24 hex digits of its SHA-256."""
+    return "ev_" + hashlib.sha256(key.encode("utf-8")).hexdigest()[:24]
+
+
+class Event(BaseModel):
+    """One thing that happened, in transport-neutral form."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    kind: EventKind
+    key: str = Field(min_length=1, max_length=1024)
+    source: Source
+    occurred_at: datetime = Field(default_factory=utcnow)
+    # which model registry the model coordinates refer to: the OSS server or a workspace
+    registry: str = "mlflow"
+    model: str | None = None
+    version: str | None = None
+    alias: str | None = None
+    stage: str | None = None
+    # promotion target: an alias ("champion") or a stage ("Production")
+    target: str | None = None
+    bucket: str | None = None
+    object_key: str | None = None
+    task: str | None = None
+    rule: str | None = None
+    delivery_id: str | None = None
+    parent_id: str | None = None
+    reason: str | None = None
+    payload: dict[str, Any] = Field(default_factory=dict)
+
+    @property
+    def id(self) -> str:
+        return event_id_for(self.key)
+
+
+# --- constructors: the only places that know how a key is built ---------------------------
+
+
+def _join(*parts: object) -> str:
+    # "/" cannot appear in MLflow model names' meaningful positions; escape it anyway so that
+    # ("a/b", "1") and ("a", "b/1") never collide.
+    return ":".join(str(p).replace("%", "%25").replace(":", "%3A") for p in parts)
+
+
+def model_registered(
+    source: Source, model: str, version: str, *, registry: str | None = None, **fields: Any
+) -> Event:
+    registry = registry or _registry_of(source)
+    return Event(
+        kind=EventKind.MODEL_REGISTERED,
+        key=_join("model_registered", registry, model, version),
+        source=source,
+        registry=registry,
+        model=model,
+        version=str(version),
+        **fields,
+    )
+
+
+def promotion_requested(
+    source: Source,
+    model: str,
+    version: str,
+    target: str,
+    *,
+    registry: str | None = None,
+    **fields: Any,
+) -> Event:
+    registry = registry or _registry_of(source)
+    return Event(
+        kind=EventKind.PROMOTION_REQUESTED,
+        key=_join("promotion_requested", registry, model, version, target),
+        source=source,
+        registry=registry,
+        model=model,
+        version=str(version),
+        target=target,
+        **fields,
+    )
+
+
+def data_landed(bucket: str, object_key: str, etag_or_sequencer: str, **fields: Any) -> Event:
+    return Event(
+        kind=EventKind.DATA_LANDED,
+        key=_join("data_landed", bucket, object_key, etag_or_sequencer),
+        source=fields.pop("source", Source.S3),
+        bucket=bucket,
+        object_key=object_key,
+        **fields,
+    )
+
+
+def drift_detected(model: str, window: str, **fields: Any) -> Event:
+    return Event(
+        kind=EventKind.DRIFT_DETECTED,
+        key=_join("drift_detected", model, window),
+        source=fields.pop("source", Source.ALARM),
+        model=model,
+        **fields,
+    )
+
+
+def scheduled(rule: str, scheduled_time: datetime, task: str, **fields: Any) -> Event:
+    return Event(
+        kind=EventKind.SCHEDULED,
+        key=_join("scheduled", rule, scheduled_time.astimezone(UTC).isoformat()),
+        source=fields.pop("source", Source.SCHEDULE),
+        rule=rule,
+        task=task,
+        occurred_at=scheduled_time,
+        **fields,
+    )
+
+
+def approval(action_id: str, **fields: Any) -> Event:
+    return Event(
+        kind=EventKind.APPROVAL,
+        key=_join("approval", action_id),
+        source=fields.pop("source", Source.SLACK),
+        **fields,
+    )
+
+
+def ignored(source: Source, delivery: str, reason: str, **fields: Any) -> Event:
+    """An authentic delivery we do not act on; keyed by the delivery so retries collapse."""
+    return Event(
+        kind=EventKind.IGNORED,
+        key=_join("ignored", source.value, delivery),
+        source=source,
+        reason=reason,
+        **fields,
+    )
+
+
+def _registry_of(source: Source) -> str:
+    # The OSS server and a Databricks workspace are different registries: the same model name
+    # in both is two facts. Events raised by handlers or the CLI name their registry.
+    return "databricks" if source is Source.DATABRICKS else "mlflow"

@@ -1,0 +1,102 @@
+"""Per-environment settings, from environment variables (and a `.env` file if present).
+
+Policy (what to do per model) lives in the policy file; these are the things that differ
+between a laptop, staging and prod: URIs, secrets, the state directory, worker sizing.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class SettingsError(ValueError):
+    """A setting is missing or invalid; the message is one readable line."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="MLOPS_HOOKS_",
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        populate_by_name=True,
+    )
+
+    # --- ingress secrets (never logged: SecretStr masks them in repr and logs) ---
+    mlflow_webhook_secret: SecretStr | None = None
+    databricks_webhook_secret: SecretStr | None = None
+    # Optional bearer token for the read endpoints (/events). Unset: open (local use).
+    api_token: SecretStr | None = None
+
+    # --- state ---
+    state_dir: Path = Path(".mlops-hooks")
+    ledger_url: str | None = Field(
+        default=None,
+        description="sqlite:///path/to/ledger.db (default: <state_dir>/ledger.db) "
+        "or dynamodb://table-name",
+    )
+    # SQS queue that wakes the worker function on AWS; unset locally (the worker pool polls).
+    queue_url: str | None = None
+
+    # --- mapping rules at the edge ---
+    challenger_alias: str = "challenger"
+    champion_alias: str = "champion"
+    promote_tag: str = "mlops.promote"
+
+    # --- processing ---
+    workers: int = Field(default=2, ge=1, le=64)
+    max_attempts: int = Field(default=5, ge=1, le=100)
+    retry_base_seconds: float = Field(default=2.0, gt=0)
+    retry_max_seconds: float = Field(default=300.0, gt=0)
+    lease_seconds: float = Field(default=60.0, gt=0)
+    poll_seconds: float = Field(default=1.0, gt=0)
+    max_body_bytes: int = 1024 * 1024
+    signature_tolerance_seconds: int = 300
+    # Extra handler modules, "package.module:MAPPING" entries, comma separated: each mapping
+    # of event kind -> handler is merged over the built-in handlers.
+    handler_modules: str = ""
+
+    # --- the outside world (standard variable names, no prefix) ---
+    mlflow_tracking_uri: str | None = Field(
+        default=None, validation_alias=AliasChoices("MLFLOW_TRACKING_URI", "mlflow_tracking_uri")
+    )
+    databricks_host: str | None = Field(
+        default=None, validation_alias=AliasChoices("DATABRICKS_HOST", "databricks_host")
+    )
+    databricks_token: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("DATABRICKS_TOKEN", "databricks_token")
+    )
+    aws_endpoint_url: str | None = Field(
+        default=None, validation_alias=AliasChoices("AWS_ENDPOINT_URL", "aws_endpoint_url")
+    )
+
+    @field_validator("ledger_url")
+    @classmethod
+    def _known_ledger_scheme(cls, value: str | None) -> str | None:
+        if value and not value.startswith(("sqlite:///", "dynamodb://")):
+            raise ValueError("must start with sqlite:/// or dynamodb://")
+        return value
+
+    @property
+    def resolved_ledger_url(self) -> str:
+        return self.ledger_url or f"sqlite:///{self.state_dir / 'ledger.db'}"
+
+    def secret(self, name: str) -> str | None:
+        value: SecretStr | None = getattr(self, name)
+        return value.get_secret_value() if value else None
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Settings from the environment, with a one-line error instead of a pydantic dump."""
+    from pydantic import ValidationError
+
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "settings"
+        env = f"MLOPS_HOOKS_{where.upper()}" if where != "settings" else where
+        raise SettingsError(f"{env}: {first['msg']}") from None
