@@ -28,6 +28,7 @@ check-java:
 
 lint: install
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
 
 test: install check-java lint
 	$(PY) -m pytest

@@ -90,7 +90,9 @@ def create_app(runtime: Runtime | None = None) -> FastAPI:
         if secret is not None:
             try:
                 delivery_id = verify_mlflow(
-                    secret, request.headers, body,
+                    secret,
+                    request.headers,
+                    body,
                     tolerance_seconds=settings.signature_tolerance_seconds,
                 )
             except SignatureError as exc:

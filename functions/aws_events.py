@@ -20,6 +20,14 @@ from aws_lambda_powertools.utilities.parser.models import (
     SnsRecordModel,
     SqsRecordModel,
 )
+from aws_lambda_powertools.utilities.parser.models.s3 import (
+    S3Bucket,
+    S3Identity,
+    S3Message,
+    S3OwnerIdentify,
+    S3RequestParameters,
+    S3ResponseElements,
+)
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from functions.errors import Rejected
@@ -28,6 +36,27 @@ from shared.events import Event, Source
 
 DRIFT_ALARM_PREFIX = "mlops-drift-"
 _MODEL_DIMENSIONS = ("model", "Model", "ModelName", "model_name")
+
+
+class _S3BucketLenient(S3Bucket):
+    ownerIdentity: S3OwnerIdentify | None = None  # type: ignore[assignment]
+
+
+class _S3MessageLenient(S3Message):
+    bucket: _S3BucketLenient  # type: ignore[assignment]
+
+
+class S3Record(S3RecordModel):
+    """Powertools' S3 record with the audit-only fields optional.
+
+    S3-compatible stores (MinIO, Ceph, moto) leave out userIdentity, requestParameters,
+    responseElements and the bucket owner; nothing here reads them.
+    """
+
+    userIdentity: S3Identity | None = None  # type: ignore[assignment]
+    requestParameters: S3RequestParameters | None = None  # type: ignore[assignment]
+    responseElements: S3ResponseElements | None = None  # type: ignore[assignment]
+    s3: _S3MessageLenient  # type: ignore[assignment]
 
 
 class AlarmDimension(BaseModel):
@@ -106,7 +135,7 @@ def _record(record: Any) -> list[Event]:
         raise Rejected(400, "Records must hold objects")
     source = record.get("eventSource") or record.get("EventSource")
     if source == "aws:s3":
-        return _from_s3_record(S3RecordModel.model_validate(record))
+        return _from_s3_record(S3Record.model_validate(record))
     if source == "aws:sqs":
         return _dispatch(SqsRecordModel.model_validate(record).body)
     if source == "aws:sns":
@@ -114,18 +143,28 @@ def _record(record: Any) -> list[Event]:
     raise Rejected(400, f"unsupported record source {source!r}")
 
 
-def _from_s3_record(record: S3RecordModel) -> list[Event]:
+def _from_s3_record(record: S3Record) -> list[Event]:
     bucket = record.s3.bucket.name
     # Keys arrive URL-encoded (spaces as '+'): decode before anyone reads the object.
     key = unquote_plus(record.s3.object.key)
     version = record.s3.object.sequencer or record.s3.object.eTag or ""
     payload = record.model_dump(mode="json", by_alias=True)
     if not record.eventName.startswith("ObjectCreated"):
-        return [events.ignored(Source.S3, f"{bucket}/{key}@{version}:{record.eventName}",
-                               f"S3 {record.eventName} is not acted on", payload=payload)]
+        return [
+            events.ignored(
+                Source.S3,
+                f"{bucket}/{key}@{version}:{record.eventName}",
+                f"S3 {record.eventName} is not acted on",
+                payload=payload,
+            )
+        ]
     return [
         events.data_landed(
-            bucket, key, version, occurred_at=record.eventTime, payload=payload,
+            bucket,
+            key,
+            version,
+            occurred_at=record.eventTime,
+            payload=payload,
             reason=record.eventName,
         )
     ]
@@ -157,11 +196,19 @@ def _from_scheduled_event(doc: EventBridgeModel) -> Event:
     detail = doc.detail if isinstance(doc.detail, dict) else {}
     task = detail.get("task")
     if not isinstance(task, str):
-        raise Rejected(400, "scheduled event without a task: give the rule an input "
-                            '{"task": "batch_inference" | "drift_check" | "reconcile"}')
+        raise Rejected(
+            400,
+            "scheduled event without a task: give the rule an input "
+            '{"task": "batch_inference" | "drift_check" | "reconcile"}',
+        )
     rule = _rule_name(doc.resources) or f"schedule:{task}"
-    return events.scheduled(rule, doc.time, task, model=detail.get("model"),
-                            payload=doc.model_dump(mode="json", by_alias=True))
+    return events.scheduled(
+        rule,
+        doc.time,
+        task,
+        model=detail.get("model"),
+        payload=doc.model_dump(mode="json", by_alias=True),
+    )
 
 
 def _from_schedule_input(doc: ScheduleInput) -> Event:
@@ -169,25 +216,39 @@ def _from_schedule_input(doc: ScheduleInput) -> Event:
     # invocation in the same minute collapses, the next tick does not.
     when = doc.time or datetime.now(UTC).replace(second=0, microsecond=0)
     rule = doc.rule.rsplit("/", 1)[-1] if doc.rule else f"schedule:{doc.task}"
-    return events.scheduled(rule, when, doc.task, model=doc.model,
-                            payload=doc.model_dump(mode="json"))
+    return events.scheduled(
+        rule, when, doc.task, model=doc.model, payload=doc.model_dump(mode="json")
+    )
 
 
 def _from_alarm(doc: CloudWatchAlarmMessage) -> list[Event]:
     payload = doc.model_dump(mode="json")
     delivery = f"{doc.AlarmName}@{doc.StateChangeTime}"
     if doc.NewStateValue != "ALARM":
-        return [events.ignored(Source.ALARM, delivery,
-                               f"alarm state {doc.NewStateValue} is not acted on",
-                               payload=payload)]
+        return [
+            events.ignored(
+                Source.ALARM,
+                delivery,
+                f"alarm state {doc.NewStateValue} is not acted on",
+                payload=payload,
+            )
+        ]
     model = _alarm_model(doc)
     if model is None:
-        return [events.ignored(
-            Source.ALARM, delivery,
-            f"alarm {doc.AlarmName} names no model (add a 'model' dimension or name it "
-            f"{DRIFT_ALARM_PREFIX}<model>)", payload=payload)]
-    return [events.drift_detected(model, doc.StateChangeTime, reason=doc.NewStateReason,
-                                  payload=payload)]
+        return [
+            events.ignored(
+                Source.ALARM,
+                delivery,
+                f"alarm {doc.AlarmName} names no model (add a 'model' dimension or name it "
+                f"{DRIFT_ALARM_PREFIX}<model>)",
+                payload=payload,
+            )
+        ]
+    return [
+        events.drift_detected(
+            model, doc.StateChangeTime, reason=doc.NewStateReason, payload=payload
+        )
+    ]
 
 
 def _alarm_model(doc: CloudWatchAlarmMessage) -> str | None:

@@ -27,8 +27,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 events_app = typer.Typer(help="Inspect and replay recorded events.", no_args_is_help=True)
-webhooks_app = typer.Typer(help="Register registry webhooks that point here.",
-                           no_args_is_help=True)
+webhooks_app = typer.Typer(help="Register registry webhooks that point here.", no_args_is_help=True)
 app.add_typer(events_app, name="events")
 app.add_typer(webhooks_app, name="webhooks")
 
@@ -48,7 +47,7 @@ def _settings(**overrides: Any) -> Settings:
         fail(str(exc))
 
 
-def _dispatcher(settings: Settings):  # noqa: ANN202
+def _dispatcher(settings: Settings):
     from shared.bootstrap import bootstrap
 
     try:
@@ -78,12 +77,18 @@ def serve(
     """Run the HTTP edge with its worker pool: webhooks in, handlers run, events recorded."""
     from functions.serve import ServeError, run_server
 
-    logging.basicConfig(level=log_level.upper(),
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     settings = _settings(state_dir=state_dir, workers=workers)
     try:
-        run_server(settings, host=host, port=port, insecure_no_signature=insecure_no_signature,
-                   log_level=log_level)
+        run_server(
+            settings,
+            host=host,
+            port=port,
+            insecure_no_signature=insecure_no_signature,
+            log_level=log_level,
+        )
     except ServeError as exc:
         fail(str(exc))
 
@@ -129,9 +134,16 @@ def events_list(
         return
     table = Table("id", "kind", "status", "att.", "model", "ver.", "received", "last error")
     for r in records:
-        table.add_row(r.id, r.kind.value, r.status.value, str(r.attempts), r.model or "",
-                      r.version or "", r.received_at.strftime("%Y-%m-%d %H:%M:%S"),
-                      (r.last_error or "")[:60])
+        table.add_row(
+            r.id,
+            r.kind.value,
+            r.status.value,
+            str(r.attempts),
+            r.model or "",
+            r.version or "",
+            r.received_at.strftime("%Y-%m-%d %H:%M:%S"),
+            (r.last_error or "")[:60],
+        )
     out.print(table)
     if not records:
         out.print("no events recorded yet")
@@ -151,8 +163,9 @@ def events_show(
         return
     out.print(f"[bold]{record.id}[/]  {record.kind.value}  [bold]{record.status.value}[/]")
     out.print(f"key: {record.key}")
-    out.print(f"source: {record.source}   model: {record.model or '-'}   "
-              f"version: {record.version or '-'}")
+    out.print(
+        f"source: {record.source}   model: {record.model or '-'}   version: {record.version or '-'}"
+    )
     out.print(f"attempts: {record.attempts}   deliveries: {record.deliveries}")
     if record.last_error:
         out.print(f"last error: {record.last_error}")
@@ -168,8 +181,12 @@ def events_show(
 @events_app.command("replay")
 def events_replay(
     event_id: Annotated[str, typer.Argument(help="Event id (ev_...).")],
-    run: Annotated[bool, typer.Option(help="Run the handler here and now, instead of "
-                                           "leaving it to a running `serve`.")] = False,
+    run: Annotated[
+        bool,
+        typer.Option(
+            help="Run the handler here and now, instead of leaving it to a running `serve`."
+        ),
+    ] = False,
 ) -> None:
     """Queue an event to run again (attempts reset; its history is kept)."""
     from shared.ledger import LedgerError
@@ -180,14 +197,18 @@ def events_replay(
     except LedgerError as exc:
         fail(str(exc), code=1)
     if not run:
-        out.print(f"{event_id} queued again; a running `mlops-hooks serve` will pick it up "
-                  "(or pass --run to run it here)")
+        out.print(
+            f"{event_id} queued again; a running `mlops-hooks serve` will pick it up "
+            "(or pass --run to run it here)"
+        )
         return
     record = dispatcher.process(event_id, worker="cli")
     if record is None:
         fail(f"{event_id} was picked up by another worker first", code=1)
-    out.print(f"{event_id}: {record.status.value}"
-              + (f" ({record.last_error})" if record.last_error else ""))
+    out.print(
+        f"{event_id}: {record.status.value}"
+        + (f" ({record.last_error})" if record.last_error else "")
+    )
     if record.status not in (Status.DONE, Status.IGNORED):
         raise typer.Exit(1)
 
@@ -197,16 +218,31 @@ def events_replay(
 
 @webhooks_app.command("register")
 def webhooks_register(
-    url: Annotated[str, typer.Option(help="Public URL of this service's webhook route, e.g. "
-                                          "https://hooks.example.com/webhooks/mlflow")],
-    events: Annotated[list[str] | None, typer.Option(
-        "--events", help="Events to subscribe to (repeat the option). Default: the ones we "
-                         "act on.")] = None,
-    databricks: Annotated[bool, typer.Option(
-        "--databricks", help="Register a Databricks workspace-registry webhook instead "
-                             "(DATABRICKS_HOST / DATABRICKS_TOKEN).")] = False,
-    model: Annotated[str | None, typer.Option(
-        help="Databricks: only this model (default: registry-wide).")] = None,
+    url: Annotated[
+        str,
+        typer.Option(
+            help="Public URL of this service's webhook route, e.g. "
+            "https://hooks.example.com/webhooks/mlflow"
+        ),
+    ],
+    events: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--events",
+            help="Events to subscribe to (repeat the option). Default: the ones we act on.",
+        ),
+    ] = None,
+    databricks: Annotated[
+        bool,
+        typer.Option(
+            "--databricks",
+            help="Register a Databricks workspace-registry webhook instead "
+            "(DATABRICKS_HOST / DATABRICKS_TOKEN).",
+        ),
+    ] = False,
+    model: Annotated[
+        str | None, typer.Option(help="Databricks: only this model (default: registry-wide).")
+    ] = None,
     name: Annotated[str, typer.Option(help="MLflow webhook name.")] = "mlops-hooks",
 ) -> None:
     """Create the registry webhook with the configured secret (or update ours in place)."""
@@ -222,19 +258,28 @@ def webhooks_register(
                 fail("set MLOPS_HOOKS_DATABRICKS_WEBHOOK_SECRET first: it signs every delivery")
             token = settings.secret("databricks_token")
             done = reg.register_databricks_webhook(
-                host=settings.databricks_host, token=token, url=url, secret=secret,
-                events=events or reg.DATABRICKS_EVENTS, model_name=model,
+                host=settings.databricks_host,
+                token=token,
+                url=url,
+                secret=secret,
+                events=events or reg.DATABRICKS_EVENTS,
+                model_name=model,
             )
         else:
             secret = settings.secret("mlflow_webhook_secret")
             if not secret:
                 fail("set MLOPS_HOOKS_MLFLOW_WEBHOOK_SECRET first: it signs every delivery")
             if not settings.mlflow_tracking_uri:
-                fail("set MLFLOW_TRACKING_URI to the MLflow server (webhooks need a server "
-                     "with a SQL backend)")
+                fail(
+                    "set MLFLOW_TRACKING_URI to the MLflow server (webhooks need a server "
+                    "with a SQL backend)"
+                )
             done = reg.register_mlflow_webhook(
-                tracking_uri=settings.mlflow_tracking_uri, url=url, secret=secret,
-                events=events or reg.MLFLOW_EVENTS, name=name,
+                tracking_uri=settings.mlflow_tracking_uri,
+                url=url,
+                secret=secret,
+                events=events or reg.MLFLOW_EVENTS,
+                name=name,
             )
     except typer.Exit:
         raise

@@ -23,15 +23,19 @@ def event_from_databricks(body: bytes) -> Event:
     if not isinstance(kind, str):
         raise Rejected(400, "not a Databricks registry webhook payload: missing event")
     model, version = doc.get("model_name"), doc.get("version")
-    common: dict[str, Any] = {"occurred_at": _occurred_at(doc.get("event_timestamp")),
-                              "payload": doc}
+    common: dict[str, Any] = {
+        "occurred_at": _occurred_at(doc.get("event_timestamp")),
+        "payload": doc,
+    }
     # Databricks sends no delivery id: identify the delivery by its content.
     delivery = hashlib.sha256(body).hexdigest()[:32]
     acted_on = kind == "MODEL_VERSION_CREATED" or kind in _TRANSITION_REQUESTS
     if acted_on and not (model and version):
         return events.ignored(
-            Source.DATABRICKS, delivery, f"Databricks {kind} without model_name/version "
-            "(test ping)", **common
+            Source.DATABRICKS,
+            delivery,
+            f"Databricks {kind} without model_name/version (test ping)",
+            **common,
         )
     if kind == "MODEL_VERSION_CREATED":
         return events.model_registered(Source.DATABRICKS, str(model), str(version), **common)
@@ -40,11 +44,16 @@ def event_from_databricks(body: bytes) -> Event:
         if not isinstance(target, str) or not target:
             raise Rejected(400, f"{kind}: missing to_stage")
         return events.promotion_requested(
-            Source.DATABRICKS, str(model), str(version), target,
-            stage=doc.get("from_stage"), **common,
+            Source.DATABRICKS,
+            str(model),
+            str(version),
+            target,
+            stage=doc.get("from_stage"),
+            **common,
         )
-    return events.ignored(Source.DATABRICKS, delivery, f"Databricks {kind} is not acted on",
-                          **common)
+    return events.ignored(
+        Source.DATABRICKS, delivery, f"Databricks {kind} is not acted on", **common
+    )
 
 
 def _occurred_at(value: object) -> datetime:

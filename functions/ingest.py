@@ -20,7 +20,7 @@ def ingest(dispatcher: Dispatcher, doc: Any) -> dict[str, Any]:
     }
 
 
-def lambda_handler_for(runtime: Runtime):  # noqa: ANN201 - Lambda signature
+def lambda_handler_for(runtime: Runtime):
     def handler(event: dict[str, Any], context: object) -> dict[str, Any]:
         # Errors propagate: Lambda retries the async invocation, then its on-failure target.
         return ingest(runtime.dispatcher, event)

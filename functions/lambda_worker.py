@@ -36,8 +36,10 @@ def process_body(dispatcher: Dispatcher, body: str, *, worker: str) -> list[str]
     if isinstance(doc, dict) and "mlops_event_id" in doc:
         ids = [str(doc["mlops_event_id"])]
     else:
-        ids = [dispatcher.ledger.record(e, now=dispatcher.clock.now()).record.id
-               for e in events_from_aws(doc)]
+        ids = [
+            dispatcher.ledger.record(e, now=dispatcher.clock.now()).record.id
+            for e in events_from_aws(doc)
+        ]
     for event_id in ids:
         record = dispatcher.process(event_id, worker=worker) or dispatcher.ledger.get(event_id)
         if record is not None and record.status is Status.FAILED:

@@ -47,9 +47,7 @@ def event_from_mlflow(body: bytes, delivery_id: str, settings: Settings) -> Even
             require_str(data, "value", kind),
             **common,
         )
-    return events.ignored(
-        Source.MLFLOW, delivery_id, f"MLflow {kind} is not acted on", **common
-    )
+    return events.ignored(Source.MLFLOW, delivery_id, f"MLflow {kind} is not acted on", **common)
 
 
 def _occurred_at(value: object) -> datetime:

@@ -27,8 +27,10 @@ def check_startup(settings: Settings, *, insecure_no_signature: bool) -> None:
             "--insecure-no-signature for a local experiment)."
         )
     if settings.secret("databricks_webhook_secret") is None:
-        log.info("MLOPS_HOOKS_DATABRICKS_WEBHOOK_SECRET is not set: /webhooks/databricks "
-                 "answers 503 until it is")
+        log.info(
+            "MLOPS_HOOKS_DATABRICKS_WEBHOOK_SECRET is not set: /webhooks/databricks "
+            "answers 503 until it is"
+        )
 
 
 def run_server(
@@ -57,8 +59,13 @@ def run_server(
         raise ServeError(f"cannot open the ledger {settings.resolved_ledger_url}: {exc}") from None
     pool.start(dispatcher)
     app = create_app(Runtime(settings, dispatcher, insecure_no_signature=insecure_no_signature))
-    log.info("ledger %s, %d workers, listening on http://%s:%d",
-             settings.resolved_ledger_url, settings.workers, host, port)
+    log.info(
+        "ledger %s, %d workers, listening on http://%s:%d",
+        settings.resolved_ledger_url,
+        settings.workers,
+        host,
+        port,
+    )
     try:
         uvicorn.run(app, host=host, port=port, log_level=log_level, access_log=False)
     finally:

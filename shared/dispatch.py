@@ -32,8 +32,12 @@ class Outcome:
     emit: list[Event] = field(default_factory=list)
 
     def as_json(self, emitted: list[str]) -> dict[str, Any]:
-        return {"result": self.result, "summary": self.summary, "data": self.data,
-                "emitted": emitted}
+        return {
+            "result": self.result,
+            "summary": self.summary,
+            "data": self.data,
+            "emitted": emitted,
+        }
 
 
 class PermanentError(Exception):
@@ -130,11 +134,16 @@ class Dispatcher:
             retry_at = None
             if not permanent and record.attempts < self.retry.max_attempts:
                 retry_at = now() + self.retry.delay(record.attempts)
-            status = self.ledger.fail(record.id, token=token, error=error, retry_at=retry_at,
-                                      now=now())
+            status = self.ledger.fail(
+                record.id, token=token, error=error, retry_at=retry_at, now=now()
+            )
             log.warning(
                 "event %s (%s) attempt %d failed: %s -> %s",
-                record.id, event.kind.value, record.attempts, error, status.value,
+                record.id,
+                event.kind.value,
+                record.attempts,
+                error,
+                status.value,
             )
             log.debug("handler traceback:\n%s", traceback.format_exc())
             return
@@ -185,8 +194,9 @@ class WorkerPool:
         """Start draining; the pool is the dispatcher's queue, so it is built before it."""
         self.dispatcher = dispatcher
         for n in range(self.size):
-            t = threading.Thread(target=self._loop, args=(f"{self.node}-{n}",),
-                                 name=f"mlops-worker-{n}", daemon=True)
+            t = threading.Thread(
+                target=self._loop, args=(f"{self.node}-{n}",), name=f"mlops-worker-{n}", daemon=True
+            )
             t.start()
             self._threads.append(t)
 

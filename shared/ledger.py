@@ -40,6 +40,10 @@ class LedgerError(Exception):
     """The ledger refused an operation (unknown event, lost lease, ...)."""
 
 
+def lease_lost(event_id: str) -> LedgerError:
+    return LedgerError(f"event {event_id}: lease lost (another worker reclaimed it)")
+
+
 class EventRecord(BaseModel):
     """What the ledger knows about one event: the event itself plus its processing story."""
 
@@ -164,9 +168,7 @@ class Ledger(ABC):
         """Extend the lease; False when it was lost to another worker."""
 
     @abstractmethod
-    def complete(
-        self, event_id: str, *, token: str, outcome: dict[str, Any], now: float
-    ) -> None:
+    def complete(self, event_id: str, *, token: str, outcome: dict[str, Any], now: float) -> None:
         """running -> done. Raises LedgerError if the lease was lost."""
 
     @abstractmethod

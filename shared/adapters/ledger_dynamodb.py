@@ -23,6 +23,7 @@ from shared.ledger import (
     append_history,
     history_entry,
     initial_status,
+    lease_lost,
     record_from_row,
     ts,
 )
@@ -240,8 +241,9 @@ class DynamoDBLedger(Ledger):
         due_at: float | None = None,
     ) -> None:
         item = self._item(event_id)
-        if not item or item.get("status") != Status.RUNNING.value or item.get("lease_token") != token:
-            raise LedgerError(f"event {event_id}: lease lost (another worker reclaimed it)")
+        running = item and item.get("status") == Status.RUNNING.value
+        if not running or item.get("lease_token") != token:  # type: ignore[union-attr]
+            raise lease_lost(event_id)
         retry_at = ts(due_at).isoformat() if due_at is not None else None  # type: ignore[union-attr]
         entry = history_entry(now, status, error=error, retry_at=retry_at)
         sets = [
@@ -282,7 +284,7 @@ class DynamoDBLedger(Ledger):
                 ExpressionAttributeValues=values,
             )
         except self._conditional_failed:
-            raise LedgerError(f"event {event_id}: lease lost (another worker reclaimed it)") from None
+            raise lease_lost(event_id) from None
 
     def complete(self, event_id: str, *, token: str, outcome: dict[str, Any], now: float) -> None:
         self._finish(event_id, token, now, Status.DONE, outcome=outcome)
@@ -317,4 +319,3 @@ class DynamoDBLedger(Ledger):
             ReturnValues="ALL_NEW",
         )["Attributes"]
         return record_from_row(new)
-

@@ -27,6 +27,7 @@ from shared.ledger import (
     append_history,
     history_entry,
     initial_status,
+    lease_lost,
     record_from_row,
     ts,
 )
@@ -253,7 +254,7 @@ class SqliteLedger(Ledger):
                 (event_id, token),
             ).fetchone()
             if row is None:
-                raise LedgerError(f"event {event_id}: lease lost (another worker reclaimed it)")
+                raise lease_lost(event_id)
             retry_at = ts(due_at).isoformat() if due_at is not None else None  # type: ignore[union-attr]
             entry = history_entry(now, status, error=error, retry_at=retry_at)
             conn.execute(

@@ -32,12 +32,19 @@ def register_mlflow_webhook(
     existing = [w for w in _all_mlflow_webhooks(client) if w.url == url]
     if existing:
         hook = client.update_webhook(
-            existing[0].webhook_id, name=name, url=url, events=events, secret=secret,
+            existing[0].webhook_id,
+            name=name,
+            url=url,
+            events=events,
+            secret=secret,
             status="ACTIVE",
         )
         return Registered(hook.webhook_id, url, [str(e) for e in hook.events], created=False)
     hook = client.create_webhook(
-        name=name, url=url, events=events, secret=secret,
+        name=name,
+        url=url,
+        events=events,
+        secret=secret,
         description="mlops-hooks: registry events -> validation, promotion, retraining",
     )
     return Registered(hook.webhook_id, url, [str(e) for e in hook.events], created=True)

@@ -1,0 +1,124 @@
+"""Session-wide real servers: moto (S3/SQS/SNS/DynamoDB) and an MLflow 3 tracking server.
+
+Each is a subprocess started once per test session and stopped by its own pid.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.support.processes import BIN, Proc, free_port, start
+
+# boto3 must never reach real AWS from the suite.
+os.environ.update(
+    AWS_ACCESS_KEY_ID="testing",
+    AWS_SECRET_ACCESS_KEY="testing",
+    AWS_SESSION_TOKEN="testing",
+    AWS_DEFAULT_REGION="us-east-1",
+    MLFLOW_DISABLE_TELEMETRY="true",
+    DO_NOT_TRACK="true",
+)
+for name in list(os.environ):
+    if name.startswith("MLOPS_HOOKS_"):
+        del os.environ[name]
+
+WEBHOOK_SECRET = "test-webhook-secret"
+
+
+@pytest.fixture(scope="session")
+def session_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("servers")
+
+
+@pytest.fixture(scope="session")
+def moto_server(session_dir: Path) -> Iterator[str]:
+    port = free_port()
+    proc = start(
+        "moto",
+        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        url=f"http://127.0.0.1:{port}",
+        ready="/moto-api/",
+        log_dir=session_dir,
+    )
+    try:
+        yield proc.url
+    finally:
+        proc.stop()
+
+
+@pytest.fixture(scope="session")
+def mlflow_server(session_dir: Path) -> Iterator[Proc]:
+    from cryptography.fernet import Fernet
+
+    port = free_port()
+    store = session_dir / "mlflow"
+    store.mkdir()
+    env = {
+        "MLFLOW_WEBHOOK_ALLOWED_SCHEMES": "http,https",
+        "MLFLOW_WEBHOOK_ALLOW_PRIVATE_IPS": "true",
+        "MLFLOW_WEBHOOK_CACHE_TTL": "1",
+        "MLFLOW_WEBHOOK_SECRET_ENCRYPTION_KEY": Fernet.generate_key().decode(),
+        "MLFLOW_WEBHOOK_REQUEST_MAX_RETRIES": "1",
+    }
+    proc = start(
+        "mlflow",
+        [
+            str(BIN / "mlflow"),
+            "server",
+            "--backend-store-uri",
+            f"sqlite:///{store / 'mlflow.db'}",
+            "--artifacts-destination",
+            str(store / "artifacts"),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--workers",
+            "1",
+        ],
+        url=f"http://127.0.0.1:{port}",
+        ready="/health",
+        log_dir=session_dir,
+        env=env,
+        timeout=120,
+    )
+    try:
+        yield proc
+    finally:
+        proc.stop()
+
+
+@pytest.fixture
+def start_serve(tmp_path: Path) -> Iterator[Callable[..., Proc]]:
+    """Start `mlops-hooks serve` subprocesses; all are stopped when the test ends."""
+    started: list[Proc] = []
+
+    def _start(*, state_dir: Path | None = None, port: int | None = None, **env: str) -> Proc:
+        port = port or free_port()
+        state = state_dir or tmp_path / "state"
+        full_env = {
+            "MLOPS_HOOKS_MLFLOW_WEBHOOK_SECRET": WEBHOOK_SECRET,
+            "MLOPS_HOOKS_STATE_DIR": str(state),
+            "MLOPS_HOOKS_POLL_SECONDS": "0.2",
+            **env,
+        }
+        proc = start(
+            f"serve-{port}-{len(started)}",
+            [str(BIN / "mlops-hooks"), "serve", "--port", str(port)],
+            url=f"http://127.0.0.1:{port}",
+            ready="/healthz",
+            log_dir=tmp_path,
+            env=full_env,
+            cwd=tmp_path,
+        )
+        started.append(proc)
+        return proc
+
+    yield _start
+    for proc in started:
+        proc.stop()

@@ -1,0 +1,147 @@
+"""One contract, two ledgers: SQLite (file) and DynamoDB (moto in server mode, over HTTP)."""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from shared import events
+from shared.events import EventKind, Source
+from shared.ledger import Ledger, LedgerError, Status
+
+T0 = 1_800_000_000.0
+
+
+@pytest.fixture(params=["sqlite", "dynamodb"])
+def ledger(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Ledger]:
+    if request.param == "sqlite":
+        from shared.adapters.ledger_sqlite import SqliteLedger
+
+        led: Ledger = SqliteLedger(tmp_path / "ledger.db")
+    else:
+        from shared.adapters.ledger_dynamodb import DynamoDBLedger
+
+        endpoint = request.getfixturevalue("moto_server")
+        led = DynamoDBLedger(f"ledger-{uuid.uuid4().hex[:8]}", endpoint_url=endpoint, create=True)
+    yield led
+    led.close()
+
+
+def registered(version: str = "1"):
+    return events.model_registered(Source.MLFLOW, "churn", version, delivery_id="d1")
+
+
+def test_record_once_by_key_and_count_deliveries(ledger: Ledger) -> None:
+    first = ledger.record(registered(), now=T0)
+    again = ledger.record(registered(), now=T0 + 1)
+    assert first.created and not again.created
+    assert again.record.id == first.record.id
+    assert again.record.deliveries == 2
+    assert [r.id for r in ledger.list()] == [first.record.id]
+    record = ledger.get(first.record.id)
+    assert record is not None
+    assert record.status is Status.RECEIVED
+    assert record.event.model == "churn" and record.event.version == "1"
+
+
+def test_ignored_events_are_recorded_but_never_claimable(ledger: Ledger) -> None:
+    ev = events.ignored(Source.MLFLOW, "delivery-9", "MLflow prompt.created is not acted on")
+    rec = ledger.record(ev, now=T0).record
+    assert rec.status is Status.IGNORED
+    assert ledger.claim(None, worker="w", token="t", now=T0 + 10, lease_seconds=5) is None
+
+
+def test_claim_is_exclusive_and_respects_due_time(ledger: Ledger) -> None:
+    rec = ledger.record(registered(), now=T0).record
+    assert ledger.claim(None, worker="w", token="t", now=T0 - 1, lease_seconds=5) is None
+    got = ledger.claim(None, worker="w1", token="t1", now=T0, lease_seconds=30)
+    assert got is not None and got.id == rec.id
+    assert got.status is Status.RUNNING and got.attempts == 1 and got.worker == "w1"
+    # leased: nobody else can take it until the lease runs out
+    assert ledger.claim(rec.id, worker="w2", token="t2", now=T0 + 10, lease_seconds=30) is None
+
+
+def test_concurrent_claims_give_the_event_to_exactly_one_worker(ledger: Ledger) -> None:
+    ledger.record(registered(), now=T0)
+    winners: list[str] = []
+    barrier = threading.Barrier(6)
+
+    def grab(n: int) -> None:
+        barrier.wait()
+        got = ledger.claim(None, worker=f"w{n}", token=f"t{n}", now=T0 + 1, lease_seconds=30)
+        if got is not None:
+            winners.append(got.worker or "")
+
+    threads = [threading.Thread(target=grab, args=(n,)) for n in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(winners) == 1
+
+
+def test_expired_lease_is_reclaimed_and_the_old_worker_cannot_finish(ledger: Ledger) -> None:
+    rec = ledger.record(registered(), now=T0).record
+    ledger.claim(rec.id, worker="dead", token="old", now=T0, lease_seconds=5)
+    again = ledger.claim(None, worker="alive", token="new", now=T0 + 6, lease_seconds=5)
+    assert again is not None and again.attempts == 2 and again.worker == "alive"
+    with pytest.raises(LedgerError, match="lease lost"):
+        ledger.complete(rec.id, token="old", outcome={}, now=T0 + 7)
+    ledger.complete(rec.id, token="new", outcome={"result": "done"}, now=T0 + 7)
+    final = ledger.get(rec.id)
+    assert final is not None and final.status is Status.DONE
+    assert final.outcome == {"result": "done"} and final.due_at is None
+    assert any(h.get("note") == "lease expired; reclaimed" for h in final.history)
+
+
+def test_heartbeat_extends_the_lease_only_for_its_holder(ledger: Ledger) -> None:
+    rec = ledger.record(registered(), now=T0).record
+    ledger.claim(rec.id, worker="w", token="tok", now=T0, lease_seconds=5)
+    assert ledger.heartbeat(rec.id, token="tok", until=T0 + 20, now=T0 + 4)
+    assert not ledger.heartbeat(rec.id, token="other", until=T0 + 99, now=T0 + 4)
+    assert ledger.claim(None, worker="x", token="x", now=T0 + 10, lease_seconds=5) is None
+    assert ledger.claim(None, worker="x", token="x", now=T0 + 21, lease_seconds=5) is not None
+
+
+def test_fail_then_retry_then_dead(ledger: Ledger) -> None:
+    rec = ledger.record(registered(), now=T0).record
+    ledger.claim(rec.id, worker="w", token="a", now=T0, lease_seconds=5)
+    assert (
+        ledger.fail(rec.id, token="a", error="boom", retry_at=T0 + 4, now=T0 + 1) is Status.FAILED
+    )
+    failed = ledger.get(rec.id)
+    assert failed is not None and failed.status is Status.FAILED and failed.last_error == "boom"
+    assert ledger.claim(None, worker="w", token="b", now=T0 + 3, lease_seconds=5) is None
+    assert ledger.claim(None, worker="w", token="b", now=T0 + 4, lease_seconds=5) is not None
+    assert ledger.fail(rec.id, token="b", error="boom 2", retry_at=None, now=T0 + 5) is Status.DEAD
+    dead = ledger.get(rec.id)
+    assert dead is not None and dead.status is Status.DEAD and dead.attempts == 2
+    assert ledger.claim(None, worker="w", token="c", now=T0 + 999, lease_seconds=5) is None
+
+
+def test_requeue_resets_attempts_and_keeps_history(ledger: Ledger) -> None:
+    rec = ledger.record(registered(), now=T0).record
+    ledger.claim(rec.id, worker="w", token="a", now=T0, lease_seconds=5)
+    ledger.fail(rec.id, token="a", error="boom", retry_at=None, now=T0 + 1)
+    back = ledger.requeue(rec.id, now=T0 + 2)
+    assert back.status is Status.RECEIVED and back.attempts == 0
+    assert [h["status"] for h in back.history] == ["received", "running", "dead", "received"]
+    assert ledger.claim(None, worker="w", token="b", now=T0 + 2, lease_seconds=5) is not None
+    with pytest.raises(LedgerError):
+        ledger.requeue("ev_missing", now=T0)
+
+
+def test_list_filters_by_status_and_kind_newest_first(ledger: Ledger) -> None:
+    a = ledger.record(registered("1"), now=T0).record
+    b = ledger.record(registered("2"), now=T0 + 1).record
+    c = ledger.record(events.data_landed("bkt", "in/x.csv", "seq1"), now=T0 + 2).record
+    ledger.claim(a.id, worker="w", token="t", now=T0 + 3, lease_seconds=5)
+    ledger.complete(a.id, token="t", outcome={}, now=T0 + 3)
+    assert [r.id for r in ledger.list()] == [c.id, b.id, a.id]
+    assert [r.id for r in ledger.list(kind=EventKind.MODEL_REGISTERED)] == [b.id, a.id]
+    assert [r.id for r in ledger.list(status=Status.DONE)] == [a.id]
+    assert [r.id for r in ledger.list(limit=1)] == [c.id]

@@ -1,0 +1,142 @@
+"""`mlops-hooks serve` as a process: retries, dead events, replay, and SIGKILL recovery."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import subprocess
+import time
+import uuid
+from datetime import datetime
+from pathlib import Path
+
+import httpx
+
+from shared.signatures import sign_mlflow
+from tests.conftest import WEBHOOK_SECRET
+from tests.integration.test_mlflow_webhooks import wait_for
+from tests.support.handlers import read_log
+from tests.support.processes import BIN, Proc, free_port
+
+TEST_HANDLERS = "tests.support.handlers:HANDLERS"
+
+
+def post_registered(serve: Proc, version: str = "1") -> dict:
+    body = json.dumps(
+        {
+            "entity": "model_version",
+            "action": "created",
+            "timestamp": "2026-11-23T10:00:00+00:00",
+            "data": {
+                "name": "churn",
+                "version": version,
+                "source": "s",
+                "run_id": "r",
+                "tags": {},
+                "description": None,
+            },
+        }
+    ).encode()
+    delivery, stamp = str(uuid.uuid4()), str(int(time.time()))
+    response = httpx.post(
+        f"{serve.url}/webhooks/mlflow",
+        content=body,
+        headers={
+            "X-MLflow-Delivery-Id": delivery,
+            "X-MLflow-Timestamp": stamp,
+            "X-MLflow-Signature": sign_mlflow(WEBHOOK_SECRET, delivery, stamp, body),
+        },
+    )
+    assert response.status_code == 202, response.text
+    return response.json()
+
+
+def event(serve: Proc, event_id: str) -> dict:
+    return httpx.get(f"{serve.url}/events/{event_id}").json()
+
+
+def test_failing_handler_backs_off_goes_dead_and_replay_runs_it_again(
+    start_serve, tmp_path: Path
+) -> None:
+    log, fail = tmp_path / "handler.log", tmp_path / "fail"
+    fail.touch()
+    serve = start_serve(
+        MLOPS_HOOKS_HANDLER_MODULES=TEST_HANDLERS,
+        MLOPS_TEST_LOG=str(log),
+        MLOPS_TEST_FAIL=str(fail),
+        MLOPS_HOOKS_MAX_ATTEMPTS="3",
+        MLOPS_HOOKS_RETRY_BASE_SECONDS="0.4",
+        MLOPS_HOOKS_POLL_SECONDS="0.05",
+    )
+    event_id = post_registered(serve)["id"]
+    dead = wait_for(lambda: (e := event(serve, event_id))["status"] == "dead" and e, 30, "dead")
+    assert dead["attempts"] == 3  # type: ignore[index]
+    assert dead["last_error"] == "RuntimeError: told to fail"  # type: ignore[index]
+    runs = [
+        datetime.fromisoformat(h["at"])
+        for h in dead["history"]  # type: ignore[index]
+        if h["status"] == "running"
+    ]
+    gaps = [(b - a).total_seconds() for a, b in itertools.pairwise(runs)]
+    assert len(runs) == 3 and gaps[0] >= 0.4 and gaps[1] >= 0.8  # exponential backoff
+    assert [line[0] for line in read_log(log)] == ["start"] * 3
+
+    listed = subprocess.run(
+        [str(BIN / "mlops-hooks"), "events", "list", "--status", "dead", "--json"],
+        env={**os.environ, **serve.env},
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert listed.returncode == 0, listed.stderr
+    assert [e["id"] for e in json.loads(listed.stdout)] == [event_id]
+
+    fail.unlink()
+    replay = subprocess.run(
+        [str(BIN / "mlops-hooks"), "events", "replay", event_id],
+        env={**os.environ, **serve.env},
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert replay.returncode == 0, replay.stderr
+    done = wait_for(lambda: (e := event(serve, event_id))["status"] == "done" and e, 10, "done")
+    assert done["attempts"] == 1  # type: ignore[index]
+    assert [line[0] for line in read_log(log)] == ["start"] * 4 + ["done"]
+
+
+def test_sigkill_after_ack_before_handler_finished_processes_the_event_once(
+    start_serve, tmp_path: Path
+) -> None:
+    log, block = tmp_path / "handler.log", tmp_path / "block"
+    block.touch()
+    env = {
+        "MLOPS_HOOKS_HANDLER_MODULES": TEST_HANDLERS,
+        "MLOPS_TEST_LOG": str(log),
+        "MLOPS_TEST_BLOCK": str(block),
+        "MLOPS_HOOKS_LEASE_SECONDS": "2",
+    }
+    port = free_port()
+    first = start_serve(port=port, **env)
+    event_id = post_registered(first)["id"]  # acknowledged: it is in the ledger
+    wait_for(lambda: read_log(log), 10, "the handler to start")
+    first.kill()  # SIGKILL mid-handler
+    assert first.popen.returncode == -9
+
+    block.unlink()
+    second = start_serve(port=port, **env)
+    done = wait_for(
+        lambda: (e := event(second, event_id))["status"] == "done" and e,
+        20,
+        "the event to be processed after restart",
+    )
+    lines = read_log(log)
+    assert [line[0] for line in lines] == ["start", "start", "done"]
+    assert {line[1] for line in lines} == {event_id}
+    assert done["attempts"] == 2  # type: ignore[index]
+    assert any(h.get("note") == "lease expired; reclaimed" for h in done["history"])  # type: ignore[index]
+    time.sleep(1)
+    assert [line[0] for line in read_log(log)].count("done") == 1

@@ -1,0 +1,100 @@
+"""Start real servers as subprocesses and stop them by their own process id."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+BIN = Path(sys.executable).parent
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@dataclass
+class Proc:
+    name: str
+    popen: subprocess.Popen
+    url: str
+    log: Path
+    env: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def pid(self) -> int:
+        return self.popen.pid
+
+    def stop(self, timeout: float = 10) -> None:
+        """SIGTERM the process (and its group), then SIGKILL if it lingers."""
+        if self.popen.poll() is not None:
+            return
+        try:
+            os.killpg(self.pid, signal.SIGTERM)
+        except ProcessLookupError:
+            return
+        try:
+            self.popen.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.pid, signal.SIGKILL)
+            self.popen.wait(timeout=timeout)
+
+    def kill(self) -> None:
+        """SIGKILL: no cleanup, as in a crash."""
+        if self.popen.poll() is None:
+            os.killpg(self.pid, signal.SIGKILL)
+            self.popen.wait(timeout=10)
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace") if self.log.exists() else ""
+
+
+def start(
+    name: str,
+    cmd: list[str],
+    *,
+    url: str,
+    ready: Callable[[httpx.Response], bool] | str,
+    log_dir: Path,
+    env: Mapping[str, str] | None = None,
+    cwd: Path | None = None,
+    timeout: float = 60,
+) -> Proc:
+    log = log_dir / f"{name}.log"
+    full_env = {**os.environ, **(env or {})}
+    handle = log.open("ab")
+    popen = subprocess.Popen(
+        cmd,
+        stdout=handle,
+        stderr=subprocess.STDOUT,
+        env=full_env,
+        cwd=cwd,
+        start_new_session=True,  # own process group: stop() reaches its children too
+    )
+    handle.close()
+    proc = Proc(name, popen, url, log, dict(env or {}))
+    probe = f"{url}{ready}" if isinstance(ready, str) else url
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if popen.poll() is not None:
+            raise RuntimeError(f"{name} exited with {popen.returncode}:\n{proc.output()[-3000:]}")
+        try:
+            response = httpx.get(probe, timeout=2)
+            ok = response.status_code < 500 if isinstance(ready, str) else ready(response)
+            if ok:
+                return proc
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    proc.stop()
+    raise RuntimeError(f"{name} did not become ready in {timeout} s:\n{proc.output()[-3000:]}")

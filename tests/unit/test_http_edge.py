@@ -1,0 +1,201 @@
+"""The FastAPI edge in-process (TestClient) over a real SQLite ledger."""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from functions.app import create_app
+from functions.runtime import Runtime
+from shared.adapters.ledger_sqlite import SqliteLedger
+from shared.bootstrap import bootstrap
+from shared.dispatch import Dispatcher, Outcome
+from shared.events import EventKind
+from shared.ports import NoQueue
+from shared.settings import Settings
+from shared.signatures import sign_databricks, sign_mlflow
+
+SECRET = "edge-secret"
+DBX_SECRET = "dbx-secret"
+RUNS: list[str] = []
+
+
+@pytest.fixture
+def dispatcher(tmp_path: Path) -> Iterator[Dispatcher]:
+    settings = Settings(
+        mlflow_webhook_secret=SECRET, databricks_webhook_secret=DBX_SECRET, state_dir=tmp_path
+    )
+    ledger = SqliteLedger(tmp_path / "ledger.db")
+    RUNS.clear()
+    handlers = {EventKind.MODEL_REGISTERED: lambda e, d: RUNS.append(e.id) or Outcome()}
+    yield bootstrap(settings, ledger=ledger, queue=NoQueue(), handlers=handlers)
+    ledger.close()
+
+
+@pytest.fixture
+def client(dispatcher: Dispatcher) -> TestClient:
+    return TestClient(create_app(Runtime(dispatcher.deps.settings, dispatcher)))
+
+
+def body_for(
+    name: str = "churn", version: str = "1", entity: str = "model_version", action: str = "created"
+) -> bytes:
+    return json.dumps(
+        {
+            "entity": entity,
+            "action": action,
+            "timestamp": "2026-11-23T10:00:00+00:00",
+            "data": {
+                "name": name,
+                "version": version,
+                "source": "models:/x",
+                "run_id": "r",
+                "tags": {},
+                "description": None,
+            },
+        }
+    ).encode()
+
+
+def signed(
+    body: bytes, *, secret: str = SECRET, delivery: str | None = None, ts: int | None = None
+) -> dict[str, str]:
+    delivery = delivery or str(uuid.uuid4())
+    stamp = str(int(time.time()) if ts is None else ts)
+    return {
+        "X-MLflow-Delivery-Id": delivery,
+        "X-MLflow-Timestamp": stamp,
+        "X-MLflow-Signature": sign_mlflow(secret, delivery, stamp, body),
+        "Content-Type": "application/json",
+    }
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {**signed(body_for()), "X-MLflow-Signature": "v1,Zm9yZ2VkIHNpZ25hdHVyZQ=="},
+        signed(body_for(), secret="not-the-secret"),
+        signed(body_for(), ts=int(time.time()) - 600),
+        {"Content-Type": "application/json"},
+    ],
+    ids=["forged", "wrong-secret", "stale", "unsigned"],
+)
+def test_unauthentic_requests_get_401_and_record_nothing(client, dispatcher, headers) -> None:
+    response = client.post("/webhooks/mlflow", content=body_for(), headers=headers)
+    assert response.status_code == 401
+    assert "\n" not in response.json()["error"]
+    assert dispatcher.ledger.list() == []
+
+
+def test_malformed_json_is_400_and_records_nothing(client, dispatcher) -> None:
+    response = client.post("/webhooks/mlflow", content=b"{nope", headers=signed(b"{nope"))
+    assert response.status_code == 400 and "not valid JSON" in response.json()["error"]
+    assert dispatcher.ledger.list() == []
+
+
+def test_oversized_body_is_413(client, dispatcher) -> None:
+    big = b'{"pad": "' + b"x" * (1024 * 1024) + b'"}'
+    response = client.post("/webhooks/mlflow", content=big, headers=signed(big))
+    assert response.status_code == 413
+    assert dispatcher.ledger.list() == []
+
+
+def test_authentic_unknown_event_is_202_and_recorded_as_ignored(client, dispatcher) -> None:
+    body = body_for(entity="registered_model", action="created")
+    response = client.post("/webhooks/mlflow", content=body, headers=signed(body))
+    assert response.status_code == 202 and response.json()["status"] == "ignored"
+    [record] = dispatcher.ledger.list()
+    assert record.kind is EventKind.IGNORED and "registered_model.created" in record.event.reason
+
+
+def test_three_retries_and_a_second_delivery_are_one_event_and_one_run(client, dispatcher):
+    body = body_for(version="7")
+    first = signed(body, delivery="delivery-a")
+    answers = [client.post("/webhooks/mlflow", content=body, headers=first) for _ in range(3)]
+    other = client.post(
+        "/webhooks/mlflow", content=body, headers=signed(body, delivery="delivery-b")
+    )
+    assert [a.status_code for a in answers] + [other.status_code] == [202] * 4
+    assert [a.json()["duplicate"] for a in answers] + [other.json()["duplicate"]] == [
+        False,
+        True,
+        True,
+        True,
+    ]
+    while dispatcher.process() is not None:
+        pass
+    [record] = dispatcher.ledger.list()
+    assert record.deliveries == 4 and record.status.value == "done"
+    assert RUNS == [record.id]
+
+
+def test_databricks_route(client, dispatcher) -> None:
+    body = json.dumps(
+        {
+            "event": "MODEL_VERSION_CREATED",
+            "model_name": "churn",
+            "version": "3",
+            "event_timestamp": 1589859029343,
+        }
+    ).encode()
+    ok = client.post(
+        "/webhooks/databricks",
+        content=body,
+        headers={"X-Databricks-Signature": sign_databricks(DBX_SECRET, body)},
+    )
+    assert ok.status_code == 202 and ok.json()["kind"] == "model_registered"
+    bad = client.post(
+        "/webhooks/databricks",
+        content=body,
+        headers={"X-Databricks-Signature": sign_databricks("other", body)},
+    )
+    assert bad.status_code == 401
+    assert len(dispatcher.ledger.list()) == 1
+
+
+def test_unconfigured_databricks_secret_is_503(tmp_path: Path) -> None:
+    settings = Settings(mlflow_webhook_secret=SECRET, state_dir=tmp_path)
+    ledger = SqliteLedger(tmp_path / "l.db")
+    app = create_app(Runtime(settings, bootstrap(settings, ledger=ledger, queue=NoQueue())))
+    response = TestClient(app).post("/webhooks/databricks", content=b"{}")
+    assert response.status_code == 503
+    assert "MLOPS_HOOKS_DATABRICKS_WEBHOOK_SECRET" in response.json()["error"]
+    ledger.close()
+
+
+def test_read_api_lists_and_shows_events(client) -> None:
+    body = body_for(version="9")
+    event_id = client.post("/webhooks/mlflow", content=body, headers=signed(body)).json()["id"]
+    listed = client.get("/events", params={"kind": "model_registered"}).json()
+    assert [e["id"] for e in listed] == [event_id]
+    assert {"id", "key", "kind", "status", "attempts", "model", "version"} <= set(listed[0])
+    shown = client.get(f"/events/{event_id}").json()
+    assert shown["event"]["model"] == "churn" and shown["history"][0]["status"] == "received"
+    assert client.get("/events/ev_nope").status_code == 404
+    assert client.get("/events", params={"status": "bogus"}).status_code == 422
+    assert client.get("/healthz").json() == {"status": "ok"}
+    assert "/webhooks/mlflow" in client.get("/openapi.json").json()["paths"]
+
+
+def test_read_api_token(tmp_path: Path) -> None:
+    settings = Settings(mlflow_webhook_secret=SECRET, api_token="t0ken", state_dir=tmp_path)
+    ledger = SqliteLedger(tmp_path / "l.db")
+    client = TestClient(
+        create_app(Runtime(settings, bootstrap(settings, ledger=ledger, queue=NoQueue())))
+    )
+    assert client.get("/events").status_code == 401
+    assert client.get("/events", headers={"Authorization": "Bearer t0ken"}).status_code == 200
+    ledger.close()
+
+
+def test_ledger_failure_is_503_not_acknowledged(client, dispatcher) -> None:
+    dispatcher.ledger.close()
+    body = body_for()
+    response = client.post("/webhooks/mlflow", content=body, headers=signed(body))
+    assert response.status_code == 503 and "retry" in response.json()["error"]
