@@ -35,6 +35,20 @@ out = Console()
 err = Console(stderr=True)
 
 
+@app.callback()
+def _root(
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log debug details.")] = False,
+) -> None:
+    """Event-driven MLOps on model-registry webhooks."""
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    if not verbose:  # SDK chatter (config discovery, retries) is not the user's business
+        for noisy in ("databricks.sdk", "mlflow", "botocore", "urllib3"):
+            logging.getLogger(noisy).setLevel(logging.ERROR)
+
+
 def fail(message: str, code: int = 2) -> NoReturn:
     err.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
     raise typer.Exit(code)
@@ -77,9 +91,7 @@ def serve(
     """Run the HTTP edge with its worker pool: webhooks in, handlers run, events recorded."""
     from functions.serve import ServeError, run_server
 
-    logging.basicConfig(
-        level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    logging.getLogger().setLevel(log_level.upper())
     settings = _settings(state_dir=state_dir, workers=workers)
     try:
         run_server(
@@ -132,17 +144,25 @@ def events_list(
     if as_json:
         print(json.dumps([r.summary() for r in records], indent=2))
         return
-    table = Table("id", "kind", "status", "att.", "model", "ver.", "received", "last error")
+    table = Table(box=None, pad_edge=False)
+    # ids and kinds are what people copy and grep: never wrap or cut them
+    table.add_column("id", no_wrap=True, min_width=27)
+    table.add_column("kind", no_wrap=True, min_width=len("promotion_requested"))
+    table.add_column("status", no_wrap=True, min_width=len("received"))
+    table.add_column("att.", justify="right")
+    table.add_column("model")
+    table.add_column("received (UTC)", no_wrap=True)
+    table.add_column("last error", overflow="ellipsis", no_wrap=True, max_width=50)
     for r in records:
+        model = f"{r.model} v{r.version}" if r.model and r.version else r.model or ""
         table.add_row(
             r.id,
             r.kind.value,
             r.status.value,
             str(r.attempts),
-            r.model or "",
-            r.version or "",
-            r.received_at.strftime("%Y-%m-%d %H:%M:%S"),
-            (r.last_error or "")[:60],
+            model,
+            r.received_at.strftime("%m-%d %H:%M:%S"),
+            r.last_error or "",
         )
     out.print(table)
     if not records:
@@ -264,6 +284,7 @@ def webhooks_register(
                 secret=secret,
                 events=events or reg.DATABRICKS_EVENTS,
                 model_name=model,
+                retry_timeout_seconds=settings.databricks_retry_timeout_seconds,
             )
         else:
             secret = settings.secret("mlflow_webhook_secret")

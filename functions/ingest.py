@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from functions.aws_events import events_from_aws
-from functions.runtime import Runtime
 from shared.dispatch import Dispatcher
 
 
@@ -18,11 +17,3 @@ def ingest(dispatcher: Dispatcher, doc: Any) -> dict[str, Any]:
             for r in recorded
         ]
     }
-
-
-def lambda_handler_for(runtime: Runtime):
-    def handler(event: dict[str, Any], context: object) -> dict[str, Any]:
-        # Errors propagate: Lambda retries the async invocation, then its on-failure target.
-        return ingest(runtime.dispatcher, event)
-
-    return handler

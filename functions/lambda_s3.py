@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
-from functions.ingest import lambda_handler_for
+from typing import Any
+
+from functions.ingest import ingest
 from functions.runtime import Runtime
 
-handler = lambda_handler_for(Runtime())
+runtime = Runtime()
+
+
+def handler(event: dict[str, Any], context: object) -> dict[str, Any]:
+    # Errors propagate: Lambda retries the async invocation, then its on-failure target.
+    return ingest(runtime.dispatcher, event)

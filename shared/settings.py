@@ -69,6 +69,8 @@ class Settings(BaseSettings):
     databricks_token: SecretStr | None = Field(
         default=None, validation_alias=AliasChoices("DATABRICKS_TOKEN", "databricks_token")
     )
+    # How long databricks-sdk keeps retrying 429/5xx and connection errors (its default: 300 s).
+    databricks_retry_timeout_seconds: int = Field(default=60, ge=1)
     aws_endpoint_url: str | None = Field(
         default=None, validation_alias=AliasChoices("AWS_ENDPOINT_URL", "aws_endpoint_url")
     )

@@ -68,11 +68,14 @@ def register_databricks_webhook(
     secret: str,
     events: list[str],
     model_name: str | None,
+    retry_timeout_seconds: int = 60,
 ) -> Registered:
     from databricks.sdk import WorkspaceClient
+    from databricks.sdk.config import Config
     from databricks.sdk.service.ml import HttpUrlSpec, RegistryWebhookEvent
 
-    client = WorkspaceClient(host=host, token=token)
+    config = Config(host=host, token=token, retry_timeout_seconds=retry_timeout_seconds)
+    client = WorkspaceClient(config=config)
     wanted = [RegistryWebhookEvent(e) for e in events]
     spec = HttpUrlSpec(url=url, secret=secret)
     for hook in client.model_registry.list_webhooks(model_name=model_name):

@@ -1,0 +1,87 @@
+"""The CLI in-process (typer's runner) over a real SQLite ledger in a temp state dir."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from rich.console import Console
+from typer.testing import CliRunner
+
+from functions import cli
+from functions.cli import app
+from shared import events
+from shared.adapters.ledger_sqlite import SqliteLedger
+from shared.events import Source
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def state(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("MLOPS_HOOKS_STATE_DIR", str(tmp_path))
+    monkeypatch.chdir(tmp_path)
+    ledger = SqliteLedger(tmp_path / "ledger.db")
+    ledger.record(events.model_registered(Source.MLFLOW, "churn", "1"), now=1.8e9)
+    ledger.record(events.data_landed("b", "landing/x.csv", "s"), now=1.8e9 + 1)
+    ledger.close()
+    return tmp_path
+
+
+def test_events_list_json_has_the_documented_fields(state: Path) -> None:
+    result = runner.invoke(app, ["events", "list", "--json"])
+    assert result.exit_code == 0, result.output
+    rows = json.loads(result.output)
+    assert [r["kind"] for r in rows] == ["data_landed", "model_registered"]
+    assert {"id", "key", "kind", "status", "attempts", "model", "version"} <= set(rows[0])
+    only = json.loads(
+        runner.invoke(app, ["events", "list", "--kind", "model_registered", "--json"]).output
+    )
+    assert [r["model"] for r in only] == ["churn"]
+
+
+def test_events_show_and_table_output(state: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    rows = json.loads(runner.invoke(app, ["events", "list", "--json"]).output)
+    shown = runner.invoke(app, ["events", "show", rows[1]["id"], "--json"])
+    assert shown.exit_code == 0 and json.loads(shown.output)["event"]["version"] == "1"
+    table = runner.invoke(app, ["events", "show", rows[1]["id"]])
+    assert "model_registered:mlflow:churn:1" in table.output
+    monkeypatch.setattr(cli, "out", Console(width=80))
+    narrow = runner.invoke(app, ["events", "list"]).output
+    assert rows[0]["id"] in narrow and rows[1]["id"] in narrow  # never cut, even at 80 cols
+    monkeypatch.setattr(cli, "out", Console(width=140))
+    assert "churn v1" in runner.invoke(app, ["events", "list"]).output
+
+
+@pytest.mark.parametrize(
+    "command", [["events", "show", "ev_nope"], ["events", "replay", "ev_nope"]]
+)
+def test_unknown_event_ids_fail_in_one_line(state: Path, command: list[str]) -> None:
+    result = runner.invoke(app, command)
+    assert result.exit_code == 1
+    assert result.output.strip() == "error: no event with id ev_nope"
+
+
+def test_replay_run_executes_here(state: Path) -> None:
+    rows = json.loads(runner.invoke(app, ["events", "list", "--json"]).output)
+    result = runner.invoke(app, ["events", "replay", rows[0]["id"], "--run"])
+    assert result.exit_code == 0, result.output
+    assert f"{rows[0]['id']}: done" in result.output
+
+
+def test_bad_settings_fail_in_one_line(state: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MLOPS_HOOKS_LEDGER_URL", "postgres://nope")
+    result = runner.invoke(app, ["events", "list"])
+    assert result.exit_code == 2
+    assert result.output.strip() == (
+        "error: MLOPS_HOOKS_LEDGER_URL: Value error, must start with sqlite:/// or dynamodb://"
+    )
+
+
+def test_bad_handler_module_stops_serve(state: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MLOPS_HOOKS_MLFLOW_WEBHOOK_SECRET", "s")
+    monkeypatch.setenv("MLOPS_HOOKS_HANDLER_MODULES", "no.such.module:HANDLERS")
+    result = runner.invoke(app, ["serve", "--port", "0"])
+    assert result.exit_code == 2
+    assert "handler module 'no.such.module:HANDLERS'" in result.output
