@@ -44,7 +44,7 @@ def run_server(
     import uvicorn
 
     from functions.app import create_app
-    from functions.runtime import Runtime
+    from functions.runtime import Runtime, settle_heap
     from handlers import HandlerConfigError
     from shared.bootstrap import bootstrap
     from shared.dispatch import WorkerPool
@@ -58,7 +58,9 @@ def run_server(
     except Exception as exc:
         raise ServeError(f"cannot open the ledger {settings.resolved_ledger_url}: {exc}") from None
     pool.start(dispatcher)
-    app = create_app(Runtime(settings, dispatcher, insecure_no_signature=insecure_no_signature))
+    runtime = Runtime(settings, dispatcher, insecure_no_signature=insecure_no_signature)
+    app = create_app(runtime)
+    settle_heap()
     log.info(
         "ledger %s, %d workers, listening on http://%s:%d",
         settings.resolved_ledger_url,
@@ -70,4 +72,5 @@ def run_server(
         uvicorn.run(app, host=host, port=port, log_level=log_level, access_log=False)
     finally:
         pool.stop()
+        runtime.close()
         dispatcher.ledger.close()

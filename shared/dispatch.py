@@ -83,11 +83,24 @@ class Dispatcher:
     # --- intake ------------------------------------------------------------------------
 
     def submit(self, event: Event) -> Recorded:
-        """Record durably (idempotent by key) and wake a worker if it is new work."""
-        recorded = self.ledger.record(event, now=self.clock.now())
-        if recorded.created and recorded.record.status is Status.RECEIVED:
-            self.queue.notify(recorded.record.id)
+        """Record durably (idempotent by key) and wake a worker if there is work."""
+        return self.submit_many([event])[0]
+
+    def submit_many(self, batch: list[Event]) -> list[Recorded]:
+        """Record a batch (one commit where the ledger can) and wake workers for its work.
+
+        A duplicate of an event that is still waiting wakes a worker too: if the first wake-up
+        was lost (the queue was down after the ledger write), the sender's retry repairs it.
+        """
+        recorded = self.ledger.record_many(batch, now=self.clock.now())
+        self.wake(recorded)
         return recorded
+
+    def wake(self, recorded: list[Recorded]) -> None:
+        """Tell the queue about every recorded event that is waiting to run."""
+        for r in recorded:
+            if r.record.status is Status.RECEIVED:
+                self.queue.notify(r.record.id)
 
     def replay(self, event_id: str) -> EventRecord:
         record = self.ledger.requeue(event_id, now=self.clock.now())

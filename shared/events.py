@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 from datetime import UTC, datetime
 from enum import StrEnum
+from functools import cached_property
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -73,7 +74,7 @@ class Event(BaseModel):
     reason: str | None = None
     payload: dict[str, Any] = Field(default_factory=dict)
 
-    @property
+    @cached_property
     def id(self) -> str:
         return event_id_for(self.key)
 
@@ -84,7 +85,10 @@ class Event(BaseModel):
 def _join(*parts: object) -> str:
     # "/" cannot appear in MLflow model names' meaningful positions; escape it anyway so that
     # ("a/b", "1") and ("a", "b/1") never collide.
-    return ":".join(str(p).replace("%", "%25").replace(":", "%3A") for p in parts)
+    texts = [str(p) for p in parts]
+    if any(":" in t or "%" in t for t in texts):
+        texts = [t.replace("%", "%25").replace(":", "%3A") for t in texts]
+    return ":".join(texts)
 
 
 def model_registered(

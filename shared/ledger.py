@@ -15,6 +15,7 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
+from functools import lru_cache
 from typing import Any
 
 from pydantic import BaseModel, Field
@@ -96,6 +97,19 @@ def ts(value: float | None) -> datetime | None:
     return None if value is None else datetime.fromtimestamp(value, UTC)
 
 
+@lru_cache(maxsize=16)
+def _stamp(now: float) -> tuple[datetime, str]:
+    # every event of a batch is recorded with the same `now`: convert it once
+    at = datetime.fromtimestamp(now, UTC)
+    return at, at.isoformat()
+
+
+def first_history_json(record: EventRecord) -> str:
+    """The JSON of a new record's one-entry history (a hot path: no json.dumps needed)."""
+    entry = record.history[0]
+    return f'[{{"at": "{entry["at"]}", "status": "{entry["status"]}"}}]'
+
+
 def history_entry(now: float, status: Status, **extra: Any) -> dict[str, Any]:
     entry: dict[str, Any] = {"at": ts(now).isoformat(), "status": status.value}  # type: ignore[union-attr]
     entry.update({k: v for k, v in extra.items() if v is not None})
@@ -143,12 +157,46 @@ def initial_status(event: Event) -> Status:
     return Status.IGNORED if event.kind is EventKind.IGNORED else Status.RECEIVED
 
 
+def new_record(event: Event, now: float) -> EventRecord:
+    """The record of a first delivery, built from the event in hand (no read-back).
+
+    Every value here is ours and already typed, so pydantic's validation is skipped: this
+    runs once per webhook on the edge's hot path.
+    """
+    status = initial_status(event)
+    at, iso = _stamp(now)
+    return EventRecord.model_construct(
+        id=event.id,
+        key=event.key,
+        kind=event.kind,
+        source=event.source.value,
+        model=event.model,
+        version=event.version,
+        status=status,
+        received_at=at,  # type: ignore[arg-type]
+        updated_at=at,  # type: ignore[arg-type]
+        due_at=at if status is Status.RECEIVED else None,
+        attempts=0,
+        deliveries=1,
+        event=event,
+        history=[{"at": iso, "status": status.value}],
+    )
+
+
 class Ledger(ABC):
     """Durable, de-duplicating event store with leased claims."""
+
+    # True when a write is a local fsync, cheaper than handing it to a thread: the HTTP edge
+    # then records on its event loop (see functions/batching.py).
+    inline_ok: bool = False
 
     @abstractmethod
     def record(self, event: Event, *, now: float) -> Recorded:
         """Record the event under its key, durably, before returning. Idempotent."""
+
+    def record_many(self, batch: list[Event], *, now: float) -> list[Recorded]:
+        """Record several events; adapters that can commit them together override this."""
+        return [self.record(event, now=now) for event in batch]
 
     @abstractmethod
     def get(self, event_id: str) -> EventRecord | None: ...

@@ -8,7 +8,6 @@ SignatureVerifier, used where Slack requests arrive.
 from __future__ import annotations
 
 import base64
-import hashlib
 import hmac
 import time
 from collections.abc import Mapping
@@ -37,8 +36,8 @@ def _header(headers: Mapping[str, str], name: str) -> str:
 
 def sign_mlflow(secret: str, delivery_id: str, timestamp: str, body: bytes) -> str:
     """The signature MLflow 3 sends: v1,base64(HMAC-SHA256(secret, id.ts.body))."""
-    signed = delivery_id.encode() + b"." + timestamp.encode() + b"." + body
-    digest = hmac.new(secret.encode("utf-8"), signed, hashlib.sha256).digest()
+    signed = b"%s.%s.%s" % (delivery_id.encode(), timestamp.encode(), body)
+    digest = hmac.digest(secret.encode("utf-8"), signed, "sha256")
     return "v1," + base64.b64encode(digest).decode("ascii")
 
 
@@ -71,7 +70,7 @@ def verify_mlflow(
 
 
 def sign_databricks(secret: str, body: bytes) -> str:
-    return hmac.new(secret.encode("utf-8"), body, hashlib.sha256).hexdigest()
+    return hmac.digest(secret.encode("utf-8"), body, "sha256").hex()
 
 
 def verify_databricks(secret: str, headers: Mapping[str, str], body: bytes) -> None:

@@ -21,9 +21,10 @@ from shared.ledger import (
     Recorded,
     Status,
     append_history,
+    first_history_json,
     history_entry,
-    initial_status,
     lease_lost,
+    new_record,
     record_from_row,
     ts,
 )
@@ -79,31 +80,31 @@ class DynamoDBLedger(Ledger):
     # --- recording ---------------------------------------------------------------------
 
     def record(self, event: Event, *, now: float) -> Recorded:
-        status = initial_status(event)
+        record = new_record(event, now)
         item: dict[str, Any] = {
-            "id": event.id,
-            "key": event.key,
-            "kind": event.kind.value,
-            "source": event.source.value,
-            "status": status.value,
+            "id": record.id,
+            "key": record.key,
+            "kind": record.kind.value,
+            "source": record.source,
+            "status": record.status.value,
             "attempts": 0,
             "deliveries": 1,
             "rev": 0,
             "received_at": _num(now),
             "updated_at": _num(now),
             "event": event.model_dump_json(),
-            "history": json.dumps([history_entry(now, status)]),
+            "history": first_history_json(record),
         }
         if event.model:
             item["model"] = event.model
         if event.version:
             item["version"] = event.version
-        if status is Status.RECEIVED:
+        if record.due_at is not None:
             item["due"] = _QUEUE
             item["due_at"] = _num(now)
         try:
             self._table.put_item(Item=item, ConditionExpression="attribute_not_exists(id)")
-            return Recorded(record_from_row(item), created=True)
+            return Recorded(record, created=True)
         except self._conditional_failed:
             new = self._table.update_item(
                 Key={"id": event.id},

@@ -1,0 +1,244 @@
+"""Ingress benchmark: signed POST /webhooks/mlflow (with its durable ledger write) against a
+bare FastAPI endpoint returning {}, same uvicorn settings, 64 connections, one run; and the
+cold import time of every functions/ module against `import fastapi, mangum`.
+
+Targets (issue 2): throughput ratio >= 0.7, p99 <= 15 ms, cold import <= 1.2x.
+Needs `wrk` (Debian/Ubuntu: apt-get install wrk; macOS: brew install wrk).
+
+    python bench/ingress.py [--seconds 10] [--connections 64]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from shared.signatures import sign_mlflow  # noqa: E402
+from tests.support.processes import free_port, start  # noqa: E402
+
+SECRET = "bench-secret"
+
+
+def signed_requests(path: Path, count: int, first_version: int = 1) -> None:
+    stamp = str(int(time.time()))
+    with path.open("w") as fh:
+        for n in range(count):
+            body = json.dumps(
+                {
+                    "entity": "model_version",
+                    "action": "created",
+                    "timestamp": "2026-11-23T10:00:00+00:00",
+                    "data": {
+                        "name": "bench-model",
+                        "version": str(first_version + n),
+                        "source": f"models:/m-{n}",
+                        "run_id": uuid.uuid4().hex,
+                        "tags": {"team": "platform"},
+                        "description": None,
+                    },
+                }
+            )
+            delivery = str(uuid.uuid4())
+            sig = sign_mlflow(SECRET, delivery, stamp, body.encode())
+            fh.write(f"{delivery}\t{stamp}\t{sig}\t{body}\n")
+
+
+def load(url: str, requests_file: Path, seconds: int, connections: int, threads: int) -> dict:
+    cmd = [
+        "wrk",
+        f"-t{threads}",
+        f"-c{connections}",
+        f"-d{seconds}s",
+        "--timeout",
+        "5s",
+        "-s",
+        str(ROOT / "bench" / "ingress.lua"),
+        url,
+        "--",
+        str(requests_file),
+        "/webhooks/mlflow",
+        str(threads),
+    ]
+    out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
+    line = next(x for x in out.splitlines() if x.startswith("RESULT "))
+    result = json.loads(line.removeprefix("RESULT "))
+    result["rps"] = result["requests"] / (result["duration_us"] / 1e6)
+    return result
+
+
+def serve(factory: str, tmp: Path, env: dict[str, str]):
+    port = free_port()
+    return start(
+        factory.rsplit(":", 1)[1],
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "--factory",
+            factory,
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--workers",
+            "1",
+            "--loop",
+            "uvloop",
+            "--http",
+            "httptools",
+            "--no-access-log",
+            "--log-level",
+            "warning",
+        ],
+        url=f"http://127.0.0.1:{port}",
+        ready=lambda r: True,
+        log_dir=tmp,
+        env=env,
+        cwd=ROOT,
+    )
+
+
+def _import_once(statement: str) -> float:
+    code = (
+        f"import time; t = time.perf_counter(); {statement}; "
+        "print((time.perf_counter() - t) * 1000)"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT
+    ).stdout
+    return float(out)
+
+
+BASELINE_IMPORT = "import fastapi, mangum"
+
+
+def import_pair(module: str, repeat: int) -> tuple[float, float]:
+    """Median import ms of the baseline and of the module, measured as interleaved pairs so
+    that a busy moment on the machine lands on both sides."""
+    base, mod = [], []
+    for _ in range(repeat):
+        base.append(_import_once(BASELINE_IMPORT))
+        mod.append(_import_once(f"import {module}"))
+    return statistics.median(base), statistics.median(mod)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--seconds", type=int, default=8, help="per round and side")
+    parser.add_argument("--rounds", type=int, default=5, help="interleaved rounds; medians")
+    parser.add_argument("--connections", type=int, default=64)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument(
+        "--expected-rps",
+        type=int,
+        default=15_000,
+        help="sizes the pre-signed request files (1.5x headroom)",
+    )
+    parser.add_argument("--import-repeats", type=int, default=9)
+    args = parser.parse_args()
+    if shutil.which("wrk") is None:
+        print("bench/ingress.py needs wrk: apt-get install wrk (or brew install wrk)")
+        return 2
+
+    results: dict = {"connections": args.connections, "seconds": args.seconds}
+    with tempfile.TemporaryDirectory() as tmpdir:
+        tmp = Path(tmpdir)
+        batches = iter(range(1_000_000))
+
+        def fresh(count: int) -> Path:
+            """Unique, freshly signed deliveries for one run: every request a new event."""
+            path = tmp / f"requests-{next(batches)}.tsv"
+            signed_requests(path, count, first_version=next(batches) * 1_000_000)
+            return path
+
+        per_run = int(args.expected_rps * args.seconds * 1.5)
+        env = {"MLOPS_HOOKS_MLFLOW_WEBHOOK_SECRET": SECRET, "BENCH_STATE_DIR": str(tmp / "st")}
+        servers = {
+            "bare": serve("bench.ingress_apps:bare_app", tmp, env),
+            "edge": serve("bench.ingress_apps:edge_app", tmp, env),
+        }
+        runs: dict[str, list[dict]] = {"bare": [], "edge": []}
+        try:
+            for proc in servers.values():
+                load(proc.url, fresh(per_run // 3), 2, args.connections, args.threads)
+            # Interleaved rounds: a noisy neighbour or a slow minute hits both sides alike.
+            for _ in range(args.rounds):
+                for name, proc in servers.items():
+                    runs[name].append(
+                        load(proc.url, fresh(per_run), args.seconds, args.connections, args.threads)
+                    )
+        finally:
+            for proc in servers.values():
+                proc.stop()
+        for name, rounds in runs.items():
+            results[name] = {
+                key: statistics.median(r[key] for r in rounds)
+                for key in ("rps", "p50_us", "p99_us")
+            }
+            results[name]["non_2xx"] = sum(r["non_2xx"] + r["socket_errors"] for r in rounds)
+            results[name]["rounds"] = rounds
+        ledger = sqlite3.connect(tmp / "st" / "ledger.db")
+        results["edge"]["events_recorded"] = ledger.execute(
+            "SELECT count(*) FROM events"
+        ).fetchone()[0]
+        ledger.close()
+        results["edge"]["requests"] = sum(r["requests"] for r in runs["edge"])
+
+    bare, edge = results["bare"], results["edge"]
+    results["throughput_ratio"] = edge["rps"] / bare["rps"]
+
+    modules = sorted(p.stem for p in (ROOT / "functions").glob("*.py") if p.stem != "__init__")
+    results["import_ms"] = {}
+    for module in modules:
+        base, mod = import_pair(f"functions.{module}", args.import_repeats)
+        results["import_ms"][f"functions.{module}"] = {
+            "ms": mod,
+            "baseline_ms": base,
+            "ratio": mod / base,
+        }
+    worst_name, worst = max(results["import_ms"].items(), key=lambda kv: kv[1]["ratio"])
+    results["import_ratio_worst"] = {"module": worst_name, "ratio": worst["ratio"]}
+
+    print(
+        f"ingress, {args.connections} connections, median of {args.rounds} interleaved "
+        f"{args.seconds} s rounds, same uvicorn settings (1 worker, uvloop, httptools)"
+    )
+    print(f"{'':28}{'req/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'non-2xx':>9}")
+    for name, label in (("bare", "bare FastAPI {}"), ("edge", "signed webhook + ledger")):
+        r = results[name]
+        print(
+            f"{label:28}{r['rps']:>10.0f}{r['p50_us'] / 1000:>9.2f}"
+            f"{r['p99_us'] / 1000:>9.2f}{r['non_2xx']:>9}"
+        )
+    print(f"throughput ratio edge/bare: {results['throughput_ratio']:.2f}  (target >= 0.7)")
+    print(
+        f"edge p99: {edge['p99_us'] / 1000:.2f} ms  (target <= 15 ms); "
+        f"{edge['requests']} requests -> {edge['events_recorded']} events recorded "
+        "(incl. warm-up)"
+    )
+    print(f"cold import, median of {args.import_repeats} interleaved pairs (ms):")
+    print(f"  {'module':32}{'ms':>8}{'fastapi+mangum':>16}{'ratio':>8}")
+    for name, m in results["import_ms"].items():
+        print(f"  {name:32}{m['ms']:8.1f}{m['baseline_ms']:16.1f}{m['ratio']:7.2f}x")
+    print(f"worst: {worst_name} at {worst['ratio']:.2f}x fastapi+mangum  (target <= 1.2x)")
+    out = ROOT / "bench" / "results" / "ingress.json"
+    out.parent.mkdir(exist_ok=True)
+    out.write_text(json.dumps(results, indent=2))
+    print(f"written to {out.relative_to(ROOT)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,92 @@
+"""Group commit at the HTTP edge.
+
+Webhooks submitted while a batch is being committed wait together and go into the next
+batch: one ledger transaction (one fsync) for the lot, and each request still answers only
+once its own event is durable. One batch is in flight at a time.
+
+With SQLite the inserts are staged on the event loop (a few microseconds of CPU each) and
+only the COMMIT - the fsync, during which SQLite releases the GIL - runs on a thread: one GIL
+hand-off per batch instead of one per statement. Other ledgers (DynamoDB: network calls)
+record the whole batch on the thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from shared.dispatch import Dispatcher
+from shared.events import Event
+from shared.ledger import Recorded
+
+Pending = list[tuple[Event, "asyncio.Future[Recorded]"]]
+
+
+class GroupCommit:
+    def __init__(self, dispatcher: Dispatcher) -> None:
+        self.dispatcher = dispatcher
+        self._pending: Pending = []
+        self._in_flight = False
+        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ledger-commit")
+        make_writer = getattr(dispatcher.ledger, "batch_writer", None)
+        self._writer: Any = make_writer() if make_writer else None
+
+    def close(self) -> None:
+        self._thread.shutdown(wait=True)
+        if self._writer is not None:
+            self._writer.close()
+
+    async def submit(self, event: Event) -> Recorded:
+        loop = asyncio.get_running_loop()
+        done: asyncio.Future[Recorded] = loop.create_future()
+        self._pending.append((event, done))
+        if not self._in_flight:
+            self._in_flight = True
+            loop.call_soon(self._start_batch, loop)  # let this turn's requests join first
+        return await done
+
+    def _start_batch(self, loop: asyncio.AbstractEventLoop) -> None:
+        batch, self._pending = self._pending, []
+        events = [event for event, _ in batch]
+        if self._writer is None:
+            job = loop.run_in_executor(
+                self._thread,
+                self.dispatcher.ledger.record_many,
+                events,
+                self.dispatcher.clock.now(),
+            )
+            job.add_done_callback(
+                lambda j: self._settle(
+                    loop, batch, j.exception(), None if j.exception() else j.result()
+                )
+            )
+            return
+        try:
+            staged = self._writer.stage(events, now=self.dispatcher.clock.now())
+        except Exception as exc:
+            self._settle(loop, batch, exc, None)
+            return
+        job = loop.run_in_executor(self._thread, self._writer.commit)
+        job.add_done_callback(lambda j: self._settle(loop, batch, j.exception(), staged))
+
+    def _settle(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        batch: Pending,
+        exc: BaseException | None,
+        results: list[Recorded] | None,
+    ) -> None:
+        if exc is None and results is not None:
+            self.dispatcher.wake(results)
+        for n, (_, fut) in enumerate(batch):
+            if fut.done():
+                continue
+            if exc is not None or results is None:  # nothing was recorded: say so to all
+                fut.set_exception(exc or RuntimeError("batch not recorded"))
+            else:
+                fut.set_result(results[n])
+        if self._pending:
+            self._start_batch(loop)
+        else:
+            self._in_flight = False

@@ -1,0 +1,241 @@
+"""The signed-webhook routes, as plain ASGI endpoints.
+
+Why not FastAPI routes: on this hot path FastAPI's per-route machinery (dependency solving,
+Request and Response objects) costs more CPU than verifying, parsing and durably recording
+the webhook itself (bench/ingress.py). The routes still appear in the OpenAPI document
+(``WEBHOOK_OPENAPI``); everything else in the app is ordinary FastAPI.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from starlette.types import Receive, Scope, Send
+
+from functions.errors import Rejected
+from shared.ledger import Status
+from shared.signatures import SignatureError, verify_databricks, verify_mlflow
+
+if TYPE_CHECKING:
+    from functions.runtime import Runtime
+    from shared.events import Event
+    from shared.settings import Settings
+
+log = logging.getLogger("mlops_hooks.edge")
+
+Headers = dict[str, str]
+WANTED_HEADERS = frozenset(
+    {
+        "content-length",
+        "x-mlflow-signature",
+        "x-mlflow-timestamp",
+        "x-mlflow-delivery-id",
+        "x-databricks-signature",
+    }
+)
+
+
+async def read_body(scope: Scope, receive: Receive, headers: Headers, limit: int) -> bytes:
+    declared = headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise Rejected(413, f"body is {declared} bytes; the limit is {limit}")
+    chunks, size = [], 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise Rejected(400, "client disconnected before sending the whole body")
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            raise Rejected(413, f"body exceeds the limit of {limit} bytes")
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            return b"".join(chunks)
+
+
+async def send_json(send: Send, status: int, payload: dict[str, Any] | bytes) -> None:
+    body = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
+
+
+class SignedWebhook:
+    """POST endpoint: size limit -> signature -> parse -> durable record -> 202."""
+
+    def __init__(
+        self,
+        runtime: Runtime,
+        *,
+        signing_key_setting: str,
+        verify: Callable[[str, Headers, bytes, Settings], str],
+        parse: Callable[[bytes, str, Settings], Event],
+    ) -> None:
+        self.runtime = runtime
+        self.signing_key_setting = signing_key_setting
+        self.verify = verify
+        self.parse = parse
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            status, payload = 202, await self._handle(scope, receive)
+        except Rejected as exc:
+            status, payload = exc.status, {"error": exc.reason}
+        except Exception:  # a bug, not bad input: say so without leaking internals
+            log.exception("webhook %s failed", scope.get("path"))
+            status, payload = 500, {"error": "internal error; the event was not recorded"}
+        await send_json(send, status, payload)
+
+    async def _handle(self, scope: Scope, receive: Receive) -> dict[str, Any] | bytes:
+        runtime, settings = self.runtime, self.runtime.settings
+        headers = {
+            name: value.decode("latin-1")
+            for raw, value in scope["headers"]
+            if (name := raw.decode("latin-1").lower()) in WANTED_HEADERS
+        }
+        body = await read_body(scope, receive, headers, settings.max_body_bytes)
+        delivery = ""
+        if not runtime.insecure_no_signature:
+            secret = settings.secret(self.signing_key_setting)
+            if secret is None:
+                env = f"MLOPS_HOOKS_{self.signing_key_setting.upper()}"
+                raise Rejected(503, f"this endpoint is not configured: set {env}")
+            try:
+                delivery = self.verify(secret, headers, body, settings)
+            except SignatureError as exc:
+                raise Rejected(401, str(exc)) from None
+        event = self.parse(body, delivery or headers.get("x-mlflow-delivery-id", ""), settings)
+        try:
+            recorded = await runtime.group_commit.submit(event)
+        except Exception as exc:  # not recorded -> not acknowledged: the sender retries
+            log.exception("ledger write failed for %s", event.key)
+            raise Rejected(
+                503, f"could not record the event ({type(exc).__name__}); retry"
+            ) from exc
+        record = recorded.record
+        if record.status is Status.IGNORED:
+            return {
+                "id": record.id,
+                "kind": record.kind.value,
+                "status": record.status.value,
+                "duplicate": not recorded.created,
+                "reason": record.event.reason,
+            }
+        # The common answer: ids, enum values and a bool need no JSON escaping.
+        duplicate = "false" if recorded.created else "true"
+        return (
+            f'{{"id": "{record.id}", "kind": "{record.kind.value}", '
+            f'"status": "{record.status.value}", "duplicate": {duplicate}}}'
+        ).encode()
+
+
+def _verify_mlflow(secret: str, headers: Headers, body: bytes, settings: Settings) -> str:
+    return verify_mlflow(
+        secret, headers, body, tolerance_seconds=settings.signature_tolerance_seconds
+    )
+
+
+def _verify_databricks(secret: str, headers: Headers, body: bytes, settings: Settings) -> str:
+    verify_databricks(secret, headers, body)
+    return ""
+
+
+def _parse_mlflow(body: bytes, delivery: str, settings: Settings) -> Event:
+    from functions.mlflow_webhook import event_from_mlflow
+
+    return event_from_mlflow(body, delivery, settings)
+
+
+def _parse_databricks(body: bytes, delivery: str, settings: Settings) -> Event:
+    from functions.databricks_webhook import event_from_databricks
+
+    return event_from_databricks(body)
+
+
+def webhook_endpoints(runtime: Runtime) -> dict[str, SignedWebhook]:
+    return {
+        "/webhooks/mlflow": SignedWebhook(
+            runtime,
+            signing_key_setting="mlflow_webhook_secret",
+            verify=_verify_mlflow,
+            parse=_parse_mlflow,
+        ),
+        "/webhooks/databricks": SignedWebhook(
+            runtime,
+            signing_key_setting="databricks_webhook_secret",
+            verify=_verify_databricks,
+            parse=_parse_databricks,
+        ),
+    }
+
+
+def _doc(summary: str, headers: list[str]) -> dict[str, Any]:
+    def answer(text: str) -> dict[str, Any]:
+        return {
+            "description": text,
+            "content": {
+                "application/json": {
+                    "schema": {"type": "object", "properties": {"error": {"type": "string"}}}
+                }
+            },
+        }
+
+    return {
+        "post": {
+            "summary": summary,
+            "parameters": [
+                {"name": h, "in": "header", "required": True, "schema": {"type": "string"}}
+                for h in headers
+            ],
+            "requestBody": {
+                "required": True,
+                "content": {"application/json": {"schema": {"type": "object"}}},
+            },
+            "responses": {
+                "202": {
+                    "description": "Recorded (or recorded as ignored); see id and status",
+                    "content": {
+                        "application/json": {
+                            "schema": {
+                                "type": "object",
+                                "properties": {
+                                    "id": {"type": "string"},
+                                    "kind": {"type": "string"},
+                                    "status": {"type": "string"},
+                                    "duplicate": {"type": "boolean"},
+                                    "reason": {"type": "string"},
+                                },
+                            }
+                        }
+                    },
+                },
+                "400": answer("Malformed payload"),
+                "401": answer("Missing or invalid signature, or stale timestamp"),
+                "413": answer("Body over the size limit (1 MiB)"),
+                "503": answer("Endpoint not configured, or the ledger could not record it"),
+            },
+        }
+    }
+
+
+WEBHOOK_OPENAPI = {
+    "/webhooks/mlflow": _doc(
+        "MLflow 3 OSS registry webhook (X-MLflow-Signature, 300 s timestamp window)",
+        ["X-MLflow-Signature", "X-MLflow-Timestamp", "X-MLflow-Delivery-Id"],
+    ),
+    "/webhooks/databricks": _doc(
+        "Databricks workspace-registry webhook (X-Databricks-Signature: hex HMAC-SHA256)",
+        ["X-Databricks-Signature"],
+    ),
+}
