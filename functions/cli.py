@@ -31,7 +31,7 @@ webhooks_app = typer.Typer(help="Register registry webhooks that point here.", n
 app.add_typer(events_app, name="events")
 app.add_typer(webhooks_app, name="webhooks")
 
-out = Console()
+out = Console(soft_wrap=True)  # messages stay one line (ids and URLs stay copyable)
 err = Console(stderr=True)
 
 
