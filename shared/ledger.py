@@ -215,15 +215,31 @@ class Ledger(ABC):
     def heartbeat(self, event_id: str, *, token: str, until: float, now: float) -> bool:
         """Extend the lease; False when it was lost to another worker."""
 
-    @abstractmethod
     def complete(self, event_id: str, *, token: str, outcome: dict[str, Any], now: float) -> None:
         """running -> done. Raises LedgerError if the lease was lost."""
+        self._finish(event_id, token, now, Status.DONE, outcome=outcome)
 
-    @abstractmethod
     def fail(
         self, event_id: str, *, token: str, error: str, retry_at: float | None, now: float
     ) -> Status:
         """running -> failed (retry at ``retry_at``) or dead (``retry_at`` None)."""
+        status = Status.FAILED if retry_at is not None else Status.DEAD
+        self._finish(event_id, token, now, status, error=error, due_at=retry_at)
+        return status
+
+    @abstractmethod
+    def _finish(
+        self,
+        event_id: str,
+        token: str,
+        now: float,
+        status: Status,
+        *,
+        outcome: dict[str, Any] | None = None,
+        error: str | None = None,
+        due_at: float | None = None,
+    ) -> None:
+        """End a claim: only the holder of ``token`` may; ``due_at`` keeps it claimable."""
 
     @abstractmethod
     def requeue(self, event_id: str, *, now: float, reason: str = "replay") -> EventRecord:

@@ -287,16 +287,6 @@ class DynamoDBLedger(Ledger):
         except self._conditional_failed:
             raise lease_lost(event_id) from None
 
-    def complete(self, event_id: str, *, token: str, outcome: dict[str, Any], now: float) -> None:
-        self._finish(event_id, token, now, Status.DONE, outcome=outcome)
-
-    def fail(
-        self, event_id: str, *, token: str, error: str, retry_at: float | None, now: float
-    ) -> Status:
-        status = Status.FAILED if retry_at is not None else Status.DEAD
-        self._finish(event_id, token, now, status, error=error, due_at=retry_at)
-        return status
-
     def requeue(self, event_id: str, *, now: float, reason: str = "replay") -> EventRecord:
         item = self._item(event_id)
         if not item:

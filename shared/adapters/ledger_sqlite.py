@@ -245,16 +245,6 @@ class SqliteLedger(Ledger):
                 ),
             )
 
-    def complete(self, event_id: str, *, token: str, outcome: dict[str, Any], now: float) -> None:
-        self._finish(event_id, token, now, Status.DONE, outcome=outcome)
-
-    def fail(
-        self, event_id: str, *, token: str, error: str, retry_at: float | None, now: float
-    ) -> Status:
-        status = Status.FAILED if retry_at is not None else Status.DEAD
-        self._finish(event_id, token, now, status, error=error, due_at=retry_at)
-        return status
-
     def requeue(self, event_id: str, *, now: float, reason: str = "replay") -> EventRecord:
         with self._tx() as conn:
             row = conn.execute("SELECT history FROM events WHERE id = ?", (event_id,)).fetchone()

@@ -18,14 +18,7 @@ from shared.events import EventKind
 from shared.ledger import Status
 from shared.settings import Settings
 from tests.integration.test_sqs_worker import Context, drain, lambda_event
-
-
-class Wakes:
-    def __init__(self) -> None:
-        self.ids: list[str] = []
-
-    def notify(self, event_id: str) -> None:
-        self.ids.append(event_id)
+from tests.support.fakes import Wakes
 
 
 @pytest.fixture

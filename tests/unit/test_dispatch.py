@@ -14,6 +14,7 @@ from shared.dispatch import Dispatcher, Outcome, PermanentError, RetryPolicy
 from shared.events import Event, EventKind, Source
 from shared.ledger import Status
 from shared.settings import Settings
+from tests.support.fakes import Wakes
 
 
 class FakeClock:
@@ -22,14 +23,6 @@ class FakeClock:
 
     def now(self) -> float:
         return self.t
-
-
-class Wakes:
-    def __init__(self) -> None:
-        self.ids: list[str] = []
-
-    def notify(self, event_id: str) -> None:
-        self.ids.append(event_id)
 
 
 @pytest.fixture
