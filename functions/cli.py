@@ -28,7 +28,9 @@ app = typer.Typer(
 )
 events_app = typer.Typer(help="Inspect and replay recorded events.", no_args_is_help=True)
 webhooks_app = typer.Typer(help="Register registry webhooks that point here.", no_args_is_help=True)
+policy_app = typer.Typer(help="Check and show the policy file.", no_args_is_help=True)
 app.add_typer(events_app, name="events")
+app.add_typer(policy_app, name="policy")
 app.add_typer(webhooks_app, name="webhooks")
 
 out = Console(soft_wrap=True)  # messages stay one line (ids and URLs stay copyable)
@@ -231,6 +233,57 @@ def events_replay(
     )
     if record.status not in (Status.DONE, Status.IGNORED):
         raise typer.Exit(1)
+
+
+# --- policy -------------------------------------------------------------------------------
+
+
+@policy_app.command("check")
+def policy_check(
+    file: Annotated[Path, typer.Argument(help="The policy YAML file.")],
+) -> None:
+    """Validate a policy file: every error with its line; exit 1 if there is any."""
+    from shared.policy import PolicyError, load_policy
+
+    try:
+        policy = load_policy(file)
+    except PolicyError as exc:
+        for line in exc.errors:
+            err.print(line, highlight=False, soft_wrap=True)
+        raise typer.Exit(1) from None
+    entries = ", ".join(e.name for e in policy.file.models) or "no model entries"
+    out.print(f"{file}: ok ({entries})")
+
+
+@policy_app.command("show")
+def policy_show(
+    model: Annotated[str | None, typer.Argument(help="Show what applies to this model.")] = None,
+    file: Annotated[
+        Path | None,
+        typer.Option(help="Policy file [MLOPS_HOOKS_POLICY, else ./mlops.yml, else built-in]."),
+    ] = None,
+) -> None:
+    """Print the effective policy of MODEL (or the defaults) as YAML."""
+    import yaml
+
+    from shared.policy import PolicyError, load_policy
+
+    path = file or _settings().resolved_policy_path
+    try:
+        policy = load_policy(path)
+    except PolicyError as exc:
+        fail(
+            exc.errors[0]
+            if len(exc.errors) == 1
+            else f"{len(exc.errors)} errors; run `mlops-hooks policy check {path}`",
+            code=1,
+        )
+    name = model or "*"
+    entry = policy.entry_for(name) if model else None
+    origin = f"entry {entry.name!r}" if entry else "defaults"
+    out.print(f"# policy for {name}: {policy.source}, {origin}", highlight=False)
+    effective = policy.for_model(name).model_dump(mode="json", exclude_none=True)
+    print(yaml.safe_dump(effective, sort_keys=False), end="")
 
 
 # --- webhooks -----------------------------------------------------------------------------

@@ -14,6 +14,14 @@ class ServeError(Exception):
 
 
 def check_startup(settings: Settings, *, insecure_no_signature: bool) -> None:
+    from shared.policy import PolicyError, load_policy
+
+    path = settings.resolved_policy_path
+    try:
+        load_policy(path)
+    except PolicyError as exc:
+        raise ServeError(f"invalid policy {path}:\n" + "\n".join(exc.errors)) from None
+    log.info("policy: %s", path or "built-in default (no mlops.yml)")
     if insecure_no_signature:
         log.warning(
             "INSECURE: --insecure-no-signature is on. Webhook signatures are NOT checked; "

@@ -41,6 +41,9 @@ class Settings(BaseSettings):
     # SQS queue that wakes the worker function on AWS; unset locally (the worker pool polls).
     queue_url: str | None = None
 
+    # --- policy (what to do per model): a YAML file; unset -> ./mlops.yml if present ---
+    policy: Path | None = None
+
     # --- mapping rules at the edge ---
     challenger_alias: str = "challenger"
     champion_alias: str = "champion"
@@ -85,6 +88,14 @@ class Settings(BaseSettings):
     @property
     def resolved_ledger_url(self) -> str:
         return self.ledger_url or f"sqlite:///{self.state_dir / 'ledger.db'}"
+
+    @property
+    def resolved_policy_path(self) -> Path | None:
+        """The policy file in force: MLOPS_HOOKS_POLICY, else ./mlops.yml, else none."""
+        if self.policy is not None:
+            return self.policy
+        default = Path("mlops.yml")
+        return default if default.exists() else None
 
     def secret(self, name: str) -> str | None:
         value: SecretStr | None = getattr(self, name)

@@ -1,0 +1,406 @@
+"""The policy file: what to do, per registered model (glob patterns allowed).
+
+One YAML file (``mlops.yml``, or ``MLOPS_HOOKS_POLICY``), validated by pydantic with every
+error reported at its line. Per-environment things (URIs, secrets) are settings, never policy.
+
+Resolution for a model: the built-in defaults, overridden by the file's ``defaults`` section,
+overridden by the first ``models`` entry whose ``name`` glob matches. Sections merge key by
+key, except ``checks``, which a level replaces whole (so a model can run fewer checks).
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from enum import StrEnum
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+
+class PolicyError(ValueError):
+    """The policy file is invalid; ``errors`` holds one "file:line: message" per problem."""
+
+    def __init__(self, errors: list[str]) -> None:
+        super().__init__("\n".join(errors))
+        self.errors = errors
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+# --- validation checks ------------------------------------------------------------------
+
+
+class Bound(_Strict):
+    min: float | None = None
+    max: float | None = None
+
+
+CLASSIFIER_METRICS = ("roc_auc", "f1", "accuracy", "precision", "recall", "log_loss")
+REGRESSOR_METRICS = ("rmse", "mae", "r2")
+Metric = Literal[
+    "roc_auc", "f1", "accuracy", "precision", "recall", "log_loss", "rmse", "mae", "r2"
+]
+
+
+class NoParams(_Strict):
+    pass
+
+
+class MetricsCheck(_Strict):
+    thresholds: dict[Metric, Bound] = Field(default_factory=dict)
+
+
+class SlicesCheck(_Strict):
+    columns: list[str] = Field(min_length=1)
+    metric: Metric = "roc_auc"
+    min: float
+    min_rows: int = Field(default=30, ge=1)  # smaller slices are reported, not judged
+
+
+class LatencyCheck(_Strict):
+    p95_ms: float = Field(default=200, gt=0)
+    batch_rows: int = Field(default=1000, ge=1)
+    repeats: int = Field(default=10, ge=1)
+
+
+class SizeCheck(_Strict):
+    max_mb: float = Field(default=500, gt=0)
+
+
+class TagsCheck(_Strict):
+    required: list[str] = Field(min_length=1)
+
+
+class Checks(_Strict):
+    """The validation checks to run; an unknown name is an error."""
+
+    loads: NoParams | None = None
+    signature: NoParams | None = None
+    input_example: NoParams | None = None
+    predictions: NoParams | None = None
+    metrics: MetricsCheck | None = None
+    slices: SlicesCheck | None = None
+    latency: LatencyCheck | None = None
+    size: SizeCheck | None = None
+    tags: TagsCheck | None = None
+    lineage: NoParams | None = None
+
+    def names(self) -> list[str]:
+        return [name for name in type(self).model_fields if getattr(self, name) is not None]
+
+
+# --- the other sections -----------------------------------------------------------------
+
+
+class DataFormat(StrEnum):
+    AUTO = "auto"
+    CSV = "csv"
+    PARQUET = "parquet"
+    DELTA = "delta"
+
+
+class Holdout(_Strict):
+    uri: str | None = None  # local path, s3://, or a Delta table path
+    format: DataFormat = DataFormat.AUTO
+    label: str = "label"
+    sample_rows: int | None = Field(default=None, ge=1)
+
+
+class Aliases(_Strict):
+    champion: str = "champion"
+    challenger: str = "challenger"
+    previous: str = "previous_champion"
+
+
+class Promotion(_Strict):
+    mode: Literal["auto", "manual"] = "manual"
+    # after a passed validation: ask for promotion (OSS: set the challenger alias;
+    # Databricks: create a transition request to target_stage) or do nothing
+    on_validation_pass: Literal["request", "none"] = "request"  # noqa: S105 - not a secret
+    target_stage: Literal["Staging", "Production"] = "Production"
+    reviewers: list[str] = Field(default_factory=list)  # Slack user ids
+
+
+class Comparison(_Strict):
+    metric: Metric = "roc_auc"
+    direction: Literal["maximize", "minimize"] = "maximize"
+    min_improvement: float = 0.0
+    confidence: float = Field(default=0.95, gt=0, lt=1)
+    resamples: int = Field(default=1000, ge=10)
+    seed: int | None = 0
+    # metric -> the largest allowed regression of the challenger against the champion
+    guardrails: dict[Metric, float] = Field(default_factory=dict)
+
+
+class Job(_Strict):
+    name: str | None = None  # the Databricks job name (the bundle's, per stage)
+    entry_point: str | None = None  # local: jobs.<module>
+    params: dict[str, str] = Field(default_factory=dict)
+
+
+class Jobs(_Strict):
+    train: Job = Field(default_factory=lambda: Job(entry_point="jobs.train"))
+    batch_inference: Job = Field(default_factory=lambda: Job(entry_point="jobs.batch_inference"))
+    drift_check: Job = Field(default_factory=lambda: Job(entry_point="jobs.drift_check"))
+
+
+class Watch(_Strict):
+    bucket: str
+    prefix: str = ""
+
+
+class DataContract(_Strict):
+    required_columns: dict[str, Literal["string", "integer", "float", "boolean", "any"]] = Field(
+        default_factory=dict
+    )
+    min_rows: int = Field(default=1, ge=0)
+    max_null_fraction: float = Field(default=1.0, ge=0, le=1)
+
+
+class Data(_Strict):
+    watch: list[Watch] = Field(default_factory=list)
+    contract: DataContract = Field(default_factory=DataContract)
+
+
+class Drift(_Strict):
+    psi_warn: float = Field(default=0.1, gt=0)
+    psi_drift: float = Field(default=0.25, gt=0)
+    cooldown_hours: float = Field(default=24, ge=0)
+    features: list[str] = Field(default_factory=list)  # empty: every feature
+    in_process_max_rows: int = Field(default=1_000_000, ge=0)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Drift:
+        if self.psi_drift < self.psi_warn:
+            raise ValueError("psi_drift must be at least psi_warn")
+        return self
+
+
+class Schedule(_Strict):
+    name: str
+    cron: str
+    task: Literal["batch_inference", "drift_check", "reconcile"]
+    model: str | None = None  # default: the model the entry applies to
+
+    @field_validator("cron")
+    @classmethod
+    def _five_fields(cls, value: str) -> str:
+        if len(value.split()) != 5:
+            raise ValueError("cron needs five fields: minute hour day-of-month month weekday")
+        return value
+
+
+class ModelPolicy(_Strict):
+    """The effective policy of one model."""
+
+    checks: Checks
+    holdout: Holdout = Field(default_factory=Holdout)
+    aliases: Aliases = Field(default_factory=Aliases)
+    promotion: Promotion = Field(default_factory=Promotion)
+    comparison: Comparison = Field(default_factory=Comparison)
+    jobs: Jobs = Field(default_factory=Jobs)
+    data: Data = Field(default_factory=Data)
+    drift: Drift = Field(default_factory=Drift)
+    schedules: list[Schedule] = Field(default_factory=list)
+
+
+BUILTIN_CHECKS = {"loads": {}, "signature": {}, "input_example": {}, "predictions": {}}
+SECTIONS = tuple(name for name in ModelPolicy.model_fields if name != "checks")
+
+
+class _Sections(_Strict):
+    """Every section optional: what a file's ``defaults`` or a model entry may set."""
+
+    checks: Checks | None = None
+    holdout: Holdout | None = None
+    aliases: Aliases | None = None
+    promotion: Promotion | None = None
+    comparison: Comparison | None = None
+    jobs: Jobs | None = None
+    data: Data | None = None
+    drift: Drift | None = None
+    schedules: list[Schedule] | None = None
+
+
+class ModelEntry(_Sections):
+    name: str = Field(min_length=1)  # a glob: "churn", "churn-*", "*"
+
+
+class PolicyFile(_Strict):
+    version: Literal[1] = 1
+    defaults: _Sections = Field(default_factory=_Sections)
+    models: list[ModelEntry] = Field(default_factory=list)
+
+
+# --- resolution ----------------------------------------------------------------------------
+
+
+def _merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in override.items():
+        if key != "checks" and isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+class Policy:
+    """A loaded policy file (or the built-in default) answering "what applies to MODEL?"."""
+
+    def __init__(self, file: PolicyFile, source: str = "built-in default") -> None:
+        self.file = file
+        self.source = source
+
+    def entry_for(self, model: str) -> ModelEntry | None:
+        return next((e for e in self.file.models if fnmatch.fnmatchcase(model, e.name)), None)
+
+    def for_model(self, model: str) -> ModelPolicy:
+        return _resolve(self.file, self.entry_for(model))
+
+
+def default_policy() -> Policy:
+    return Policy(PolicyFile())
+
+
+def load_policy(path: str | Path | None) -> Policy:
+    """The policy at ``path``; the built-in default when ``path`` is None.
+
+    Raises PolicyError listing every problem as "file:line: where: message".
+    """
+    if path is None:
+        return default_policy()
+    path = Path(path)
+    try:
+        text = path.read_text()
+    except OSError as exc:
+        raise PolicyError([f"{path}: cannot read the policy file: {exc.strerror}"]) from None
+    return parse_policy(text, str(path))
+
+
+def parse_policy(text: str, name: str = "policy") -> Policy:
+    import yaml
+
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{name}:{mark.line + 1}" if mark else name
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise PolicyError([f"{where}: invalid YAML: {problem}"]) from None
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise PolicyError([f"{name}:1: the policy must be a mapping (version, defaults, models)"])
+    lines = _line_map(node)
+    try:
+        file = PolicyFile.model_validate(data)
+    except ValidationError as exc:
+        located = sorted(_located(name, lines, err) for err in exc.errors())  # file order
+        raise PolicyError([text for _, text in located]) from None
+    # Each entry must also resolve to a valid effective policy (cross-level rules).
+    problems = []
+    for n, entry in enumerate(file.models):
+        try:
+            _resolve(file, entry)
+        except ValidationError as exc:
+            for err in exc.errors():
+                line = lines.get(("models", n), 1)
+                where = ".".join(str(p) for p in err["loc"])
+                message = err["msg"].removeprefix("Value error, ")
+                problems.append(f"{name}:{line}: models[{n}] ({entry.name}): {where}: {message}")
+    if problems:
+        raise PolicyError(problems)
+    return Policy(file, source=name)
+
+
+def _resolve(file: PolicyFile, entry: ModelEntry | None) -> ModelPolicy:
+    merged: dict[str, Any] = {"checks": BUILTIN_CHECKS}
+    for level in (file.defaults, entry):
+        if level is not None:
+            merged = _merge(merged, level.model_dump(exclude_unset=True, exclude={"name"}))
+    return ModelPolicy.model_validate(merged)
+
+
+def _line_map(node: Any, path: tuple = ()) -> dict[tuple, int]:
+    """Path of every mapping key and sequence item -> its 1-based line."""
+    import yaml
+
+    lines: dict[tuple, int] = {}
+    if node is None:
+        return lines
+    lines[path] = node.start_mark.line + 1
+    if isinstance(node, yaml.MappingNode):
+        for key, value in node.value:
+            child = (*path, key.value)
+            lines.update(_line_map(value, child))
+            lines[child] = key.start_mark.line + 1
+    elif isinstance(node, yaml.SequenceNode):
+        for n, item in enumerate(node.value):
+            lines.update(_line_map(item, (*path, n)))
+    return lines
+
+
+def _located(name: str, lines: dict[tuple, int], err: dict[str, Any]) -> tuple[int, str]:
+    loc = tuple(err["loc"])
+    # pydantic adds model/union names to the location; keep the parts that are in the file
+    path = tuple(p for p in loc if not (isinstance(p, str) and p[:1].isupper()))
+    line = 1
+    for cut in range(len(path), -1, -1):
+        if path[:cut] in lines:
+            line = lines[path[:cut]]
+            break
+    where = _dotted(path)
+    message = err["msg"].removeprefix("Value error, ")
+    if err["type"] == "extra_forbidden":
+        hint = _suggest(str(path[-1]), loc)
+        message = f"unknown key {path[-1]!r}" + (f" (did you mean {hint!r}?)" if hint else "")
+    return line, f"{name}:{line}: {where}: {message}"
+
+
+def _dotted(path: tuple) -> str:
+    out = ""
+    for p in path:
+        out += f"[{p}]" if isinstance(p, int) else (f".{p}" if out else str(p))
+    return out or "policy"
+
+
+def _suggest(key: str, loc: tuple) -> str | None:
+    import difflib
+
+    known: list[str] = []
+    for model in (PolicyFile, _Sections, ModelEntry, Checks, *_SECTION_MODELS):
+        known.extend(model.model_fields)
+    match = difflib.get_close_matches(key, set(known), n=1, cutoff=0.75)
+    return match[0] if match else None
+
+
+_SECTION_MODELS = (
+    Holdout,
+    Aliases,
+    Promotion,
+    Comparison,
+    Jobs,
+    Job,
+    Data,
+    Watch,
+    DataContract,
+    Drift,
+    Schedule,
+    MetricsCheck,
+    SlicesCheck,
+    LatencyCheck,
+    SizeCheck,
+    TagsCheck,
+)

@@ -1,0 +1,146 @@
+"""The policy file: schema, glob resolution, line-precise errors, and its CLI."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from functions.cli import app
+from shared.policy import PolicyError, default_policy, load_policy, parse_policy
+
+ROOT = Path(__file__).resolve().parents[2]
+runner = CliRunner()
+
+TYPO = """\
+version: 1
+models:
+  - name: churn
+    holdout:
+      uri: data/holdout.csv
+      lable: Churn
+    checks:
+      signature: {}
+      accuracyy: {}
+"""
+
+
+def test_without_a_file_the_builtin_default_applies_to_every_model() -> None:
+    policy = default_policy().for_model("anything")
+    assert policy.checks.names() == ["loads", "signature", "input_example", "predictions"]
+    assert policy.promotion.mode == "manual"
+    assert policy.aliases.champion == "champion" and policy.aliases.challenger == "challenger"
+    assert policy.comparison.resamples == 1000 and policy.drift.psi_drift == 0.25
+
+
+def test_first_matching_glob_wins_over_defaults_and_checks_replace_whole() -> None:
+    policy = parse_policy("""
+defaults:
+  promotion: {reviewers: [U1]}
+  comparison: {metric: f1}
+models:
+  - name: "churn-*"
+    promotion: {mode: auto}
+    checks: {loads: {}, metrics: {thresholds: {roc_auc: {min: 0.8}}}}
+  - name: "churn-eu"
+    promotion: {mode: manual}
+  - name: "*"
+""")
+    churn = policy.for_model("churn-eu")  # the first entry matches first
+    assert churn.promotion.mode == "auto" and churn.promotion.reviewers == ["U1"]
+    assert churn.comparison.metric == "f1"
+    assert churn.checks.names() == ["loads", "metrics"]  # replaced, not merged
+    assert churn.checks.metrics is not None
+    assert churn.checks.metrics.thresholds["roc_auc"].min == 0.8
+    other = policy.for_model("fraud")
+    assert other.promotion.mode == "manual" and other.checks.names()[0] == "loads"
+
+
+def test_every_error_is_reported_with_its_line() -> None:
+    with pytest.raises(PolicyError) as err:
+        parse_policy(TYPO, "mlops.yml")
+    assert err.value.errors == [
+        "mlops.yml:6: models[0].holdout.lable: unknown key 'lable' (did you mean 'label'?)",
+        "mlops.yml:9: models[0].checks.accuracyy: unknown key 'accuracyy'",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            "models:\n  - name: x\n    checks: {metrics: {thresholds: {auc: {min: 1}}}}\n",
+            "mlops.yml:3: models[0].checks.metrics.thresholds.auc",
+        ),
+        (
+            "models:\n  - name: x\n    promotion: {mode: yolo}\n",
+            "mlops.yml:3: models[0].promotion.mode: Input should be 'auto' or 'manual'",
+        ),
+        (
+            "models:\n  - name: x\n    schedules:\n"
+            "      - {name: n, cron: '0 2', task: drift_check}\n",
+            "mlops.yml:4: models[0].schedules[0].cron: cron needs five fields",
+        ),
+        ("version: 2\n", "mlops.yml:1: version: Input should be 1"),
+        ("models: [\n", "mlops.yml:2: invalid YAML"),
+        ("- a\n- b\n", "mlops.yml:1: the policy must be a mapping"),
+        (
+            "models:\n  - name: x\n    drift: {psi_warn: 0.3, psi_drift: 0.2}\n",
+            "mlops.yml:3: models[0].drift: psi_drift must be at least psi_warn",
+        ),
+    ],
+)
+def test_bad_values(text: str, expected: str) -> None:
+    with pytest.raises(PolicyError) as err:
+        parse_policy(text, "mlops.yml")
+    assert err.value.errors[0].startswith(expected), err.value.errors
+
+
+def test_the_example_policy_is_valid() -> None:
+    policy = load_policy(ROOT / "examples" / "mlops.yml")
+    churn = policy.for_model("churn-v2")
+    assert churn.promotion.mode == "auto" and churn.promotion.reviewers == ["U012AB3CD"]
+    assert churn.holdout.label == "Churn" and len(churn.schedules) == 2
+    assert policy.for_model("fraud").checks.names() == [
+        "loads",
+        "signature",
+        "input_example",
+        "predictions",
+    ]
+
+
+def test_policy_check_cli(tmp_path: Path) -> None:
+    bad = tmp_path / "mlops.yml"
+    bad.write_text(TYPO)
+    result = runner.invoke(app, ["policy", "check", str(bad)])
+    assert result.exit_code == 1
+    assert f"{bad}:6: models[0].holdout.lable: unknown key 'lable'" in result.output
+    assert f"{bad}:9: models[0].checks.accuracyy" in result.output
+    ok = runner.invoke(app, ["policy", "check", str(ROOT / "examples" / "mlops.yml")])
+    assert ok.exit_code == 0 and "ok (churn*, *)" in ok.output
+    missing = runner.invoke(app, ["policy", "check", str(tmp_path / "nope.yml")])
+    assert missing.exit_code == 1 and "cannot read the policy file" in missing.output
+
+
+def test_policy_show_cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)  # no mlops.yml here: the built-in default
+    shown = runner.invoke(app, ["policy", "show", "churn"])
+    assert shown.exit_code == 0 and "built-in default" in shown.output
+    assert "mode: manual" in shown.output and "input_example: {}" in shown.output
+    (tmp_path / "mlops.yml").write_text("models:\n  - name: churn\n    promotion: {mode: auto}\n")
+    picked = runner.invoke(app, ["policy", "show", "churn"])
+    assert "mlops.yml, entry 'churn'" in picked.output and "mode: auto" in picked.output
+
+
+def test_serve_refuses_a_bad_policy_with_the_same_message(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    bad = tmp_path / "policy.yml"
+    bad.write_text(TYPO)
+    monkeypatch.setenv("MLOPS_HOOKS_MLFLOW_WEBHOOK_SECRET", "s")
+    monkeypatch.setenv("MLOPS_HOOKS_POLICY", str(bad))
+    monkeypatch.setenv("MLOPS_HOOKS_STATE_DIR", str(tmp_path))
+    result = runner.invoke(app, ["serve", "--port", "0"])
+    assert result.exit_code == 2
+    assert f"{bad}:6: models[0].holdout.lable: unknown key 'lable'" in result.output
