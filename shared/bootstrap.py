@@ -11,7 +11,7 @@ from typing import Any
 from shared.dispatch import Dispatcher, Handler, RetryPolicy
 from shared.events import EventKind
 from shared.ledger import Ledger, open_ledger
-from shared.ports import Clock, Deps, NoQueue, Queue, SystemClock
+from shared.ports import Clock, Deps, LogNotifier, NoQueue, Notifier, Queue, SystemClock
 from shared.settings import Settings
 
 
@@ -33,6 +33,7 @@ def bootstrap(
         from handlers import load_handlers
 
         handlers = load_handlers(settings.handler_modules)
+    ports.setdefault("notifier", notifier_from(settings))
     deps = Deps(settings=settings, ledger=ledger, clock=clock or SystemClock(), **ports)
     return Dispatcher(
         ledger,
@@ -46,6 +47,21 @@ def bootstrap(
         ),
         lease_seconds=settings.lease_seconds,
     )
+
+
+def notifier_from(settings: Settings) -> Notifier:
+    """Slack when configured (an incoming webhook wins over a bot token), else the log."""
+    webhook, token = settings.secret("slack_webhook_url"), settings.secret("slack_bot_token")
+    if webhook or token:
+        from shared.adapters.slack_notifier import SlackNotifier
+
+        return SlackNotifier(
+            webhook_url=webhook,
+            bot_token=token,
+            channel=settings.slack_channel,
+            api_url=settings.slack_api_url,
+        )
+    return LogNotifier()
 
 
 def _queue_from(settings: Settings) -> Queue:

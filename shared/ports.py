@@ -1,7 +1,7 @@
 """The ports handlers talk through, and the bundle of them a handler receives.
 
-Only the ledger, the queue and the clock have adapters so far; the registry, jobs, notifier
-and tables ports get theirs with the validation, promotion and jobs issues. Until then those
+The ledger, queue, clock and notifier have adapters; the registry, jobs and tables ports get
+theirs with the validation, promotion and jobs issues. Until then those
 fields are None and a handler that needs one fails with a clear error (see ``Deps.need``).
 """
 
@@ -37,6 +37,36 @@ class NoQueue:
 
     def notify(self, event_id: str) -> None:
         return None
+
+
+@dataclass(frozen=True)
+class Notification:
+    """A message for people: a verdict, a short text, some facts and a link to act on."""
+
+    title: str
+    text: str
+    verdict: str = "info"  # "passed", "failed", "info", "warning"
+    facts: list[tuple[str, str]] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)  # e.g. the failing checks
+    link_url: str | None = None
+    link_label: str = "Open"
+
+
+class Notifier(Protocol):
+    def notify(self, message: Notification) -> None: ...
+
+
+class LogNotifier:
+    """The default when no Slack is configured: the message goes to the log."""
+
+    def __init__(self) -> None:
+        import logging
+
+        self.log = logging.getLogger("mlops_hooks.notify")
+
+    def notify(self, message: Notification) -> None:
+        problems = f" problems: {', '.join(message.problems)}" if message.problems else ""
+        self.log.info("[%s] %s: %s%s", message.verdict, message.title, message.text, problems)
 
 
 @dataclass

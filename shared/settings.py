@@ -74,6 +74,15 @@ class Settings(BaseSettings):
     )
     # How long databricks-sdk keeps retrying 429/5xx and connection errors (its default: 300 s).
     databricks_retry_timeout_seconds: int = Field(default=60, ge=1)
+    slack_webhook_url: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("SLACK_WEBHOOK_URL", "slack_webhook_url")
+    )
+    slack_bot_token: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("SLACK_BOT_TOKEN", "slack_bot_token")
+    )
+    slack_channel: str | None = None  # MLOPS_HOOKS_SLACK_CHANNEL, with the bot token
+    # Slack API base (tests point it at a local fake); slack-sdk's default otherwise.
+    slack_api_url: str | None = None
     aws_endpoint_url: str | None = Field(
         default=None, validation_alias=AliasChoices("AWS_ENDPOINT_URL", "aws_endpoint_url")
     )
