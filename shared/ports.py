@@ -40,6 +40,41 @@ class NoQueue:
 
 
 @dataclass(frozen=True)
+class ModelVersion:
+    """What the registry says about one model version."""
+
+    name: str
+    version: str
+    status: str  # READY, PENDING_REGISTRATION, FAILED_REGISTRATION
+    source: str | None = None
+    run_id: str | None = None
+    description: str = ""
+    tags: dict[str, str] = field(default_factory=dict)
+    aliases: list[str] = field(default_factory=list)
+    stage: str | None = None
+
+
+class Registry(Protocol):
+    """A model registry: MLflow OSS, or a Databricks workspace."""
+
+    def get_version(self, name: str, version: str) -> ModelVersion: ...
+
+    def wait_ready(self, name: str, version: str, *, timeout: float = 300) -> ModelVersion: ...
+
+    def load_model(self, name: str, version: str) -> Any: ...
+
+    def write_report(self, name: str, version: str, section: str, markdown: str) -> None: ...
+
+    def set_tags(self, name: str, version: str, tags: dict[str, str]) -> None: ...
+
+    def get_alias(self, name: str, alias: str) -> str | None: ...
+
+    def set_alias(self, name: str, alias: str, version: str) -> None: ...
+
+    def version_url(self, name: str, version: str) -> str | None: ...
+
+
+@dataclass(frozen=True)
 class Notification:
     """A message for people: a verdict, a short text, some facts and a link to act on."""
 

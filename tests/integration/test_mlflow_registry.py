@@ -1,0 +1,73 @@
+"""MlflowRegistry against the session's real MLflow 3 server."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+from mlflow import MlflowClient
+
+from shared.adapters.mlflow_registry import MlflowRegistry
+from shared.reports import read_section
+from tests.support.processes import Proc
+
+
+@pytest.fixture
+def model_name() -> str:
+    return f"reg-{uuid.uuid4().hex[:8]}"
+
+
+def test_reports_tags_and_aliases_on_a_real_server(mlflow_server: Proc, model_name: str) -> None:
+    client = MlflowClient(tracking_uri=mlflow_server.url)
+    client.create_registered_model(model_name)
+    run = client.create_run(client.create_experiment(model_name))
+    client.create_model_version(
+        model_name,
+        f"runs:/{run.info.run_id}/model",
+        run.info.run_id,
+        description="Trained by Ada on the Q3 extract.",
+    )
+    client.create_model_version(model_name, f"runs:/{run.info.run_id}/model", run.info.run_id)
+    registry = MlflowRegistry(mlflow_server.url)
+
+    ready = registry.wait_ready(model_name, "1", timeout=30)
+    assert ready.status == "READY" and ready.run_id == run.info.run_id
+
+    registry.write_report(model_name, "1", "validation", "## Validation: failed")
+    registry.write_report(model_name, "1", "validation", "## Validation: passed")
+    description = registry.get_version(model_name, "1").description
+    assert description.startswith("Trained by Ada on the Q3 extract.")
+    assert description.count("mlops-hooks:validation:begin") == 1
+    assert read_section(description, "validation") == "## Validation: passed"
+
+    registry.set_tags(model_name, "1", {"mlops.validation": "passed", "mlops.validated_at": "t"})
+    assert registry.get_version(model_name, "1").tags["mlops.validation"] == "passed"
+
+    assert registry.get_alias(model_name, "champion") is None
+    registry.set_alias(model_name, "champion", "1")
+    registry.set_alias(model_name, "champion", "2")
+    assert registry.get_alias(model_name, "champion") == "2"
+    assert registry.version_url(model_name, "2").endswith(f"/#/models/{model_name}/versions/2")
+
+
+def test_a_logged_model_loads_as_pyfunc(mlflow_server: Proc, model_name: str) -> None:
+    import mlflow
+    import numpy as np
+    import pandas as pd
+    from sklearn.linear_model import LogisticRegression
+
+    x = pd.DataFrame({"a": np.arange(20.0), "b": np.arange(20.0)[::-1]})
+    y = (x["a"] > 9).astype(int)
+    mlflow.set_tracking_uri(mlflow_server.url)
+    mlflow.set_experiment(model_name)
+    with mlflow.start_run():
+        mlflow.sklearn.log_model(
+            LogisticRegression().fit(x, y),
+            name="model",
+            registered_model_name=model_name,
+            input_example=x.head(2),
+        )
+    registry = MlflowRegistry(mlflow_server.url)
+    registry.wait_ready(model_name, "1", timeout=60)
+    predictions = registry.load_model(model_name, "1").predict(x)
+    assert list(predictions[:2]) == [0, 0] and list(predictions[-2:]) == [1, 1]
