@@ -1,0 +1,123 @@
+"""Read a table (a holdout, landed data) into pandas: local or s3://; CSV, Parquet or Delta.
+
+Delta goes through delta-rs (``deltalake``): Delta's Spark jars cannot be fetched on these
+machines, and the reader needs no JVM. S3 objects go through boto3 (so AWS_ENDPOINT_URL points
+it at moto or LocalStack); S3 Delta tables through delta-rs' own object store.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING
+from urllib.parse import urlparse
+
+from shared.policy import DataFormat
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+
+class TableError(ValueError):
+    """The table cannot be read; the message says which and why, in one line."""
+
+
+def detect_format(
+    uri: str, fmt: DataFormat = DataFormat.AUTO, *, endpoint_url: str | None = None
+) -> DataFormat:
+    if fmt is not DataFormat.AUTO:
+        return fmt
+    suffix = Path(urlparse(uri).path).suffix.lower()
+    if uri.startswith("s3://") and not suffix and _s3_has_delta_log(uri, endpoint_url):
+        return DataFormat.DELTA
+    if not uri.startswith("s3://") and (Path(uri) / "_delta_log").is_dir():
+        return DataFormat.DELTA
+    if suffix in (".csv", ".txt"):
+        return DataFormat.CSV
+    if suffix in (".parquet", ".pq"):
+        return DataFormat.PARQUET
+    raise TableError(
+        f"{uri}: cannot tell the format from the name; set holdout.format (csv, parquet or delta)"
+    )
+
+
+def read_table(
+    uri: str,
+    fmt: DataFormat = DataFormat.AUTO,
+    *,
+    endpoint_url: str | None = None,
+    sample_rows: int | None = None,
+) -> pd.DataFrame:
+    import pandas as pd
+
+    kind = detect_format(uri, fmt, endpoint_url=endpoint_url)
+    try:
+        if kind is DataFormat.DELTA:
+            frame = _read_delta(uri, endpoint_url)
+        else:
+            source: object = _s3_bytes(uri, endpoint_url) if uri.startswith("s3://") else uri
+            if isinstance(source, str) and not Path(source).exists():
+                raise TableError(f"{uri}: no such file")
+            frame = pd.read_csv(source) if kind is DataFormat.CSV else pd.read_parquet(source)
+    except TableError:
+        raise
+    except Exception as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        raise TableError(
+            f"{uri}: cannot read as {kind.value}: {type(exc).__name__}: {first}"
+        ) from None
+    if sample_rows is not None and len(frame) > sample_rows:
+        frame = frame.sample(n=sample_rows, random_state=0)
+    return frame
+
+
+def _s3_has_delta_log(uri: str, endpoint_url: str | None) -> bool:
+    import boto3
+
+    parsed = urlparse(uri)
+    prefix = parsed.path.strip("/") + "/_delta_log/"
+    try:
+        found = boto3.client("s3", endpoint_url=endpoint_url).list_objects_v2(
+            Bucket=parsed.netloc, Prefix=prefix, MaxKeys=1
+        )
+    except Exception:  # unreadable here: the read below says why
+        return False
+    return found.get("KeyCount", 0) > 0
+
+
+def _s3_bytes(uri: str, endpoint_url: str | None) -> io.BytesIO:
+    import boto3
+
+    parsed = urlparse(uri)
+    client = boto3.client("s3", endpoint_url=endpoint_url)
+    try:
+        body = client.get_object(Bucket=parsed.netloc, Key=parsed.path.lstrip("/"))["Body"]
+    except client.exceptions.NoSuchKey:
+        raise TableError(f"{uri}: no such object") from None
+    return io.BytesIO(body.read())
+
+
+def _read_delta(uri: str, endpoint_url: str | None) -> pd.DataFrame:
+    from deltalake import DeltaTable
+
+    options: dict[str, str] = {}
+    if uri.startswith("s3://"):
+        env = os.environ
+        options = {
+            k: v
+            for k, v in {
+                "AWS_ACCESS_KEY_ID": env.get("AWS_ACCESS_KEY_ID"),
+                "AWS_SECRET_ACCESS_KEY": env.get("AWS_SECRET_ACCESS_KEY"),
+                "AWS_SESSION_TOKEN": env.get("AWS_SESSION_TOKEN"),
+                "AWS_REGION": env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or "us-east-1",
+                "AWS_ENDPOINT_URL": endpoint_url,
+                "AWS_ALLOW_HTTP": "true"
+                if endpoint_url and endpoint_url.startswith("http:")
+                else None,
+            }.items()
+            if v
+        }
+    elif not (Path(uri) / "_delta_log").is_dir():
+        raise TableError(f"{uri}: not a Delta table (no _delta_log)")
+    return DeltaTable(uri, storage_options=options or None).to_pandas()
