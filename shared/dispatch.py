@@ -17,7 +17,7 @@ from typing import Any
 
 from shared.events import Event, EventKind
 from shared.ledger import EventRecord, Ledger, Recorded, Status
-from shared.ports import Deps, Queue
+from shared.ports import Clock, Deps, Queue
 
 log = logging.getLogger("mlops_hooks.dispatch")
 
@@ -77,7 +77,7 @@ class Dispatcher:
         self.lease_seconds = lease_seconds
 
     @property
-    def clock(self) -> Any:
+    def clock(self) -> Clock:
         return self.deps.clock
 
     # --- intake ------------------------------------------------------------------------

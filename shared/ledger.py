@@ -186,10 +186,6 @@ def new_record(event: Event, now: float) -> EventRecord:
 class Ledger(ABC):
     """Durable, de-duplicating event store with leased claims."""
 
-    # True when a write is a local fsync, cheaper than handing it to a thread: the HTTP edge
-    # then records on its event loop (see functions/batching.py).
-    inline_ok: bool = False
-
     @abstractmethod
     def record(self, event: Event, *, now: float) -> Recorded:
         """Record the event under its key, durably, before returning. Idempotent."""
