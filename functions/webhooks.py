@@ -38,7 +38,7 @@ WANTED_HEADERS = frozenset(
 )
 
 
-async def read_body(scope: Scope, receive: Receive, headers: Headers, limit: int) -> bytes:
+async def read_body(receive: Receive, headers: Headers, limit: int) -> bytes:
     declared = headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limit:
         raise Rejected(413, f"body is {declared} bytes; the limit is {limit}")
@@ -104,7 +104,7 @@ class SignedWebhook:
             for raw, value in scope["headers"]
             if (name := raw.decode("latin-1").lower()) in WANTED_HEADERS
         }
-        body = await read_body(scope, receive, headers, settings.max_body_bytes)
+        body = await read_body(receive, headers, settings.max_body_bytes)
         delivery = ""
         if not runtime.insecure_no_signature:
             secret = settings.secret(self.signing_key_setting)

@@ -1,8 +1,9 @@
 """SQLite ledger: the local default. WAL with synchronous=FULL, so a committed record survives
 a crash of the process (and of the machine).
 
-``record_many`` commits a batch in one transaction (one fsync): the HTTP edge batches the
-webhooks that arrive in one event-loop turn (group commit, functions/batching.py).
+``record_many`` commits a batch in one transaction (one fsync). The HTTP edge uses the
+two-phase ``SqliteBatchWriter`` instead: inserts staged on the event loop, COMMIT on a thread,
+the next batch gathering meanwhile (group commit, functions/batching.py).
 """
 
 from __future__ import annotations
@@ -56,8 +57,6 @@ CREATE TABLE IF NOT EXISTS events (
 CREATE INDEX IF NOT EXISTS events_due ON events(due_at) WHERE due_at IS NOT NULL;
 """
 
-_BATCH = 256
-
 
 class SqliteLedger(Ledger):
     def __init__(self, path: str | Path) -> None:
@@ -75,7 +74,7 @@ class SqliteLedger(Ledger):
         )
         conn.row_factory = sqlite3.Row
         conn.execute("PRAGMA journal_mode=WAL")
-        conn.execute(f"PRAGMA synchronous={__import__('os').environ.get('XSYNC', 'FULL')}")
+        conn.execute("PRAGMA synchronous=FULL")
         conn.execute("PRAGMA busy_timeout=30000")
         return conn
 
