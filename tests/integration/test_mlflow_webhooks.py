@@ -2,38 +2,14 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import httpx
 from mlflow import MlflowClient
 
 from tests.conftest import WEBHOOK_SECRET
-from tests.support.processes import BIN, Proc
-
-
-def cli(*args: str, env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [str(BIN / "mlops-hooks"), *args],
-        env={**os.environ, **env},
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-
-
-def wait_for(predicate: Callable[[], object], timeout: float, what: str) -> object:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+from tests.support.processes import Proc, cli, wait_for
 
 
 def events_of(serve: Proc, kind: str) -> list[dict]:

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import itertools
 import json
-import os
-import subprocess
 import time
 import uuid
 from datetime import datetime
@@ -15,9 +13,8 @@ import httpx
 
 from shared.signatures import sign_mlflow
 from tests.conftest import WEBHOOK_SECRET
-from tests.integration.test_mlflow_webhooks import wait_for
 from tests.support.handlers import read_log
-from tests.support.processes import BIN, Proc, free_port
+from tests.support.processes import Proc, cli, free_port, wait_for
 
 TEST_HANDLERS = "tests.support.handlers:HANDLERS"
 
@@ -82,26 +79,12 @@ def test_failing_handler_backs_off_goes_dead_and_replay_runs_it_again(
     assert len(runs) == 3 and gaps[0] >= 0.4 and gaps[1] >= 0.8  # exponential backoff
     assert [line[0] for line in read_log(log)] == ["start"] * 3
 
-    listed = subprocess.run(
-        [str(BIN / "mlops-hooks"), "events", "list", "--status", "dead", "--json"],
-        env={**os.environ, **serve.env},
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    listed = cli("events", "list", "--status", "dead", "--json", env=serve.env, cwd=tmp_path)
     assert listed.returncode == 0, listed.stderr
     assert [e["id"] for e in json.loads(listed.stdout)] == [event_id]
 
     fail.unlink()
-    replay = subprocess.run(
-        [str(BIN / "mlops-hooks"), "events", "replay", event_id],
-        env={**os.environ, **serve.env},
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    replay = cli("events", "replay", event_id, env=serve.env, cwd=tmp_path)
     assert replay.returncode == 0, replay.stderr
     done = wait_for(lambda: (e := event(serve, event_id))["status"] == "done" and e, 10, "done")
     assert done["attempts"] == 1  # type: ignore[index]

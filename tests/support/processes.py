@@ -98,3 +98,26 @@ def start(
         time.sleep(0.2)
     proc.stop()
     raise RuntimeError(f"{name} did not become ready in {timeout} s:\n{proc.output()[-3000:]}")
+
+
+def cli(*args: str, env: Mapping[str, str], cwd: Path) -> subprocess.CompletedProcess:
+    """Run the installed `mlops-hooks` command, as a user would."""
+    return subprocess.run(
+        [str(BIN / "mlops-hooks"), *args],
+        env={**os.environ, **env},
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def wait_for(predicate: Callable[[], object], timeout: float, what: str) -> object:
+    """Poll until ``predicate`` returns something truthy, and return it."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.1)
+    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
