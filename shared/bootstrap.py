@@ -5,7 +5,8 @@ Everything else receives what it needs; tests pass fakes for any port.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import threading
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 from shared.dispatch import Dispatcher, Handler, RetryPolicy
@@ -34,6 +35,9 @@ def bootstrap(
 
         handlers = load_handlers(settings.handler_modules)
     ports.setdefault("notifier", notifier_from(settings))
+    ports.setdefault("registries", registries_from(settings))
+    ports.setdefault("tables", _tables_from(settings))
+    ports.setdefault("policy", lambda: _policy_from(settings))
     deps = Deps(settings=settings, ledger=ledger, clock=clock or SystemClock(), **ports)
     return Dispatcher(
         ledger,
@@ -70,3 +74,61 @@ def _queue_from(settings: Settings) -> Queue:
 
         return SqsQueue(settings.queue_url, endpoint_url=settings.aws_endpoint_url)
     return NoQueue()
+
+
+class LazyPorts(Mapping[str, Any]):
+    """name -> port, each built on first use: an edge function never pays for mlflow."""
+
+    def __init__(self, factories: Mapping[str, Callable[[], Any]]) -> None:
+        self._factories = dict(factories)
+        self._built: dict[str, Any] = {}
+        self._lock = threading.Lock()
+
+    def __getitem__(self, name: str) -> Any:
+        if name not in self._built:
+            factory = self._factories[name]  # KeyError: not configured
+            with self._lock:
+                if name not in self._built:
+                    self._built[name] = factory()
+        return self._built[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._factories)
+
+    def __len__(self) -> int:
+        return len(self._factories)
+
+
+def registries_from(settings: Settings) -> LazyPorts:
+    """The registries this deployment reaches: MLflow OSS and/or a Databricks workspace."""
+    factories: dict[str, Callable[[], Any]] = {}
+    if settings.mlflow_tracking_uri and settings.mlflow_tracking_uri != "databricks":
+
+        def mlflow_registry() -> Any:
+            from shared.adapters.mlflow_registry import MlflowRegistry
+
+            uri = str(settings.mlflow_tracking_uri)
+            return MlflowRegistry(uri, ui_url=settings.mlflow_ui_url)
+
+        factories["mlflow"] = mlflow_registry
+    if settings.databricks_host:
+
+        def databricks_registry() -> Any:
+            from shared.adapters.databricks_registry import DatabricksRegistry
+
+            return DatabricksRegistry.from_settings(settings)
+
+        factories["databricks"] = databricks_registry
+    return LazyPorts(factories)
+
+
+def _tables_from(settings: Settings) -> Any:
+    from shared.adapters.table_reader import TableReader
+
+    return TableReader(endpoint_url=settings.aws_endpoint_url)
+
+
+def _policy_from(settings: Settings) -> Any:
+    from shared.policy import load_policy
+
+    return load_policy(settings.resolved_policy_path)

@@ -17,7 +17,7 @@ from typing import Any
 
 from shared.events import Event, EventKind
 from shared.ledger import EventRecord, Ledger, Recorded, Status
-from shared.ports import Clock, Deps, Queue
+from shared.ports import Clock, Deps, PortMissing, Queue
 
 log = logging.getLogger("mlops_hooks.dispatch")
 
@@ -143,7 +143,7 @@ class Dispatcher:
             outcome = handler(event, self.deps) or Outcome()
         except Exception as exc:
             error = f"{type(exc).__name__}: {exc}"
-            permanent = isinstance(exc, PermanentError)
+            permanent = isinstance(exc, PermanentError | PortMissing)
             retry_at = None
             if not permanent and record.attempts < self.retry.max_attempts:
                 retry_at = now() + self.retry.delay(record.attempts)

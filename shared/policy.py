@@ -113,6 +113,11 @@ class Holdout(_Strict):
     uri: str | None = None  # local path, s3://, or a Delta table path
     format: DataFormat = DataFormat.AUTO
     label: str = "label"
+    # what the label is: "auto" guesses (two distinct values or strings -> classifier)
+    model_type: Literal["auto", "classifier", "regressor"] = "auto"
+    # the positive class of a binary classifier; default: the larger of the two labels
+    # (1, True, "Yes" > "No"), which is also scikit-learn's convention
+    positive_label: str | int | bool | None = None
     sample_rows: int | None = Field(default=None, ge=1)
 
 
@@ -126,7 +131,7 @@ class Promotion(_Strict):
     mode: Literal["auto", "manual"] = "manual"
     # after a passed validation: ask for promotion (OSS: set the challenger alias;
     # Databricks: create a transition request to target_stage) or do nothing
-    on_validation_pass: Literal["request", "none"] = "request"  # noqa: S105 - not a secret
+    after_validation: Literal["request", "none"] = "request"
     target_stage: Literal["Staging", "Production"] = "Production"
     reviewers: list[str] = Field(default_factory=list)  # Slack user ids
 
@@ -212,6 +217,13 @@ class ModelPolicy(_Strict):
     data: Data = Field(default_factory=Data)
     drift: Drift = Field(default_factory=Drift)
     schedules: list[Schedule] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _holdout_for_data_checks(self) -> ModelPolicy:
+        needing = [name for name in ("metrics", "slices") if getattr(self.checks, name)]
+        if needing and not self.holdout.uri:
+            raise ValueError(f"checks {' and '.join(needing)} need holdout.uri")
+        return self
 
 
 BUILTIN_CHECKS = {"loads": {}, "signature": {}, "input_example": {}, "predictions": {}}
@@ -309,17 +321,23 @@ def parse_policy(text: str, name: str = "policy") -> Policy:
     except ValidationError as exc:
         located = sorted(_located(name, lines, err) for err in exc.errors())  # file order
         raise PolicyError([text for _, text in located]) from None
-    # Each entry must also resolve to a valid effective policy (cross-level rules).
+    # The defaults and each entry must also resolve to a valid effective policy
+    # (cross-level rules, e.g. a metrics check needs a holdout from some level).
     problems = []
-    for n, entry in enumerate(file.models):
+    levels = [(None, lines.get(("defaults",), 1), "defaults")] + [
+        (entry, lines.get(("models", n), 1), f"models[{n}] ({entry.name})")
+        for n, entry in enumerate(file.models)
+    ]
+    for entry, line, label in levels:
         try:
             _resolve(file, entry)
         except ValidationError as exc:
             for err in exc.errors():
-                line = lines.get(("models", n), 1)
                 where = ".".join(str(p) for p in err["loc"])
                 message = err["msg"].removeprefix("Value error, ")
-                problems.append(f"{name}:{line}: models[{n}] ({entry.name}): {where}: {message}")
+                problems.append(
+                    f"{name}:{line}: {label}: " + (f"{where}: " if where else "") + message
+                )
     if problems:
         raise PolicyError(problems)
     return Policy(file, source=name)

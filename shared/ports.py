@@ -1,18 +1,24 @@
 """The ports handlers talk through, and the bundle of them a handler receives.
 
-The ledger, queue, clock and notifier have adapters; the registry, jobs and tables ports get
-theirs with the validation, promotion and jobs issues. Until then those
-fields are None and a handler that needs one fails with a clear error (see ``Deps.need``).
+A port that a deployment does not configure is None (or absent from ``registries``), and a
+handler that needs it fails with a clear error (see ``Deps.need`` / ``Deps.registry_for``).
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from shared.ledger import Ledger
 from shared.settings import Settings
+
+if TYPE_CHECKING:
+    import numpy as np
+    import pandas as pd
+
+    from shared.policy import ModelPolicy, Policy
 
 
 class Clock(Protocol):
@@ -54,6 +60,65 @@ class ModelVersion:
     stage: str | None = None
 
 
+@dataclass(frozen=True)
+class InputColumn:
+    """One column of a model's input signature."""
+
+    name: str
+    type: str  # MLflow's data type name: double, float, long, integer, string, boolean, ...
+    required: bool = True
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """Metrics of one evaluation run (names as in the policy: roc_auc, f1, rmse, ...)."""
+
+    metrics: dict[str, float]
+    run_id: str | None = None
+    run_url: str | None = None
+
+
+class LoadedModel(Protocol):
+    """A model version loaded for scoring, with what validation needs to know about it."""
+
+    flavors: list[str]
+    size_bytes: int
+    load_seconds: float
+
+    def input_schema(self) -> list[InputColumn] | None:
+        """The signature's inputs; None when the model was logged without a signature."""
+        ...
+
+    def input_example(self) -> pd.DataFrame | None: ...
+
+    def predict(self, frame: pd.DataFrame) -> np.ndarray: ...
+
+    def positive_scores(self, frame: pd.DataFrame, positive: Any) -> np.ndarray | None:
+        """P(label == positive) per row, when the model gives probabilities; else None."""
+        ...
+
+    def evaluate(
+        self, frame: pd.DataFrame, label: str, model_type: str, positive: Any
+    ) -> Evaluation | None:
+        """Metrics from the registry's own evaluator (MLflow: ``mlflow.models.evaluate``)."""
+        ...
+
+    def close(self) -> None:
+        """Free what loading took (downloaded artifacts)."""
+        ...
+
+
+@dataclass(frozen=True)
+class Lineage:
+    """What the version's source run recorded."""
+
+    run_exists: bool
+    params: int = 0
+    datasets: list[str] = field(default_factory=list)  # "name (context)"
+    training_datasets: int = 0
+    run_url: str | None = None
+
+
 class Registry(Protocol):
     """A model registry: MLflow OSS, or a Databricks workspace."""
 
@@ -61,7 +126,15 @@ class Registry(Protocol):
 
     def wait_ready(self, name: str, version: str, *, timeout: float = 300) -> ModelVersion: ...
 
-    def load_model(self, name: str, version: str) -> Any: ...
+    def load_model(self, name: str, version: str) -> LoadedModel: ...
+
+    def lineage(self, run_id: str) -> Lineage: ...
+
+    def request_promotion(
+        self, name: str, version: str, *, alias: str, stage: str, comment: str
+    ) -> str:
+        """Ask for promotion the registry's way; returns what was done, for the audit."""
+        ...
 
     def write_report(self, name: str, version: str, section: str, markdown: str) -> None: ...
 
@@ -72,6 +145,8 @@ class Registry(Protocol):
     def set_alias(self, name: str, alias: str, version: str) -> None: ...
 
     def version_url(self, name: str, version: str) -> str | None: ...
+
+    def run_url(self, run_id: str) -> str | None: ...
 
 
 @dataclass(frozen=True)
@@ -104,20 +179,58 @@ class LogNotifier:
         self.log.info("[%s] %s: %s%s", message.verdict, message.title, message.text, problems)
 
 
+class Tables(Protocol):
+    """Reads a table (holdout, landed data) into pandas."""
+
+    def read(
+        self, uri: str, fmt: str = "auto", *, sample_rows: int | None = None
+    ) -> pd.DataFrame: ...
+
+
+class PortMissing(RuntimeError):
+    """A handler needs a port this deployment does not configure."""
+
+
 @dataclass
 class Deps:
-    """Everything a handler may use. Built by bootstrap; tests pass fakes."""
+    """Everything a handler may use. Built by bootstrap; tests pass fakes.
+
+    ``registries`` maps an event's ``registry`` ("mlflow", "databricks") to its adapter; it may
+    be a lazy mapping, so an edge function that never handles an event never imports mlflow.
+    """
 
     settings: Settings
     ledger: Ledger
     clock: Clock = field(default_factory=SystemClock)
-    registry: Any = None
+    registries: Mapping[str, Registry] = field(default_factory=dict)
     jobs: Any = None
-    notifier: Any = None
-    tables: Any = None
+    notifier: Notifier = field(default_factory=lambda: LogNotifier())
+    tables: Tables | None = None
+    policy: Policy | Callable[[], Policy] | None = None
 
     def need(self, name: str) -> Any:
         port = getattr(self, name)
         if port is None:
-            raise RuntimeError(f"the {name} port is not configured in this deployment")
+            raise PortMissing(f"the {name} port is not configured in this deployment")
         return port
+
+    def registry_for(self, registry: str) -> Registry:
+        try:
+            return self.registries[registry]
+        except KeyError:
+            raise PortMissing(
+                f"no {registry!r} registry is configured in this deployment"
+            ) from None
+
+    def loaded_policy(self) -> Policy:
+        """The policy, loaded on first use (the built-in default when none is set)."""
+        from shared.policy import Policy, default_policy
+
+        if self.policy is None:
+            self.policy = default_policy()
+        elif not isinstance(self.policy, Policy):
+            self.policy = self.policy()
+        return self.policy
+
+    def policy_for(self, model: str) -> ModelPolicy:
+        return self.loaded_policy().for_model(model)

@@ -8,6 +8,10 @@ markdown). The author's own text is kept; a re-run replaces the section instead 
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from shared.validation import Validation
 
 
 def _markers(section: str) -> tuple[str, str]:
@@ -33,3 +37,54 @@ def read_section(description: str | None, section: str) -> str | None:
         re.escape(begin) + r"\n?(.*?)\n?" + re.escape(end), description or "", re.DOTALL
     )
     return match.group(1) if match else None
+
+
+# --- the validation report ------------------------------------------------------------------
+
+_MARK = {"passed": "✅ passed", "failed": "❌ failed", "skipped": "⏭️ skipped"}
+
+
+def validation_markdown(
+    validation: Validation,
+    *,
+    validated_at: str,
+    policy_source: str,
+    event_id: str,
+    links: list[tuple[str, str | None]],
+) -> str:
+    """The report a model version carries: verdict, a table of checks, the data, links."""
+    failed = validation.failed
+    verdict = _MARK[validation.verdict] + (f": {', '.join(failed)}" if failed else "")
+    rows = [
+        "| check | result | numbers | threshold | reason |",
+        "|---|---|---|---|---|",
+        *(
+            f"| `{c.name}` | {_MARK[c.status]} | {_cell(_numbers(c.numbers))} "
+            f"| {_cell(c.threshold or '—')} | {_cell(c.reason)} |"
+            for c in validation.checks
+        ),
+    ]
+    linked = " · ".join(f"[{label}]({url})" for label, url in links if url)
+    return "\n".join(
+        [
+            f"### mlops-hooks validation: {verdict}",
+            "",
+            f"`{validation.model}` version {validation.version} · {validated_at} · "
+            f"policy `{policy_source}` · {validation.seconds:.1f} s · event `{event_id}`",
+            "",
+            *rows,
+            "",
+            f"**Data:** {validation.data}",
+            *(["", f"**Links:** {linked}"] if linked else []),
+        ]
+    )
+
+
+def _numbers(numbers: dict[str, object]) -> str:
+    parts = (f"{k} {v:g}" if isinstance(v, float) else f"{k} {v}" for k, v in numbers.items())
+    return ", ".join(parts)
+
+
+def _cell(text: str) -> str:
+    """Table-cell safe: no pipes or newlines to break the markdown table."""
+    return text.replace("|", "\\|").replace("\n", " ") or "—"

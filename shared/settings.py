@@ -66,6 +66,8 @@ class Settings(BaseSettings):
     mlflow_tracking_uri: str | None = Field(
         default=None, validation_alias=AliasChoices("MLFLOW_TRACKING_URI", "mlflow_tracking_uri")
     )
+    # Base URL for links in reports (MLOPS_HOOKS_MLFLOW_UI_URL); default: the tracking URI.
+    mlflow_ui_url: str | None = None
     databricks_host: str | None = Field(
         default=None, validation_alias=AliasChoices("DATABRICKS_HOST", "databricks_host")
     )

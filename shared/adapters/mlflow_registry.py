@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import TYPE_CHECKING
 
-from shared.ports import ModelVersion
+from shared.ports import Lineage, ModelVersion
 from shared.reports import replace_section
+
+if TYPE_CHECKING:
+    from shared.adapters.pyfunc_model import PyfuncModel
 
 
 class RegistryError(RuntimeError):
@@ -56,10 +59,48 @@ class MlflowRegistry:
             time.sleep(delay)
             delay = min(delay * 2, 2.0)
 
-    def load_model(self, name: str, version: str) -> Any:
-        import mlflow.pyfunc
+    def load_model(self, name: str, version: str) -> PyfuncModel:
+        """The version as pyfunc; an evaluation runs in its source run's experiment."""
+        from shared.adapters.pyfunc_model import PyfuncModel
 
-        return mlflow.pyfunc.load_model(f"models:/{name}/{version}")
+        run_id = self.get_version(name, version).run_id
+        experiment_id = self.client.get_run(run_id).info.experiment_id if run_id else None
+        return PyfuncModel(
+            f"models:/{name}/{version}",
+            experiment_id=experiment_id,
+            run_name=f"validate {name} v{version}",
+            run_tags={"mlops.model": name, "mlops.version": str(version)},
+            run_url=self.run_url,
+        )
+
+    def lineage(self, run_id: str) -> Lineage:
+        from mlflow.exceptions import MlflowException
+
+        try:
+            run = self.client.get_run(run_id)
+        except MlflowException as exc:
+            if exc.error_code == "RESOURCE_DOES_NOT_EXIST":
+                return Lineage(run_exists=False)
+            raise
+        names, training = [], 0
+        for item in run.inputs.dataset_inputs if run.inputs else []:
+            context = next((t.value for t in item.tags if t.key == "mlflow.data.context"), None)
+            names.append(f"{item.dataset.name} ({context or 'no context'})")
+            training += context in ("training", "train")
+        return Lineage(
+            run_exists=True,
+            params=len(run.data.params),
+            datasets=names,
+            training_datasets=training,
+            run_url=self._run_link(run.info.experiment_id, run_id),
+        )
+
+    def request_promotion(
+        self, name: str, version: str, *, alias: str, stage: str, comment: str
+    ) -> str:
+        """OSS MLflow has no transition requests: the challenger alias is the request."""
+        self.set_alias(name, alias, version)
+        return f"set alias {alias!r} on version {version}"
 
     def write_report(self, name: str, version: str, section: str, markdown: str) -> None:
         current = self.get_version(name, version).description
@@ -86,3 +127,9 @@ class MlflowRegistry:
 
     def version_url(self, name: str, version: str) -> str | None:
         return f"{self.ui_url}/#/models/{name}/versions/{version}"
+
+    def run_url(self, run_id: str) -> str | None:
+        return self._run_link(self.client.get_run(run_id).info.experiment_id, run_id)
+
+    def _run_link(self, experiment_id: str, run_id: str) -> str:
+        return f"{self.ui_url}/#/experiments/{experiment_id}/runs/{run_id}"

@@ -121,3 +121,15 @@ def _read_delta(uri: str, endpoint_url: str | None) -> pd.DataFrame:
     elif not (Path(uri) / "_delta_log").is_dir():
         raise TableError(f"{uri}: not a Delta table (no _delta_log)")
     return DeltaTable(uri, storage_options=options or None).to_pandas()
+
+
+class TableReader:
+    """The Tables port over ``read_table``: one S3 endpoint (moto, LocalStack) per deployment."""
+
+    def __init__(self, *, endpoint_url: str | None = None) -> None:
+        self.endpoint_url = endpoint_url
+
+    def read(self, uri: str, fmt: str = "auto", *, sample_rows: int | None = None) -> pd.DataFrame:
+        return read_table(
+            uri, DataFormat(fmt), endpoint_url=self.endpoint_url, sample_rows=sample_rows
+        )

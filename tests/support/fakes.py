@@ -2,6 +2,15 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from shared.ports import Evaluation, InputColumn, Lineage, ModelVersion, Notification
+from shared.reports import replace_section
+
 
 class Wakes:
     """A Queue that remembers which event ids it was asked to wake."""
@@ -11,3 +20,149 @@ class Wakes:
 
     def notify(self, event_id: str) -> None:
         self.ids.append(event_id)
+
+
+# --- registry, model, tables, notifier --------------------------------------------------------
+
+
+def schema_of(frame: pd.DataFrame) -> list[InputColumn]:
+    names = {"i": "long", "u": "long", "f": "double", "b": "boolean"}
+    return [InputColumn(str(c), names.get(frame[c].dtype.kind, "string")) for c in frame.columns]
+
+
+@dataclass
+class FakeModel:
+    """A LoadedModel over any estimator-like object (predict, optional predict_proba)."""
+
+    estimator: Any
+    schema: list[InputColumn] | None = None
+    example: pd.DataFrame | None = None
+    size_bytes: int = 50_000
+    flavors: list[str] = field(default_factory=lambda: ["sklearn"])
+    load_seconds: float = 0.01
+    closed: bool = False
+
+    def input_schema(self) -> list[InputColumn] | None:
+        return self.schema
+
+    def input_example(self) -> pd.DataFrame | None:
+        return self.example
+
+    def predict(self, frame: pd.DataFrame) -> np.ndarray:
+        return np.asarray(self.estimator.predict(frame))
+
+    def positive_scores(self, frame: pd.DataFrame, positive: Any) -> np.ndarray | None:
+        if not hasattr(self.estimator, "predict_proba"):
+            return None
+        classes = [str(c) for c in self.estimator.classes_]
+        return np.asarray(self.estimator.predict_proba(frame))[:, classes.index(str(positive))]
+
+    def evaluate(self, frame, label, model_type, positive) -> Evaluation | None:
+        return None  # no MLflow here: the suite's own metrics judge
+
+    def close(self) -> None:
+        self.closed = True
+
+
+class Constant:
+    """The bad model: one answer (and one probability) for everyone."""
+
+    classes_ = ("No", "Yes")
+
+    def __init__(self, answer: Any, p_yes: float = 0.26) -> None:
+        self.answer, self.p_yes = answer, p_yes
+
+    def predict(self, frame: pd.DataFrame) -> np.ndarray:
+        return np.full(len(frame), self.answer, dtype=object)
+
+    def predict_proba(self, frame: pd.DataFrame) -> np.ndarray:
+        return np.tile([1 - self.p_yes, self.p_yes], (len(frame), 1))
+
+
+@dataclass
+class MemoryRegistry:
+    """A Registry in a dict: versions, descriptions (with managed sections), tags, aliases."""
+
+    models: dict[tuple[str, str], Any] = field(default_factory=dict)  # -> FakeModel or error
+    versions: dict[tuple[str, str], ModelVersion] = field(default_factory=dict)
+    aliases: dict[tuple[str, str], str] = field(default_factory=dict)
+    runs: dict[str, Lineage] = field(default_factory=dict)
+    promotions: list[tuple[str, str, str]] = field(default_factory=list)
+    loads: int = 0
+
+    def add(self, name: str, version: str, model: Any, **fields: Any) -> None:
+        self.models[(name, version)] = model
+        self.versions[(name, version)] = ModelVersion(name, version, "READY", **fields)
+
+    def get_version(self, name: str, version: str) -> ModelVersion:
+        mv = self.versions[(name, version)]
+        aliases = [a for (n, a), v in self.aliases.items() if n == name and v == version]
+        return replace(mv, aliases=aliases)
+
+    def wait_ready(self, name: str, version: str, *, timeout: float = 300) -> ModelVersion:
+        return self.get_version(name, version)
+
+    def load_model(self, name: str, version: str) -> Any:
+        self.loads += 1
+        model = self.models[(name, version)]
+        if isinstance(model, Exception):
+            raise model
+        return model
+
+    def lineage(self, run_id: str) -> Lineage:
+        return self.runs.get(run_id, Lineage(run_exists=False))
+
+    def write_report(self, name: str, version: str, section: str, markdown: str) -> None:
+        mv = self.versions[(name, version)]
+        self.versions[(name, version)] = replace(
+            mv, description=replace_section(mv.description, section, markdown)
+        )
+
+    def set_tags(self, name: str, version: str, tags: dict[str, str]) -> None:
+        mv = self.versions[(name, version)]
+        self.versions[(name, version)] = replace(mv, tags={**mv.tags, **tags})
+
+    def get_alias(self, name: str, alias: str) -> str | None:
+        return self.aliases.get((name, alias))
+
+    def set_alias(self, name: str, alias: str, version: str) -> None:
+        self.aliases[(name, alias)] = version
+
+    def request_promotion(self, name, version, *, alias, stage, comment) -> str:
+        self.promotions.append((name, version, alias))
+        self.set_alias(name, alias, version)
+        return f"set alias {alias}"
+
+    def version_url(self, name: str, version: str) -> str | None:
+        return f"http://registry/{name}/{version}"
+
+    def run_url(self, run_id: str) -> str | None:
+        return f"http://registry/runs/{run_id}"
+
+
+@dataclass
+class MemoryTables:
+    frames: dict[str, pd.DataFrame] = field(default_factory=dict)
+    reads: int = 0
+
+    def read(self, uri: str, fmt: str = "auto", *, sample_rows: int | None = None):
+        self.reads += 1
+        if uri not in self.frames:
+            raise FileNotFoundError(f"{uri}: no such file")
+        return self.frames[uri]
+
+
+@dataclass
+class RecordingNotifier:
+    messages: list[Notification] = field(default_factory=list)
+
+    def notify(self, message: Notification) -> None:
+        self.messages.append(message)
+
+
+class FixedClock:
+    def __init__(self, now: float = 1_800_000_000.0) -> None:
+        self._now = now
+
+    def now(self) -> float:
+        return self._now

@@ -43,6 +43,7 @@ models:
   - name: "churn-*"
     promotion: {mode: auto}
     checks: {loads: {}, metrics: {thresholds: {roc_auc: {min: 0.8}}}}
+    holdout: {uri: data/holdout.csv, label: Churn}
   - name: "churn-eu"
     promotion: {mode: manual}
   - name: "*"
@@ -144,3 +145,16 @@ def test_serve_refuses_a_bad_policy_with_the_same_message(
     result = runner.invoke(app, ["serve", "--port", "0"])
     assert result.exit_code == 2
     assert f"{bad}:6: models[0].holdout.lable: unknown key 'lable'" in result.output
+
+
+def test_data_checks_without_a_holdout_are_an_error_in_defaults_and_entries() -> None:
+    with pytest.raises(PolicyError) as err:
+        parse_policy(
+            "defaults:\n  checks: {slices: {columns: [Contract], min: 0.6}}\n"
+            "models:\n  - name: churn\n    checks: {metrics: {}}\n",
+            "p.yml",
+        )
+    assert err.value.errors == [
+        "p.yml:1: defaults: checks slices need holdout.uri",
+        "p.yml:4: models[0] (churn): checks metrics need holdout.uri",
+    ]

@@ -1,0 +1,149 @@
+"""A registered model version loaded through MLflow's pyfunc flavor (OSS or Databricks).
+
+The artifacts are downloaded once into a temporary directory, which gives the size check its
+number and the signature / input example without a second download.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from shared.ports import Evaluation, InputColumn
+
+if TYPE_CHECKING:
+    import numpy as np
+    import pandas as pd
+
+# policy metric name -> mlflow.models.evaluate's default-evaluator metric key
+_EVALUATE_KEYS = {
+    "roc_auc": "roc_auc",
+    "log_loss": "log_loss",
+    "f1": "f1_score",
+    "accuracy": "accuracy_score",
+    "precision": "precision_score",
+    "recall": "recall_score",
+    "rmse": "root_mean_squared_error",
+    "mae": "mean_absolute_error",
+    "r2": "r2_score",
+}
+# mlflow.models.evaluate starts a run and sets the thread's active model; one at a time per
+# process keeps its global state (autologging hooks, active model) out of each other's way.
+_EVALUATE_LOCK = threading.Lock()
+
+
+class PyfuncModel:
+    def __init__(
+        self,
+        model_uri: str,
+        *,
+        experiment_id: str | None = None,
+        run_name: str = "mlops-hooks validation",
+        run_tags: dict[str, str] | None = None,
+        run_url: Any = None,
+    ) -> None:
+        import mlflow
+        import mlflow.pyfunc
+        from mlflow.models import Model
+
+        started = time.perf_counter()
+        self._dir = Path(tempfile.mkdtemp(prefix="mlops-hooks-model-"))
+        try:
+            local = mlflow.artifacts.download_artifacts(
+                artifact_uri=model_uri, dst_path=str(self._dir)
+            )
+            self.path = Path(local)
+            self.meta = Model.load(str(self.path))
+            self.pyfunc = mlflow.pyfunc.load_model(str(self.path))
+        except BaseException:
+            self.close()
+            raise
+        self.load_seconds = time.perf_counter() - started
+        self.flavors = [f for f in self.meta.flavors if f != "python_function"]
+        self.size_bytes = sum(p.stat().st_size for p in self.path.rglob("*") if p.is_file())
+        self._experiment_id = experiment_id
+        self._run_name = run_name
+        self._run_tags = run_tags or {}
+        self._run_url = run_url  # callable run_id -> URL, from the registry
+
+    def close(self) -> None:
+        shutil.rmtree(self._dir, ignore_errors=True)
+
+    def input_schema(self) -> list[InputColumn] | None:
+        signature = self.meta.signature
+        if signature is None or signature.inputs is None:
+            return None
+        columns = []
+        for n, spec in enumerate(signature.inputs.inputs):
+            kind = getattr(spec, "type", None)
+            type_name = getattr(kind, "name", None) or str(kind)
+            name = getattr(spec, "name", None) or f"input_{n}"
+            columns.append(InputColumn(name, type_name, bool(getattr(spec, "required", True))))
+        return columns
+
+    def input_example(self) -> pd.DataFrame | None:
+        import pandas as pd
+
+        try:
+            example = self.meta.load_input_example(str(self.path))
+        except Exception:  # an unreadable example counts as none
+            return None
+        if example is None:
+            return None
+        return example if isinstance(example, pd.DataFrame) else pd.DataFrame(example)
+
+    def predict(self, frame: pd.DataFrame) -> np.ndarray:
+        import numpy as np
+
+        return np.asarray(self.pyfunc.predict(frame))
+
+    def positive_scores(self, frame: pd.DataFrame, positive: Any) -> np.ndarray | None:
+        """predict_proba of the underlying model (scikit-learn-like flavors), else None."""
+        import numpy as np
+
+        try:
+            raw = self.pyfunc.get_raw_model()
+        except Exception:
+            return None
+        if not hasattr(raw, "predict_proba"):
+            return None
+        proba = np.asarray(raw.predict_proba(frame))
+        classes = [str(c) for c in getattr(raw, "classes_", [0, 1])]
+        if proba.ndim != 2 or str(positive) not in classes:
+            return None
+        return proba[:, classes.index(str(positive))]
+
+    def evaluate(
+        self, frame: pd.DataFrame, label: str, model_type: str, positive: Any
+    ) -> Evaluation | None:
+        """``mlflow.models.evaluate`` in a run of its own (metrics + plots as the audit)."""
+        import mlflow
+
+        config: dict[str, Any] = {"log_model_explainability": False}
+        if positive is not None:
+            config["pos_label"] = positive
+        with (
+            _EVALUATE_LOCK,
+            mlflow.start_run(
+                experiment_id=self._experiment_id, run_name=self._run_name, tags=self._run_tags
+            ) as run,
+        ):
+            result = mlflow.models.evaluate(
+                self.pyfunc,
+                frame,
+                targets=label,
+                model_type=model_type,
+                evaluators="default",
+                evaluator_config=config,
+            )
+        metrics = {
+            name: float(result.metrics[key])
+            for name, key in _EVALUATE_KEYS.items()
+            if key in result.metrics
+        }
+        run_id = run.info.run_id
+        return Evaluation(metrics, run_id, self._run_url(run_id) if self._run_url else None)

@@ -1,0 +1,615 @@
+"""The validation suite: the checks a policy picks, run against one model version.
+
+Each check returns passed / failed / skipped with a one-line reason and its numbers. Checks
+talk to the model through the ``LoadedModel`` port and to data as pandas, so they run the
+same against MLflow OSS, Databricks, or the in-memory fakes of the unit tests. The model is
+loaded and the holdout read at most once, and only when a selected check needs them.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import TYPE_CHECKING, Any, Literal
+
+from shared.metrics import (
+    LOWER_IS_BETTER,
+    NEEDS_SCORES,
+    MetricUnavailable,
+    bound_text,
+    metric_value,
+    passes,
+)
+from shared.policy import CLASSIFIER_METRICS, Checks, Holdout
+
+if TYPE_CHECKING:
+    import numpy as np
+    import pandas as pd
+
+    from shared.ports import Evaluation, Lineage, LoadedModel, ModelVersion
+
+Status = Literal["passed", "failed", "skipped"]
+Number = float | int | str
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    name: str
+    status: Status
+    reason: str
+    numbers: dict[str, Number] = field(default_factory=dict)
+    threshold: str = ""
+
+
+@dataclass
+class Validation:
+    """The outcome of a suite run."""
+
+    model: str
+    version: str
+    checks: list[CheckResult]
+    data: str = ""  # which data was used, for the report
+    evaluation: Evaluation | None = None
+    seconds: float = 0.0
+
+    @property
+    def failed(self) -> list[str]:
+        return [c.name for c in self.checks if c.status == "failed"]
+
+    @property
+    def verdict(self) -> Literal["passed", "failed"]:
+        return "failed" if self.failed else "passed"
+
+
+class _Unavailable(Exception):
+    """A prerequisite (model, holdout, label) is missing; the check cannot run."""
+
+
+class Context:
+    """What checks share: the version, the model and holdout (each loaded once, lazily)."""
+
+    def __init__(
+        self,
+        version: ModelVersion,
+        *,
+        load_model: Callable[[], LoadedModel],
+        holdout: Holdout,
+        read_holdout: Callable[[], pd.DataFrame] | None,
+        lineage: Callable[[str], Lineage],
+        selected: list[str],
+    ) -> None:
+        self.version = version
+        self._load_model = load_model
+        self.holdout = holdout
+        self._read_holdout = read_holdout
+        self.lineage = lineage
+        self.selected = selected
+        self.load_error: str | None = None
+        self.evaluation: Evaluation | None = None
+
+    # --- the model ------------------------------------------------------------------------
+
+    @cached_property
+    def _model(self) -> LoadedModel | None:
+        try:
+            return self._load_model()
+        except Exception as exc:
+            self.load_error = _one_line(exc)
+            return None
+
+    @property
+    def model(self) -> LoadedModel:
+        model = self._model
+        if model is None:
+            # "loads" carries the failure; the others say why they could not run
+            raise _Unavailable(f"the model did not load: {self.load_error}")
+        return model
+
+    # --- the holdout ----------------------------------------------------------------------
+
+    @cached_property
+    def _frame(self) -> pd.DataFrame | str:
+        if self._read_holdout is None or not self.holdout.uri:
+            return "no holdout configured (holdout.uri)"
+        try:
+            return self._read_holdout()
+        except Exception as exc:
+            return f"holdout unreadable: {_one_line(exc)}"
+
+    @property
+    def has_holdout(self) -> bool:
+        return not isinstance(self._frame, str)
+
+    @property
+    def frame(self) -> pd.DataFrame:
+        if isinstance(self._frame, str):
+            raise _Unavailable(self._frame)
+        return self._frame
+
+    @property
+    def features(self) -> pd.DataFrame:
+        return self.frame.drop(columns=[self.holdout.label], errors="ignore")
+
+    @cached_property
+    def labelled(self) -> _Labels:
+        frame = self.frame
+        label = self.holdout.label
+        if label not in frame.columns:
+            raise _Unavailable(
+                f"label column {label!r} is not in the holdout "
+                f"(columns: {', '.join(map(str, frame.columns[:12]))})"
+            )
+        return _Labels.of(frame[label], self.holdout)
+
+    @cached_property
+    def predictions(self) -> np.ndarray:
+        return _as_array(self.model.predict(self.features))
+
+    @cached_property
+    def scores(self) -> np.ndarray | None:
+        labels = self.labelled
+        if not labels.classifier or labels.positive is None:
+            return None
+        return self.model.positive_scores(self.features, labels.positive)
+
+    def sample_batch(self, rows: int) -> pd.DataFrame:
+        """``rows`` rows of model input: resampled from the holdout, else the input example."""
+        source = self.features if self.has_holdout else self.model.input_example()
+        if source is None or len(source) == 0:
+            raise _Unavailable("no holdout and no input example to score")
+        return source.sample(n=rows, replace=True, random_state=0).reset_index(drop=True)
+
+
+@dataclass(frozen=True)
+class _Labels:
+    """The holdout's label, understood: classifier or regressor, and the positive class."""
+
+    values: Any  # pandas Series
+    classifier: bool
+    positive: Any = None  # binary classifiers only
+
+    @classmethod
+    def of(cls, series: Any, holdout: Holdout) -> _Labels:
+        import pandas as pd
+
+        distinct = sorted(series.dropna().unique().tolist(), key=str)
+        if holdout.model_type == "auto":
+            is_numeric = pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(
+                series
+            )
+            classifier = not is_numeric or len(distinct) <= 2
+        else:
+            classifier = holdout.model_type == "classifier"
+        positive = None
+        if classifier and holdout.positive_label is not None:
+            positive = holdout.positive_label
+        elif classifier and len(distinct) == 2:
+            positive = max(distinct) if _same_type(distinct) else distinct[-1]
+        return cls(series, classifier, positive)
+
+    def truth(self) -> np.ndarray:
+        import numpy as np
+
+        if self.classifier:
+            return _is_positive(self.values.to_numpy(), self.positive)
+        return np.asarray(self.values, dtype=float)
+
+    def predicted(self, predictions: np.ndarray) -> np.ndarray:
+        import numpy as np
+
+        if not self.classifier:
+            return np.asarray(predictions, dtype=float)
+        return _is_positive(predictions, self.positive)
+
+
+def _same_type(values: list[Any]) -> bool:
+    return len({type(v) for v in values}) == 1
+
+
+def _is_positive(values: np.ndarray, positive: Any) -> np.ndarray:
+    """values == positive, tolerating 0/1 predictions against string labels ("Yes"/"No")."""
+    import numpy as np
+
+    values = np.asarray(values)
+    if values.dtype.kind in "biuf" and not isinstance(positive, int | float | bool):
+        return values == 1
+    if values.dtype.kind in "OUS" and isinstance(positive, int | float | bool):
+        return values.astype(str) == str(positive)
+    return values == positive
+
+
+def _as_array(predictions: Any) -> np.ndarray:
+    """A 1-D array of predictions (pyfunc may return a list, Series, frame or 2-D array)."""
+    import numpy as np
+
+    array = np.asarray(predictions)
+    return array.reshape(len(array), -1)[:, 0] if array.ndim > 1 else array
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0] if text else ''}".rstrip(": ")[:300]
+
+
+# --- the checks -----------------------------------------------------------------------------
+
+
+def check_loads(ctx: Context, _: Any) -> CheckResult:
+    model = ctx._model
+    if model is None:
+        return CheckResult("loads", "failed", f"cannot load: {ctx.load_error}")
+    flavors = ", ".join(model.flavors) or "pyfunc"
+    return CheckResult(
+        "loads", "passed", f"loads as pyfunc ({flavors})", {"load_s": round(model.load_seconds, 2)}
+    )
+
+
+# MLflow data type -> the pandas dtype kinds a holdout column may have for it
+_COMPATIBLE = {
+    "double": "fiu",
+    "float": "fiu",
+    "long": "iu",
+    "integer": "iu",
+    "boolean": "b",
+    "string": "OSUT",
+    "binary": "OS",
+    "datetime": "M",
+}
+
+
+def check_signature(ctx: Context, _: Any) -> CheckResult:
+    schema = ctx.model.input_schema()
+    if schema is None:
+        return CheckResult("signature", "failed", "the model was logged without a signature")
+    numbers: dict[str, Number] = {"inputs": len(schema)}
+    if not ctx.has_holdout:
+        return CheckResult(
+            "signature", "passed", f"present ({len(schema)} inputs); no holdout to match", numbers
+        )
+    features = ctx.features
+    missing = [c.name for c in schema if c.required and c.name not in features.columns]
+    wrong = []
+    for column in schema:
+        if column.name in features.columns:
+            kinds = _COMPATIBLE.get(column.type.lower())
+            kind = features[column.name].dtype.kind
+            if kinds is not None and kind not in kinds:
+                wrong.append(f"{column.name} ({features[column.name].dtype}, wants {column.type})")
+    numbers.update(missing=len(missing), type_mismatches=len(wrong))
+    if missing or wrong:
+        parts = ([f"missing in holdout: {', '.join(missing[:8])}"] if missing else []) + (
+            [f"type mismatch: {', '.join(wrong[:8])}"] if wrong else []
+        )
+        return CheckResult("signature", "failed", "; ".join(parts), numbers)
+    return CheckResult(
+        "signature", "passed", f"{len(schema)} inputs match the holdout's columns", numbers
+    )
+
+
+def check_input_example(ctx: Context, _: Any) -> CheckResult:
+    example = ctx.model.input_example()
+    if example is None:
+        return CheckResult("input_example", "failed", "the model was logged without one")
+    try:
+        predictions = _as_array(ctx.model.predict(example))
+    except Exception as exc:
+        return CheckResult("input_example", "failed", f"does not predict: {_one_line(exc)}")
+    rows = len(example)
+    if len(predictions) != rows:
+        return CheckResult(
+            "input_example",
+            "failed",
+            f"{len(predictions)} predictions for {rows} rows",
+            {"rows": rows},
+        )
+    return CheckResult("input_example", "passed", f"predicts {rows} rows", {"rows": rows})
+
+
+def check_predictions(ctx: Context, _: Any) -> CheckResult:
+    import numpy as np
+
+    if ctx.has_holdout:
+        predictions, scores, where = ctx.predictions, ctx.scores, "holdout"
+    else:
+        example = ctx.model.input_example()
+        if example is None:
+            return CheckResult("predictions", "skipped", "no holdout and no input example")
+        predictions, scores, where = _as_array(ctx.model.predict(example)), None, "input example"
+    numbers: dict[str, Number] = {"rows": len(predictions)}
+    problems = []
+    if predictions.dtype.kind in "biuf":
+        bad = int(np.count_nonzero(~np.isfinite(predictions.astype(float))))
+        numbers["non_finite"] = bad
+        if bad:
+            problems.append(f"{bad} non-finite predictions")
+    elif predictions.dtype.kind == "O":
+        missing = int(sum(v is None or v != v for v in predictions))  # None or NaN
+        numbers["missing"] = missing
+        if missing:
+            problems.append(f"{missing} missing predictions")
+    if scores is not None:
+        scores = np.asarray(scores, dtype=float)
+        outside = int(np.count_nonzero(~((scores >= 0) & (scores <= 1))))
+        numbers["probabilities_outside_0_1"] = outside
+        if outside:
+            problems.append(f"{outside} probabilities outside [0, 1]")
+    numbers["distinct"] = len(np.unique(predictions.astype(str)))
+    if problems:
+        return CheckResult("predictions", "failed", "; ".join(problems) + f" ({where})", numbers)
+    what = "finite" + (", probabilities within [0, 1]" if scores is not None else "")
+    return CheckResult("predictions", "passed", f"{what} on the {where}", numbers)
+
+
+def _own_metrics(ctx: Context, names: list[str]) -> dict[str, float | str]:
+    """Each metric's value, or why it cannot be computed."""
+    labels = ctx.labelled
+    truth, predicted = labels.truth(), labels.predicted(ctx.predictions)
+    out: dict[str, float | str] = {}
+    for name in names:
+        try:
+            if labels.classifier != (name in CLASSIFIER_METRICS):
+                kind = "classifier" if labels.classifier else "regressor"
+                raise MetricUnavailable(f"not a {kind} metric")
+            if labels.classifier and labels.positive is None:
+                raise MetricUnavailable("binary classifiers only")
+            scores = ctx.scores if name in NEEDS_SCORES else None
+            out[name] = metric_value(name, truth, predicted, scores)
+        except MetricUnavailable as exc:
+            out[name] = str(exc)
+    return out
+
+
+def check_metrics(ctx: Context, params: Any) -> CheckResult:
+    thresholds = params.thresholds
+    names = list(thresholds) or _default_metrics(ctx)
+    labels = ctx.labelled
+    evaluation = _evaluate(ctx, labels)
+    values = dict(_own_metrics(ctx, names))
+    if evaluation is not None:
+        values.update({k: v for k, v in evaluation.metrics.items() if k in names})
+    numbers: dict[str, Number] = {}
+    failures, unavailable = [], []
+    for name in names:
+        value = values[name]
+        if isinstance(value, str):
+            unavailable.append(f"{name}: {value}")
+            continue
+        numbers[name] = round(value, 4)
+        bound = thresholds.get(name)
+        if bound is not None and not passes(value, bound.min, bound.max):
+            failures.append(f"{name} {value:.4f} (needs {bound_text(bound.min, bound.max)})")
+    threshold = ", ".join(
+        f"{name} {bound_text(bound.min, bound.max)}" for name, bound in thresholds.items()
+    )
+    source = "mlflow.models.evaluate" if evaluation is not None else "scikit-learn"
+    if failures or (unavailable and thresholds):
+        return CheckResult(
+            "metrics", "failed", "; ".join(failures + unavailable), numbers, threshold
+        )
+    return CheckResult(
+        "metrics",
+        "passed",
+        f"{len(numbers)} metrics within thresholds ({source})",
+        numbers,
+        threshold,
+    )
+
+
+def _default_metrics(ctx: Context) -> list[str]:
+    return ["roc_auc", "f1", "accuracy"] if ctx.labelled.classifier else ["rmse", "mae", "r2"]
+
+
+def _evaluate(ctx: Context, labels: _Labels) -> Evaluation | None:
+    """MLflow's evaluator where it fits: predictions in the label's own vocabulary."""
+    import numpy as np
+
+    if ctx.evaluation is not None:
+        return ctx.evaluation
+    predictions = ctx.predictions
+    if labels.classifier:
+        known = set(map(str, labels.values.dropna().unique()))
+        if labels.positive is None or not set(map(str, np.unique(predictions))) <= known:
+            return None
+    model_type = "classifier" if labels.classifier else "regressor"
+    try:
+        ctx.evaluation = ctx.model.evaluate(
+            ctx.frame, ctx.holdout.label, model_type, labels.positive
+        )
+    except Exception:  # the evaluator is a nicety; our own metrics still judge
+        ctx.evaluation = None
+    return ctx.evaluation
+
+
+def check_slices(ctx: Context, params: Any) -> CheckResult:
+    import numpy as np
+
+    labels = ctx.labelled
+    truth, predicted = labels.truth(), labels.predicted(ctx.predictions)
+    scores = ctx.scores if params.metric in NEEDS_SCORES else None
+    frame = ctx.frame
+    lower_is_better = params.metric in LOWER_IS_BETTER
+    sign = "≤" if lower_is_better else "≥"
+    threshold = f"{params.metric} {sign} {params.min:g} per value (slices ≥ {params.min_rows} rows)"
+    failures, judged, small = [], 0, 0
+    worst: tuple[float, str] | None = None
+    for column in params.columns:
+        if column not in frame.columns:
+            return CheckResult("slices", "failed", f"column {column!r} is not in the holdout")
+        values = frame[column].astype(str).to_numpy()
+        for value in np.unique(values):
+            rows = values == value
+            if rows.sum() < params.min_rows:
+                small += 1
+                continue
+            try:
+                score = metric_value(
+                    params.metric,
+                    truth[rows],
+                    predicted[rows],
+                    None if scores is None else np.asarray(scores)[rows],
+                )
+            except MetricUnavailable as exc:
+                failures.append(f"{column}={value}: {exc}")
+                continue
+            judged += 1
+            key = -score if lower_is_better else score
+            if worst is None or key < worst[0]:
+                worst = (key, f"{column}={value}")
+            ok = score <= params.min if lower_is_better else score >= params.min
+            if not ok:
+                failures.append(f"{column}={value} {params.metric} {score:.3f}")
+    numbers: dict[str, Number] = {"slices": judged, "too_small": small}
+    if worst is not None:
+        numbers["worst"] = f"{worst[1]} {abs(worst[0]):.3f}"
+    if failures:
+        return CheckResult(
+            "slices", "failed", "below the floor: " + ", ".join(failures[:6]), numbers, threshold
+        )
+    return CheckResult("slices", "passed", f"{judged} slices above the floor", numbers, threshold)
+
+
+def check_latency(ctx: Context, params: Any) -> CheckResult:
+    import numpy as np
+
+    batch = ctx.sample_batch(params.batch_rows)
+    ctx.model.predict(batch)  # warm-up: first calls pay for lazy imports and caches
+    times = []
+    for _ in range(params.repeats):
+        started = time.perf_counter()
+        ctx.model.predict(batch)
+        times.append((time.perf_counter() - started) * 1000)
+    p50, p95 = (float(np.percentile(times, q)) for q in (50, 95))
+    numbers: dict[str, Number] = {
+        "p50_ms": round(p50, 1),
+        "p95_ms": round(p95, 1),
+        "batch_rows": params.batch_rows,
+    }
+    threshold = f"p95 ≤ {params.p95_ms:g} ms"
+    status: Status = "passed" if p95 <= params.p95_ms else "failed"
+    reason = f"p95 {p95:.1f} ms for {params.batch_rows} rows"
+    return CheckResult("latency", status, reason, numbers, threshold)
+
+
+def check_size(ctx: Context, params: Any) -> CheckResult:
+    megabytes = ctx.model.size_bytes / 1e6
+    status: Status = "passed" if megabytes <= params.max_mb else "failed"
+    return CheckResult(
+        "size",
+        status,
+        f"artifacts {megabytes:.2f} MB",
+        {"mb": round(megabytes, 2)},
+        f"≤ {params.max_mb:g} MB",
+    )
+
+
+def check_tags(ctx: Context, params: Any) -> CheckResult:
+    present = ctx.version.tags
+    missing = [t for t in params.required if not present.get(t)]
+    numbers: dict[str, Number] = {"required": len(params.required), "missing": len(missing)}
+    if missing:
+        return CheckResult("tags", "failed", f"missing: {', '.join(missing)}", numbers)
+    return CheckResult("tags", "passed", "all required tags present", numbers)
+
+
+def check_lineage(ctx: Context, _: Any) -> CheckResult:
+    run_id = ctx.version.run_id
+    if not run_id:
+        return CheckResult("lineage", "failed", "the version has no source run")
+    lineage = ctx.lineage(run_id)
+    if not lineage.run_exists:
+        return CheckResult("lineage", "failed", f"source run {run_id} does not exist")
+    numbers: dict[str, Number] = {
+        "params": lineage.params,
+        "datasets": len(lineage.datasets),
+        "training_datasets": lineage.training_datasets,
+    }
+    problems = []
+    if not lineage.params:
+        problems.append("no params logged")
+    if not lineage.training_datasets:
+        problems.append("no training dataset logged (mlflow.log_input, context 'training')")
+    if problems:
+        return CheckResult("lineage", "failed", "; ".join(problems), numbers)
+    return CheckResult(
+        "lineage", "passed", f"run logged params and {', '.join(lineage.datasets[:3])}", numbers
+    )
+
+
+CHECKS: dict[str, Callable[[Context, Any], CheckResult]] = {
+    "loads": check_loads,
+    "signature": check_signature,
+    "input_example": check_input_example,
+    "predictions": check_predictions,
+    "metrics": check_metrics,
+    "slices": check_slices,
+    "latency": check_latency,
+    "size": check_size,
+    "tags": check_tags,
+    "lineage": check_lineage,
+}
+assert list(CHECKS) == list(Checks.model_fields), "every policy check has a function"
+
+
+def run_checks(checks: Checks, ctx: Context) -> list[CheckResult]:
+    """Run the selected checks in the policy's order; an unexpected error fails that check."""
+    results = []
+    for name in checks.names():
+        try:
+            results.append(CHECKS[name](ctx, getattr(checks, name)))
+        except _Unavailable as exc:
+            # a model that does not load is reported once, by "loads" when it runs
+            skip = ctx.load_error is not None and "loads" in ctx.selected
+            results.append(CheckResult(name, "skipped" if skip else "failed", str(exc)))
+        except Exception as exc:
+            results.append(CheckResult(name, "failed", f"error: {_one_line(exc)}"))
+    return results
+
+
+def validate(
+    version: ModelVersion,
+    checks: Checks,
+    holdout: Holdout,
+    *,
+    load_model: Callable[[], LoadedModel],
+    read_holdout: Callable[[], pd.DataFrame] | None,
+    lineage: Callable[[str], Lineage],
+) -> Validation:
+    started = time.perf_counter()
+    ctx = Context(
+        version,
+        load_model=load_model,
+        holdout=holdout,
+        read_holdout=read_holdout,
+        lineage=lineage,
+        selected=checks.names(),
+    )
+    results = run_checks(checks, ctx)
+    return Validation(
+        model=version.name,
+        version=version.version,
+        checks=results,
+        data=_describe_data(ctx),
+        evaluation=ctx.evaluation,
+        seconds=time.perf_counter() - started,
+    )
+
+
+def _describe_data(ctx: Context) -> str:
+    uri = ctx.holdout.uri
+    if not uri:
+        return "no holdout configured"
+    if "_frame" not in ctx.__dict__:
+        return f"holdout `{uri}` (not needed by the selected checks)"
+    if not ctx.has_holdout:
+        return f"holdout `{uri}`: {ctx._frame}"
+    text = f"holdout `{uri}`: {len(ctx.frame):,} rows, label `{ctx.holdout.label}`"
+    try:
+        labels = ctx.labelled
+    except _Unavailable:
+        return text
+    if not labels.classifier:
+        return f"{text} (regressor)"
+    positive = f", positive class `{labels.positive}`" if labels.positive is not None else ""
+    return f"{text} (classifier{positive})"

@@ -1,0 +1,137 @@
+"""The model_registered handler through the real dispatcher and ledger, over port fakes."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from shared import churn_data, events
+from shared.adapters.ledger_sqlite import SqliteLedger
+from shared.bootstrap import bootstrap
+from shared.dispatch import Dispatcher
+from shared.events import EventKind, Source
+from shared.ledger import Status
+from shared.policy import parse_policy
+from shared.reports import read_section
+from shared.settings import Settings
+from tests.support.fakes import (
+    Constant,
+    FakeModel,
+    FixedClock,
+    MemoryRegistry,
+    MemoryTables,
+    RecordingNotifier,
+    Wakes,
+    schema_of,
+)
+
+POLICY = """
+models:
+  - name: churn
+    checks:
+      loads: {}
+      signature: {}
+      predictions: {}
+      metrics: {thresholds: {roc_auc: {min: 0.75}}}
+    holdout: {uri: "memory://holdout", label: Churn}
+    promotion: {mode: auto}
+"""
+
+
+@pytest.fixture
+def world(tmp_path: Path) -> Iterator[tuple[Dispatcher, MemoryRegistry, RecordingNotifier]]:
+    frame = churn_data.generate(2500, seed=3)
+    train, holdout = frame.iloc[:2000], frame.iloc[2000:]
+    features = holdout.drop(columns=["Churn"])
+    registry = MemoryRegistry()
+    registry.add(
+        "churn",
+        "1",
+        FakeModel(churn_data.train_classifier(train), schema_of(features), features.head(2)),
+        description="Trained by Ada on the Q3 extract.",
+    )
+    registry.add("churn", "2", FakeModel(Constant("No"), schema_of(features)))
+    registry.add("fraud", "1", FakeModel(Constant(0), None))
+    notifier = RecordingNotifier()
+    ledger = SqliteLedger(tmp_path / "ledger.db")
+    dispatcher = bootstrap(
+        Settings(state_dir=tmp_path),
+        ledger=ledger,
+        queue=Wakes(),
+        clock=FixedClock(),
+        registries={"mlflow": registry},
+        tables=MemoryTables({"memory://holdout": holdout}),
+        notifier=notifier,
+        policy=parse_policy(POLICY, "mlops.yml"),
+    )
+    yield dispatcher, registry, notifier
+    ledger.close()
+
+
+def deliver(dispatcher: Dispatcher, name: str, version: str):
+    recorded = dispatcher.submit(events.model_registered(Source.MLFLOW, name, version))
+    return dispatcher.process(recorded.record.id)
+
+
+def test_a_passing_version_gets_report_tags_message_and_a_promotion_request(world) -> None:
+    dispatcher, registry, notifier = world
+    record = deliver(dispatcher, "churn", "1")
+    assert record.status is Status.DONE and record.outcome["result"] == "passed"
+    mv = registry.get_version("churn", "1")
+    assert mv.tags["mlops.validation"] == "passed"
+    assert mv.tags["mlops.validation.failed"] == ""
+    assert mv.tags["mlops.validated_at"] == "2027-01-15T08:00:00+00:00"
+    report = read_section(mv.description, "validation")
+    assert report.startswith("### mlops-hooks validation: ✅ passed")
+    assert "| `metrics` | ✅ passed | roc_auc 0.8" in report
+    assert "policy `mlops.yml`" in report and "[this version](http://registry/churn/1)" in report
+    assert mv.description.startswith("Trained by Ada on the Q3 extract.")
+    [message] = notifier.messages
+    assert message.verdict == "passed" and message.link_url == "http://registry/churn/1"
+    # OSS: the challenger alias is the request; the emitted event has the webhook's key
+    assert registry.aliases[("churn", "challenger")] == "1"
+    [emitted] = record.outcome["emitted"]
+    child = dispatcher.ledger.get(emitted)
+    assert child.event.kind is EventKind.PROMOTION_REQUESTED and child.event.target == "champion"
+    assert (
+        child.event.key == events.promotion_requested(Source.MLFLOW, "churn", "1", "champion").key
+    )
+
+
+def test_a_failing_version_is_tagged_with_the_failing_checks_and_not_promoted(world) -> None:
+    dispatcher, registry, notifier = world
+    record = deliver(dispatcher, "churn", "2")
+    assert record.outcome["result"] == "failed"
+    assert record.outcome["summary"] == "validation failed: metrics"
+    mv = registry.get_version("churn", "2")
+    assert mv.tags["mlops.validation.failed"] == "metrics"
+    assert "roc_auc 0.5000 (needs ≥ 0.75)" in read_section(mv.description, "validation")
+    assert notifier.messages[0].problems == ["metrics: roc_auc 0.5000 (needs ≥ 0.75)"]
+    assert registry.promotions == [] and record.outcome["emitted"] == []
+
+
+def test_replay_rewrites_the_same_section(world) -> None:
+    dispatcher, registry, _ = world
+    first = deliver(dispatcher, "churn", "1")
+    dispatcher.replay(first.id)
+    again = dispatcher.process(first.id)
+    assert again.status is Status.DONE and registry.loads == 2
+    description = registry.get_version("churn", "1").description
+    assert description.count("<!-- mlops-hooks:validation:begin -->") == 1
+
+
+def test_models_outside_the_policy_get_the_built_in_checks(world) -> None:
+    dispatcher, registry, _ = world
+    record = deliver(dispatcher, "fraud", "1")
+    assert record.outcome["summary"] == "validation failed: signature, input_example"
+    assert registry.get_version("fraud", "1").tags["mlops.validation"] == "failed"
+
+
+def test_an_unconfigured_registry_sends_the_event_dead_at_once(world) -> None:
+    dispatcher, _, _ = world
+    recorded = dispatcher.submit(events.model_registered(Source.DATABRICKS, "churn", "1"))
+    record = dispatcher.process(recorded.record.id)
+    assert record.status is Status.DEAD and record.attempts == 1
+    assert "no 'databricks' registry is configured" in record.last_error
