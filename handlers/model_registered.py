@@ -73,14 +73,15 @@ def handle(event: Event, deps: Deps) -> Outcome:
         links=links,
     )
     registry.write_report(name, version, SECTION, report)
+    # The verdict tag goes last: whoever waits for it finds the report and the other tags.
     registry.set_tags(
         name,
         version,
         {
-            "mlops.validation": result.verdict,
             "mlops.validation.failed": ",".join(result.failed),
             "mlops.validated_at": validated_at,
             "mlops.validation.event": event.id,
+            "mlops.validation": result.verdict,
         },
     )
     deps.notifier.notify(

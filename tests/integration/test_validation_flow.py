@@ -1,0 +1,196 @@
+"""Register a churn model on a real MLflow 3 server → real webhook → `serve` validates it.
+
+The model is trained here on the real IBM Telco data (generated churn data of the same shape
+when ../shared/data is absent) and the holdout is 20 % of it.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from mlflow import MlflowClient
+from sklearn.dummy import DummyClassifier
+
+from shared import churn_data
+from shared.reports import read_section
+from shared.signatures import sign_mlflow
+from tests.conftest import WEBHOOK_SECRET
+from tests.support.churn import split, telco
+from tests.support.mlflow_models import log_and_register
+from tests.support.processes import Proc, cli, wait_for
+
+POLICY = """
+version: 1
+models:
+  - name: "churn-*"
+    checks:
+      loads: {}
+      signature: {}
+      input_example: {}
+      predictions: {}
+      metrics:
+        thresholds: {roc_auc: {min: 0.75}, log_loss: {max: 0.6}}
+      slices: {columns: [Contract], metric: roc_auc, min: 0.6}
+      latency: {p95_ms: 1000}
+      size: {max_mb: 50}
+      lineage: {}
+    holdout: {uri: HOLDOUT, label: Churn, positive_label: "Yes"}
+    promotion: {after_validation: none}
+"""
+
+
+@pytest.fixture(scope="module")
+def churn(tmp_path_factory: pytest.TempPathFactory) -> tuple[object, Path, object]:
+    train, holdout = split(telco())
+    folder = tmp_path_factory.mktemp("churn")
+    holdout_csv = folder / "holdout.csv"
+    holdout.to_csv(holdout_csv, index=False)
+    return train, holdout_csv, churn_data.train_classifier(train)
+
+
+def webhook_env(mlflow_server: Proc, state: Path, **extra: str) -> dict[str, str]:
+    return {
+        "MLFLOW_TRACKING_URI": mlflow_server.url,
+        "MLOPS_HOOKS_MLFLOW_WEBHOOK_SECRET": WEBHOOK_SECRET,
+        "MLOPS_HOOKS_STATE_DIR": str(state),
+        **extra,
+    }
+
+
+@pytest.fixture
+def validating_serve(
+    mlflow_server: Proc, start_serve: Callable[..., Proc], tmp_path: Path
+) -> Iterator[Callable[..., Proc]]:
+    """Start `serve` against the MLflow server and register its webhook (removed after)."""
+    client = MlflowClient(tracking_uri=mlflow_server.url)
+    hooks: list[str] = []
+
+    def _start(**env: str) -> Proc:
+        state = tmp_path / f"state-{len(hooks)}"
+        full = webhook_env(mlflow_server, state, **env)
+        serve = start_serve(state_dir=state, **full)
+        url = f"{serve.url}/webhooks/mlflow"
+        done = cli("webhooks", "register", "--url", url, env=full, cwd=tmp_path)
+        assert done.returncode == 0, done.stderr
+        hooks.extend(h.webhook_id for h in client.list_webhooks() if h.url == url)
+        time.sleep(1.2)  # the server caches its webhook list for MLFLOW_WEBHOOK_CACHE_TTL=1 s
+        return serve
+
+    yield _start
+    for hook in hooks:
+        client.delete_webhook(hook)
+
+
+def verdict_of(client: MlflowClient, name: str, version: str) -> str | None:
+    return client.get_model_version(name, version).tags.get("mlops.validation")
+
+
+def test_a_telco_model_is_validated_within_10_s_and_a_constant_one_fails_by_name(
+    mlflow_server: Proc, validating_serve, churn, tmp_path: Path
+) -> None:
+    train, holdout_csv, model = churn
+    policy = tmp_path / "mlops.yml"
+    policy.write_text(POLICY.replace("HOLDOUT", str(holdout_csv)))
+    serve = validating_serve(MLOPS_HOOKS_POLICY=str(policy))
+    client = MlflowClient(tracking_uri=mlflow_server.url)
+    name = f"churn-{uuid.uuid4().hex[:6]}"
+
+    started = time.monotonic()
+    good = log_and_register(
+        mlflow_server.url, name, model, train, description="Trained by Ada on Q3.", client=client
+    )
+    wait_for(lambda: verdict_of(client, name, good), 10, "the verdict tag")
+    assert time.monotonic() - started < 10 + 5  # logging the model itself takes a few seconds
+    mv = client.get_model_version(name, good)
+    assert mv.tags["mlops.validation"] == "passed", mv.description
+    assert mv.tags["mlops.validation.failed"] == ""
+    assert mv.description.startswith("Trained by Ada on Q3.")
+    report = read_section(mv.description, "validation")
+    assert "### mlops-hooks validation: ✅ passed" in report
+    assert "| `lineage` | ✅ passed |" in report and "| `slices` | ✅ passed |" in report
+    assert "1,409 rows, label `Churn` (classifier, positive class `Yes`)" in report
+    assert f"/#/models/{name}/versions/{good}" in report and "[evaluation run](" in report
+
+    bad = log_and_register(
+        mlflow_server.url,
+        name,
+        DummyClassifier(strategy="prior").fit(train.drop(columns=["Churn"]), train["Churn"]),
+        train,
+        client=client,
+    )
+    wait_for(lambda: verdict_of(client, name, bad), 15, "the verdict on the constant model")
+    mv = client.get_model_version(name, bad)
+    assert mv.tags["mlops.validation"] == "failed"
+    assert mv.tags["mlops.validation.failed"] == "metrics,slices"
+    report = read_section(mv.description, "validation")
+    assert "### mlops-hooks validation: ❌ failed: metrics, slices" in report
+    assert "roc_auc 0.5000 (needs ≥ 0.75)" in report
+
+    # Replay (CLI, in its own process) and a re-delivery of the same fact by the webhook:
+    # one section, the author's text intact, still one event in the ledger.
+    env = webhook_env(mlflow_server, tmp_path / "state-0", MLOPS_HOOKS_POLICY=str(policy))
+    [event] = [
+        e
+        for e in httpx.get(f"{serve.url}/events", params={"kind": "model_registered"}).json()
+        if e["model"] == name and e["version"] == good
+    ]
+    replayed = cli("events", "replay", event["id"], env=env, cwd=tmp_path)
+    assert replayed.returncode == 0, replayed.stderr
+
+    def rerun_done() -> dict | None:
+        detail = httpx.get(f"{serve.url}/events/{event['id']}").json()
+        runs = [h for h in detail["history"] if h["status"] == "done"]
+        return detail if len(runs) == 2 and detail["status"] == "done" else None
+
+    wait_for(rerun_done, 15, "the replayed event to run again")
+    body = json.dumps(
+        {
+            "entity": "model_version",
+            "action": "created",
+            "timestamp": "2026-11-23T00:00:00Z",
+            "data": {"name": name, "version": good, "source": "x", "run_id": "r"},
+        }
+    ).encode()
+    delivery, ts = str(uuid.uuid4()), str(int(time.time()))
+    again = httpx.post(
+        f"{serve.url}/webhooks/mlflow",
+        content=body,
+        headers={
+            "X-MLflow-Signature": sign_mlflow(WEBHOOK_SECRET, delivery, ts, body),
+            "X-MLflow-Delivery-Id": delivery,
+            "X-MLflow-Timestamp": ts,
+            "Content-Type": "application/json",
+        },
+    )
+    assert again.status_code == 202 and again.json()["duplicate"] is True
+    description = client.get_model_version(name, good).description
+    assert description.startswith("Trained by Ada on Q3.")
+    assert description.count("<!-- mlops-hooks:validation:begin -->") == 1
+    detail = httpx.get(f"{serve.url}/events/{event['id']}").json()
+    assert detail["deliveries"] == 2
+    assert [h.get("note") for h in detail["history"] if h["status"] == "received"] == [
+        None,
+        "replay",
+    ]
+
+
+def test_without_a_policy_file_a_model_without_signature_fails_on_signature(
+    mlflow_server: Proc, validating_serve, churn
+) -> None:
+    train, _, model = churn
+    validating_serve()  # cwd has no mlops.yml and MLOPS_HOOKS_POLICY is unset
+    client = MlflowClient(tracking_uri=mlflow_server.url)
+    name = f"nosig-{uuid.uuid4().hex[:6]}"
+    version = log_and_register(
+        mlflow_server.url, name, model, train, with_signature=False, client=client
+    )
+    wait_for(lambda: verdict_of(client, name, version), 10, "the verdict tag")
+    tags = client.get_model_version(name, version).tags
+    assert tags["mlops.validation"] == "failed"
+    assert tags["mlops.validation.failed"] == "signature,input_example"
