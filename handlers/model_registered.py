@@ -101,6 +101,7 @@ def handle(event: Event, deps: Deps) -> Outcome:
         + (f": {', '.join(result.failed)}" if result.failed else ""),
         data={
             "checks": {c.name: c.status for c in result.checks},
+            "check_seconds": {c.name: round(c.seconds, 3) for c in result.checks},
             "seconds": round(result.seconds, 2),
         },
     )

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -41,6 +41,7 @@ class CheckResult:
     reason: str
     numbers: dict[str, Number] = field(default_factory=dict)
     threshold: str = ""
+    seconds: float = 0.0
 
 
 @dataclass
@@ -556,14 +557,16 @@ def run_checks(checks: Checks, ctx: Context) -> list[CheckResult]:
     """Run the selected checks in the policy's order; an unexpected error fails that check."""
     results = []
     for name in checks.names():
+        started = time.perf_counter()
         try:
-            results.append(CHECKS[name](ctx, getattr(checks, name)))
+            result = CHECKS[name](ctx, getattr(checks, name))
         except _Unavailable as exc:
             # a model that does not load is reported once, by "loads" when it runs
             skip = ctx.load_error is not None and "loads" in ctx.selected
-            results.append(CheckResult(name, "skipped" if skip else "failed", str(exc)))
+            result = CheckResult(name, "skipped" if skip else "failed", str(exc))
         except Exception as exc:
-            results.append(CheckResult(name, "failed", f"error: {_one_line(exc)}"))
+            result = CheckResult(name, "failed", f"error: {_one_line(exc)}")
+        results.append(replace(result, seconds=time.perf_counter() - started))
     return results
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.processes import BIN, Proc, free_port, start
+from tests.support.processes import BIN, Proc, free_port, start, start_mlflow_server
 
 # boto3 must never reach real AWS from the suite.
 os.environ.update(
@@ -53,40 +53,7 @@ def moto_server(session_dir: Path) -> Iterator[str]:
 
 @pytest.fixture(scope="session")
 def mlflow_server(session_dir: Path) -> Iterator[Proc]:
-    from cryptography.fernet import Fernet
-
-    port = free_port()
-    store = session_dir / "mlflow"
-    store.mkdir()
-    env = {
-        "MLFLOW_WEBHOOK_ALLOWED_SCHEMES": "http,https",
-        "MLFLOW_WEBHOOK_ALLOW_PRIVATE_IPS": "true",
-        "MLFLOW_WEBHOOK_CACHE_TTL": "1",
-        "MLFLOW_WEBHOOK_SECRET_ENCRYPTION_KEY": Fernet.generate_key().decode(),
-        "MLFLOW_WEBHOOK_REQUEST_MAX_RETRIES": "1",
-    }
-    proc = start(
-        "mlflow",
-        [
-            str(BIN / "mlflow"),
-            "server",
-            "--backend-store-uri",
-            f"sqlite:///{store / 'mlflow.db'}",
-            "--artifacts-destination",
-            str(store / "artifacts"),
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--workers",
-            "1",
-        ],
-        url=f"http://127.0.0.1:{port}",
-        ready="/health",
-        log_dir=session_dir,
-        env=env,
-        timeout=120,
-    )
+    proc = start_mlflow_server(session_dir)
     try:
         yield proc
     finally:

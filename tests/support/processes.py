@@ -121,3 +121,45 @@ def wait_for(predicate: Callable[[], object], timeout: float, what: str) -> obje
             return value
         time.sleep(0.1)
     raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+
+
+def start_mlflow_server(folder: Path) -> Proc:
+    """An MLflow 3 tracking server on SQLite that sends webhooks to localhost.
+
+    A fixed Fernet key lets every server worker decrypt webhook secrets; the webhook list
+    cache TTL is 1 s so a new webhook fires almost at once.
+    """
+    from cryptography.fernet import Fernet
+
+    port = free_port()
+    store = folder / "mlflow"
+    store.mkdir(parents=True, exist_ok=True)
+    env = {
+        "MLFLOW_WEBHOOK_ALLOWED_SCHEMES": "http,https",
+        "MLFLOW_WEBHOOK_ALLOW_PRIVATE_IPS": "true",
+        "MLFLOW_WEBHOOK_CACHE_TTL": "1",
+        "MLFLOW_WEBHOOK_SECRET_ENCRYPTION_KEY": Fernet.generate_key().decode(),
+        "MLFLOW_WEBHOOK_REQUEST_MAX_RETRIES": "1",
+    }
+    return start(
+        "mlflow",
+        [
+            str(BIN / "mlflow"),
+            "server",
+            "--backend-store-uri",
+            f"sqlite:///{store / 'mlflow.db'}",
+            "--artifacts-destination",
+            str(store / "artifacts"),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--workers",
+            "1",
+        ],
+        url=f"http://127.0.0.1:{port}",
+        ready="/health",
+        log_dir=folder,
+        env=env,
+        timeout=120,
+    )
