@@ -33,6 +33,12 @@ CATEGORICAL = (
     "PaymentMethod",
 )
 NUMERIC = ("SeniorCitizen", "tenure", "MonthlyCharges", "TotalCharges")
+PAYMENT_METHODS = (
+    "Electronic check",
+    "Mailed check",
+    "Bank transfer (automatic)",
+    "Credit card (automatic)",
+)
 
 
 def clean(frame: pd.DataFrame) -> pd.DataFrame:
@@ -87,7 +93,7 @@ def generate(rows: int = 7043, *, seed: int = 0, shift: float = 0.0) -> pd.DataF
 
     security, support = service(0.36), service(0.37)
     payment = pick(
-        ["Electronic check", "Mailed check", "Bank transfer (automatic)", "Credit card (automatic)"],
+        list(PAYMENT_METHODS),
         [0.34, 0.23, 0.22, 0.21],
     )
     senior = (rng.random(rows) < 0.16).astype("int64")

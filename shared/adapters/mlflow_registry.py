@@ -2,18 +2,14 @@
 
 from __future__ import annotations
 
-import time
 from typing import TYPE_CHECKING
 
+from shared.adapters.registry_common import wait_until_ready
 from shared.ports import Lineage, ModelVersion
 from shared.reports import replace_section
 
 if TYPE_CHECKING:
     from shared.adapters.pyfunc_model import PyfuncModel
-
-
-class RegistryError(RuntimeError):
-    pass
 
 
 class MlflowRegistry:
@@ -45,19 +41,7 @@ class MlflowRegistry:
         )
 
     def wait_ready(self, name: str, version: str, *, timeout: float = 300) -> ModelVersion:
-        """Poll until the version is READY; a failed registration or a timeout raises."""
-        deadline = time.monotonic() + timeout
-        delay = 0.1
-        while True:
-            mv = self.get_version(name, version)
-            if mv.status == "READY":
-                return mv
-            if mv.status == "FAILED_REGISTRATION":
-                raise RegistryError(f"{name} v{version}: registration failed")
-            if time.monotonic() > deadline:
-                raise RegistryError(f"{name} v{version}: still {mv.status} after {timeout} s")
-            time.sleep(delay)
-            delay = min(delay * 2, 2.0)
+        return wait_until_ready(self.get_version, name, version, timeout)
 
     def load_model(self, name: str, version: str) -> PyfuncModel:
         """The version as pyfunc; an evaluation runs in its source run's experiment."""

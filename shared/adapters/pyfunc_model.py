@@ -45,6 +45,8 @@ class PyfuncModel:
         run_name: str = "mlops-hooks validation",
         run_tags: dict[str, str] | None = None,
         run_url: Any = None,
+        tracking_uri: str | None = None,
+        can_evaluate: bool = True,
     ) -> None:
         import mlflow
         import mlflow.pyfunc
@@ -54,7 +56,7 @@ class PyfuncModel:
         self._dir = Path(tempfile.mkdtemp(prefix="mlops-hooks-model-"))
         try:
             local = mlflow.artifacts.download_artifacts(
-                artifact_uri=model_uri, dst_path=str(self._dir)
+                artifact_uri=model_uri, dst_path=str(self._dir), tracking_uri=tracking_uri
             )
             self.path = Path(local)
             self.meta = Model.load(str(self.path))
@@ -69,6 +71,7 @@ class PyfuncModel:
         self._run_name = run_name
         self._run_tags = run_tags or {}
         self._run_url = run_url  # callable run_id -> URL, from the registry
+        self._can_evaluate = can_evaluate
 
     def close(self) -> None:
         shutil.rmtree(self._dir, ignore_errors=True)
@@ -123,6 +126,8 @@ class PyfuncModel:
         """``mlflow.models.evaluate`` in a run of its own (metrics + plots as the audit)."""
         import mlflow
 
+        if not self._can_evaluate:
+            return None
         config: dict[str, Any] = {"log_model_explainability": False}
         if positive is not None:
             config["pos_label"] = positive

@@ -10,8 +10,11 @@ from tests.support.fake_http import FakeHTTP, Request
 WEBHOOKS = "/api/2.0/mlflow/registry-webhooks"
 
 
-def fake_databricks() -> FakeHTTP:
+def fake_databricks(workspace: Workspace | None = None) -> FakeHTTP:
+    """Webhook endpoints; with a ``Workspace``, the registry endpoints over its state too."""
     fake = FakeHTTP()
+    if workspace is not None:
+        add_registry_routes(fake, workspace)
     hooks: dict[str, dict[str, Any]] = {}
     ids = itertools.count(1)
 
@@ -43,3 +46,143 @@ def fake_databricks() -> FakeHTTP:
         return 200, {"webhook": hook}
 
     return fake
+
+
+# --- model registry: versions, comments, tags, transition requests, runs; Unity Catalog ------
+
+MLFLOW = "/api/2.0/mlflow"
+UC = "/api/2.1/unity-catalog/models"
+
+
+class Workspace:
+    """The fake's registry state, for tests to seed and inspect."""
+
+    def __init__(self) -> None:
+        self.versions: dict[tuple[str, str], dict[str, Any]] = {}
+        self.comments: dict[str, dict[str, Any]] = {}
+        self.requests: list[dict[str, Any]] = []
+        self.runs: dict[str, dict[str, Any]] = {}
+        self.aliases: dict[tuple[str, str], int] = {}
+        self.ids = itertools.count(1)
+
+    def add_version(self, name: str, version: str, **fields: Any) -> dict[str, Any]:
+        self.versions[(name, version)] = {
+            "name": name,
+            "version": version,
+            "status": "READY",
+            "current_stage": "None",
+            "tags": [],
+            **fields,
+        }
+        return self.versions[(name, version)]
+
+    def tags(self, name: str, version: str) -> dict[str, str]:
+        return {t["key"]: t["value"] for t in self.versions[(name, version)]["tags"]}
+
+
+def _not_found(what: str) -> tuple[int, Any]:
+    return 404, {"error_code": "RESOURCE_DOES_NOT_EXIST", "message": f"{what} not found"}
+
+
+def add_registry_routes(fake: FakeHTTP, ws: Workspace) -> None:
+    def version_of(name: str, version: str) -> dict[str, Any] | None:
+        return ws.versions.get((name, str(version)))
+
+    @fake.route("GET", f"{MLFLOW}/model-versions/get")
+    def get_version(req: Request) -> tuple[int, Any]:
+        mv = version_of(req.query["name"][0], req.query["version"][0])
+        return (200, {"model_version": mv}) if mv else _not_found("model version")
+
+    @fake.route("GET", f"{MLFLOW}/model-versions/get-download-uri")
+    def download_uri(req: Request) -> tuple[int, Any]:
+        mv = version_of(req.query["name"][0], req.query["version"][0])
+        return (200, {"artifact_uri": mv["artifact_uri"]}) if mv else _not_found("version")
+
+    @fake.route("POST", f"{MLFLOW}/model-versions/set-tag")
+    def set_tag(req: Request) -> tuple[int, Any]:
+        body = req.json()
+        mv = version_of(body["name"], body["version"])
+        if mv is None:
+            return _not_found("model version")
+        mv["tags"] = [t for t in mv["tags"] if t["key"] != body["key"]]
+        mv["tags"].append({"key": body["key"], "value": body["value"]})
+        return 200, {}
+
+    @fake.route("POST", f"{MLFLOW}/comments/create")
+    def create_comment(req: Request) -> tuple[int, Any]:
+        body = req.json()
+        comment_id = f"c-{next(ws.ids)}"
+        ws.comments[comment_id] = {"id": comment_id, **body}
+        return 200, {"comment": {"id": comment_id, "comment": body["comment"]}}
+
+    @fake.route("PATCH", f"{MLFLOW}/comments/update")
+    def update_comment(req: Request) -> tuple[int, Any]:
+        body = req.json()
+        if body["id"] not in ws.comments:
+            return _not_found("comment")
+        ws.comments[body["id"]]["comment"] = body["comment"]
+        return 200, {"comment": ws.comments[body["id"]]}
+
+    for action in ("create", "approve", "reject"):
+
+        @fake.route("POST", f"{MLFLOW}/transition-requests/{action}")
+        def transition(req: Request, action: str = action) -> tuple[int, Any]:
+            ws.requests.append({"action": action, **req.json()})
+            return 200, {"request": {"to_stage": req.json()["stage"]}}
+
+    @fake.route("GET", f"{MLFLOW}/transition-requests/list")
+    def list_requests(req: Request) -> tuple[int, Any]:
+        name, version = req.query["name"][0], req.query["version"][0]
+        decided = {r["stage"] for r in ws.requests if r["action"] != "create" and r["name"] == name}
+        pending = [
+            {"to_stage": r["stage"], "comment": r.get("comment"), "activity_type": "REQUESTED"}
+            for r in ws.requests
+            if r["action"] == "create"
+            and (r["name"], r["version"]) == (name, version)
+            and r["stage"] not in decided
+        ]
+        return 200, {"requests": pending}
+
+    @fake.route("GET", f"{MLFLOW}/runs/get")
+    def get_run(req: Request) -> tuple[int, Any]:
+        run = ws.runs.get(req.query["run_id"][0])
+        return (200, {"run": run}) if run else _not_found("run")
+
+    # Unity Catalog
+    @fake.route("GET", UC + "/{full_name}/versions/{version}")
+    def uc_get(req: Request) -> tuple[int, Any]:
+        mv = version_of(req.params["full_name"], req.params["version"])
+        if mv is None:
+            return _not_found("model version")
+        name = req.params["full_name"]
+        aliases = [
+            {"alias_name": alias, "version_num": v}
+            for (n, alias), v in ws.aliases.items()
+            if n == name and str(v) == req.params["version"]
+        ]
+        return 200, {**mv, "version": int(mv["version"]), "aliases": aliases}
+
+    @fake.route("PATCH", UC + "/{full_name}/versions/{version}")
+    def uc_update(req: Request) -> tuple[int, Any]:
+        mv = version_of(req.params["full_name"], req.params["version"])
+        if mv is None:
+            return _not_found("model version")
+        mv["comment"] = req.json().get("comment", mv.get("comment"))
+        return 200, {**mv, "version": int(mv["version"])}
+
+    @fake.route("PUT", UC + "/{full_name}/aliases/{alias}")
+    def uc_set_alias(req: Request) -> tuple[int, Any]:
+        key = (req.params["full_name"], req.params["alias"])
+        ws.aliases[key] = req.json()["version_num"]
+        return 200, {"alias_name": key[1], "version_num": ws.aliases[key]}
+
+    @fake.route("GET", UC + "/{full_name}/aliases/{alias}")
+    def uc_get_alias(req: Request) -> tuple[int, Any]:
+        key = (req.params["full_name"], req.params["alias"])
+        if key not in ws.aliases:
+            return _not_found("alias")
+        return 200, {"model_name": key[0], "version": ws.aliases[key]}
+
+    @fake.route("POST", f"{MLFLOW}/unity-catalog/model-versions/set-tag")
+    def uc_set_tag(req: Request) -> tuple[int, Any]:
+        return set_tag(req)

@@ -1,6 +1,7 @@
 """A tiny recording HTTP server for fakes of third-party APIs (Databricks, Slack).
 
-Routes are (method, path) -> handler(request) -> (status, json). Every request is recorded;
+Routes are (method, path) -> handler(request) -> (status, json); a path may hold ``{name}``
+segments, whose values land in ``request.params``. Every request is recorded;
 ``fail_next`` injects 429/5xx answers (with Retry-After) before the real handler runs.
 Runs on a thread in the test process, on 127.0.0.1 only.
 """
@@ -8,6 +9,7 @@ Runs on a thread in the test process, on 127.0.0.1 only.
 from __future__ import annotations
 
 import json
+import re
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -23,6 +25,7 @@ class Request:
     query: dict[str, list[str]]
     headers: dict[str, str]
     body: bytes
+    params: dict[str, str] = field(default_factory=dict)
 
     def json(self) -> Any:
         return json.loads(self.body or b"{}")
@@ -99,6 +102,17 @@ class FakeHTTP:
         self._server.shutdown()
         self._server.server_close()
 
+    def _templated(self, req: Request) -> Handler | None:
+        for (method, template), handler in self.routes.items():
+            if method != req.method or "{" not in template:
+                continue
+            pattern = re.sub(r"\\{(\w+)\\}", r"(?P<\1>[^/]+)", re.escape(template))
+            match = re.fullmatch(pattern, req.path)
+            if match:
+                req.params = match.groupdict()
+                return handler
+        return None
+
     def _answer(self, req: Request) -> tuple[int, Any, dict[str, str]]:
         for fault in self.faults:
             if fault.times > 0 and (fault.method, fault.path) == (req.method, req.path):
@@ -112,7 +126,7 @@ class FakeHTTP:
                     },
                     headers,
                 )
-        handler = self.routes.get((req.method, req.path))
+        handler = self.routes.get((req.method, req.path)) or self._templated(req)
         if handler is None:
             return (
                 404,

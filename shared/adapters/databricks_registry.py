@@ -1,0 +1,223 @@
+"""Registry adapter for a Databricks workspace, through databricks-sdk.
+
+Two registries live there:
+
+- the **workspace model registry** (names like ``churn``): reports are registry *comments*
+  (``model_registry.create_comment``; our comment's id is kept in the version tag
+  ``mlops.comment.<section>`` so a re-run updates it instead of adding a second), tags, stage
+  transition requests (create / approve / reject);
+- **Unity Catalog** (three-part names ``catalog.schema.model``): reports go into a managed
+  section of the version's comment field, and promotion uses aliases.
+
+The SDK's built-in retries handle 429 (honouring Retry-After) and 5xx, bounded by
+``MLOPS_HOOKS_DATABRICKS_RETRY_TIMEOUT_SECONDS``.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from shared.adapters.registry_common import RegistryError, wait_until_ready
+from shared.ports import Lineage, ModelVersion
+from shared.reports import replace_section
+
+if TYPE_CHECKING:
+    from shared.adapters.pyfunc_model import PyfuncModel
+    from shared.settings import Settings
+
+COMMENT_TAG = "mlops.comment.{section}"
+
+
+def is_unity_catalog(name: str) -> bool:
+    return name.count(".") == 2
+
+
+class DatabricksRegistry:
+    def __init__(self, client: Any, host: str) -> None:
+        self.client = client  # databricks.sdk.WorkspaceClient
+        self.host = host.rstrip("/")
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> DatabricksRegistry:
+        return cls.connect(
+            settings.databricks_host,
+            settings.secret("databricks_token"),
+            retry_timeout_seconds=settings.databricks_retry_timeout_seconds,
+        )
+
+    @classmethod
+    def connect(
+        cls, host: str | None, token: str | None, *, retry_timeout_seconds: int = 60
+    ) -> DatabricksRegistry:
+        from databricks.sdk import WorkspaceClient
+        from databricks.sdk.config import Config
+
+        config = Config(host=host, token=token, retry_timeout_seconds=retry_timeout_seconds)
+        return cls(WorkspaceClient(config=config), str(config.host))
+
+    # --- versions --------------------------------------------------------------------------
+
+    def get_version(self, name: str, version: str) -> ModelVersion:
+        if is_unity_catalog(name):
+            info = self.client.model_versions.get(name, int(version), include_aliases=True)
+            return ModelVersion(
+                name=name,
+                version=str(info.version),
+                status=info.status.value if info.status else "READY",
+                source=info.source,
+                run_id=info.run_id or None,
+                description=info.comment or "",
+                aliases=[a.alias_name for a in info.aliases or [] if a.alias_name],
+            )
+        mv = self.client.model_registry.get_model_version(name, str(version)).model_version
+        return ModelVersion(
+            name=name,
+            version=str(mv.version),
+            status=mv.status.value if mv.status else "READY",
+            source=mv.source,
+            run_id=mv.run_id or None,
+            description=mv.description or "",
+            tags={t.key: t.value for t in mv.tags or [] if t.key},
+            stage=mv.current_stage,
+        )
+
+    def wait_ready(self, name: str, version: str, *, timeout: float = 300) -> ModelVersion:
+        return wait_until_ready(self.get_version, name, version, timeout)
+
+    def load_model(self, name: str, version: str) -> PyfuncModel:
+        """Artifacts from the registry's download URI, loaded with MLflow's pyfunc.
+
+        No ``mlflow.models.evaluate`` run here (it would log to this process's tracking
+        server, not the workspace): the suite computes its metrics itself.
+        """
+        from shared.adapters.pyfunc_model import PyfuncModel
+
+        if is_unity_catalog(name):
+            return PyfuncModel(
+                f"models:/{name}/{version}", tracking_uri="databricks-uc", can_evaluate=False
+            )
+        uri = self.client.model_registry.get_model_version_download_uri(name, str(version))
+        return PyfuncModel(str(uri.artifact_uri), tracking_uri="databricks", can_evaluate=False)
+
+    def lineage(self, run_id: str) -> Lineage:
+        from databricks.sdk.errors import NotFound
+
+        try:
+            run = self.client.experiments.get_run(run_id).run
+        except NotFound:
+            return Lineage(run_exists=False)
+        names, training = [], 0
+        for item in (run.inputs.dataset_inputs if run.inputs else None) or []:
+            tags = {t.key: t.value for t in item.tags or []}
+            context = tags.get("mlflow.data.context")
+            dataset = item.dataset.name if item.dataset else "dataset"
+            names.append(f"{dataset} ({context or 'no context'})")
+            training += context in ("training", "train")
+        return Lineage(
+            run_exists=True,
+            params=len((run.data.params if run.data else None) or []),
+            datasets=names,
+            training_datasets=training,
+            run_url=self._run_link(run.info.experiment_id if run.info else None, run_id),
+        )
+
+    # --- reports and tags -------------------------------------------------------------------
+
+    def write_report(self, name: str, version: str, section: str, markdown: str) -> None:
+        if is_unity_catalog(name):
+            current = self.get_version(name, version).description
+            updated = replace_section(current, section, markdown)
+            if updated != current:
+                self.client.model_versions.update(name, int(version), comment=updated)
+            return
+        from databricks.sdk.errors import NotFound
+
+        tag = COMMENT_TAG.format(section=section)
+        comment_id = self.get_version(name, version).tags.get(tag)
+        if comment_id:
+            try:
+                self.client.model_registry.update_comment(comment_id, markdown)
+                return
+            except NotFound:  # someone deleted our comment: write a new one
+                pass
+        created = self.client.model_registry.create_comment(name, str(version), markdown)
+        if created.comment and created.comment.id:
+            self.client.model_registry.set_model_version_tag(
+                name, str(version), tag, str(created.comment.id)
+            )
+
+    def set_tags(self, name: str, version: str, tags: dict[str, str]) -> None:
+        for key, value in tags.items():
+            if is_unity_catalog(name):
+                # databricks-sdk has no typed call for UC model-version tags: MLflow's own
+                # UC registry endpoint, through the SDK's client (auth, retries) all the same.
+                self.client.api_client.do(
+                    "POST",
+                    "/api/2.0/mlflow/unity-catalog/model-versions/set-tag",
+                    body={"name": name, "version": str(version), "key": key, "value": value},
+                )
+            else:
+                self.client.model_registry.set_model_version_tag(name, str(version), key, value)
+
+    # --- aliases (Unity Catalog) and stage transitions (workspace registry) ------------------
+
+    def get_alias(self, name: str, alias: str) -> str | None:
+        from databricks.sdk.errors import NotFound
+
+        self._needs_unity_catalog(name, "aliases")
+        try:
+            return str(self.client.model_versions.get_by_alias(name, alias).version)
+        except NotFound:
+            return None
+
+    def set_alias(self, name: str, alias: str, version: str) -> None:
+        self._needs_unity_catalog(name, "aliases")
+        self.client.registered_models.set_alias(name, alias, int(version))
+
+    def request_promotion(
+        self, name: str, version: str, *, alias: str, stage: str, comment: str
+    ) -> str:
+        if is_unity_catalog(name):
+            self.set_alias(name, alias, version)
+            return f"set alias {alias!r} on version {version}"
+        # a replayed event must not open a second request for the same stage
+        for open_request in self.client.model_registry.list_transition_requests(name, str(version)):
+            if open_request.to_stage == stage:
+                return f"transition request to {stage} already open for version {version}"
+        self.client.model_registry.create_transition_request(
+            name, str(version), stage, comment=comment
+        )
+        return f"transition request to {stage} for version {version}"
+
+    def approve_transition(self, name: str, version: str, stage: str, comment: str) -> None:
+        self.client.model_registry.approve_transition_request(
+            name, str(version), stage, archive_existing_versions=True, comment=comment
+        )
+
+    def reject_transition(self, name: str, version: str, stage: str, comment: str) -> None:
+        self.client.model_registry.reject_transition_request(
+            name, str(version), stage, comment=comment
+        )
+
+    # --- links --------------------------------------------------------------------------------
+
+    def version_url(self, name: str, version: str) -> str | None:
+        if is_unity_catalog(name):
+            catalog, schema, model = name.split(".")
+            return f"{self.host}/explore/data/models/{catalog}/{schema}/{model}/version/{version}"
+        return f"{self.host}/#mlflow/models/{name}/versions/{version}"
+
+    def run_url(self, run_id: str) -> str | None:
+        run = self.client.experiments.get_run(run_id).run
+        return self._run_link(run.info.experiment_id if run and run.info else None, run_id)
+
+    def _run_link(self, experiment_id: str | None, run_id: str) -> str:
+        return f"{self.host}/#mlflow/experiments/{experiment_id or 0}/runs/{run_id}"
+
+    @staticmethod
+    def _needs_unity_catalog(name: str, what: str) -> None:
+        if not is_unity_catalog(name):
+            raise RegistryError(
+                f"{name}: the workspace model registry has no {what}; "
+                "use stages (transition requests) or a Unity Catalog model"
+            )

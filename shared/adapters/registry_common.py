@@ -1,0 +1,35 @@
+"""What both registry adapters share: waiting for READY, and their error type."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from shared.dispatch import PermanentError
+from shared.ports import ModelVersion
+
+
+class RegistryError(RuntimeError):
+    pass
+
+
+class RegistrationFailed(RegistryError, PermanentError):
+    """The registry gave up on the version: retrying the event cannot help."""
+
+
+def wait_until_ready(
+    get_version: Callable[[str, str], ModelVersion], name: str, version: str, timeout: float
+) -> ModelVersion:
+    """Poll (0.1 s doubling to 2 s) until READY; a failed registration or a timeout raises."""
+    deadline = time.monotonic() + timeout
+    delay = 0.1
+    while True:
+        mv = get_version(name, version)
+        if mv.status == "READY":
+            return mv
+        if mv.status == "FAILED_REGISTRATION":
+            raise RegistrationFailed(f"{name} v{version}: registration failed")
+        if time.monotonic() > deadline:
+            raise RegistryError(f"{name} v{version}: still {mv.status} after {timeout} s")
+        time.sleep(delay)
+        delay = min(delay * 2, 2.0)

@@ -1,0 +1,172 @@
+"""DatabricksRegistry: the real databricks-sdk against a local, recording fake of the REST API."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import mlflow.sklearn
+import pytest
+
+from shared import churn_data, events
+from shared.adapters.databricks_registry import DatabricksRegistry
+from shared.adapters.ledger_sqlite import SqliteLedger
+from shared.adapters.table_reader import TableReader
+from shared.bootstrap import bootstrap
+from shared.events import Source
+from shared.ledger import Status
+from shared.policy import parse_policy
+from shared.reports import read_section
+from shared.settings import Settings
+from tests.support.fake_databricks import MLFLOW, UC, Workspace, fake_databricks
+from tests.support.fake_http import FakeHTTP
+from tests.support.fakes import FixedClock, RecordingNotifier, Wakes
+
+
+@pytest.fixture
+def workspace() -> Iterator[tuple[Workspace, FakeHTTP, DatabricksRegistry]]:
+    ws = Workspace()
+    fake = fake_databricks(ws)
+    url = fake.start()
+    yield ws, fake, DatabricksRegistry.connect(url, "dapi-test", retry_timeout_seconds=10)
+    fake.stop()
+
+
+def test_comment_created_once_then_updated_and_recreated_if_deleted(workspace) -> None:
+    ws, fake, registry = workspace
+    ws.add_version("churn", "4", description="Trained by Ada.")
+    fake.fail_next("POST", f"{MLFLOW}/comments/create", 429, retry_after=1)
+
+    registry.write_report("churn", "4", "validation", "first")
+    registry.write_report("churn", "4", "validation", "second")
+    assert len(fake.calls("POST", f"{MLFLOW}/comments/create")) == 2  # the 429, then the one
+    assert len(fake.calls("PATCH", f"{MLFLOW}/comments/update")) == 1
+    [comment] = ws.comments.values()
+    assert comment["comment"] == "second"
+    assert ws.tags("churn", "4")["mlops.comment.validation"] == comment["id"]
+
+    ws.comments.clear()  # a user deleted it
+    registry.write_report("churn", "4", "validation", "third")
+    [again] = ws.comments.values()
+    assert again["comment"] == "third"
+    assert ws.tags("churn", "4")["mlops.comment.validation"] == again["id"]
+
+
+def test_tags_and_transition_requests(workspace) -> None:
+    ws, fake, registry = workspace
+    ws.add_version("churn", "4")
+    fake.fail_next("POST", f"{MLFLOW}/model-versions/set-tag", 503)
+    registry.set_tags("churn", "4", {"mlops.validation": "passed", "mlops.validated_at": "t"})
+    assert ws.tags("churn", "4") == {"mlops.validation": "passed", "mlops.validated_at": "t"}
+
+    done = registry.request_promotion(
+        "churn", "4", alias="challenger", stage="Production", comment="validated"
+    )
+    again = registry.request_promotion(
+        "churn", "4", alias="challenger", stage="Production", comment="validated"
+    )
+    assert done.startswith("transition request to Production")
+    assert "already open" in again
+    registry.approve_transition("churn", "4", "Production", "report")
+    registry.reject_transition("churn", "4", "Staging", "no")
+    assert [(r["action"], r["stage"]) for r in ws.requests] == [
+        ("create", "Production"),
+        ("approve", "Production"),
+        ("reject", "Staging"),
+    ]
+    assert ws.requests[1]["archive_existing_versions"] is True
+    assert registry.version_url("churn", "4").endswith("/#mlflow/models/churn/versions/4")
+
+
+def test_unity_catalog_versions_keep_the_report_in_their_comment_and_use_aliases(
+    workspace,
+) -> None:
+    ws, fake, registry = workspace
+    name = "ml.churn.model"
+    ws.add_version(name, "2", comment="Owner: Ada.")
+    registry.write_report(name, "2", "validation", "## run 1")
+    registry.write_report(name, "2", "validation", "## run 2")
+    comment = ws.versions[(name, "2")]["comment"]
+    assert comment.startswith("Owner: Ada.") and read_section(comment, "validation") == "## run 2"
+    assert comment.count("mlops-hooks:validation:begin") == 1
+
+    assert registry.get_alias(name, "champion") is None
+    registry.request_promotion(name, "2", alias="challenger", stage="Production", comment="")
+    assert registry.get_alias(name, "challenger") == "2"
+    assert registry.get_version(name, "2").aliases == ["challenger"]
+    registry.set_tags(name, "2", {"mlops.validation": "passed"})
+    assert ws.tags(name, "2") == {"mlops.validation": "passed"}
+    assert fake.calls("PUT", f"{UC}/{name}/aliases/challenger")
+    assert registry.version_url(name, "2").endswith("/explore/data/models/ml/churn/model/version/2")
+
+
+def test_model_registered_on_databricks_comments_once_and_updates_on_replay(
+    workspace, tmp_path: Path
+) -> None:
+    """The handler end to end over the SDK: model from the download URI, lineage from the run."""
+    ws, fake, registry = workspace
+    frame = churn_data.generate(2000, seed=5)
+    train, holdout = frame.iloc[:1600], frame.iloc[1600:]
+    model_dir = tmp_path / "model"
+    mlflow.sklearn.save_model(
+        churn_data.train_classifier(train),
+        model_dir,
+        input_example=train.drop(columns=["Churn"]).head(2),
+    )
+    holdout.to_csv(tmp_path / "holdout.csv", index=False)
+    ws.add_version("churn", "7", artifact_uri=str(model_dir), run_id="run-7")
+    ws.runs["run-7"] = {
+        "info": {"run_id": "run-7", "experiment_id": "42"},
+        "data": {"params": [{"key": "C", "value": "1.0"}]},
+        "inputs": {
+            "dataset_inputs": [
+                {
+                    "tags": [{"key": "mlflow.data.context", "value": "training"}],
+                    "dataset": {"name": "churn-train", "digest": "d", "source_type": "delta"},
+                }
+            ]
+        },
+    }
+    policy = parse_policy(
+        f"""
+models:
+  - name: churn
+    checks: {{loads: {{}}, signature: {{}}, predictions: {{}}, lineage: {{}},
+             metrics: {{thresholds: {{roc_auc: {{min: 0.75}}}}}}}}
+    holdout: {{uri: "{tmp_path / "holdout.csv"}", label: Churn}}
+    promotion: {{target_stage: Production}}
+""",
+        "mlops.yml",
+    )
+    ledger = SqliteLedger(tmp_path / "ledger.db")
+    dispatcher = bootstrap(
+        Settings(state_dir=tmp_path),
+        ledger=ledger,
+        queue=Wakes(),
+        clock=FixedClock(),
+        registries={"databricks": registry},
+        tables=TableReader(),
+        notifier=RecordingNotifier(),
+        policy=policy,
+    )
+    try:
+        recorded = dispatcher.submit(events.model_registered(Source.DATABRICKS, "churn", "7"))
+        first = dispatcher.process(recorded.record.id)
+        assert first.status is Status.DONE and first.outcome["result"] == "passed", first.outcome
+        dispatcher.replay(first.id)
+        assert dispatcher.process(first.id).status is Status.DONE
+    finally:
+        ledger.close()
+
+    assert len(fake.calls("POST", f"{MLFLOW}/comments/create")) == 1
+    assert len(fake.calls("PATCH", f"{MLFLOW}/comments/update")) == 1
+    [comment] = ws.comments.values()
+    assert comment["comment"].startswith("### mlops-hooks validation: ✅ passed")
+    assert "| `lineage` | ✅ passed |" in comment["comment"]
+    assert "#mlflow/experiments/42/runs/run-7" in comment["comment"]
+    tags = ws.tags("churn", "7")
+    assert tags["mlops.validation"] == "passed" and tags["mlops.validation.failed"] == ""
+    # one transition request to the policy's stage, not a second one on replay
+    assert [(r["action"], r["stage"]) for r in ws.requests] == [("create", "Production")]
+    child = first.outcome["emitted"]
+    assert len(child) == 1
