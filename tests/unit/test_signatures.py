@@ -41,8 +41,8 @@ def test_valid_mlflow_signature_returns_the_delivery_id() -> None:
     [
         (mlflow_headers("wrong"), BODY, "does not match"),
         (mlflow_headers("s"), BODY + b" ", "does not match"),
-        (mlflow_headers("s", ts=int(time.time()) - 301), BODY, "away from now"),
-        (mlflow_headers("s", ts=int(time.time()) + 400), BODY, "away from now"),
+        (mlflow_headers("s", ts=int(time.time()) - 3600), BODY, "away from now"),
+        (mlflow_headers("s", ts=int(time.time()) + 3600), BODY, "away from now"),
         ({**mlflow_headers("s"), "X-MLflow-Timestamp": "soon"}, BODY, "not a unix timestamp"),
         (
             {k: v for k, v in mlflow_headers("s").items() if k != "X-MLflow-Signature"},
