@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 
 from shared.settings import Settings
 
@@ -54,7 +55,7 @@ def run_server(
     from functions.app import create_app
     from functions.runtime import Runtime, settle_heap
     from handlers import HandlerConfigError
-    from shared.bootstrap import bootstrap
+    from shared.bootstrap import bootstrap, warm_up
     from shared.dispatch import WorkerPool
 
     check_startup(settings, insecure_no_signature=insecure_no_signature)
@@ -66,6 +67,7 @@ def run_server(
     except Exception as exc:
         raise ServeError(f"cannot open the ledger {settings.resolved_ledger_url}: {exc}") from None
     pool.start(dispatcher)
+    threading.Thread(target=warm_up, args=(dispatcher.deps,), name="warm-up", daemon=True).start()
     runtime = Runtime(settings, dispatcher, insecure_no_signature=insecure_no_signature)
     app = create_app(runtime)
     settle_heap()

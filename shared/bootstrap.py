@@ -132,3 +132,24 @@ def _policy_from(settings: Settings) -> Any:
     from shared.policy import load_policy
 
     return load_policy(settings.resolved_policy_path)
+
+
+def warm_up(deps: Deps) -> None:
+    """Build the registries and import what a first validation needs (mlflow's pyfunc and
+    evaluator, scikit-learn's metrics), so the first event does not pay seconds for it.
+
+    ``serve`` calls this on a background thread; the edge functions never do.
+    """
+    import importlib
+    import logging
+
+    log = logging.getLogger("mlops_hooks.bootstrap")
+    try:
+        for name in deps.registries:
+            deps.registries[name]
+        if deps.registries:
+            for module in ("mlflow.pyfunc", "mlflow.models", "sklearn.metrics", "pandas"):
+                importlib.import_module(module)
+        deps.loaded_policy()
+    except Exception as exc:  # a registry that is down now may be up by the first event
+        log.warning("warm-up incomplete: %s: %s", type(exc).__name__, exc)

@@ -58,6 +58,10 @@ class NoParams(_Strict):
 
 class MetricsCheck(_Strict):
     thresholds: dict[Metric, Bound] = Field(default_factory=dict)
+    # "mlflow": mlflow.models.evaluate in an evaluation run (metrics + ROC/PR/lift/calibration/
+    # confusion plots, ~1.5-2 s of rendering); "builtin": the same metrics with scikit-learn,
+    # no run, for the fastest verdict
+    evaluator: Literal["mlflow", "builtin"] = "mlflow"
 
 
 class SlicesCheck(_Strict):

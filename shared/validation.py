@@ -366,7 +366,7 @@ def check_metrics(ctx: Context, params: Any) -> CheckResult:
     thresholds = params.thresholds
     names = list(thresholds) or _default_metrics(ctx)
     labels = ctx.labelled
-    evaluation = _evaluate(ctx, labels)
+    evaluation = _evaluate(ctx, labels) if params.evaluator == "mlflow" else None
     values = dict(_own_metrics(ctx, names))
     if evaluation is not None:
         values.update({k: v for k, v in evaluation.metrics.items() if k in names})
