@@ -36,6 +36,7 @@ test: install check-java lint
 bench: install
 	@command -v wrk >/dev/null 2>&1 || { echo "bench/ingress.py needs wrk: sudo apt-get install -y wrk  (macOS: brew install wrk)"; exit 1; }
 	$(PY) bench/ingress.py
+	$(PY) bench/verdict.py
 
 serve: install
 	$(VENV)/bin/mlops-hooks serve

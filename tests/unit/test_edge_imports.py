@@ -1,0 +1,39 @@
+"""The edge stays light: recording an event never imports mlflow, pandas or the SDKs."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+PROBE = """
+import sys
+import functions.lambda_http
+from shared import events
+from shared.bootstrap import bootstrap
+from shared.events import Source
+from shared.settings import Settings
+
+dispatcher = bootstrap(Settings(state_dir=sys.argv[1]))
+dispatcher.submit(events.model_registered(Source.MLFLOW, "churn", "1"))
+assert set(dispatcher.deps.registries) == {"mlflow", "databricks"}
+heavy = ("mlflow", "pandas", "numpy", "sklearn", "pyspark", "databricks.sdk", "slack_sdk", "boto3")
+print(",".join(m for m in heavy if m in sys.modules))
+"""
+
+
+def test_bootstrap_and_recording_import_no_heavy_library(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", PROBE, str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={
+            "PATH": "/usr/bin:/bin",
+            "MLFLOW_TRACKING_URI": "http://127.0.0.1:9",
+            "DATABRICKS_HOST": "http://127.0.0.1:9",
+        },
+        cwd=Path(__file__).resolve().parents[2],
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == ""  # none of them
