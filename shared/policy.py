@@ -142,13 +142,23 @@ class Promotion(_Strict):
 
 class Comparison(_Strict):
     metric: Metric = "roc_auc"
-    direction: Literal["maximize", "minimize"] = "maximize"
+    # follows from the metric (log_loss, rmse, mae: minimize); stating it is a check
+    direction: Literal["maximize", "minimize"] | None = None
     min_improvement: float = 0.0
     confidence: float = Field(default=0.95, gt=0, lt=1)
     resamples: int = Field(default=1000, ge=10)
     seed: int | None = 0
     # metric -> the largest allowed regression of the challenger against the champion
     guardrails: dict[Metric, float] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _direction_of_metric(self) -> Comparison:
+        natural = "minimize" if self.metric in ("log_loss", "rmse", "mae") else "maximize"
+        if self.direction is None:
+            self.direction = natural
+        elif self.direction != natural:
+            raise ValueError(f"{self.metric} is to {natural}, not to {self.direction}")
+        return self
 
 
 class Job(_Strict):

@@ -9,6 +9,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from shared.ledger import Ledger
@@ -147,6 +148,22 @@ class Registry(Protocol):
     def version_url(self, name: str, version: str) -> str | None: ...
 
     def run_url(self, run_id: str) -> str | None: ...
+
+    def champion_version(self, name: str, *, alias: str, stage: str) -> str | None:
+        """The serving version: by alias (MLflow, Unity Catalog) or stage (workspace)."""
+        ...
+
+    def promote(
+        self, name: str, version: str, *, alias: str, previous_alias: str, stage: str, comment: str
+    ) -> str:
+        """Make the version champion (keeping the previous one findable); says what it did."""
+        ...
+
+    def reject(self, name: str, version: str, *, stage: str, comment: str) -> str: ...
+
+    def log_artifact(self, run_id: str, path: Path, artifact_path: str) -> str | None:
+        """Attach a file to a run; returns a URL to it when the registry serves one."""
+        ...
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ import re
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from shared.comparison import Decision, MetricDelta
     from shared.validation import Validation
 
 
@@ -88,3 +89,63 @@ def _numbers(numbers: dict[str, object]) -> str:
 def _cell(text: str) -> str:
     """Table-cell safe: no pipes or newlines to break the markdown table."""
     return text.replace("|", "\\|").replace("\n", " ") or "—"
+
+
+# --- the comparison (promotion) report --------------------------------------------------------
+
+
+def comparison_markdown(
+    decision: Decision,
+    *,
+    model: str,
+    decided_at: str,
+    holdout: str,
+    action: str,
+    event_id: str,
+    image_url: str | None = None,
+    links: list[tuple[str, str | None]] | None = None,
+) -> str:
+    """Champion vs challenger: each metric with its delta and interval, the decision and why."""
+    mark = "✅ promote" if decision.promote else "❌ reject"
+    champion = f"v{decision.champion_version}" if decision.champion_version else "none"
+    lines = [
+        f"### mlops-hooks promotion: {mark} v{decision.challenger_version}",
+        "",
+        f"`{model}` · challenger v{decision.challenger_version} vs champion {champion} · "
+        f"{decided_at} · event `{event_id}`",
+        "",
+    ]
+    if decision.primary is not None:
+        level = f"{decision.confidence:.0%}"
+        lines += [
+            f"| metric | champion {champion} | challenger v{decision.challenger_version} "
+            f"| delta | {level} interval | rule |",
+            "|---|---|---|---|---|---|",
+            _delta_row(
+                decision.primary, "primary", f"improvement ≥ {decision.min_improvement:+g}", True
+            ),
+            *(
+                _delta_row(d, "guardrail", f"regression ≤ {allowance:g}", ok)
+                for d, allowance, ok in decision.guardrails
+            ),
+            "",
+            f"Paired bootstrap: {decision.resamples:,} resamples of the {decision.rows:,} "
+            f"holdout rows (seed {decision.seed}); {holdout}.",
+            "",
+        ]
+    lines += [f"**Decision:** {decision.verdict} — " + "; ".join(decision.reasons), ""]
+    lines += [f"**Action:** {action}"]
+    if image_url:
+        lines += ["", f"![champion vs challenger]({image_url})"]
+    linked = " · ".join(f"[{label}]({url})" for label, url in links or [] if url)
+    if linked:
+        lines += ["", f"**Links:** {linked}"]
+    return "\n".join(lines)
+
+
+def _delta_row(delta: MetricDelta, role: str, rule: str, ok: bool) -> str:
+    mark = "" if role == "primary" else (" ✅" if ok else " ❌")
+    return (
+        f"| {delta.metric} ({role}) | {delta.champion:.4f} | {delta.challenger:.4f} "
+        f"| {delta.delta:+.4f} | [{delta.low:+.4f}, {delta.high:+.4f}] | {rule}{mark} |"
+    )

@@ -23,6 +23,7 @@ from shared.metrics import (
     passes,
 )
 from shared.policy import CLASSIFIER_METRICS, Checks, Holdout
+from shared.scoring import Labels, as_array
 
 if TYPE_CHECKING:
     import numpy as np
@@ -134,7 +135,7 @@ class Context:
         return self.frame.drop(columns=[self.holdout.label], errors="ignore")
 
     @cached_property
-    def labelled(self) -> _Labels:
+    def labelled(self) -> Labels:
         frame = self.frame
         label = self.holdout.label
         if label not in frame.columns:
@@ -142,11 +143,11 @@ class Context:
                 f"label column {label!r} is not in the holdout "
                 f"(columns: {', '.join(map(str, frame.columns[:12]))})"
             )
-        return _Labels.of(frame[label], self.holdout)
+        return Labels.of(frame[label], self.holdout)
 
     @cached_property
     def predictions(self) -> np.ndarray:
-        return _as_array(self.model.predict(self.features))
+        return as_array(self.model.predict(self.features))
 
     @cached_property
     def scores(self) -> np.ndarray | None:
@@ -161,72 +162,6 @@ class Context:
         if source is None or len(source) == 0:
             raise _Unavailable("no holdout and no input example to score")
         return source.sample(n=rows, replace=True, random_state=0).reset_index(drop=True)
-
-
-@dataclass(frozen=True)
-class _Labels:
-    """The holdout's label, understood: classifier or regressor, and the positive class."""
-
-    values: Any  # pandas Series
-    classifier: bool
-    positive: Any = None  # binary classifiers only
-
-    @classmethod
-    def of(cls, series: Any, holdout: Holdout) -> _Labels:
-        import pandas as pd
-
-        distinct = sorted(series.dropna().unique().tolist(), key=str)
-        if holdout.model_type == "auto":
-            is_numeric = pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(
-                series
-            )
-            classifier = not is_numeric or len(distinct) <= 2
-        else:
-            classifier = holdout.model_type == "classifier"
-        positive = None
-        if classifier and holdout.positive_label is not None:
-            positive = holdout.positive_label
-        elif classifier and len(distinct) == 2:
-            positive = max(distinct) if _same_type(distinct) else distinct[-1]
-        return cls(series, classifier, positive)
-
-    def truth(self) -> np.ndarray:
-        import numpy as np
-
-        if self.classifier:
-            return _is_positive(self.values.to_numpy(), self.positive)
-        return np.asarray(self.values, dtype=float)
-
-    def predicted(self, predictions: np.ndarray) -> np.ndarray:
-        import numpy as np
-
-        if not self.classifier:
-            return np.asarray(predictions, dtype=float)
-        return _is_positive(predictions, self.positive)
-
-
-def _same_type(values: list[Any]) -> bool:
-    return len({type(v) for v in values}) == 1
-
-
-def _is_positive(values: np.ndarray, positive: Any) -> np.ndarray:
-    """values == positive, tolerating 0/1 predictions against string labels ("Yes"/"No")."""
-    import numpy as np
-
-    values = np.asarray(values)
-    if values.dtype.kind in "biuf" and not isinstance(positive, int | float | bool):
-        return values == 1
-    if values.dtype.kind in "OUS" and isinstance(positive, int | float | bool):
-        return values.astype(str) == str(positive)
-    return values == positive
-
-
-def _as_array(predictions: Any) -> np.ndarray:
-    """A 1-D array of predictions (pyfunc may return a list, Series, frame or 2-D array)."""
-    import numpy as np
-
-    array = np.asarray(predictions)
-    return array.reshape(len(array), -1)[:, 0] if array.ndim > 1 else array
 
 
 def _one_line(exc: BaseException) -> str:
@@ -294,7 +229,7 @@ def check_input_example(ctx: Context, _: Any) -> CheckResult:
     if example is None:
         return CheckResult("input_example", "failed", "the model was logged without one")
     try:
-        predictions = _as_array(ctx.model.predict(example))
+        predictions = as_array(ctx.model.predict(example))
     except Exception as exc:
         return CheckResult("input_example", "failed", f"does not predict: {_one_line(exc)}")
     rows = len(example)
@@ -317,7 +252,7 @@ def check_predictions(ctx: Context, _: Any) -> CheckResult:
         example = ctx.model.input_example()
         if example is None:
             return CheckResult("predictions", "skipped", "no holdout and no input example")
-        predictions, scores, where = _as_array(ctx.model.predict(example)), None, "input example"
+        predictions, scores, where = as_array(ctx.model.predict(example)), None, "input example"
     numbers: dict[str, Number] = {"rows": len(predictions)}
     problems = []
     if predictions.dtype.kind in "biuf":
@@ -402,7 +337,7 @@ def _default_metrics(ctx: Context) -> list[str]:
     return ["roc_auc", "f1", "accuracy"] if ctx.labelled.classifier else ["rmse", "mae", "r2"]
 
 
-def _evaluate(ctx: Context, labels: _Labels) -> Evaluation | None:
+def _evaluate(ctx: Context, labels: Labels) -> Evaluation | None:
     """MLflow's evaluator where it fits: predictions in the label's own vocabulary."""
     import numpy as np
 

@@ -22,6 +22,8 @@ from shared.ports import Lineage, ModelVersion
 from shared.reports import replace_section
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from shared.adapters.pyfunc_model import PyfuncModel
     from shared.settings import Settings
 
@@ -181,13 +183,47 @@ class DatabricksRegistry:
             self.set_alias(name, alias, version)
             return f"set alias {alias!r} on version {version}"
         # a replayed event must not open a second request for the same stage
-        for open_request in self.client.model_registry.list_transition_requests(name, str(version)):
-            if open_request.to_stage == stage:
-                return f"transition request to {stage} already open for version {version}"
+        if self._open_request(name, version, stage):
+            return f"transition request to {stage} already open for version {version}"
         self.client.model_registry.create_transition_request(
             name, str(version), stage, comment=comment
         )
         return f"transition request to {stage} for version {version}"
+
+    def champion_version(self, name: str, *, alias: str, stage: str) -> str | None:
+        if is_unity_catalog(name):
+            return self.get_alias(name, alias)
+        latest = self.client.model_registry.get_latest_versions(name, stages=[stage])
+        return str(latest[0].version) if latest else None
+
+    def promote(
+        self, name: str, version: str, *, alias: str, previous_alias: str, stage: str, comment: str
+    ) -> str:
+        if is_unity_catalog(name):
+            current = self.get_alias(name, alias)
+            if current == str(version):
+                return f"v{version} is already {alias!r}"
+            if current is not None:
+                self.set_alias(name, previous_alias, current)
+            self.set_alias(name, alias, version)
+            return f"moved {alias!r} to v{version}"
+        if not self._open_request(name, version, stage):
+            return f"no open transition request to {stage} for v{version} (already decided)"
+        self.approve_transition(name, version, stage, comment)
+        return f"approved the transition of v{version} to {stage} (existing versions archived)"
+
+    def reject(self, name: str, version: str, *, stage: str, comment: str) -> str:
+        if is_unity_catalog(name):
+            self.set_tags(name, version, {"mlops.promotion": "rejected"})
+            return f"tagged v{version} mlops.promotion=rejected"
+        if not self._open_request(name, version, stage):
+            return f"no open transition request to {stage} for v{version} (already decided)"
+        self.reject_transition(name, version, stage, comment)
+        return f"rejected the transition of v{version} to {stage}"
+
+    def _open_request(self, name: str, version: str, stage: str) -> bool:
+        requests = self.client.model_registry.list_transition_requests(name, str(version))
+        return any(r.to_stage == stage for r in requests)
 
     def approve_transition(self, name: str, version: str, stage: str, comment: str) -> None:
         self.client.model_registry.approve_transition_request(
@@ -198,6 +234,17 @@ class DatabricksRegistry:
         self.client.model_registry.reject_transition_request(
             name, str(version), stage, comment=comment
         )
+
+    def log_artifact(self, run_id: str, path: Path, artifact_path: str) -> str | None:
+        """Into the run's artifact folder on DBFS (workspace runs keep artifacts there)."""
+        run = self.client.experiments.get_run(run_id).run
+        root = run.info.artifact_uri if run and run.info else None
+        if not root or not root.startswith("dbfs:/"):
+            return None
+        target = f"{root.removeprefix('dbfs:')}/{artifact_path}/{path.name}"
+        with path.open("rb") as fh:
+            self.client.dbfs.upload(target, fh, overwrite=True)
+        return None  # DBFS files have no browser URL; the run's page lists them
 
     # --- links --------------------------------------------------------------------------------
 

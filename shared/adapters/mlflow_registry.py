@@ -9,6 +9,8 @@ from shared.ports import Lineage, ModelVersion
 from shared.reports import replace_section
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from shared.adapters.pyfunc_model import PyfuncModel
 
 
@@ -108,6 +110,31 @@ class MlflowRegistry:
 
     def set_alias(self, name: str, alias: str, version: str) -> None:
         self.client.set_registered_model_alias(name, alias, str(version))
+
+    def champion_version(self, name: str, *, alias: str, stage: str) -> str | None:
+        return self.get_alias(name, alias)
+
+    def promote(
+        self, name: str, version: str, *, alias: str, previous_alias: str, stage: str, comment: str
+    ) -> str:
+        """Move ``alias`` to the version; the version it leaves keeps ``previous_alias``."""
+        current = self.get_alias(name, alias)
+        if current == str(version):
+            return f"v{version} is already {alias!r}"
+        if current is not None:
+            self.set_alias(name, previous_alias, current)
+        self.set_alias(name, alias, version)
+        self.set_tags(name, version, {"mlops.promotion": "promoted"})
+        moved = f"; v{current} is now {previous_alias!r}" if current else ""
+        return f"moved {alias!r} to v{version}{moved}"
+
+    def reject(self, name: str, version: str, *, stage: str, comment: str) -> str:
+        self.set_tags(name, version, {"mlops.promotion": "rejected"})
+        return f"tagged v{version} mlops.promotion=rejected"
+
+    def log_artifact(self, run_id: str, path: Path, artifact_path: str) -> str | None:
+        self.client.log_artifact(run_id, str(path), artifact_path)
+        return f"{self.ui_url}/get-artifact?path={artifact_path}/{path.name}&run_uuid={run_id}"
 
     def version_url(self, name: str, version: str) -> str | None:
         return f"{self.ui_url}/#/models/{name}/versions/{version}"
