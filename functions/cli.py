@@ -1,4 +1,5 @@
-"""The `mlops-hooks` command line: serve, inspect and replay events, register webhooks.
+"""The `mlops-hooks` command line: serve, inspect and replay events, register webhooks,
+compare a challenger with the champion, roll the champion back.
 
 Errors print one readable line and exit non-zero; nothing here prints a secret.
 """
@@ -266,11 +267,20 @@ def policy_show(
     """Print the effective policy of MODEL (or the defaults) as YAML."""
     import yaml
 
+    policy = _load_policy(file or _settings().resolved_policy_path)
+    name = model or "*"
+    entry = policy.entry_for(name) if model else None
+    origin = f"entry {entry.name!r}" if entry else "defaults"
+    out.print(f"# policy for {name}: {policy.source}, {origin}", highlight=False)
+    effective = policy.for_model(name).model_dump(mode="json", exclude_none=True)
+    print(yaml.safe_dump(effective, sort_keys=False), end="")
+
+
+def _load_policy(path: Path | None) -> Any:
     from shared.policy import PolicyError, load_policy
 
-    path = file or _settings().resolved_policy_path
     try:
-        policy = load_policy(path)
+        return load_policy(path)
     except PolicyError as exc:
         fail(
             exc.errors[0]
@@ -278,12 +288,124 @@ def policy_show(
             else f"{len(exc.errors)} errors; run `mlops-hooks policy check {path}`",
             code=1,
         )
-    name = model or "*"
-    entry = policy.entry_for(name) if model else None
-    origin = f"entry {entry.name!r}" if entry else "defaults"
-    out.print(f"# policy for {name}: {policy.source}, {origin}", highlight=False)
-    effective = policy.for_model(name).model_dump(mode="json", exclude_none=True)
-    print(yaml.safe_dump(effective, sort_keys=False), end="")
+
+
+# --- promotion: compare, rollback ------------------------------------------------------------
+
+DatabricksOption = Annotated[
+    bool, typer.Option("--databricks", help="The Databricks workspace (DATABRICKS_HOST).")
+]
+
+
+def _registry(settings: Settings, databricks: bool) -> Any:
+    from shared.bootstrap import registries_from
+
+    key = "databricks" if databricks else "mlflow"
+    registries = registries_from(settings)
+    if key not in registries:
+        fail("set DATABRICKS_HOST" if databricks else "set MLFLOW_TRACKING_URI")
+    try:
+        return registries[key]
+    except Exception as exc:
+        fail(f"cannot reach the {key} registry: {_one_line(exc)}", code=1)
+
+
+@app.command()
+def compare(
+    model: Annotated[str, typer.Argument(help="Registered model name.")],
+    challenger: Annotated[str, typer.Argument(help="The challenger's version.")],
+    champion: Annotated[
+        str | None, typer.Option(help="Champion version [the champion alias / stage].")
+    ] = None,
+    data: Annotated[
+        str | None, typer.Option(help="Holdout URI (path, s3://, Delta) [the policy's].")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    databricks: DatabricksOption = False,
+) -> None:
+    """Compare CHALLENGER with the champion and print the decision, without acting on it."""
+    import dataclasses
+
+    from handlers.promotion_requested import decide
+    from shared.adapters.table_reader import TableReader
+
+    settings = _settings()
+    policy = _load_policy(settings.resolved_policy_path).for_model(model)
+    if data:
+        policy = policy.model_copy(
+            update={"holdout": policy.holdout.model_copy(update={"uri": data})}
+        )
+    registry = _registry(settings, databricks)
+    holdout = policy.holdout
+    try:
+        champion = champion or registry.champion_version(
+            model, alias=policy.aliases.champion, stage=policy.promotion.target_stage
+        )
+        if champion is not None and not holdout.uri:
+            fail("no holdout: pass --data or set holdout.uri in the policy")
+        tables = TableReader(endpoint_url=settings.aws_endpoint_url)
+        verdict = registry.get_version(model, challenger).tags.get("mlops.validation")
+        decision, _ = decide(
+            registry,
+            policy,
+            model,
+            challenger,
+            validated=verdict == "passed",
+            champion_version=champion,
+            read=lambda: tables.read(
+                str(holdout.uri), holdout.format, sample_rows=holdout.sample_rows
+            ),
+        )
+    except typer.Exit:
+        raise
+    except Exception as exc:
+        fail(_one_line(exc), code=1)
+    if as_json:
+        print(json.dumps({**dataclasses.asdict(decision), "verdict": decision.verdict}, indent=2))
+        return
+    if decision.primary is not None:
+        table = Table(title=f"{model}: v{challenger} vs champion v{champion}")
+        for column in (
+            "metric",
+            "champion",
+            "challenger",
+            "delta",
+            f"{decision.confidence:.0%} interval",
+        ):
+            table.add_column(column)
+        rows = [(decision.primary, "primary")] + [
+            (d, "guardrail") for d, _, _ in decision.guardrails
+        ]
+        for delta, role in rows:
+            table.add_row(
+                f"{delta.metric} ({role})",
+                f"{delta.champion:.4f}",
+                f"{delta.challenger:.4f}",
+                f"{delta.delta:+.4f}",
+                f"[{delta.low:+.4f}, {delta.high:+.4f}]",
+            )
+        out.print(table)
+    out.print(f"decision: {decision.verdict} ({'; '.join(decision.reasons)})", highlight=False)
+
+
+@app.command()
+def rollback(
+    model: Annotated[str, typer.Argument(help="Registered model name.")],
+    databricks: DatabricksOption = False,
+) -> None:
+    """Move the champion alias back to the previous champion (the two aliases swap)."""
+    from handlers.promotion_requested import rollback as roll_back
+    from shared.dispatch import PermanentError
+
+    settings = _settings()
+    policy = _load_policy(settings.resolved_policy_path).for_model(model)
+    registry = _registry(settings, databricks)
+    try:
+        out.print(roll_back(registry, model, policy), highlight=False)
+    except PermanentError as exc:
+        fail(str(exc), code=1)
+    except Exception as exc:
+        fail(_one_line(exc), code=1)
 
 
 # --- webhooks -----------------------------------------------------------------------------

@@ -209,7 +209,7 @@ class Decision:
 
 def compare(
     champion: Scored | None,
-    challenger: Scored,
+    challenger: Scored | None,
     policy: ComparisonPolicy,
     *,
     challenger_validated: bool,
@@ -217,7 +217,7 @@ def compare(
     challenger_version: str = "",
 ) -> Decision:
     """Paired bootstrap of the primary and guardrail metrics, and the decision."""
-    rows = len(challenger.truth)
+    rows = len(challenger.truth) if challenger is not None else 0
     common = {
         "champion_version": champion_version,
         "challenger_version": challenger_version,
@@ -227,7 +227,7 @@ def compare(
         "seed": policy.seed,
         "min_improvement": policy.min_improvement,
     }
-    if champion is None:
+    if champion is None or challenger is None:  # nothing to compare with
         if challenger_validated:
             return Decision(
                 True, ["no champion yet: the validated challenger is promoted"], None, **common

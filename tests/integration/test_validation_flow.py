@@ -9,19 +9,15 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
-import pytest
 from mlflow import MlflowClient
 from sklearn.dummy import DummyClassifier
 
-from shared import churn_data
 from shared.reports import read_section
 from shared.signatures import sign_mlflow
-from tests.conftest import WEBHOOK_SECRET
-from tests.support.churn import split, telco
+from tests.conftest import WEBHOOK_SECRET, webhook_env
 from tests.support.mlflow_models import log_and_register
 from tests.support.processes import Proc, cli, wait_for
 
@@ -43,48 +39,6 @@ models:
     holdout: {uri: HOLDOUT, label: Churn, positive_label: "Yes"}
     promotion: {after_validation: none}
 """
-
-
-@pytest.fixture(scope="module")
-def churn(tmp_path_factory: pytest.TempPathFactory) -> tuple[object, Path, object]:
-    train, holdout = split(telco())
-    folder = tmp_path_factory.mktemp("churn")
-    holdout_csv = folder / "holdout.csv"
-    holdout.to_csv(holdout_csv, index=False)
-    return train, holdout_csv, churn_data.train_classifier(train)
-
-
-def webhook_env(mlflow_server: Proc, state: Path, **extra: str) -> dict[str, str]:
-    return {
-        "MLFLOW_TRACKING_URI": mlflow_server.url,
-        "MLOPS_HOOKS_MLFLOW_WEBHOOK_SECRET": WEBHOOK_SECRET,
-        "MLOPS_HOOKS_STATE_DIR": str(state),
-        **extra,
-    }
-
-
-@pytest.fixture
-def validating_serve(
-    mlflow_server: Proc, start_serve: Callable[..., Proc], tmp_path: Path
-) -> Iterator[Callable[..., Proc]]:
-    """Start `serve` against the MLflow server and register its webhook (removed after)."""
-    client = MlflowClient(tracking_uri=mlflow_server.url)
-    hooks: list[str] = []
-
-    def _start(**env: str) -> Proc:
-        state = tmp_path / f"state-{len(hooks)}"
-        full = webhook_env(mlflow_server, state, **env)
-        serve = start_serve(state_dir=state, **full)
-        url = f"{serve.url}/webhooks/mlflow"
-        done = cli("webhooks", "register", "--url", url, env=full, cwd=tmp_path)
-        assert done.returncode == 0, done.stderr
-        hooks.extend(h.webhook_id for h in client.list_webhooks() if h.url == url)
-        time.sleep(1.2)  # the server caches its webhook list for MLFLOW_WEBHOOK_CACHE_TTL=1 s
-        return serve
-
-    yield _start
-    for hook in hooks:
-        client.delete_webhook(hook)
 
 
 def verdict_of(client: MlflowClient, name: str, version: str) -> str | None:

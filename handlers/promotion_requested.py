@@ -1,0 +1,217 @@
+"""promotion_requested: champion vs challenger on the holdout, then promote or reject.
+
+``auto`` mode carries the decision out at once; ``manual`` mode writes the report and asks the
+policy's reviewers (Slack approval, issue 4 part 2) — until that lands, manual mode stops after
+the report and says so in the outcome. Re-running is idempotent: the report section / comment
+is rewritten, and promoting or rejecting twice changes nothing the second time.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from shared.dispatch import Outcome, PermanentError
+from shared.events import Event
+from shared.ports import Deps, Notification, Registry
+
+if TYPE_CHECKING:
+    from shared.comparison import Decision
+    from shared.policy import ModelPolicy
+    from shared.scoring import Scored
+
+SECTION = "promotion"
+
+
+class AwaitingValidation(RuntimeError):
+    """The challenger has no verdict yet: retried (validation may still be running)."""
+
+
+def handle(event: Event, deps: Deps) -> Outcome:
+    from shared.plots import overlay_png
+    from shared.reports import comparison_markdown
+
+    if not (event.model and event.version):
+        raise PermanentError("promotion_requested event without model and version")
+    name, version = event.model, event.version
+    policy = deps.policy_for(name)
+    registry = deps.registry_for(event.registry)
+    challenger_mv = registry.wait_ready(name, version, timeout=60)
+    verdict = challenger_mv.tags.get("mlops.validation")
+    if verdict is None:
+        raise AwaitingValidation(f"{name} v{version} has no validation verdict yet")
+    # the workspace registry approves the stage that was requested; elsewhere the policy's
+    stage = (
+        event.target
+        if event.source == "databricks" and event.target
+        else (policy.promotion.target_stage)
+    )
+    champion_version = registry.champion_version(name, alias=policy.aliases.champion, stage=stage)
+    if champion_version == str(version):
+        return Outcome(result="skipped", summary=f"v{version} is already the champion")
+
+    decision, scored = decide(
+        registry,
+        policy,
+        name,
+        version,
+        validated=verdict == "passed",
+        champion_version=champion_version,
+        read=None if champion_version is None else _reader(deps, policy),
+    )
+    challenger_scored = scored.get("challenger")
+
+    image_url = None
+    if challenger_scored is not None and challenger_mv.run_id:
+        with tempfile.TemporaryDirectory() as folder:
+            png = overlay_png(
+                scored.get("champion"),
+                challenger_scored,
+                Path(folder) / f"champion-vs-v{version}.png",
+                labels=(f"champion v{champion_version}", f"challenger v{version}"),
+            )
+            image_url = registry.log_artifact(challenger_mv.run_id, png, "mlops-hooks")
+
+    decided_at = datetime.fromtimestamp(deps.clock.now(), UTC).isoformat(timespec="seconds")
+    mode = policy.promotion.mode
+    planned = (
+        f"{decision.verdict} (auto mode)"
+        if mode == "auto"
+        else "awaiting a reviewer's approval (manual mode)"
+    )
+    holdout = f"holdout `{policy.holdout.uri}`" if policy.holdout.uri else "no holdout"
+    report = comparison_markdown(
+        decision,
+        model=name,
+        decided_at=decided_at,
+        holdout=holdout,
+        action=planned,
+        event_id=event.id,
+        image_url=image_url,
+        links=[("this version", registry.version_url(name, version))],
+    )
+    # The report first: whoever sees the alias move (or the stage change) finds it there.
+    registry.write_report(name, version, SECTION, report)
+    action = planned
+    if mode == "auto":
+        action = carry_out(registry, policy, name, version, decision, stage=stage, comment=report)
+    deps.notifier.notify(
+        Notification(
+            title=f"{name} v{version}: {decision.verdict}"
+            + (" (awaiting approval)" if mode == "manual" else ""),
+            text="; ".join(decision.reasons),
+            verdict="passed" if decision.promote else "failed",
+            facts=_facts(decision),
+            link_url=registry.version_url(name, version),
+            link_label="Open the version",
+        )
+    )
+    return Outcome(
+        result=decision.verdict if mode == "auto" else "awaiting_approval",
+        summary=f"{decision.verdict}: {action}",
+        data={
+            "champion": champion_version,
+            "reasons": decision.reasons,
+            "delta": None if decision.primary is None else decision.primary.delta,
+            "interval": None
+            if decision.primary is None
+            else [decision.primary.low, decision.primary.high],
+        },
+    )
+
+
+def _facts(decision: Any) -> list[tuple[str, str]]:
+    if decision.primary is None:
+        return []
+    d = decision.primary
+    return [
+        (d.metric, f"{d.champion:.4f} → {d.challenger:.4f}"),
+        ("delta", f"{d.delta:+.4f} [{d.low:+.4f}, {d.high:+.4f}]"),
+    ]
+
+
+def _reader(deps: Deps, policy: ModelPolicy) -> Callable[[], Any]:
+    holdout = policy.holdout
+    if not holdout.uri:
+        raise PermanentError("comparing with a champion needs holdout.uri in the policy")
+    tables, uri = deps.need("tables"), holdout.uri
+    return lambda: tables.read(uri, holdout.format, sample_rows=holdout.sample_rows)
+
+
+def decide(
+    registry: Registry,
+    policy: ModelPolicy,
+    name: str,
+    version: str,
+    *,
+    validated: bool,
+    champion_version: str | None,
+    read: Callable[[], Any] | None,
+) -> tuple[Decision, dict[str, Scored]]:
+    """Score both versions on the holdout (only if there is a champion) and decide."""
+    from shared.comparison import compare
+    from shared.scoring import score
+
+    scored: dict[str, Scored] = {}
+    if champion_version is not None and read is not None:
+        frame = read()
+        for role, which in (("challenger", version), ("champion", champion_version)):
+            model = registry.load_model(name, which)
+            try:
+                scored[role] = score(model, frame, policy.holdout)
+            finally:
+                model.close()
+    decision = compare(
+        scored.get("champion"),
+        scored.get("challenger"),
+        policy.comparison,
+        challenger_validated=validated,
+        champion_version=champion_version,
+        challenger_version=str(version),
+    )
+    return decision, scored
+
+
+def rollback(registry: Registry, name: str, policy: ModelPolicy) -> str:
+    """Champion back to the previous champion; the two aliases swap, so it can be undone."""
+    aliases = policy.aliases
+    current = registry.get_alias(name, aliases.champion)
+    previous = registry.get_alias(name, aliases.previous)
+    if previous is None:
+        raise PermanentError(f"{name} has no {aliases.previous!r} alias to roll back to")
+    if current == previous:
+        return f"{aliases.champion!r} is already v{previous}"
+    registry.set_alias(name, aliases.champion, previous)
+    if current is not None:
+        registry.set_alias(name, aliases.previous, current)
+        registry.set_tags(name, current, {"mlops.promotion": "rolled_back"})
+    return (
+        f"moved {aliases.champion!r} from v{current} back to v{previous}; "
+        f"{aliases.previous!r} is now v{current}"
+    )
+
+
+def carry_out(
+    registry: Registry,
+    policy: ModelPolicy,
+    name: str,
+    version: str,
+    decision: Decision,
+    *,
+    stage: str,
+    comment: str,
+) -> str:
+    """Promote or reject, the registry's way; idempotent. Returns what was done."""
+    if decision.promote:
+        return registry.promote(
+            name,
+            version,
+            alias=policy.aliases.champion,
+            previous_alias=policy.aliases.previous,
+            stage=stage,
+            comment=comment,
+        )
+    return registry.reject(name, version, stage=stage, comment=comment)
