@@ -100,20 +100,56 @@ def test_unity_catalog_versions_keep_the_report_in_their_comment_and_use_aliases
     assert registry.version_url(name, "2").endswith("/explore/data/models/ml/churn/model/version/2")
 
 
-def test_model_registered_on_databricks_comments_once_and_updates_on_replay(
-    workspace, tmp_path: Path
-) -> None:
-    """The handler end to end over the SDK: model from the download URI, lineage from the run."""
+def saved_model(folder: Path, train) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "model"
+    mlflow.sklearn.save_model(
+        churn_data.train_classifier(train),
+        path,
+        input_example=train.drop(columns=["Churn"]).head(2),
+    )
+    return path
+
+
+POLICY = """
+models:
+  - name: churn
+    checks: {{loads: {{}}, signature: {{}}, predictions: {{}}, lineage: {{}},
+             metrics: {{thresholds: {{roc_auc: {{min: 0.6}}}}, evaluator: builtin}}}}
+    holdout: {{uri: "{holdout}", label: Churn}}
+    comparison: {{resamples: 200}}
+    promotion: {{target_stage: Production, mode: auto}}
+"""
+
+
+@pytest.fixture
+def churn_workspace(workspace, tmp_path: Path):
+    """The fake workspace with a Telco-like holdout, and a dispatcher over the real SDK."""
     ws, fake, registry = workspace
     frame = churn_data.generate(2000, seed=5)
     train, holdout = frame.iloc[:1600], frame.iloc[1600:]
-    model_dir = tmp_path / "model"
-    mlflow.sklearn.save_model(
-        churn_data.train_classifier(train),
-        model_dir,
-        input_example=train.drop(columns=["Churn"]).head(2),
-    )
     holdout.to_csv(tmp_path / "holdout.csv", index=False)
+    ledger = SqliteLedger(tmp_path / "ledger.db")
+    dispatcher = bootstrap(
+        Settings(state_dir=tmp_path),
+        ledger=ledger,
+        queue=Wakes(),
+        clock=FixedClock(),
+        registries={"databricks": registry},
+        tables=TableReader(),
+        notifier=RecordingNotifier(),
+        policy=parse_policy(POLICY.format(holdout=tmp_path / "holdout.csv"), "mlops.yml"),
+    )
+    yield ws, fake, dispatcher, train
+    ledger.close()
+
+
+def test_model_registered_on_databricks_comments_once_and_updates_on_replay(
+    churn_workspace, tmp_path: Path
+) -> None:
+    """The handler end to end over the SDK: model from the download URI, lineage from the run."""
+    ws, fake, dispatcher, train = churn_workspace
+    model_dir = saved_model(tmp_path / "v7", train)
     ws.add_version("churn", "7", artifact_uri=str(model_dir), run_id="run-7")
     ws.runs["run-7"] = {
         "info": {"run_id": "run-7", "experiment_id": "42"},
@@ -127,36 +163,11 @@ def test_model_registered_on_databricks_comments_once_and_updates_on_replay(
             ]
         },
     }
-    policy = parse_policy(
-        f"""
-models:
-  - name: churn
-    checks: {{loads: {{}}, signature: {{}}, predictions: {{}}, lineage: {{}},
-             metrics: {{thresholds: {{roc_auc: {{min: 0.75}}}}}}}}
-    holdout: {{uri: "{tmp_path / "holdout.csv"}", label: Churn}}
-    promotion: {{target_stage: Production}}
-""",
-        "mlops.yml",
-    )
-    ledger = SqliteLedger(tmp_path / "ledger.db")
-    dispatcher = bootstrap(
-        Settings(state_dir=tmp_path),
-        ledger=ledger,
-        queue=Wakes(),
-        clock=FixedClock(),
-        registries={"databricks": registry},
-        tables=TableReader(),
-        notifier=RecordingNotifier(),
-        policy=policy,
-    )
-    try:
-        recorded = dispatcher.submit(events.model_registered(Source.DATABRICKS, "churn", "7"))
-        first = dispatcher.process(recorded.record.id)
-        assert first.status is Status.DONE and first.outcome["result"] == "passed", first.outcome
-        dispatcher.replay(first.id)
-        assert dispatcher.process(first.id).status is Status.DONE
-    finally:
-        ledger.close()
+    recorded = dispatcher.submit(events.model_registered(Source.DATABRICKS, "churn", "7"))
+    first = dispatcher.process(recorded.record.id)
+    assert first.status is Status.DONE and first.outcome["result"] == "passed", first.outcome
+    dispatcher.replay(first.id)
+    assert dispatcher.process(first.id).status is Status.DONE
 
     assert len(fake.calls("POST", f"{MLFLOW}/comments/create")) == 1
     assert len(fake.calls("PATCH", f"{MLFLOW}/comments/update")) == 1
@@ -168,5 +179,58 @@ models:
     assert tags["mlops.validation"] == "passed" and tags["mlops.validation.failed"] == ""
     # one transition request to the policy's stage, not a second one on replay
     assert [(r["action"], r["stage"]) for r in ws.requests] == [("create", "Production")]
-    child = first.outcome["emitted"]
-    assert len(child) == 1
+    assert len(first.outcome["emitted"]) == 1
+
+
+def test_transition_requests_are_approved_or_rejected_exactly_once(
+    churn_workspace, tmp_path: Path
+) -> None:
+    """Webhook delivered twice and the event replayed: one approve, one reject, at most."""
+    ws, fake, dispatcher, train = churn_workspace
+    weak = train[["tenure", "MonthlyCharges", "Churn"]]
+    validated = [{"key": "mlops.validation", "value": "passed"}]
+    ws.add_version(
+        "churn",
+        "1",
+        artifact_uri=str(saved_model(tmp_path / "v1", weak)),
+        current_stage="Production",
+        tags=list(validated),
+    )
+    ws.add_version(
+        "churn", "2", artifact_uri=str(saved_model(tmp_path / "v2", train)), tags=list(validated)
+    )
+    ws.add_version(
+        "churn", "3", artifact_uri=str(saved_model(tmp_path / "v3", weak)), tags=list(validated)
+    )
+    for version in ("2", "3"):
+        ws.requests.append(
+            {"action": "create", "name": "churn", "version": version, "stage": "Production"}
+        )
+
+    def deliver(version: str):
+        event = events.promotion_requested(Source.DATABRICKS, "churn", version, "Production")
+        first = dispatcher.submit(event)
+        again = dispatcher.submit(event)  # the webhook, delivered twice
+        assert not again.created
+        done = dispatcher.process(first.record.id)
+        dispatcher.replay(first.record.id)
+        replayed = dispatcher.process(first.record.id)
+        return done, replayed
+
+    better, better_again = deliver("2")
+    assert better.outcome["result"] == "promote", better.outcome
+    assert better_again.outcome["summary"] == "v2 is already the champion"
+    assert ws.versions[("churn", "2")]["current_stage"] == "Production"
+    assert ws.versions[("churn", "1")]["current_stage"] == "Archived"
+
+    worse, _ = deliver("3")
+    assert worse.outcome["result"] == "reject"
+    assert [(r["action"], r["version"]) for r in ws.requests if r["action"] != "create"] == [
+        ("approve", "2"),
+        ("reject", "3"),
+    ]
+    approve = fake.calls("POST", f"{MLFLOW}/transition-requests/approve")[0].json()
+    assert approve["archive_existing_versions"] is True
+    assert approve["comment"].startswith("### mlops-hooks promotion: ✅ promote v2")
+    reject = fake.calls("POST", f"{MLFLOW}/transition-requests/reject")[0].json()
+    assert "interval of the improvement starts at" in reject["comment"]

@@ -28,7 +28,8 @@ models:
       predictions: {}
       metrics: {thresholds: {roc_auc: {min: 0.6}}, evaluator: builtin}
     holdout: {uri: HOLDOUT, label: Churn, positive_label: "Yes"}
-    comparison: {metric: roc_auc, min_improvement: 0.0, resamples: 400, guardrails: {accuracy: 0.05}}
+    comparison:
+      {metric: roc_auc, min_improvement: 0.0, resamples: 400, guardrails: {accuracy: 0.05}}
     promotion: {mode: auto}
 """
 

@@ -127,19 +127,34 @@ def add_registry_routes(fake: FakeHTTP, ws: Workspace) -> None:
 
         @fake.route("POST", f"{MLFLOW}/transition-requests/{action}")
         def transition(req: Request, action: str = action) -> tuple[int, Any]:
-            ws.requests.append({"action": action, **req.json()})
-            return 200, {"request": {"to_stage": req.json()["stage"]}}
+            body = req.json()
+            ws.requests.append({"action": action, **body})
+            if action == "approve":  # the version moves; others in that stage are archived
+                archive = bool(body.get("archive_existing_versions"))
+                for (name, _), mv in ws.versions.items():
+                    if archive and name == body["name"] and mv["current_stage"] == body["stage"]:
+                        mv["current_stage"] = "Archived"
+                ws.versions[(body["name"], body["version"])]["current_stage"] = body["stage"]
+            return 200, {"request": {"to_stage": body["stage"]}}
+
+    @fake.route("POST", f"{MLFLOW}/registered-models/get-latest-versions")
+    def latest(req: Request) -> tuple[int, Any]:
+        body = req.json()
+        found: dict[str, dict[str, Any]] = {}
+        for (name, _), mv in sorted(ws.versions.items(), key=lambda kv: int(kv[0][1])):
+            if name == body["name"] and mv["current_stage"] in body.get("stages", []):
+                found[mv["current_stage"]] = mv  # the latest per stage
+        return 200, {"model_versions": list(found.values())}
 
     @fake.route("GET", f"{MLFLOW}/transition-requests/list")
     def list_requests(req: Request) -> tuple[int, Any]:
         name, version = req.query["name"][0], req.query["version"][0]
-        decided = {r["stage"] for r in ws.requests if r["action"] != "create" and r["name"] == name}
+        mine = [r for r in ws.requests if (r["name"], r["version"]) == (name, version)]
+        decided = {r["stage"] for r in mine if r["action"] != "create"}
         pending = [
             {"to_stage": r["stage"], "comment": r.get("comment"), "activity_type": "REQUESTED"}
-            for r in ws.requests
-            if r["action"] == "create"
-            and (r["name"], r["version"]) == (name, version)
-            and r["stage"] not in decided
+            for r in mine
+            if r["action"] == "create" and r["stage"] not in decided
         ]
         return 200, {"requests": pending}
 
