@@ -88,6 +88,7 @@ class MemoryRegistry:
     aliases: dict[tuple[str, str], str] = field(default_factory=dict)
     runs: dict[str, Lineage] = field(default_factory=dict)
     promotions: list[tuple[str, str, str]] = field(default_factory=list)
+    artifacts: list[str] = field(default_factory=list)
     loads: int = 0
 
     def add(self, name: str, version: str, model: Any, **fields: Any) -> None:
@@ -132,6 +133,24 @@ class MemoryRegistry:
         self.promotions.append((name, version, alias))
         self.set_alias(name, alias, version)
         return f"set alias {alias}"
+
+    def champion_version(self, name: str, *, alias: str, stage: str) -> str | None:
+        return self.get_alias(name, alias)
+
+    def promote(self, name, version, *, alias, previous_alias, stage, comment) -> str:
+        current = self.get_alias(name, alias)
+        if current and current != version:
+            self.set_alias(name, previous_alias, current)
+        self.set_alias(name, alias, version)
+        return f"moved {alias} to v{version}"
+
+    def reject(self, name, version, *, stage, comment) -> str:
+        self.set_tags(name, version, {"mlops.promotion": "rejected"})
+        return "rejected"
+
+    def log_artifact(self, run_id, path, artifact_path) -> str | None:
+        self.artifacts.append(f"{run_id}/{artifact_path}/{path.name}")
+        return None
 
     def version_url(self, name: str, version: str) -> str | None:
         return f"http://registry/{name}/{version}"
