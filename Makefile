@@ -37,6 +37,7 @@ bench: install
 	@command -v wrk >/dev/null 2>&1 || { echo "bench/ingress.py needs wrk: sudo apt-get install -y wrk  (macOS: brew install wrk)"; exit 1; }
 	$(PY) bench/ingress.py
 	$(PY) bench/verdict.py
+	$(PY) bench/bootstrap.py
 
 serve: install
 	$(VENV)/bin/mlops-hooks serve
