@@ -28,7 +28,7 @@ from mlflow import MlflowClient  # noqa: E402
 from shared import churn_data  # noqa: E402
 from tests.support.churn import TELCO, split, telco  # noqa: E402
 from tests.support.mlflow_models import log_and_register  # noqa: E402
-from tests.support.processes import BIN, cli, free_port, start, start_mlflow_server  # noqa: E402
+from tests.support.processes import cli, start_mlflow_server, start_serve_process  # noqa: E402
 
 SECRET = "bench-secret"
 CHECKS = """
@@ -76,22 +76,13 @@ def run(tmp: Path, versions: int) -> int:
     mlflow = start_mlflow_server(tmp)
     serve = None
     try:
-        port = free_port()
         env = {
             "MLFLOW_TRACKING_URI": mlflow.url,
             "MLOPS_HOOKS_MLFLOW_WEBHOOK_SECRET": SECRET,
             "MLOPS_HOOKS_STATE_DIR": str(tmp / "state"),
             "MLOPS_HOOKS_POLL_SECONDS": "0.2",
         }
-        serve = start(
-            "serve",
-            [str(BIN / "mlops-hooks"), "serve", "--port", str(port)],
-            url=f"http://127.0.0.1:{port}",
-            ready="/healthz",
-            log_dir=tmp,
-            env=env,
-            cwd=tmp,
-        )
+        serve = start_serve_process("serve", tmp, env)
         done = cli(
             "webhooks", "register", "--url", f"{serve.url}/webhooks/mlflow", env=env, cwd=tmp
         )

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from handlers.common import model_version_of
 from shared import events
-from shared.dispatch import Outcome, PermanentError
+from shared.dispatch import Outcome
 from shared.events import Event, Source
 from shared.ports import Deps, Notification
 
@@ -23,11 +24,7 @@ def handle(event: Event, deps: Deps) -> Outcome:
     from shared.reports import validation_markdown
     from shared.validation import validate
 
-    if not (event.model and event.version):
-        raise PermanentError("model_registered event without model and version")
-    name, version = event.model, event.version
-    policy = deps.policy_for(name)
-    registry = deps.registry_for(event.registry)
+    name, version, policy, registry = model_version_of(event, deps)
     model_version = registry.wait_ready(name, version, timeout=READY_TIMEOUT_SECONDS)
 
     tables = deps.tables

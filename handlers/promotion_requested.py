@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from handlers.common import model_version_of
 from shared.dispatch import Outcome, PermanentError
 from shared.events import Event
 from shared.ports import Deps, Notification, Registry
@@ -34,11 +35,7 @@ def handle(event: Event, deps: Deps) -> Outcome:
     from shared.plots import overlay_png
     from shared.reports import comparison_markdown
 
-    if not (event.model and event.version):
-        raise PermanentError("promotion_requested event without model and version")
-    name, version = event.model, event.version
-    policy = deps.policy_for(name)
-    registry = deps.registry_for(event.registry)
+    name, version, policy, registry = model_version_of(event, deps)
     challenger_mv = registry.wait_ready(name, version, timeout=60)
     verdict = challenger_mv.tags.get("mlops.validation")
     if verdict is None:

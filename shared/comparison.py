@@ -47,15 +47,21 @@ def _index_blocks(indices: np.ndarray) -> Iterator[np.ndarray]:
         yield indices[start : start + step]
 
 
+def _block_counts(keys: np.ndarray, width: int) -> np.ndarray:
+    """(resamples, width): how often each key in ``range(width)`` occurs in each row of keys."""
+    import numpy as np
+
+    offsets = (np.arange(len(keys), dtype=np.int64) * width)[:, None]
+    counts = np.bincount((keys + offsets).ravel(), minlength=len(keys) * width)
+    return counts.reshape(len(keys), width)
+
+
 def _count_blocks(indices: np.ndarray) -> Iterator[np.ndarray]:
     """Draw counts per row, a block of resamples at a time."""
     import numpy as np
 
-    rows = indices.shape[1]
     for block in _index_blocks(indices):
-        offsets = (np.arange(len(block)) * rows)[:, None]
-        counts = np.bincount((block + offsets).ravel(), minlength=len(block) * rows)
-        yield counts.reshape(len(block), rows).astype(np.float64)
+        yield _block_counts(block, indices.shape[1]).astype(np.float64)
 
 
 def metric_bootstrap(
@@ -130,9 +136,7 @@ def _auc(indices: np.ndarray, truth: np.ndarray, scores) -> np.ndarray:
     bins = np.asarray(truth, dtype=np.int64) * groups + group.astype(np.int64)
     out = []
     for block in _index_blocks(indices):
-        offsets = (np.arange(len(block), dtype=np.int64) * 2 * groups)[:, None]
-        counts = np.bincount((bins[block] + offsets).ravel(), minlength=len(block) * 2 * groups)
-        counts = counts.reshape(len(block), 2, groups)
+        counts = _block_counts(bins[block], 2 * groups).reshape(len(block), 2, groups)
         neg, pos = counts[:, 0, :], counts[:, 1, :]
         below = np.cumsum(neg, axis=1) - neg
         # integer arithmetic: twice the win count is exact, then one division

@@ -13,7 +13,14 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.processes import BIN, Proc, cli, free_port, start, start_mlflow_server
+from tests.support.processes import (
+    Proc,
+    cli,
+    free_port,
+    start,
+    start_mlflow_server,
+    start_serve_process,
+)
 
 # boto3 must never reach real AWS from the suite.
 os.environ.update(
@@ -75,15 +82,7 @@ def start_serve(tmp_path: Path) -> Iterator[Callable[..., Proc]]:
             "MLOPS_HOOKS_POLL_SECONDS": "0.2",
             **env,
         }
-        proc = start(
-            f"serve-{port}-{len(started)}",
-            [str(BIN / "mlops-hooks"), "serve", "--port", str(port)],
-            url=f"http://127.0.0.1:{port}",
-            ready="/healthz",
-            log_dir=tmp_path,
-            env=full_env,
-            cwd=tmp_path,
-        )
+        proc = start_serve_process(f"serve-{port}-{len(started)}", tmp_path, full_env, port)
         started.append(proc)
         return proc
 

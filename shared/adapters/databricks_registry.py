@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from shared.adapters.registry_common import RegistryError, wait_until_ready
+from shared.adapters.registry_common import RegistryError, move_champion, wait_until_ready
 from shared.ports import Lineage, ModelVersion
 from shared.reports import replace_section
 
@@ -200,13 +200,7 @@ class DatabricksRegistry:
         self, name: str, version: str, *, alias: str, previous_alias: str, stage: str, comment: str
     ) -> str:
         if is_unity_catalog(name):
-            current = self.get_alias(name, alias)
-            if current == str(version):
-                return f"v{version} is already {alias!r}"
-            if current is not None:
-                self.set_alias(name, previous_alias, current)
-            self.set_alias(name, alias, version)
-            return f"moved {alias!r} to v{version}"
+            return move_champion(self, name, version, alias, previous_alias)
         if not self._open_request(name, version, stage):
             return f"no open transition request to {stage} for v{version} (already decided)"
         self.approve_transition(name, version, stage, comment)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from shared.adapters.registry_common import wait_until_ready
+from shared.adapters.registry_common import move_champion, wait_until_ready
 from shared.ports import Lineage, ModelVersion
 from shared.reports import replace_section
 
@@ -118,15 +118,9 @@ class MlflowRegistry:
         self, name: str, version: str, *, alias: str, previous_alias: str, stage: str, comment: str
     ) -> str:
         """Move ``alias`` to the version; the version it leaves keeps ``previous_alias``."""
-        current = self.get_alias(name, alias)
-        if current == str(version):
-            return f"v{version} is already {alias!r}"
-        if current is not None:
-            self.set_alias(name, previous_alias, current)
-        self.set_alias(name, alias, version)
+        done = move_champion(self, name, version, alias, previous_alias)
         self.set_tags(name, version, {"mlops.promotion": "promoted"})
-        moved = f"; v{current} is now {previous_alias!r}" if current else ""
-        return f"moved {alias!r} to v{version}{moved}"
+        return done
 
     def reject(self, name: str, version: str, *, stage: str, comment: str) -> str:
         self.set_tags(name, version, {"mlops.promotion": "rejected"})

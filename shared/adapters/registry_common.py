@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from typing import Any
 
 from shared.dispatch import PermanentError
 from shared.ports import ModelVersion
@@ -33,3 +34,15 @@ def wait_until_ready(
             raise RegistryError(f"{name} v{version}: still {mv.status} after {timeout} s")
         time.sleep(delay)
         delay = min(delay * 2, 2.0)
+
+
+def move_champion(registry: Any, name: str, version: str, alias: str, previous_alias: str) -> str:
+    """Alias ``alias`` to ``version``; the version it leaves keeps ``previous_alias``."""
+    current = registry.get_alias(name, alias)
+    if current == str(version):
+        return f"v{version} is already {alias!r}"
+    if current is not None:
+        registry.set_alias(name, previous_alias, current)
+    registry.set_alias(name, alias, version)
+    moved = f"; v{current} is now {previous_alias!r}" if current else ""
+    return f"moved {alias!r} to v{version}{moved}"

@@ -10,17 +10,14 @@ import pytest
 
 from shared import churn_data, events
 from shared.adapters.databricks_registry import DatabricksRegistry
-from shared.adapters.ledger_sqlite import SqliteLedger
 from shared.adapters.table_reader import TableReader
-from shared.bootstrap import bootstrap
 from shared.events import Source
 from shared.ledger import Status
 from shared.policy import parse_policy
 from shared.reports import read_section
-from shared.settings import Settings
 from tests.support.fake_databricks import MLFLOW, UC, Workspace, fake_databricks
 from tests.support.fake_http import FakeHTTP
-from tests.support.fakes import FixedClock, RecordingNotifier, Wakes
+from tests.support.fakes import dispatcher_over
 
 
 @pytest.fixture
@@ -129,15 +126,10 @@ def churn_workspace(workspace, tmp_path: Path):
     frame = churn_data.generate(2000, seed=5)
     train, holdout = frame.iloc[:1600], frame.iloc[1600:]
     holdout.to_csv(tmp_path / "holdout.csv", index=False)
-    ledger = SqliteLedger(tmp_path / "ledger.db")
-    dispatcher = bootstrap(
-        Settings(state_dir=tmp_path),
-        ledger=ledger,
-        queue=Wakes(),
-        clock=FixedClock(),
+    dispatcher, ledger = dispatcher_over(
+        tmp_path,
         registries={"databricks": registry},
         tables=TableReader(),
-        notifier=RecordingNotifier(),
         policy=parse_policy(POLICY.format(holdout=tmp_path / "holdout.csv"), "mlops.yml"),
     )
     yield ws, fake, dispatcher, train

@@ -185,3 +185,17 @@ class FixedClock:
 
     def now(self) -> float:
         return self._now
+
+
+def dispatcher_over(folder: Any, **ports: Any) -> tuple[Any, Any]:
+    """A real dispatcher and SQLite ledger in ``folder`` over the given ports (and a fixed
+    clock, no queue, a recording notifier unless given). Close the ledger when done."""
+    from shared.adapters.ledger_sqlite import SqliteLedger
+    from shared.bootstrap import bootstrap
+    from shared.settings import Settings
+
+    ledger = SqliteLedger(folder / "ledger.db")
+    ports.setdefault("notifier", RecordingNotifier())
+    settings = ports.pop("settings", None) or Settings(state_dir=folder)
+    dispatcher = bootstrap(settings, ledger=ledger, queue=Wakes(), clock=FixedClock(), **ports)
+    return dispatcher, ledger

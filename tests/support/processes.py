@@ -163,3 +163,18 @@ def start_mlflow_server(folder: Path) -> Proc:
         env=env,
         timeout=120,
     )
+
+
+def start_serve_process(name: str, folder: Path, env: Mapping[str, str], port: int = 0) -> Proc:
+    """`mlops-hooks serve` on ``port`` (a free one by default), run in and logging to
+    ``folder``, once /healthz answers."""
+    port = port or free_port()
+    return start(
+        name,
+        [str(BIN / "mlops-hooks"), "serve", "--port", str(port)],
+        url=f"http://127.0.0.1:{port}",
+        ready="/healthz",
+        log_dir=folder,
+        env=env,
+        cwd=folder,
+    )

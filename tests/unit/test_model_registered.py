@@ -8,22 +8,18 @@ from pathlib import Path
 import pytest
 
 from shared import churn_data, events
-from shared.adapters.ledger_sqlite import SqliteLedger
-from shared.bootstrap import bootstrap
 from shared.dispatch import Dispatcher
 from shared.events import EventKind, Source
 from shared.ledger import Status
 from shared.policy import parse_policy
 from shared.reports import read_section
-from shared.settings import Settings
 from tests.support.fakes import (
     Constant,
     FakeModel,
-    FixedClock,
     MemoryRegistry,
     MemoryTables,
     RecordingNotifier,
-    Wakes,
+    dispatcher_over,
     schema_of,
 )
 
@@ -55,12 +51,8 @@ def world(tmp_path: Path) -> Iterator[tuple[Dispatcher, MemoryRegistry, Recordin
     registry.add("churn", "2", FakeModel(Constant("No"), schema_of(features)))
     registry.add("fraud", "1", FakeModel(Constant(0), None))
     notifier = RecordingNotifier()
-    ledger = SqliteLedger(tmp_path / "ledger.db")
-    dispatcher = bootstrap(
-        Settings(state_dir=tmp_path),
-        ledger=ledger,
-        queue=Wakes(),
-        clock=FixedClock(),
+    dispatcher, ledger = dispatcher_over(
+        tmp_path,
         registries={"mlflow": registry},
         tables=MemoryTables({"memory://holdout": holdout}),
         notifier=notifier,

@@ -7,8 +7,6 @@ from pathlib import Path
 import pytest
 
 from shared import churn_data, events
-from shared.adapters.ledger_sqlite import SqliteLedger
-from shared.bootstrap import bootstrap
 from shared.events import Source
 from shared.ledger import Status
 from shared.policy import parse_policy
@@ -16,11 +14,10 @@ from shared.reports import read_section
 from shared.settings import Settings
 from tests.support.fakes import (
     FakeModel,
-    FixedClock,
     MemoryRegistry,
     MemoryTables,
     RecordingNotifier,
-    Wakes,
+    dispatcher_over,
 )
 
 POLICY = """
@@ -47,19 +44,17 @@ def setup(tmp_path: Path):
     ledgers = []
 
     def make(mode: str):
-        ledger = SqliteLedger(tmp_path / f"{mode}.db")
-        ledgers.append(ledger)
+        (tmp_path / mode).mkdir()
         notifier = RecordingNotifier()
-        dispatcher = bootstrap(
-            Settings(state_dir=tmp_path, retry_base_seconds=0.01),
-            ledger=ledger,
-            queue=Wakes(),
-            clock=FixedClock(),
+        dispatcher, ledger = dispatcher_over(
+            tmp_path / mode,
             registries={"mlflow": registry},
             tables=MemoryTables({"memory://holdout": holdout}),
             notifier=notifier,
             policy=parse_policy(POLICY.replace("MODE", mode)),
+            settings=Settings(state_dir=tmp_path, retry_base_seconds=0.01),
         )
+        ledgers.append(ledger)
         return dispatcher, notifier
 
     yield registry, make
