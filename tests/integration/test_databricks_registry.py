@@ -226,3 +226,17 @@ def test_transition_requests_are_approved_or_rejected_exactly_once(
     assert approve["comment"].startswith("### mlops-hooks promotion: ✅ promote v2")
     reject = fake.calls("POST", f"{MLFLOW}/transition-requests/reject")[0].json()
     assert "interval of the improvement starts at" in reject["comment"]
+
+
+def test_the_comparison_picture_is_uploaded_into_the_runs_dbfs_artifacts(
+    workspace, tmp_path: Path
+) -> None:
+    ws, fake, registry = workspace
+    root = "dbfs:/databricks/mlflow-tracking/42/run-9/artifacts"
+    ws.runs["run-9"] = {"info": {"run_id": "run-9", "experiment_id": "42", "artifact_uri": root}}
+    png = tmp_path / "champion-vs-v9.png"
+    png.write_bytes(b"\x89PNG fake bytes")
+    assert registry.log_artifact("run-9", png, "mlops-hooks") is None  # no browser URL on DBFS
+    target = "/databricks/mlflow-tracking/42/run-9/artifacts/mlops-hooks/champion-vs-v9.png"
+    assert ws.files == {target: b"\x89PNG fake bytes"}
+    assert len(fake.calls("POST", "/api/2.0/dbfs/close")) == 1

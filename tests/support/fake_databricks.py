@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import itertools
 from typing import Any
 
@@ -63,6 +64,7 @@ class Workspace:
         self.requests: list[dict[str, Any]] = []
         self.runs: dict[str, dict[str, Any]] = {}
         self.aliases: dict[tuple[str, str], int] = {}
+        self.files: dict[str, bytes] = {}  # DBFS path -> content
         self.ids = itertools.count(1)
 
     def add_version(self, name: str, version: str, **fields: Any) -> dict[str, Any]:
@@ -157,6 +159,26 @@ def add_registry_routes(fake: FakeHTTP, ws: Workspace) -> None:
             if r["action"] == "create" and r["stage"] not in decided
         ]
         return 200, {"requests": pending}
+
+    handles: dict[int, tuple[str, bytearray]] = {}
+
+    @fake.route("POST", "/api/2.0/dbfs/create")
+    def dbfs_create(req: Request) -> tuple[int, Any]:
+        handle = next(ws.ids)
+        handles[handle] = (req.json()["path"], bytearray())
+        return 200, {"handle": handle}
+
+    @fake.route("POST", "/api/2.0/dbfs/add-block")
+    def dbfs_add_block(req: Request) -> tuple[int, Any]:
+        body = req.json()
+        handles[body["handle"]][1].extend(base64.b64decode(body["data"]))
+        return 200, {}
+
+    @fake.route("POST", "/api/2.0/dbfs/close")
+    def dbfs_close(req: Request) -> tuple[int, Any]:
+        path, data = handles.pop(req.json()["handle"])
+        ws.files[path] = bytes(data)
+        return 200, {}
 
     @fake.route("GET", f"{MLFLOW}/runs/get")
     def get_run(req: Request) -> tuple[int, Any]:
