@@ -23,7 +23,7 @@ from shared.metrics import (
     passes,
 )
 from shared.policy import CLASSIFIER_METRICS, Checks, Holdout
-from shared.scoring import Labels, as_array
+from shared.scoring import Labels, Scored, as_array
 
 if TYPE_CHECKING:
     import numpy as np
@@ -156,6 +156,18 @@ class Context:
             return None
         return self.model.positive_scores(self.features, labels.positive)
 
+    @cached_property
+    def scored(self) -> Scored:
+        """Truth and predictions as the metrics take them, computed once for all checks."""
+        labels = self.labelled
+        return Scored(
+            labels.truth(),
+            labels.predicted(self.predictions),
+            self.scores,
+            labels.classifier,
+            labels.positive,
+        )
+
     def sample_batch(self, rows: int) -> pd.DataFrame:
         """``rows`` rows of model input: resampled from the holdout, else the input example."""
         source = self.features if self.has_holdout else self.model.input_example()
@@ -281,7 +293,7 @@ def check_predictions(ctx: Context, _: Any) -> CheckResult:
 def _own_metrics(ctx: Context, names: list[str]) -> dict[str, float | str]:
     """Each metric's value, or why it cannot be computed."""
     labels = ctx.labelled
-    truth, predicted = labels.truth(), labels.predicted(ctx.predictions)
+    truth, predicted = ctx.scored.truth, ctx.scored.predicted
     out: dict[str, float | str] = {}
     for name in names:
         try:
@@ -361,9 +373,8 @@ def _evaluate(ctx: Context, labels: Labels) -> Evaluation | None:
 def check_slices(ctx: Context, params: Any) -> CheckResult:
     import numpy as np
 
-    labels = ctx.labelled
-    truth, predicted = labels.truth(), labels.predicted(ctx.predictions)
-    scores = ctx.scores if params.metric in NEEDS_SCORES else None
+    truth, predicted = ctx.scored.truth, ctx.scored.predicted
+    scores = ctx.scored.scores if params.metric in NEEDS_SCORES else None
     frame = ctx.frame
     lower_is_better = params.metric in LOWER_IS_BETTER
     sign = "≤" if lower_is_better else "≥"
