@@ -55,12 +55,13 @@ def test_a_telco_model_is_validated_within_10_s_and_a_constant_one_fails_by_name
     client = MlflowClient(tracking_uri=mlflow_server.url)
     name = f"churn-{uuid.uuid4().hex[:6]}"
 
-    started = time.monotonic()
     good = log_and_register(
         mlflow_server.url, name, model, train, description="Trained by Ada on Q3.", client=client
     )
     wait_for(lambda: verdict_of(client, name, good), 10, "the verdict tag")
-    assert time.monotonic() - started < 10 + 5  # logging the model itself takes a few seconds
+    # measured from the version's creation on the server, not from logging the model
+    created = client.get_model_version(name, good).creation_timestamp / 1000
+    assert time.time() - created < 10
     mv = client.get_model_version(name, good)
     assert mv.tags["mlops.validation"] == "passed", mv.description
     assert mv.tags["mlops.validation.failed"] == ""
