@@ -252,6 +252,8 @@ def policy_check(
         for line in exc.errors:
             err.print(line, highlight=False, soft_wrap=True)
         raise typer.Exit(1) from None
+    for warning in policy.warnings():
+        err.print(f"{file}: warning: {warning}", highlight=False, soft_wrap=True)
     entries = ", ".join(e.name for e in policy.file.models) or "no model entries"
     out.print(f"{file}: ok ({entries})")
 

@@ -34,6 +34,8 @@ WANTED_HEADERS = frozenset(
         "x-mlflow-timestamp",
         "x-mlflow-delivery-id",
         "x-databricks-signature",
+        "x-slack-signature",
+        "x-slack-request-timestamp",
     }
 )
 
@@ -58,16 +60,10 @@ async def read_body(receive: Receive, headers: Headers, limit: int) -> bytes:
 
 async def send_json(send: Send, status: int, payload: dict[str, Any] | bytes) -> None:
     body = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
-    await send(
-        {
-            "type": "http.response.start",
-            "status": status,
-            "headers": [
-                (b"content-type", b"application/json"),
-                (b"content-length", str(len(body)).encode()),
-            ],
-        }
-    )
+    headers = [(b"content-length", str(len(body)).encode())]
+    if body:
+        headers.append((b"content-type", b"application/json"))
+    await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
 
 
@@ -81,15 +77,24 @@ class SignedWebhook:
         signing_key_setting: str,
         verify: Callable[[str, Headers, bytes, Settings], str],
         parse: Callable[[bytes, str, Settings], Event],
+        env_name: str | None = None,
+        ok_status: int = 202,
+        empty_answer: bool = False,
     ) -> None:
         self.runtime = runtime
         self.signing_key_setting = signing_key_setting
         self.verify = verify
         self.parse = parse
+        self.env_name = env_name or f"MLOPS_HOOKS_{signing_key_setting.upper()}"
+        self.ok_status = ok_status
+        self.empty_answer = empty_answer  # Slack: a 200 with nothing in it
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         try:
-            status, payload = 202, await self._handle(scope, receive)
+            payload = await self._handle(scope, receive)
+            status = self.ok_status
+            if self.empty_answer:
+                payload = b""
         except Rejected as exc:
             status, payload = exc.status, {"error": exc.reason}
         except Exception:  # a bug, not bad input: say so without leaking internals
@@ -109,8 +114,7 @@ class SignedWebhook:
         if not runtime.insecure_no_signature:
             secret = settings.secret(self.signing_key_setting)
             if secret is None:
-                env = f"MLOPS_HOOKS_{self.signing_key_setting.upper()}"
-                raise Rejected(503, f"this endpoint is not configured: set {env}")
+                raise Rejected(503, f"this endpoint is not configured: set {self.env_name}")
             try:
                 delivery = self.verify(secret, headers, body, settings)
             except SignatureError as exc:
@@ -163,6 +167,18 @@ def _parse_databricks(body: bytes, delivery: str, settings: Settings) -> Event:
     return event_from_databricks(body)
 
 
+def _verify_slack(secret: str, headers: Headers, body: bytes, settings: Settings) -> str:
+    from functions.slack_actions import verify_slack
+
+    return verify_slack(secret, headers, body, settings)
+
+
+def _parse_slack(body: bytes, delivery: str, settings: Settings) -> Event:
+    from functions.slack_actions import event_from_slack
+
+    return event_from_slack(body, delivery, settings)
+
+
 def webhook_endpoints(runtime: Runtime) -> dict[str, SignedWebhook]:
     return {
         "/webhooks/mlflow": SignedWebhook(
@@ -176,6 +192,15 @@ def webhook_endpoints(runtime: Runtime) -> dict[str, SignedWebhook]:
             signing_key_setting="databricks_webhook_secret",
             verify=_verify_databricks,
             parse=_parse_databricks,
+        ),
+        "/slack/actions": SignedWebhook(
+            runtime,
+            signing_key_setting="slack_signing_secret",
+            verify=_verify_slack,
+            parse=_parse_slack,
+            env_name="SLACK_SIGNING_SECRET",
+            ok_status=200,
+            empty_answer=True,
         ),
     }
 
@@ -238,4 +263,35 @@ WEBHOOK_OPENAPI = {
         "Databricks workspace-registry webhook (X-Databricks-Signature: hex HMAC-SHA256)",
         ["X-Databricks-Signature"],
     ),
+    "/slack/actions": {
+        "post": {
+            **_doc("", [])["post"],
+            "summary": "Slack interactivity: Approve / Reject clicks (slack_sdk SignatureVerifier, "
+            "5-minute window); answered with an empty 200, decided by the approval handler",
+            "parameters": [
+                {"name": h, "in": "header", "required": True, "schema": {"type": "string"}}
+                for h in ("X-Slack-Signature", "X-Slack-Request-Timestamp")
+            ],
+            "requestBody": {
+                "required": True,
+                "content": {
+                    "application/x-www-form-urlencoded": {
+                        "schema": {
+                            "type": "object",
+                            "properties": {"payload": {"type": "string"}},
+                            "required": ["payload"],
+                        }
+                    }
+                },
+            },
+            "responses": {
+                "200": {"description": "Recorded (empty body, as Slack expects)"},
+                **{
+                    code: answer
+                    for code, answer in _doc("", [])["post"]["responses"].items()
+                    if code != "202"
+                },
+            },
+        }
+    },
 }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from shared.dispatch import PermanentError
@@ -22,3 +23,8 @@ def model_version_of(event: Event, deps: Deps) -> tuple[str, str, ModelPolicy, R
         deps.policy_for(event.model),
         deps.registry_for(event.registry),
     )
+
+
+def now_iso(deps: Deps) -> str:
+    """The deps' clock as an ISO time to the second (reports, comments, Slack answers)."""
+    return datetime.fromtimestamp(deps.clock.now(), UTC).isoformat(timespec="seconds")

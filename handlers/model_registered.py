@@ -8,9 +8,7 @@ Re-running (replay, a second delivery) rewrites the same report and tags: it is 
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
-from handlers.common import model_version_of
+from handlers.common import model_version_of, now_iso
 from shared import events
 from shared.dispatch import Outcome
 from shared.events import Event, Source
@@ -55,7 +53,7 @@ def handle(event: Event, deps: Deps) -> Outcome:
         for model in loaded:
             model.close()
 
-    validated_at = datetime.fromtimestamp(deps.clock.now(), UTC).isoformat(timespec="seconds")
+    validated_at = now_iso(deps)
     version_url = registry.version_url(name, version)
     links = [("this version", version_url)]
     if model_version.run_id:

@@ -1,23 +1,25 @@
 """promotion_requested: champion vs challenger on the holdout, then promote or reject.
 
-``auto`` mode carries the decision out at once; ``manual`` mode writes the report and asks the
-policy's reviewers (Slack approval, issue 4 part 2) — until that lands, manual mode stops after
-the report and says so in the outcome. Re-running is idempotent: the report section / comment
-is rewritten, and promoting or rejecting twice changes nothing the second time.
+``auto`` mode carries the decision out at once. ``manual`` mode writes the report and asks
+the policy's reviewers (a Slack message with the comparison and Approve / Reject buttons); a
+reviewer's click comes back as an ``approval`` event (handlers/approval.py). A challenger that
+failed validation is rejected in either mode: there is nothing a reviewer could approve.
+Re-running is idempotent: the report section / comment is rewritten, and promoting or
+rejecting twice changes nothing the second time.
 """
 
 from __future__ import annotations
 
 import tempfile
 from collections.abc import Callable
-from datetime import UTC, datetime
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from handlers.common import model_version_of
+from handlers.common import model_version_of, now_iso
 from shared.dispatch import Outcome, PermanentError
 from shared.events import Event
-from shared.ports import Deps, Notification, Registry
+from shared.ports import ApprovalRequest, Deps, Notification, Registry
 
 if TYPE_CHECKING:
     from shared.comparison import Decision
@@ -25,27 +27,30 @@ if TYPE_CHECKING:
     from shared.scoring import Scored
 
 SECTION = "promotion"
+AWAITING_APPROVAL = "awaiting_approval"
 
 
 class AwaitingValidation(RuntimeError):
     """The challenger has no verdict yet: retried (validation may still be running)."""
 
 
+def target_stage(event: Event, policy: ModelPolicy) -> str:
+    """The workspace registry approves the stage that was requested; elsewhere the policy's."""
+    if event.source == "databricks" and event.target:
+        return event.target
+    return policy.promotion.target_stage
+
+
 def handle(event: Event, deps: Deps) -> Outcome:
     from shared.plots import overlay_png
-    from shared.reports import comparison_markdown
+    from shared.reports import comparison_markdown, comparison_table
 
     name, version, policy, registry = model_version_of(event, deps)
     challenger_mv = registry.wait_ready(name, version, timeout=60)
     verdict = challenger_mv.tags.get("mlops.validation")
     if verdict is None:
         raise AwaitingValidation(f"{name} v{version} has no validation verdict yet")
-    # the workspace registry approves the stage that was requested; elsewhere the policy's
-    stage = (
-        event.target
-        if event.source == "databricks" and event.target
-        else (policy.promotion.target_stage)
-    )
+    stage = target_stage(event, policy)
     champion_version = registry.champion_version(name, alias=policy.aliases.champion, stage=stage)
     if champion_version == str(version):
         return Outcome(result="skipped", summary=f"v{version} is already the champion")
@@ -72,18 +77,17 @@ def handle(event: Event, deps: Deps) -> Outcome:
             )
             image_url = registry.log_artifact(challenger_mv.run_id, png, "mlops-hooks")
 
-    decided_at = datetime.fromtimestamp(deps.clock.now(), UTC).isoformat(timespec="seconds")
-    mode = policy.promotion.mode
+    ask = policy.promotion.mode == "manual" and verdict == "passed"
     planned = (
-        f"{decision.verdict} (auto mode)"
-        if mode == "auto"
-        else "awaiting a reviewer's approval (manual mode)"
+        "awaiting a reviewer's approval on Slack (manual mode)"
+        if ask
+        else f"{decision.verdict} ({policy.promotion.mode} mode)"
     )
     holdout = f"holdout `{policy.holdout.uri}`" if policy.holdout.uri else "no holdout"
     report = comparison_markdown(
         decision,
         model=name,
-        decided_at=decided_at,
+        decided_at=now_iso(deps),
         holdout=holdout,
         action=planned,
         event_id=event.id,
@@ -92,25 +96,35 @@ def handle(event: Event, deps: Deps) -> Outcome:
     )
     # The report first: whoever sees the alias move (or the stage change) finds it there.
     registry.write_report(name, version, SECTION, report)
-    action = planned
-    if mode == "auto":
-        action = carry_out(registry, policy, name, version, decision, stage=stage, comment=report)
-    deps.notifier.notify(
-        Notification(
-            title=f"{name} v{version}: {decision.verdict}"
-            + (" (awaiting approval)" if mode == "manual" else ""),
-            text="; ".join(decision.reasons),
-            verdict="passed" if decision.promote else "failed",
-            facts=_facts(decision),
-            link_url=registry.version_url(name, version),
-            link_label="Open the version",
-        )
+    message = Notification(
+        title=f"{name} v{version}: {decision.verdict}" + (" (awaiting approval)" if ask else ""),
+        text="; ".join(decision.reasons),
+        verdict="passed" if decision.promote else "failed",
+        facts=_facts(decision),
+        link_url=registry.version_url(name, version),
+        link_label="Open the version",
     )
+    if ask:
+        action = planned
+        deps.notifier.request_approval(
+            ApprovalRequest(
+                message=replace(message, title=f"Approve promotion? {name} v{version}"),
+                request_id=event.id,
+                table=comparison_table(decision),
+                reviewers=policy.promotion.reviewers,
+            )
+        )
+    else:
+        action = carry_out(
+            registry, policy, name, version, decision.promote, stage=stage, comment=report
+        )
+        deps.notifier.notify(message)
     return Outcome(
-        result=decision.verdict if mode == "auto" else "awaiting_approval",
+        result=AWAITING_APPROVAL if ask else decision.verdict,
         summary=f"{decision.verdict}: {action}",
         data={
             "champion": champion_version,
+            "recommendation": decision.verdict,
             "reasons": decision.reasons,
             "delta": None if decision.primary is None else decision.primary.delta,
             "interval": None
@@ -196,13 +210,13 @@ def carry_out(
     policy: ModelPolicy,
     name: str,
     version: str,
-    decision: Decision,
+    promote: bool,
     *,
     stage: str,
     comment: str,
 ) -> str:
     """Promote or reject, the registry's way; idempotent. Returns what was done."""
-    if decision.promote:
+    if promote:
         return registry.promote(
             name,
             version,

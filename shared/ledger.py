@@ -88,6 +88,19 @@ class EventRecord(BaseModel):
 
 
 @dataclass(frozen=True)
+class Hold:
+    """Who holds a named guard (a decision, a running retrain), since when, until when."""
+
+    name: str
+    holder: str
+    since: float
+    until: float | None  # None: for good
+
+    def held_by(self, holder: str) -> bool:
+        return self.holder == holder
+
+
+@dataclass(frozen=True)
 class Recorded:
     record: EventRecord
     created: bool  # False: the key was already recorded (a duplicate delivery)
@@ -236,6 +249,19 @@ class Ledger(ABC):
         due_at: float | None = None,
     ) -> None:
         """End a claim: only the holder of ``token`` may; ``due_at`` keeps it claimable."""
+
+    @abstractmethod
+    def acquire(self, name: str, holder: str, *, now: float, until: float | None = None) -> Hold:
+        """First writer wins: take the guard ``name`` unless someone else holds it.
+
+        Returns the hold in force: ours (newly taken, or already ours - so a retried handler
+        passes again) or the other holder's. A hold with ``until`` lapses then and can be taken
+        anew; ``until=None`` holds for good (a promotion request's one decision).
+        """
+
+    @abstractmethod
+    def release(self, name: str, holder: str) -> bool:
+        """Give the guard up; only its holder can. False when it was not held by ``holder``."""
 
     @abstractmethod
     def requeue(self, event_id: str, *, now: float, reason: str = "replay") -> EventRecord:

@@ -294,6 +294,19 @@ class Policy:
     def for_model(self, model: str) -> ModelPolicy:
         return _resolve(self.file, self.entry_for(model))
 
+    def warnings(self) -> list[str]:
+        """Valid, but probably not meant: said by ``policy check``, never fatal."""
+        levels = [("defaults", None), *((f"model {e.name!r}", e) for e in self.file.models)]
+        said = []
+        for where, entry in levels:
+            promotion = _resolve(self.file, entry).promotion
+            if promotion.mode == "manual" and not promotion.reviewers:
+                said.append(
+                    f"{where}: promotion.mode is manual but promotion.reviewers is empty, so "
+                    "nobody can approve a promotion (list Slack user ids, or use mode: auto)"
+                )
+        return said
+
 
 def default_policy() -> Policy:
     return Policy(PolicyFile())

@@ -179,8 +179,42 @@ class Notification:
     link_label: str = "Open"
 
 
+@dataclass(frozen=True)
+class ApprovalRequest:
+    """Ask the reviewers to approve or reject a promotion.
+
+    ``request_id`` (the promotion_requested event's id) travels on the Approve / Reject
+    buttons and comes back with the click as an ``approval`` event.
+    """
+
+    message: Notification
+    request_id: str
+    table: list[list[str]] = field(default_factory=list)  # header row, then one row per metric
+    reviewers: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Answer:
+    """The answer to a reviewer's click, sent back where the request was shown.
+
+    ``reply_to`` is the transport's return address (Slack: the click's ``response_url``).
+    Private answers reach only the clicker and leave the request as it was (not allowed,
+    already decided); a public one replaces the request's buttons with ``text``, keeping
+    ``original`` (the request as the reviewer saw it) above.
+    """
+
+    reply_to: str
+    text: str
+    private: bool = False
+    original: list[dict[str, Any]] = field(default_factory=list)
+
+
 class Notifier(Protocol):
     def notify(self, message: Notification) -> None: ...
+
+    def request_approval(self, request: ApprovalRequest) -> None: ...
+
+    def answer(self, answer: Answer) -> None: ...
 
 
 class LogNotifier:
@@ -194,6 +228,18 @@ class LogNotifier:
     def notify(self, message: Notification) -> None:
         problems = f" problems: {', '.join(message.problems)}" if message.problems else ""
         self.log.info("[%s] %s: %s%s", message.verdict, message.title, message.text, problems)
+
+    def request_approval(self, request: ApprovalRequest) -> None:
+        self.notify(request.message)
+        self.log.warning(
+            "approval needed for %s, but no Slack is configured to ask reviewers %s "
+            "(set SLACK_BOT_TOKEN or SLACK_WEBHOOK_URL, and SLACK_SIGNING_SECRET)",
+            request.request_id,
+            ", ".join(request.reviewers) or "(none listed in promotion.reviewers)",
+        )
+
+    def answer(self, answer: Answer) -> None:
+        self.log.info("answer to a reviewer: %s", answer.text)
 
 
 class Tables(Protocol):

@@ -115,19 +115,13 @@ def comparison_markdown(
         f"{decided_at} · event `{event_id}`",
         "",
     ]
-    if decision.primary is not None:
-        level = f"{decision.confidence:.0%}"
+    table = comparison_table(decision)
+    if table:
+        header, *rows = table
         lines += [
-            f"| metric | champion {champion} | challenger v{decision.challenger_version} "
-            f"| delta | {level} interval | rule |",
-            "|---|---|---|---|---|---|",
-            _delta_row(
-                decision.primary, "primary", f"improvement ≥ {decision.min_improvement:+g}", True
-            ),
-            *(
-                _delta_row(d, "guardrail", f"regression ≤ {allowance:g}", ok)
-                for d, allowance, ok in decision.guardrails
-            ),
+            "| " + " | ".join(header) + " |",
+            "|" + "---|" * len(header),
+            *("| " + " | ".join(row) + " |" for row in rows),
             "",
             f"Paired bootstrap: {decision.resamples:,} resamples of the {decision.rows:,} "
             f"holdout rows (seed {decision.seed}); {holdout}.",
@@ -143,9 +137,41 @@ def comparison_markdown(
     return "\n".join(lines)
 
 
-def _delta_row(delta: MetricDelta, role: str, rule: str, ok: bool) -> str:
+def comparison_table(decision: Decision) -> list[list[str]]:
+    """Header row, then the primary metric and each guardrail; empty with no champion.
+
+    One table for the registry report and the Slack approval request.
+    """
+    if decision.primary is None:
+        return []
+    champion = f"v{decision.champion_version}" if decision.champion_version else "none"
+    header = [
+        "metric",
+        f"champion {champion}",
+        f"challenger v{decision.challenger_version}",
+        "delta",
+        f"{decision.confidence:.0%} interval",
+        "rule",
+    ]
+    rows = [
+        _delta_row(
+            decision.primary, "primary", f"improvement ≥ {decision.min_improvement:+g}", True
+        )
+    ]
+    rows += [
+        _delta_row(d, "guardrail", f"regression ≤ {allowance:g}", ok)
+        for d, allowance, ok in decision.guardrails
+    ]
+    return [header, *rows]
+
+
+def _delta_row(delta: MetricDelta, role: str, rule: str, ok: bool) -> list[str]:
     mark = "" if role == "primary" else (" ✅" if ok else " ❌")
-    return (
-        f"| {delta.metric} ({role}) | {delta.champion:.4f} | {delta.challenger:.4f} "
-        f"| {delta.delta:+.4f} | [{delta.low:+.4f}, {delta.high:+.4f}] | {rule}{mark} |"
-    )
+    return [
+        f"{delta.metric} ({role})",
+        f"{delta.champion:.4f}",
+        f"{delta.challenger:.4f}",
+        f"{delta.delta:+.4f}",
+        f"[{delta.low:+.4f}, {delta.high:+.4f}]",
+        rule + mark,
+    ]

@@ -83,6 +83,11 @@ class Settings(BaseSettings):
         default=None, validation_alias=AliasChoices("SLACK_BOT_TOKEN", "slack_bot_token")
     )
     slack_channel: str | None = None  # MLOPS_HOOKS_SLACK_CHANNEL, with the bot token
+    # verifies reviewers' Approve / Reject clicks on POST /slack/actions
+    slack_signing_secret: SecretStr | None = Field(
+        default=None,
+        validation_alias=AliasChoices("SLACK_SIGNING_SECRET", "slack_signing_secret"),
+    )
     # Slack API base (tests point it at a local fake); slack-sdk's default otherwise.
     slack_api_url: str | None = None
     aws_endpoint_url: str | None = Field(

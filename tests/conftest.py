@@ -38,6 +38,10 @@ for name in list(os.environ):
 WEBHOOK_SECRET = "test-webhook-secret"
 
 
+# fixtures shared by several test modules
+pytest_plugins = ["tests.support.promotion"]
+
+
 @pytest.fixture(scope="session")
 def session_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("servers")

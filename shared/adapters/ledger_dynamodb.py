@@ -1,6 +1,7 @@
 """DynamoDB ledger for AWS: conditional writes give record-once and exclusive claims.
 
-One item per event (partition key ``id``, derived from the event key). Claimable items carry
+One item per event (partition key ``id``, derived from the event key), and one per held guard
+(``id`` = ``hold#`` + its name; no ``kind``, so listings skip it). Claimable items carry
 ``due`` = "q" and a numeric ``due_at``; the sparse GSI ``due-index`` (due, due_at) finds the
 most overdue one. Every state change is conditional on the item's revision ``rev``, so two
 workers can never both claim, and a worker that lost its lease cannot finish the event.
@@ -16,6 +17,7 @@ from shared.events import Event, EventKind
 from shared.ledger import (
     CLAIMABLE,
     EventRecord,
+    Hold,
     Ledger,
     LedgerError,
     Recorded,
@@ -30,6 +32,7 @@ from shared.ledger import (
 )
 
 DUE_INDEX = "due-index"
+_HOLD = "hold#"
 _QUEUE = "q"
 
 
@@ -127,24 +130,23 @@ class DynamoDBLedger(Ledger):
         self, *, status: Status | None = None, kind: EventKind | None = None, limit: int = 100
     ) -> list[EventRecord]:
         # An audit listing, not a hot path: a filtered scan is fine at ledger sizes.
-        names: dict[str, str] = {}
+        names: dict[str, str] = {"#k": "kind"}
         values: dict[str, Any] = {}
-        filters: list[str] = []
+        filters: list[str] = ["attribute_exists(#k)"]  # events only, not holds
         if status:
             names["#s"] = "status"
             values[":s"] = status.value
             filters.append("#s = :s")
         if kind:
-            names["#k"] = "kind"
             values[":k"] = kind.value
             filters.append("#k = :k")
-        kwargs: dict[str, Any] = {"ConsistentRead": True}
-        if filters:
-            kwargs.update(
-                FilterExpression=" AND ".join(filters),
-                ExpressionAttributeNames=names,
-                ExpressionAttributeValues=values,
-            )
+        kwargs: dict[str, Any] = {
+            "ConsistentRead": True,
+            "FilterExpression": " AND ".join(filters),
+            "ExpressionAttributeNames": names,
+        }
+        if values:
+            kwargs["ExpressionAttributeValues"] = values
         items: list[dict[str, Any]] = []
         while True:
             page = self._table.scan(**kwargs)
@@ -286,6 +288,58 @@ class DynamoDBLedger(Ledger):
             )
         except self._conditional_failed:
             raise lease_lost(event_id) from None
+
+    def acquire(self, name: str, holder: str, *, now: float, until: float | None = None) -> Hold:
+        key = {"id": _HOLD + name}
+        item: dict[str, Any] = {**key, "holder": holder, "since": _num(now)}
+        if until is not None:
+            item["until"] = _num(until)
+        try:
+            self._table.put_item(
+                Item=item,
+                ConditionExpression="attribute_not_exists(id)"
+                " OR (attribute_exists(#until) AND #until <= :now)",
+                ExpressionAttributeNames={"#until": "until"},
+                ExpressionAttributeValues={":now": _num(now)},
+            )
+            return Hold(name, holder, now, until)
+        except self._conditional_failed:
+            pass
+        current = self._table.get_item(Key=key, ConsistentRead=True).get("Item")
+        if current is None:  # released in between: try once more
+            return self.acquire(name, holder, now=now, until=until)
+        if current["holder"] != holder:
+            held_until = current.get("until")
+            return Hold(
+                name,
+                current["holder"],
+                float(current["since"]),
+                None if held_until is None else float(held_until),
+            )
+        try:  # already ours (a retried handler): keep it, with the new end
+            self._table.update_item(
+                Key=key,
+                UpdateExpression="SET #until = :u" if until is not None else "REMOVE #until",
+                ConditionExpression="#holder = :h",
+                ExpressionAttributeNames={"#holder": "holder", "#until": "until"},
+                ExpressionAttributeValues={":h": holder}
+                | ({":u": _num(until)} if until is not None else {}),
+            )
+        except self._conditional_failed:
+            return self.acquire(name, holder, now=now, until=until)
+        return Hold(name, holder, float(current["since"]), until)
+
+    def release(self, name: str, holder: str) -> bool:
+        try:
+            self._table.delete_item(
+                Key={"id": _HOLD + name},
+                ConditionExpression="#holder = :h",
+                ExpressionAttributeNames={"#holder": "holder"},
+                ExpressionAttributeValues={":h": holder},
+            )
+            return True
+        except self._conditional_failed:
+            return False
 
     def requeue(self, event_id: str, *, now: float, reason: str = "replay") -> EventRecord:
         item = self._item(event_id)

@@ -18,6 +18,7 @@ from shared.events import Event, EventKind
 from shared.ledger import (
     CLAIMABLE,
     EventRecord,
+    Hold,
     Ledger,
     LedgerError,
     Recorded,
@@ -55,6 +56,12 @@ CREATE TABLE IF NOT EXISTS events (
     history     TEXT NOT NULL DEFAULT '[]'
 );
 CREATE INDEX IF NOT EXISTS events_due ON events(due_at) WHERE due_at IS NOT NULL;
+CREATE TABLE IF NOT EXISTS holds (
+    name   TEXT PRIMARY KEY,
+    holder TEXT NOT NULL,
+    since  REAL NOT NULL,
+    until  REAL  -- NULL: held for good
+);
 """
 
 
@@ -241,6 +248,25 @@ class SqliteLedger(Ledger):
                     event_id,
                 ),
             )
+
+    def acquire(self, name: str, holder: str, *, now: float, until: float | None = None) -> Hold:
+        with self._tx() as conn:
+            row = conn.execute("SELECT * FROM holds WHERE name = ?", (name,)).fetchone()
+            if row is not None and row["holder"] != holder:
+                if row["until"] is None or row["until"] > now:
+                    return Hold(name, row["holder"], row["since"], row["until"])
+                row = None  # lapsed: take it anew
+            since = now if row is None else row["since"]
+            conn.execute(
+                "INSERT OR REPLACE INTO holds (name, holder, since, until) VALUES (?,?,?,?)",
+                (name, holder, since, until),
+            )
+            return Hold(name, holder, since, until)
+
+    def release(self, name: str, holder: str) -> bool:
+        with self._tx() as conn:
+            cur = conn.execute("DELETE FROM holds WHERE name = ? AND holder = ?", (name, holder))
+            return cur.rowcount == 1
 
     def requeue(self, event_id: str, *, now: float, reason: str = "replay") -> EventRecord:
         with self._tx() as conn:

@@ -1,14 +1,25 @@
 """Slack notifier on slack-sdk: an incoming webhook, or a bot token and a channel.
 
 Messages are Block Kit (header, verdict and text, facts, the problems, a button to the model
-version). slack-sdk's own retry handlers retry 429 (honouring Retry-After) and 5xx.
+version). Approval requests add the comparison table and Approve / Reject buttons whose value
+is the promotion request's event id; clicks come back to ``POST /slack/actions``
+(functions/slack_actions.py) and are answered through the click's ``response_url``, which
+works for messages posted either way. slack-sdk's own retry handlers retry 429 (honouring
+Retry-After) and 5xx.
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
-from shared.ports import Notification
+from shared.ports import Answer, ApprovalRequest, Notification
+
+# The buttons' action ids, which the edge maps back to a decision.
+APPROVE_ACTION = "mlops_approve"
+REJECT_ACTION = "mlops_reject"
+DECISIONS = {APPROVE_ACTION: "approve", REJECT_ACTION: "reject"}
+APPROVAL_BLOCK = "mlops_approval"  # the actions block removed once someone has decided
 
 _ICON = {
     "passed": ":white_check_mark:",
@@ -63,6 +74,75 @@ def blocks_for(message: Notification) -> list[dict[str, Any]]:
     return [b.to_dict() for b in blocks]
 
 
+def approval_blocks(request: ApprovalRequest) -> list[dict[str, Any]]:
+    """The notification, the comparison table, the reviewers and Approve / Reject buttons."""
+    from slack_sdk.models.blocks import (
+        ActionsBlock,
+        ButtonElement,
+        ConfirmObject,
+        ContextBlock,
+        SectionBlock,
+    )
+    from slack_sdk.models.blocks.basic_components import MarkdownTextObject
+
+    blocks = blocks_for(replace(request.message, link_url=None))
+    if request.table:
+        blocks.append(
+            SectionBlock(text=MarkdownTextObject(text=_code_table(request.table)[:3000])).to_dict()
+        )
+    who = ", ".join(f"<@{r}>" for r in request.reviewers) or "nobody: set promotion.reviewers"
+    blocks.append(
+        ContextBlock(
+            elements=[MarkdownTextObject(text=f"Reviewers: {who} · request `{request.request_id}`")]
+        ).to_dict()
+    )
+    buttons = [
+        ButtonElement(
+            text="Approve", action_id=APPROVE_ACTION, value=request.request_id, style="primary"
+        ),
+        ButtonElement(
+            text="Reject",
+            action_id=REJECT_ACTION,
+            value=request.request_id,
+            style="danger",
+            confirm=ConfirmObject(
+                title="Reject this promotion?",
+                text="The champion stays; the challenger is marked rejected.",
+                confirm="Reject",
+                deny="Cancel",
+            ),
+        ),
+    ]
+    if request.message.link_url:
+        buttons.append(
+            ButtonElement(
+                text=request.message.link_label[:75],
+                url=request.message.link_url,
+                action_id="open",
+            )
+        )
+    blocks.append(ActionsBlock(block_id=APPROVAL_BLOCK, elements=buttons).to_dict())
+    return blocks
+
+
+def _code_table(rows: list[list[str]]) -> str:
+    """A table Slack shows aligned: mrkdwn has no tables, a code block keeps the columns."""
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)) for row in rows]
+    return "```\n" + "\n".join(line.rstrip() for line in lines) + "\n```"
+
+
+def answered_blocks(original: list[dict[str, Any]], text: str) -> list[dict[str, Any]]:
+    """The request as the reviewer saw it, its buttons replaced by who decided and when."""
+    kept = [b for b in original if b.get("block_id") != APPROVAL_BLOCK]
+    return [*kept, {"type": "section", "text": {"type": "mrkdwn", "text": text[:3000]}}]
+
+
+def _check(response: Any, what: str) -> None:
+    if response.status_code != 200:
+        raise SlackError(f"Slack {what} answered {response.status_code}: {response.body[:200]}")
+
+
 class SlackNotifier:
     def __init__(
         self,
@@ -82,6 +162,7 @@ class SlackNotifier:
             RateLimitErrorRetryHandler(max_retry_count=max_retries),
             ServerErrorRetryHandler(max_retry_count=max_retries),
         ]
+        self._retries = retries
         if webhook_url:
             from slack_sdk.webhook import WebhookClient
 
@@ -100,14 +181,32 @@ class SlackNotifier:
             )
 
     def notify(self, message: Notification) -> None:
-        blocks = blocks_for(message)
-        fallback = f"{message.title}: {message.verdict}"  # notifications and screen readers
+        self._post(blocks_for(message), f"{message.title}: {message.verdict}")
+
+    def request_approval(self, request: ApprovalRequest) -> None:
+        self._post(approval_blocks(request), f"Approval requested: {request.message.title}")
+
+    def answer(self, answer: Answer) -> None:
+        """Through the click's response_url: ephemeral, or replacing the request's buttons."""
+        from slack_sdk.webhook import WebhookClient
+
+        client = WebhookClient(answer.reply_to, retry_handlers=self._retries)
+        if answer.private:
+            response = client.send(
+                text=answer.text, response_type="ephemeral", replace_original=False
+            )
+        else:
+            response = client.send(
+                text=answer.text,
+                blocks=answered_blocks(answer.original, answer.text),
+                replace_original=True,
+            )
+        _check(response, "response_url")
+
+    def _post(self, blocks: list[dict[str, Any]], fallback: str) -> None:
+        # ``fallback`` is the text notifications and screen readers show
         if self._webhook is not None:
-            response = self._webhook.send(text=fallback, blocks=blocks)
-            if response.status_code != 200:
-                raise SlackError(
-                    f"Slack webhook answered {response.status_code}: {response.body[:200]}"
-                )
+            _check(self._webhook.send(text=fallback, blocks=blocks), "webhook")
             return
         from slack_sdk.errors import SlackApiError
 

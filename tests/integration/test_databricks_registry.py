@@ -8,6 +8,7 @@ from pathlib import Path
 import mlflow.sklearn
 import pytest
 
+from functions.slack_actions import event_from_slack
 from shared import churn_data, events
 from shared.adapters.databricks_registry import DatabricksRegistry
 from shared.adapters.table_reader import TableReader
@@ -15,9 +16,11 @@ from shared.events import Source
 from shared.ledger import Status
 from shared.policy import parse_policy
 from shared.reports import read_section
+from shared.settings import Settings
 from tests.support.fake_databricks import MLFLOW, UC, Workspace, fake_databricks
 from tests.support.fake_http import FakeHTTP
 from tests.support.fakes import dispatcher_over
+from tests.support.slack import click_body
 
 
 @pytest.fixture
@@ -115,7 +118,7 @@ models:
              metrics: {{thresholds: {{roc_auc: {{min: 0.6}}}}, evaluator: builtin}}}}
     holdout: {{uri: "{holdout}", label: Churn}}
     comparison: {{resamples: 200}}
-    promotion: {{target_stage: Production, mode: auto}}
+    promotion: {{target_stage: Production, mode: {mode}, reviewers: [U_ALICE, U_BOB]}}
 """
 
 
@@ -126,21 +129,32 @@ def churn_workspace(workspace, tmp_path: Path):
     frame = churn_data.generate(2000, seed=5)
     train, holdout = frame.iloc[:1600], frame.iloc[1600:]
     holdout.to_csv(tmp_path / "holdout.csv", index=False)
-    dispatcher, ledger = dispatcher_over(
-        tmp_path,
-        registries={"databricks": registry},
-        tables=TableReader(),
-        policy=parse_policy(POLICY.format(holdout=tmp_path / "holdout.csv"), "mlops.yml"),
-    )
-    yield ws, fake, dispatcher, train
-    ledger.close()
+    ledgers = []
+
+    def dispatcher_in(mode: str):
+        folder = tmp_path / mode
+        folder.mkdir()
+        policy = POLICY.format(holdout=tmp_path / "holdout.csv", mode=mode)
+        dispatcher, ledger = dispatcher_over(
+            folder,
+            registries={"databricks": registry},
+            tables=TableReader(),
+            policy=parse_policy(policy, "mlops.yml"),
+        )
+        ledgers.append(ledger)
+        return dispatcher
+
+    yield ws, fake, dispatcher_in, train
+    for ledger in ledgers:
+        ledger.close()
 
 
 def test_model_registered_on_databricks_comments_once_and_updates_on_replay(
     churn_workspace, tmp_path: Path
 ) -> None:
     """The handler end to end over the SDK: model from the download URI, lineage from the run."""
-    ws, fake, dispatcher, train = churn_workspace
+    ws, fake, dispatcher_in, train = churn_workspace
+    dispatcher = dispatcher_in("auto")
     model_dir = saved_model(tmp_path / "v7", train)
     ws.add_version("churn", "7", artifact_uri=str(model_dir), run_id="run-7")
     ws.runs["run-7"] = {
@@ -178,26 +192,9 @@ def test_transition_requests_are_approved_or_rejected_exactly_once(
     churn_workspace, tmp_path: Path
 ) -> None:
     """Webhook delivered twice and the event replayed: one approve, one reject, at most."""
-    ws, fake, dispatcher, train = churn_workspace
-    weak = train[["tenure", "MonthlyCharges", "Churn"]]
-    validated = [{"key": "mlops.validation", "value": "passed"}]
-    ws.add_version(
-        "churn",
-        "1",
-        artifact_uri=str(saved_model(tmp_path / "v1", weak)),
-        current_stage="Production",
-        tags=list(validated),
-    )
-    ws.add_version(
-        "churn", "2", artifact_uri=str(saved_model(tmp_path / "v2", train)), tags=list(validated)
-    )
-    ws.add_version(
-        "churn", "3", artifact_uri=str(saved_model(tmp_path / "v3", weak)), tags=list(validated)
-    )
-    for version in ("2", "3"):
-        ws.requests.append(
-            {"action": "create", "name": "churn", "version": version, "stage": "Production"}
-        )
+    ws, fake, dispatcher_in, train = churn_workspace
+    dispatcher = dispatcher_in("auto")
+    add_champion_and_challengers(ws, train, tmp_path)
 
     def deliver(version: str):
         event = events.promotion_requested(Source.DATABRICKS, "churn", version, "Production")
@@ -226,6 +223,61 @@ def test_transition_requests_are_approved_or_rejected_exactly_once(
     assert approve["comment"].startswith("### mlops-hooks promotion: ✅ promote v2")
     reject = fake.calls("POST", f"{MLFLOW}/transition-requests/reject")[0].json()
     assert "interval of the improvement starts at" in reject["comment"]
+
+
+def add_champion_and_challengers(ws: Workspace, train, folder: Path) -> None:
+    """v1 (weak) in Production; v2 (strong) and v3 (weak) validated, each with an open request."""
+    weak = train[["tenure", "MonthlyCharges", "Churn"]]
+    for version, data, stage in (("1", weak, "Production"), ("2", train, None), ("3", weak, None)):
+        ws.add_version(
+            "churn",
+            version,
+            artifact_uri=str(saved_model(folder / f"v{version}", data)),
+            tags=[{"key": "mlops.validation", "value": "passed"}],
+            **({"current_stage": stage} if stage else {}),
+        )
+    for version in ("2", "3"):
+        ws.requests.append(
+            {"action": "create", "name": "churn", "version": version, "stage": "Production"}
+        )
+
+
+def test_a_slack_approval_approves_the_transition_request_exactly_once(
+    churn_workspace, tmp_path: Path
+) -> None:
+    """Manual mode: Slack's retry, a double click and a second reviewer -> one approve call."""
+    ws, fake, dispatcher_in, train = churn_workspace
+    dispatcher = dispatcher_in("manual")
+    add_champion_and_challengers(ws, train, tmp_path)
+    asked = dispatcher.process(
+        dispatcher.submit(
+            events.promotion_requested(Source.DATABRICKS, "churn", "2", "Production")
+        ).record.id
+    )
+    assert asked.outcome["result"] == "awaiting_approval", asked.outcome
+    assert not [r for r in ws.requests if r["action"] != "create"]  # nothing decided yet
+    [request] = dispatcher.deps.notifier.approvals
+    clicks = [
+        ("U_ALICE", "approve", "1.1"),
+        ("U_ALICE", "approve", "1.1"),  # Slack's retry of the same click
+        ("U_ALICE", "approve", "1.2"),  # a double click
+        ("U_BOB", "reject", "1.3"),  # a second reviewer, too late
+    ]
+    results = []
+    for user, decision, ts in clicks:
+        body = click_body(request.request_id, user, decision, action_ts=ts)
+        recorded = dispatcher.submit(event_from_slack(body, "", Settings()))
+        done = dispatcher.process(recorded.record.id)
+        results.append(done.outcome["result"] if done else "duplicate")
+    assert results == ["approved", "duplicate", "already_decided", "already_decided"]
+    assert [(r["action"], r["version"]) for r in ws.requests if r["action"] != "create"] == [
+        ("approve", "2")
+    ]
+    [approve] = fake.calls("POST", f"{MLFLOW}/transition-requests/approve")
+    assert approve.json()["comment"].startswith("Approved by u_alice (U_ALICE) on Slack at ")
+    assert ws.versions[("churn", "2")]["current_stage"] == "Production"
+    assert ws.versions[("churn", "1")]["current_stage"] == "Archived"
+    assert ws.tags("churn", "2")["mlops.approval.by"] == "U_ALICE"
 
 
 def test_the_comparison_picture_is_uploaded_into_the_runs_dbfs_artifacts(

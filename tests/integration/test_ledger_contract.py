@@ -164,3 +164,24 @@ def test_a_claim_from_a_stale_read_loses_to_the_first(ledger: Ledger, monkeypatc
     assert first is not None and first.worker == "a" and second is None
     monkeypatch.undo()
     assert ledger.get(rec.id).worker == "a"
+
+
+def test_a_guard_has_one_holder_until_it_lapses_or_is_released(ledger: Ledger) -> None:
+    first = ledger.acquire("decision:ev_1", "ev_a", now=T0)
+    assert first.held_by("ev_a") and first.since == T0 and first.until is None
+    other = ledger.acquire("decision:ev_1", "ev_b", now=T0 + 5)
+    assert other.holder == "ev_a" and other.since == T0  # first writer wins, for good
+    again = ledger.acquire("decision:ev_1", "ev_a", now=T0 + 9)
+    assert again.held_by("ev_a") and again.since == T0  # a retried holder passes again
+    assert not ledger.release("decision:ev_1", "ev_b")  # only the holder releases
+    assert ledger.release("decision:ev_1", "ev_a")
+    assert ledger.acquire("decision:ev_1", "ev_b", now=T0 + 10).held_by("ev_b")
+
+    timed = ledger.acquire("retrain:churn", "ev_c", now=T0, until=T0 + 60)
+    assert timed.until == T0 + 60
+    assert ledger.acquire("retrain:churn", "ev_d", now=T0 + 59).holder == "ev_c"
+    lapsed = ledger.acquire("retrain:churn", "ev_d", now=T0 + 60, until=T0 + 120)
+    assert lapsed.held_by("ev_d") and lapsed.since == T0 + 60
+    # holds are not events: listings and claims never see them
+    assert ledger.list() == []
+    assert ledger.claim(None, worker="w", token="t", now=T0 + 999, lease_seconds=5) is None

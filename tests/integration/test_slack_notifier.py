@@ -9,11 +9,13 @@ import pytest
 
 from shared.adapters.slack_notifier import SlackError, SlackNotifier
 from shared.bootstrap import notifier_from
-from shared.ports import LogNotifier, Notification
+from shared.ports import Answer, ApprovalRequest, LogNotifier, Notification
 from shared.settings import Settings
-from tests.support.fake_http import FakeHTTP, Request
+from tests.support.fake_http import FakeHTTP
+from tests.support.slack import sent_fields
 
 HOOK = "/services/T000/B000/XXXX"
+RESPONSE = "/actions/T000/1234/abcd"  # a click's response_url
 MESSAGE = Notification(
     title="churn v7: validation failed",
     text="2 of 6 checks failed",
@@ -29,6 +31,7 @@ MESSAGE = Notification(
 def slack() -> Iterator[tuple[FakeHTTP, str]]:
     fake = FakeHTTP()
     fake.route("POST", HOOK)(lambda req: (200, "ok"))
+    fake.route("POST", RESPONSE)(lambda req: (200, "ok"))
     fake.route("POST", "/api/chat.postMessage")(
         lambda req: (200, {"ok": True, "channel": "C1", "ts": "1700000000.000100"})
     )
@@ -72,19 +75,8 @@ def test_bot_token_posts_to_the_channel(slack) -> None:
     notifier.notify(MESSAGE)
     [call] = fake.calls("POST", "/api/chat.postMessage")
     assert call.headers["authorization"] == "Bearer xoxb-test"
-    sent = _form_or_json(call)
+    sent = sent_fields(call)
     assert sent["channel"] == "#mlops" and "blocks" in sent
-
-
-def _form_or_json(call: Request) -> dict:
-    import json
-    from urllib.parse import parse_qs
-
-    if call.headers.get("content-type", "").startswith("application/json"):
-        return call.json()
-    return {k: v[0] for k, v in parse_qs(call.body.decode()).items()} | {
-        "blocks": json.loads(parse_qs(call.body.decode())["blocks"][0])
-    }
 
 
 def test_without_slack_settings_messages_go_to_the_log(caplog) -> None:
@@ -98,3 +90,53 @@ def test_without_slack_settings_messages_go_to_the_log(caplog) -> None:
 def test_incomplete_bot_settings_are_a_clear_error() -> None:
     with pytest.raises(ValueError, match="MLOPS_HOOKS_SLACK_CHANNEL"):
         SlackNotifier(bot_token="xoxb-test")
+
+
+def test_an_approval_request_carries_the_table_and_buttons_with_the_request_id(slack) -> None:
+    fake, url = slack
+    request = ApprovalRequest(
+        message=MESSAGE,
+        request_id="ev_0123456789abcdef01234567",
+        table=[
+            ["metric", "champion v1", "challenger v2", "delta"],
+            ["roc_auc (primary)", "0.8012", "0.8433", "+0.0421"],
+        ],
+        reviewers=["U_ALICE", "U_BOB"],
+    )
+    SlackNotifier(webhook_url=url + HOOK).request_approval(request)
+    body = fake.calls("POST", HOOK)[-1].json()
+    assert body["text"] == "Approval requested: churn v7: validation failed"
+    table = next(b for b in body["blocks"] if "```" in b.get("text", {}).get("text", ""))
+    assert "roc_auc (primary)  0.8012" in table["text"]["text"]  # columns aligned
+    context = next(b for b in body["blocks"] if b["type"] == "context")
+    assert "<@U_ALICE>, <@U_BOB>" in context["elements"][0]["text"]
+    [actions] = [b for b in body["blocks"] if b["type"] == "actions"]
+    assert actions["block_id"] == "mlops_approval"
+    approve, reject, link = actions["elements"]
+    assert (approve["action_id"], approve["value"], approve["style"]) == (
+        "mlops_approve",
+        request.request_id,
+        "primary",
+    )
+    assert reject["action_id"] == "mlops_reject" and reject["value"] == request.request_id
+    assert reject["confirm"]["confirm"]["text"] == "Reject"
+    assert link["url"].endswith("/versions/7")
+
+
+def test_answers_go_to_the_response_url_privately_or_replacing_the_buttons(slack) -> None:
+    fake, url = slack
+    notifier = SlackNotifier(webhook_url=url + HOOK)
+    shown = [
+        {"type": "header", "text": {"type": "plain_text", "text": "Approve?"}},
+        {"type": "actions", "block_id": "mlops_approval", "elements": []},
+    ]
+    fake.fail_next("POST", RESPONSE, 429, retry_after=1)
+    notifier.answer(Answer(url + RESPONSE, "Not allowed", private=True, original=shown))
+    notifier.answer(Answer(url + RESPONSE, "Approved by <@U_ALICE>", original=shown))
+    calls = fake.calls("POST", RESPONSE)
+    assert len(calls) == 3  # the 429 was retried
+    private, public = calls[1].json(), calls[2].json()
+    assert private["response_type"] == "ephemeral" and private["replace_original"] is False
+    assert public["replace_original"] is True
+    assert [b["type"] for b in public["blocks"]] == ["header", "section"]  # buttons gone
+    assert public["blocks"][1]["text"]["text"] == "Approved by <@U_ALICE>"

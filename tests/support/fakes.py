@@ -8,7 +8,15 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from shared.ports import Evaluation, InputColumn, Lineage, ModelVersion, Notification
+from shared.ports import (
+    Answer,
+    ApprovalRequest,
+    Evaluation,
+    InputColumn,
+    Lineage,
+    ModelVersion,
+    Notification,
+)
 from shared.reports import replace_section
 
 
@@ -174,9 +182,17 @@ class MemoryTables:
 @dataclass
 class RecordingNotifier:
     messages: list[Notification] = field(default_factory=list)
+    approvals: list[ApprovalRequest] = field(default_factory=list)
+    answers: list[Answer] = field(default_factory=list)
 
     def notify(self, message: Notification) -> None:
         self.messages.append(message)
+
+    def request_approval(self, request: ApprovalRequest) -> None:
+        self.approvals.append(request)
+
+    def answer(self, answer: Answer) -> None:
+        self.answers.append(answer)
 
 
 class FixedClock:

@@ -20,16 +20,21 @@ from shared.events import EventKind
 from shared.ports import NoQueue
 from shared.settings import Settings
 from shared.signatures import sign_databricks, sign_mlflow
+from tests.support.slack import click_body, signed_headers
 
 SECRET = "edge-secret"
 DBX_SECRET = "dbx-secret"
+SLACK_SECRET = "slack-signing-secret"
 RUNS: list[str] = []
 
 
 @pytest.fixture
 def dispatcher(tmp_path: Path) -> Iterator[Dispatcher]:
     settings = Settings(
-        mlflow_webhook_secret=SECRET, databricks_webhook_secret=DBX_SECRET, state_dir=tmp_path
+        mlflow_webhook_secret=SECRET,
+        databricks_webhook_secret=DBX_SECRET,
+        slack_signing_secret=SLACK_SECRET,
+        state_dir=tmp_path,
     )
     ledger = SqliteLedger(tmp_path / "ledger.db")
     RUNS.clear()
@@ -199,3 +204,62 @@ def test_ledger_failure_is_503_not_acknowledged(client, dispatcher) -> None:
     body = body_for()
     response = client.post("/webhooks/mlflow", content=body, headers=signed(body))
     assert response.status_code == 503 and "retry" in response.json()["error"]
+
+
+def test_a_signed_slack_click_is_an_approval_event_answered_with_an_empty_200(
+    client, dispatcher
+) -> None:
+    body = click_body("ev_abc", "U_ALICE", "reject", action_ts="1800000000.5")
+    for _ in range(2):  # Slack retries a click it got no 200 for in 3 s
+        answer = client.post(
+            "/slack/actions", content=body, headers=signed_headers(SLACK_SECRET, body)
+        )
+        assert answer.status_code == 200 and answer.content == b""
+    [record] = dispatcher.ledger.list()
+    assert record.kind is EventKind.APPROVAL and record.deliveries == 2
+    assert record.event.payload["decision"] == "reject"
+    assert record.event.payload["request_id"] == "ev_abc"
+    assert record.event.reason == "reject by U_ALICE"
+
+
+@pytest.mark.parametrize(
+    "tamper",
+    [
+        lambda h: {**h, "x-slack-signature": "v0=" + "0" * 64},
+        lambda h: signed_headers("not-the-secret", CLICK),
+        lambda h: signed_headers(SLACK_SECRET, CLICK, at=time.time() - 301),
+        lambda h: {"content-type": "application/x-www-form-urlencoded"},
+    ],
+    ids=["forged", "wrong-secret", "stale", "unsigned"],
+)
+def test_unauthentic_slack_clicks_get_401_and_record_nothing(client, dispatcher, tamper) -> None:
+    answer = client.post(
+        "/slack/actions", content=CLICK, headers=tamper(signed_headers(SLACK_SECRET, CLICK))
+    )
+    assert answer.status_code == 401 and "x-slack" in answer.json()["error"]
+    assert dispatcher.ledger.list() == []
+
+
+def test_malformed_and_foreign_slack_interactions(client, dispatcher) -> None:
+    bad = b"payload=%7Bnot-json"
+    answer = client.post("/slack/actions", content=bad, headers=signed_headers(SLACK_SECRET, bad))
+    assert answer.status_code == 400 and "not valid JSON" in answer.json()["error"]
+    link = CLICK.replace(b"mlops_approve", b"open")  # the "Open the version" link button
+    answer = client.post("/slack/actions", content=link, headers=signed_headers(SLACK_SECRET, link))
+    assert answer.status_code == 200
+    [record] = dispatcher.ledger.list()
+    assert record.kind is EventKind.IGNORED and "open is not acted on" in record.event.reason
+
+
+def test_unconfigured_slack_secret_is_503(tmp_path: Path) -> None:
+    ledger = SqliteLedger(tmp_path / "ledger.db")
+    settings = Settings(state_dir=tmp_path)
+    dispatcher = bootstrap(settings, ledger=ledger, queue=NoQueue())
+    answer = TestClient(create_app(Runtime(settings, dispatcher))).post(
+        "/slack/actions", content=CLICK, headers=signed_headers(SLACK_SECRET, CLICK)
+    )
+    assert answer.status_code == 503 and "SLACK_SIGNING_SECRET" in answer.json()["error"]
+    ledger.close()
+
+
+CLICK = click_body("ev_abc", "U_ALICE")

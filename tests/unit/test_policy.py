@@ -122,6 +122,13 @@ def test_policy_check_cli(tmp_path: Path) -> None:
     assert ok.exit_code == 0 and "ok (churn*, *)" in ok.output
     missing = runner.invoke(app, ["policy", "check", str(tmp_path / "nope.yml")])
     assert missing.exit_code == 1 and "cannot read the policy file" in missing.output
+    nobody = tmp_path / "nobody.yml"
+    nobody.write_text("models:\n  - name: churn\n    promotion: {mode: manual}\n")
+    warned = runner.invoke(app, ["policy", "check", str(nobody)])
+    assert warned.exit_code == 0 and "ok (churn)" in warned.output
+    assert "model 'churn': promotion.mode is manual but promotion.reviewers is empty" in (
+        warned.output
+    )
 
 
 def test_policy_show_cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

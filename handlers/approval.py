@@ -1,0 +1,115 @@
+"""approval: a reviewer's Approve / Reject click on a promotion request (manual mode).
+
+Only the model's reviewers (``promotion.reviewers``, Slack user ids) may decide; anyone else
+gets a private "not allowed" and nothing changes. A request is decided once: the first allowed
+click takes the ledger guard ``decision:<request id>`` and every later click (a double click,
+another reviewer) is told who decided. Slack's retries of one click are one event already (the
+edge keys it by the click). The decision is carried out as in auto mode (OSS: aliases;
+workspace registry: approve / reject the transition request), then the request's message is
+updated to say who decided and when.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from handlers.common import model_version_of, now_iso
+from handlers.promotion_requested import AWAITING_APPROVAL, carry_out, target_stage
+from shared.dispatch import Outcome
+from shared.events import Event, EventKind
+from shared.ledger import Status
+from shared.ports import Answer, Deps
+
+SECTION = "approval"
+log = logging.getLogger("mlops_hooks.approval")
+
+
+def handle(event: Event, deps: Deps) -> Outcome:
+    click = event.payload
+    request_id, decision, user = click["request_id"], click["decision"], click["user_id"]
+    reply = _Replier(deps, click)
+
+    request = deps.ledger.get(request_id)
+    if request is None or request.kind is not EventKind.PROMOTION_REQUESTED:
+        return reply.refuse("unknown_request", f"No promotion request {request_id} is known here.")
+    name, version, policy, registry = model_version_of(request.event, deps)
+    if user not in policy.promotion.reviewers:
+        return reply.refuse(
+            "not_allowed",
+            f"Not allowed: <@{user}> is not a reviewer of {name} (promotion.reviewers in the "
+            "policy). Nothing changed.",
+        )
+    asked = request.status is Status.DONE and (request.outcome or {}).get("result")
+    if asked != AWAITING_APPROVAL:
+        return reply.refuse(
+            "not_awaiting",
+            f"{name} v{version} is not awaiting approval (its request is "
+            f"{request.status.value}{f': {asked}' if asked else ''}). Nothing changed.",
+        )
+    approve = decision == "approve"
+    if approve and registry.get_version(name, version).tags.get("mlops.validation") != "passed":
+        return reply.refuse(
+            "not_validated", f"{name} v{version} has not passed validation; it cannot be approved."
+        )
+
+    hold = deps.ledger.acquire(f"decision:{request_id}", event.id, now=deps.clock.now())
+    if not hold.held_by(event.id):
+        first = deps.ledger.get(hold.holder)
+        said = first.event.reason if first is not None else "decided"
+        return reply.refuse("already_decided", f"Already decided: {said}. Nothing changed.")
+
+    at = now_iso(deps)
+    verb = "approved" if approve else "rejected"
+    who = f"{click.get('user_name') or user} ({user})"
+    comment = f"{verb.capitalize()} by {who} on Slack at {at} (promotion request {request_id})"
+    registry.write_report(
+        name,
+        version,
+        SECTION,
+        f"### mlops-hooks approval: {'✅' if approve else '❌'} {verb}\n\n{comment}; "
+        f"recommendation was {(request.outcome or {}).get('data', {}).get('recommendation')}.",
+    )
+    registry.set_tags(name, version, {"mlops.approval": verb, "mlops.approval.by": user})
+    done = carry_out(
+        registry,
+        policy,
+        name,
+        version,
+        approve,
+        stage=target_stage(request.event, policy),
+        comment=comment,
+    )
+    mark = ":white_check_mark:" if approve else ":x:"
+    answered = reply.tell(f"{mark} *{verb.capitalize()}* by <@{user}> at {at}: {done}")
+    return Outcome(
+        result=verb,
+        summary=done,
+        data={"request": request_id, "by": user, "at": at, "message_updated": answered},
+    )
+
+
+class _Replier:
+    """Answers on the click's return address; an answer that fails never undoes a decision."""
+
+    def __init__(self, deps: Deps, click: dict[str, Any]) -> None:
+        self.deps = deps
+        self.reply_to = click.get("response_url")
+        self.original = click.get("message_blocks") or []
+
+    def refuse(self, result: str, text: str) -> Outcome:
+        self._send(text, private=True)
+        return Outcome(result=result, summary=text)
+
+    def tell(self, text: str) -> bool:
+        return self._send(text, private=False)
+
+    def _send(self, text: str, *, private: bool) -> bool:
+        if not self.reply_to:
+            return False
+        try:
+            self.deps.notifier.answer(Answer(self.reply_to, text, private, self.original))
+        except Exception as exc:  # Slack's response_url lives 30 minutes; the audit has it
+            log.warning("could not answer the reviewer: %s", exc)
+            return False
+        return True

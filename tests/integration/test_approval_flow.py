@@ -1,0 +1,121 @@
+"""Manual mode on real components: a real MLflow 3 server's webhooks, `serve`, the real
+slack-sdk posting to a local fake of Slack, and signed reviewer clicks on POST /slack/actions.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from pathlib import Path
+
+import httpx
+from mlflow import MlflowClient
+
+from tests.support.fake_http import FakeHTTP
+from tests.support.mlflow_models import log_and_register
+from tests.support.processes import Proc, wait_for
+from tests.support.slack import click_body, sent_fields, signed_headers
+
+SIGNING_SECRET = "slack-signing-secret-for-tests"
+RESPONSE = "/actions/T1/42/response"
+POLICY = """
+models:
+  - name: "approve-*"
+    checks:
+      loads: {}
+      predictions: {}
+      metrics: {thresholds: {roc_auc: {min: 0.6}}, evaluator: builtin}
+    holdout: {uri: HOLDOUT, label: Churn, positive_label: "Yes"}
+    comparison: {resamples: 200}
+    promotion: {mode: manual, reviewers: [U_ALICE]}
+"""
+
+
+def test_a_listed_reviewers_signed_click_promotes_once(
+    mlflow_server: Proc, validating_serve, churn, tmp_path: Path
+) -> None:
+    train, holdout_csv, model = churn
+    slack = FakeHTTP()
+    slack.route("POST", "/api/chat.postMessage")(
+        lambda req: (200, {"ok": True, "channel": "C1", "ts": "1800000000.000100"})
+    )
+    slack.route("POST", RESPONSE)(lambda req: (200, "ok"))
+    slack_url = slack.start()
+    try:
+        policy = tmp_path / "mlops.yml"
+        policy.write_text(POLICY.replace("HOLDOUT", str(holdout_csv)))
+        serve = validating_serve(
+            MLOPS_HOOKS_POLICY=str(policy),
+            SLACK_BOT_TOKEN="xoxb-test",
+            MLOPS_HOOKS_SLACK_CHANNEL="#models",
+            MLOPS_HOOKS_SLACK_API_URL=slack_url + "/api/",
+            SLACK_SIGNING_SECRET=SIGNING_SECRET,
+        )
+        client = MlflowClient(tracking_uri=mlflow_server.url)
+        name = f"approve-{uuid.uuid4().hex[:6]}"
+
+        def champion() -> str | None:
+            try:
+                return client.get_model_version_by_alias(name, "champion").version
+            except Exception:
+                return None
+
+        def asked() -> list[dict]:
+            posted = [sent_fields(c) for c in slack.calls("POST", "/api/chat.postMessage")]
+            return [p for p in posted if p["text"].startswith("Approval requested")]
+
+        version = log_and_register(mlflow_server.url, name, model, train, client=client)
+        wait_for(asked, 30, "the approval request on Slack")
+        [request] = asked()
+        [buttons] = [b for b in request["blocks"] if b.get("block_id") == "mlops_approval"]
+        request_id = buttons["elements"][0]["value"]
+        assert champion() is None  # asking is not deciding
+
+        def post(body: bytes, headers: dict[str, str]) -> httpx.Response:
+            return httpx.post(f"{serve.url}/slack/actions", content=body, headers=headers)
+
+        def click(user: str, ts: str) -> bytes:
+            return click_body(
+                request_id,
+                user,
+                action_ts=ts,
+                response_url=slack_url + RESPONSE,
+                blocks=request["blocks"],
+            )
+
+        forged = click("U_ALICE", "1.1")
+        answer = post(forged, signed_headers("not-the-signing-secret", forged))
+        assert answer.status_code == 401
+
+        mallory = click("U_MALLORY", "1.2")
+        assert post(mallory, signed_headers(SIGNING_SECRET, mallory)).status_code == 200
+        wait_for(lambda: slack.calls("POST", RESPONSE), 15, "the answer to U_MALLORY")
+        [refusal] = [c.json() for c in slack.calls("POST", RESPONSE)]
+        assert refusal["response_type"] == "ephemeral"
+        assert refusal["text"].startswith("Not allowed: <@U_MALLORY>")
+        assert champion() is None
+
+        alice = click("U_ALICE", "1.3")
+        for _ in range(2):  # the click, and Slack's retry of it
+            assert post(alice, signed_headers(SIGNING_SECRET, alice)).status_code == 200
+        wait_for(lambda: champion() == version, 30, "the approved version to become champion")
+        wait_for(lambda: len(slack.calls("POST", RESPONSE)) == 2, 15, "the message update")
+        update = slack.calls("POST", RESPONSE)[1].json()
+        assert update["replace_original"] is True
+        assert update["text"].startswith(":white_check_mark: *Approved* by <@U_ALICE> at ")
+        assert not [b for b in update["blocks"] if b.get("block_id") == "mlops_approval"]
+        tags = client.get_model_version(name, version).tags
+        assert tags["mlops.approval"] == "approved" and tags["mlops.approval.by"] == "U_ALICE"
+
+        def approvals() -> dict[str, dict]:
+            listed = httpx.get(f"{serve.url}/events", params={"kind": "approval"}).json()
+            records = [httpx.get(f"{serve.url}/events/{s['id']}").json() for s in listed]
+            return {r["outcome"]["result"]: r for r in records if r["status"] == "done"}
+
+        wait_for(lambda: len(approvals()) == 2, 15, "both clicks to be done")
+        by_result = approvals()
+        assert sorted(by_result) == ["approved", "not_allowed"]  # two events, one promotion
+        assert by_result["approved"]["deliveries"] == 2
+        assert json.dumps(by_result).count(SIGNING_SECRET) == 0
+    finally:
+        slack.stop()
