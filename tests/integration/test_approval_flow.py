@@ -12,7 +12,7 @@ import httpx
 from mlflow import MlflowClient
 
 from tests.support.fake_http import FakeHTTP
-from tests.support.mlflow_models import log_and_register
+from tests.support.mlflow_models import log_and_register, version_with_alias
 from tests.support.processes import Proc, wait_for
 from tests.support.slack import click_body, sent_fields, signed_headers
 
@@ -55,10 +55,7 @@ def test_a_listed_reviewers_signed_click_promotes_once(
         name = f"approve-{uuid.uuid4().hex[:6]}"
 
         def champion() -> str | None:
-            try:
-                return client.get_model_version_by_alias(name, "champion").version
-            except Exception:
-                return None
+            return version_with_alias(client, name)
 
         def asked() -> list[dict]:
             posted = [sent_fields(c) for c in slack.calls("POST", "/api/chat.postMessage")]

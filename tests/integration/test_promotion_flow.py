@@ -16,7 +16,7 @@ from mlflow import MlflowClient
 from shared import churn_data
 from shared.reports import read_section
 from tests.conftest import webhook_env
-from tests.support.mlflow_models import log_and_register
+from tests.support.mlflow_models import log_and_register, version_with_alias
 from tests.support.processes import Proc, cli, wait_for
 
 POLICY = """
@@ -47,10 +47,7 @@ def test_better_challengers_are_promoted_and_worse_ones_rejected(
     name = f"promo-{uuid.uuid4().hex[:6]}"
 
     def champion() -> str | None:
-        try:
-            return client.get_model_version_by_alias(name, "champion").version
-        except Exception:
-            return None
+        return version_with_alias(client, name)
 
     def promotion_tag(version: str) -> str | None:
         return client.get_model_version(name, version).tags.get("mlops.promotion")

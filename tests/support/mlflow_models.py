@@ -49,3 +49,11 @@ def log_and_register(
         name, info.model_uri, run.info.run_id, description=description, model_id=info.model_id
     )
     return str(version.version)
+
+
+def version_with_alias(client: Any, name: str, alias: str = "champion") -> str | None:
+    """The version an alias points at, or None while it points nowhere (or the model is new)."""
+    try:
+        return client.get_model_version_by_alias(name, alias).version
+    except Exception:
+        return None
