@@ -140,27 +140,13 @@ def generate(rows: int = 7043, *, seed: int = 0, shift: float = 0.0) -> pd.DataF
 
 
 def train_classifier(frame: pd.DataFrame, *, seed: int = 0) -> object:
-    """A scikit-learn pipeline (one-hot + logistic regression) predicting Churn Yes/No."""
-    from sklearn.compose import ColumnTransformer
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.pipeline import Pipeline
-    from sklearn.preprocessing import OneHotEncoder, StandardScaler
+    """A scikit-learn pipeline (one-hot + scaling + logistic regression) predicting Churn."""
+    from shared.training import build_pipeline
 
     features = frame.drop(columns=[LABEL, ID], errors="ignore")
     categorical = [c for c in CATEGORICAL if c in features]
     numeric = [c for c in NUMERIC if c in features]
-    pipeline = Pipeline(
-        [
-            (
-                "prepare",
-                ColumnTransformer(
-                    [
-                        ("categories", OneHotEncoder(handle_unknown="ignore"), categorical),
-                        ("numbers", StandardScaler(), numeric),
-                    ]
-                ),
-            ),
-            ("model", LogisticRegression(max_iter=1000, random_state=seed)),
-        ]
+    pipeline = build_pipeline(
+        categorical, numeric, estimator="logistic_regression", seed=seed, impute=False
     )
     return pipeline.fit(features[categorical + numeric], frame[LABEL])

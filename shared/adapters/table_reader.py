@@ -98,29 +98,31 @@ def _s3_bytes(uri: str, endpoint_url: str | None) -> io.BytesIO:
     return io.BytesIO(body.read())
 
 
+def delta_storage_options(uri: str, endpoint_url: str | None) -> dict[str, str] | None:
+    """delta-rs' object-store options for ``s3://`` tables (credentials from the environment)."""
+    if not uri.startswith("s3://"):
+        return None
+    env = os.environ
+    options = {
+        "AWS_ACCESS_KEY_ID": env.get("AWS_ACCESS_KEY_ID"),
+        "AWS_SECRET_ACCESS_KEY": env.get("AWS_SECRET_ACCESS_KEY"),
+        "AWS_SESSION_TOKEN": env.get("AWS_SESSION_TOKEN"),
+        "AWS_REGION": env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or "us-east-1",
+        "AWS_ENDPOINT_URL": endpoint_url,
+        "AWS_ALLOW_HTTP": "true" if endpoint_url and endpoint_url.startswith("http:") else None,
+        # S3 has no atomic rename: without a locking provider delta-rs refuses concurrent-unsafe
+        # writes; one writer per table (our jobs) makes the unsafe rename acceptable
+        "AWS_S3_ALLOW_UNSAFE_RENAME": "true",
+    }
+    return {k: v for k, v in options.items() if v}
+
+
 def _read_delta(uri: str, endpoint_url: str | None) -> pd.DataFrame:
     from deltalake import DeltaTable
 
-    options: dict[str, str] = {}
-    if uri.startswith("s3://"):
-        env = os.environ
-        options = {
-            k: v
-            for k, v in {
-                "AWS_ACCESS_KEY_ID": env.get("AWS_ACCESS_KEY_ID"),
-                "AWS_SECRET_ACCESS_KEY": env.get("AWS_SECRET_ACCESS_KEY"),
-                "AWS_SESSION_TOKEN": env.get("AWS_SESSION_TOKEN"),
-                "AWS_REGION": env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or "us-east-1",
-                "AWS_ENDPOINT_URL": endpoint_url,
-                "AWS_ALLOW_HTTP": "true"
-                if endpoint_url and endpoint_url.startswith("http:")
-                else None,
-            }.items()
-            if v
-        }
-    elif not (Path(uri) / "_delta_log").is_dir():
+    if not uri.startswith("s3://") and not (Path(uri) / "_delta_log").is_dir():
         raise TableError(f"{uri}: not a Delta table (no _delta_log)")
-    return DeltaTable(uri, storage_options=options or None).to_pandas()
+    return DeltaTable(uri, storage_options=delta_storage_options(uri, endpoint_url)).to_pandas()
 
 
 class TableReader:
