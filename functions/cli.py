@@ -501,3 +501,10 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
+
+
+# --- jobs (its own module; registered last, as it builds on the helpers above) --------------
+
+from functions.cli_jobs import jobs_app  # noqa: E402
+
+app.add_typer(jobs_app, name="jobs")

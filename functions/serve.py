@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from typing import Any
 
 from shared.settings import Settings
 
@@ -68,6 +69,7 @@ def run_server(
         raise ServeError(f"cannot open the ledger {settings.resolved_ledger_url}: {exc}") from None
     pool.start(dispatcher)
     threading.Thread(target=warm_up, args=(dispatcher.deps,), name="warm-up", daemon=True).start()
+    ingest = _start_ingest(settings, dispatcher)
     runtime = Runtime(settings, dispatcher, insecure_no_signature=insecure_no_signature)
     app = create_app(runtime)
     settle_heap()
@@ -81,6 +83,25 @@ def run_server(
     try:
         uvicorn.run(app, host=host, port=port, log_level=log_level, access_log=False)
     finally:
+        if ingest is not None:
+            ingest.stop()
         pool.stop()
         runtime.close()
         dispatcher.ledger.close()
+
+
+def _start_ingest(settings: Settings, dispatcher: Any) -> Any:
+    """Poll MLOPS_HOOKS_INGEST_QUEUE_URL (AWS notifications) into the ledger, if it is set."""
+    if not settings.ingest_queue_url:
+        return None
+    from functions.aws_events import events_from_aws
+    from shared.adapters.sqs_ingest import SqsIngest
+
+    ingest = SqsIngest(
+        settings.ingest_queue_url,
+        lambda doc: dispatcher.submit_many(events_from_aws(doc)),
+        endpoint_url=settings.aws_endpoint_url,
+    )
+    ingest.start()
+    log.info("recording AWS notifications from %s", settings.ingest_queue_url)
+    return ingest

@@ -1,10 +1,10 @@
 """Handlers, one module per event kind: ``handle(event, deps) -> Outcome``.
 
-``BUILTIN`` maps each kind to its handler. The jobs and drift handlers arrive with their
-issues; until then an event of their kind is recorded and completed as
-"skipped: no handler". Handler modules import heavy libraries inside ``handle`` only, so
-loading this table stays cheap for the edge functions. Deployments can add or override handlers with
-``MLOPS_HOOKS_HANDLER_MODULES=package.module:MAPPING`` (see ``load_handlers``).
+``BUILTIN`` maps each kind to its handler. ``drift_detected`` has none until the drift issue:
+such an event is recorded and completed as "skipped: no handler". Handler modules import heavy
+libraries inside ``handle`` only, so loading this table stays cheap for the edge functions.
+Deployments can add or override handlers with ``MLOPS_HOOKS_HANDLER_MODULES=package.module:MAPPING``
+(see ``load_handlers``).
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from __future__ import annotations
 import importlib
 from collections.abc import Mapping
 
-from handlers import approval, model_registered, promotion_requested
+from handlers import approval, data_landed, model_registered, promotion_requested, scheduled
 from shared.dispatch import Handler
 from shared.events import EventKind
 
@@ -20,6 +20,8 @@ BUILTIN: dict[EventKind, Handler] = {
     EventKind.MODEL_REGISTERED: model_registered.handle,
     EventKind.PROMOTION_REQUESTED: promotion_requested.handle,
     EventKind.APPROVAL: approval.handle,
+    EventKind.DATA_LANDED: data_landed.handle,
+    EventKind.SCHEDULED: scheduled.handle,
 }
 
 

@@ -38,7 +38,9 @@ def bootstrap(
     ports.setdefault("registries", registries_from(settings))
     ports.setdefault("tables", _tables_from(settings))
     ports.setdefault("policy", lambda: _policy_from(settings))
-    deps = Deps(settings=settings, ledger=ledger, clock=clock or SystemClock(), **ports)
+    clock = clock or SystemClock()
+    ports.setdefault("jobs", jobs_from(settings, ledger, clock))
+    deps = Deps(settings=settings, ledger=ledger, clock=clock, **ports)
     return Dispatcher(
         ledger,
         handlers,
@@ -51,6 +53,41 @@ def bootstrap(
         ),
         lease_seconds=settings.lease_seconds,
     )
+
+
+class LazyPort:
+    """A port built on first use: the edge functions bootstrap too, and must not import
+    databricks-sdk (or anything else heavy) unless an event needs it."""
+
+    def __init__(self, factory: Callable[[], Any]) -> None:
+        self._factory = factory
+        self._port: Any = None
+        self._lock = threading.Lock()
+
+    def __getattr__(self, name: str) -> Any:
+        if self._port is None:
+            with self._lock:
+                if self._port is None:
+                    self._port = self._factory()
+        return getattr(self._port, name)
+
+
+def jobs_from(settings: Settings, ledger: Ledger, clock: Clock) -> Any:
+    """Where jobs run: local subprocesses (default) or the Databricks workspace."""
+
+    def build() -> Any:
+        if settings.jobs_backend == "databricks":
+            from shared.adapters.databricks_jobs import DatabricksJobs
+
+            return DatabricksJobs.from_settings(settings, ledger, clock)
+        from shared.adapters.local_jobs import LocalJobs
+
+        env = {"MLFLOW_TRACKING_URI": settings.mlflow_tracking_uri or ""}
+        if settings.aws_endpoint_url:
+            env["AWS_ENDPOINT_URL"] = settings.aws_endpoint_url
+        return LocalJobs(ledger, settings.state_dir / "jobs", clock, env=env)
+
+    return LazyPort(build)
 
 
 def notifier_from(settings: Settings) -> Notifier:

@@ -87,6 +87,38 @@ class EventRecord(BaseModel):
         }
 
 
+class RunState(StrEnum):
+    PENDING = "pending"
+    RUNNING = "running"
+    SUCCESS = "success"
+    FAILED = "failed"
+    CANCELED = "canceled"
+
+    @property
+    def finished(self) -> bool:
+        return self in (RunState.SUCCESS, RunState.FAILED, RunState.CANCELED)
+
+
+class JobRun(BaseModel):
+    """One launched job run (local subprocess or Databricks), as the ledger keeps it."""
+
+    run_id: str
+    job: str  # train, batch_inference, drift_check
+    backend: str  # local, databricks
+    state: RunState = RunState.PENDING
+    event_id: str | None = None  # the event that launched it
+    token: str | None = None  # the idempotency token it was launched with
+    params: dict[str, str] = Field(default_factory=dict)
+    started_at: float
+    ended_at: float | None = None
+    url: str | None = None  # Databricks run page
+    log_path: str | None = None  # local runs
+    pid: int | None = None  # local runs
+    result: dict[str, Any] = Field(default_factory=dict)  # the job's result line, when it ends
+    message: str = ""  # why it failed, or what the backend said
+    reported: bool = False  # the reconcile tick has notified its end
+
+
 @dataclass(frozen=True)
 class Hold:
     """Who holds a named guard (a decision, a running retrain), since when, until when."""
@@ -262,6 +294,17 @@ class Ledger(ABC):
     @abstractmethod
     def release(self, name: str, holder: str) -> bool:
         """Give the guard up; only its holder can. False when it was not held by ``holder``."""
+
+    @abstractmethod
+    def save_run(self, run: JobRun) -> None:
+        """Insert or replace a job run's record."""
+
+    @abstractmethod
+    def get_run(self, run_id: str) -> JobRun | None: ...
+
+    @abstractmethod
+    def list_runs(self, *, unfinished: bool = False, limit: int = 100) -> list[JobRun]:
+        """Newest first; ``unfinished``: only those still pending or running."""
 
     @abstractmethod
     def requeue(self, event_id: str, *, now: float, reason: str = "replay") -> EventRecord:

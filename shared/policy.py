@@ -168,9 +168,18 @@ class Job(_Strict):
 
 
 class Jobs(_Strict):
-    train: Job = Field(default_factory=lambda: Job(entry_point="jobs.train"))
-    batch_inference: Job = Field(default_factory=lambda: Job(entry_point="jobs.batch_inference"))
-    drift_check: Job = Field(default_factory=lambda: Job(entry_point="jobs.drift_check"))
+    train: Job = Field(default_factory=Job)
+    batch_inference: Job = Field(default_factory=Job)
+    drift_check: Job = Field(default_factory=Job)
+
+    @model_validator(mode="after")
+    def _entry_points(self) -> Jobs:
+        """Each job runs its own module unless the policy names another."""
+        for name in type(self).model_fields:
+            job = getattr(self, name)
+            if job.entry_point is None:
+                job.entry_point = f"jobs.{name}"
+        return self
 
 
 class Watch(_Strict):
@@ -294,6 +303,25 @@ class Policy:
     def for_model(self, model: str) -> ModelPolicy:
         return _resolve(self.file, self.entry_for(model))
 
+    def watchers(self, bucket: str, key: str) -> list[tuple[str, ModelPolicy]]:
+        """The models whose ``data.watch`` covers s3://bucket/key: (model name, its policy).
+
+        A model entry named by a glob ("churn-*") names its model in
+        ``jobs.train.params.model``; one that does not cannot be trained and is left out.
+        """
+        found = []
+        for entry in self.file.models:
+            policy = _resolve(self.file, entry)
+            watched = any(
+                w.bucket == bucket and key.startswith(w.prefix) for w in policy.data.watch
+            )
+            name = policy.jobs.train.params.get("model") or (
+                None if any(ch in entry.name for ch in "*?[") else entry.name
+            )
+            if watched and name:
+                found.append((name, policy))
+        return found
+
     def warnings(self) -> list[str]:
         """Valid, but probably not meant: said by ``policy check``, never fatal."""
         levels = [("defaults", None), *((f"model {e.name!r}", e) for e in self.file.models)]
@@ -304,6 +332,13 @@ class Policy:
                 said.append(
                     f"{where}: promotion.mode is manual but promotion.reviewers is empty, so "
                     "nobody can approve a promotion (list Slack user ids, or use mode: auto)"
+                )
+            resolved = _resolve(self.file, entry)
+            globbed = entry is not None and any(ch in entry.name for ch in "*?[")
+            if globbed and resolved.data.watch and "model" not in resolved.jobs.train.params:
+                said.append(
+                    f"{where}: data.watch on a glob entry needs jobs.train.params.model "
+                    "(the model to train); landed data is not trained on until it is set"
                 )
         return said
 

@@ -12,13 +12,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from shared.ledger import Ledger
+from shared.ledger import JobRun, Ledger
 from shared.settings import Settings
 
 if TYPE_CHECKING:
     import numpy as np
     import pandas as pd
 
+    from shared.policy import Job as JobSpec
     from shared.policy import ModelPolicy, Policy
 
 
@@ -250,6 +251,29 @@ class Tables(Protocol):
     ) -> pd.DataFrame: ...
 
 
+class Jobs(Protocol):
+    """Launches the Spark jobs (jobs/) without waiting for them; the ledger keeps their runs."""
+
+    backend: str  # "local", "databricks"
+
+    def launch(
+        self, job: str, spec: JobSpec, params: dict[str, str], *, token: str, event_id: str
+    ) -> JobRun:
+        """Start a run, or return the one already started with ``token`` (never two)."""
+        ...
+
+    def refresh(self, run: JobRun) -> JobRun:
+        """The run's state now, saved to the ledger."""
+        ...
+
+
+def run_token(event_key: str, job: str) -> str:
+    """The idempotency token of the run an event launches: ≤ 64 characters (Databricks')."""
+    import hashlib
+
+    return "mlops-" + hashlib.sha256(f"{job}\n{event_key}".encode()).hexdigest()[:40]
+
+
 class PortMissing(RuntimeError):
     """A handler needs a port this deployment does not configure."""
 
@@ -266,7 +290,7 @@ class Deps:
     ledger: Ledger
     clock: Clock = field(default_factory=SystemClock)
     registries: Mapping[str, Registry] = field(default_factory=dict)
-    jobs: Any = None
+    jobs: Jobs | None = None
     notifier: Notifier = field(default_factory=lambda: LogNotifier())
     tables: Tables | None = None
     policy: Policy | Callable[[], Policy] | None = None

@@ -7,6 +7,7 @@ between a laptop, staging and prod: URIs, secrets, the state directory, worker s
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -48,6 +49,15 @@ class Settings(BaseSettings):
     challenger_alias: str = "challenger"
     champion_alias: str = "champion"
     promote_tag: str = "mlops.promote"
+
+    # --- jobs (jobs/): "local" subprocesses on local Spark, or "databricks" (jobs.run_now) ---
+    jobs_backend: Literal["local", "databricks"] = "local"
+    # where the jobs' Delta tables live: <tables_uri>/<model>/{features,holdout,predictions}
+    # (default <state_dir>/tables; s3://bucket/prefix or dbfs:/... elsewhere)
+    tables_uri: str | None = None
+    # an SQS queue of AWS notifications (S3 -> SQS) that `serve` polls and records, the local
+    # stand-in for the SQS worker function's trigger
+    ingest_queue_url: str | None = None
 
     # --- processing ---
     workers: int = Field(default=2, ge=1, le=64)
@@ -104,6 +114,10 @@ class Settings(BaseSettings):
     @property
     def resolved_ledger_url(self) -> str:
         return self.ledger_url or f"sqlite:///{self.state_dir / 'ledger.db'}"
+
+    def table_uri(self, model: str, table: str) -> str:
+        root = self.tables_uri or str(self.state_dir / "tables")
+        return f"{root.rstrip('/')}/{model}/{table}"
 
     @property
     def resolved_policy_path(self) -> Path | None:

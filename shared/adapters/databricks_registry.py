@@ -51,11 +51,9 @@ class DatabricksRegistry:
     def connect(
         cls, host: str | None, token: str | None, *, retry_timeout_seconds: int = 60
     ) -> DatabricksRegistry:
-        from databricks.sdk import WorkspaceClient
-        from databricks.sdk.config import Config
+        from shared.adapters.databricks_client import workspace_client
 
-        config = Config(host=host, token=token, retry_timeout_seconds=retry_timeout_seconds)
-        return cls(WorkspaceClient(config=config), str(config.host))
+        return cls(*workspace_client(host, token, retry_timeout_seconds=retry_timeout_seconds))
 
     # --- versions --------------------------------------------------------------------------
 

@@ -1,7 +1,8 @@
 """DynamoDB ledger for AWS: conditional writes give record-once and exclusive claims.
 
-One item per event (partition key ``id``, derived from the event key), and one per held guard
-(``id`` = ``hold#`` + its name; no ``kind``, so listings skip it). Claimable items carry
+One item per event (partition key ``id``, derived from the event key), one per held guard
+(``id`` = ``hold#`` + its name) and one per job run (``id`` = ``run#`` + its id); those have no
+``kind``, so event listings skip them. Claimable items carry
 ``due`` = "q" and a numeric ``due_at``; the sparse GSI ``due-index`` (due, due_at) finds the
 most overdue one. Every state change is conditional on the item's revision ``rev``, so two
 workers can never both claim, and a worker that lost its lease cannot finish the event.
@@ -18,6 +19,7 @@ from shared.ledger import (
     CLAIMABLE,
     EventRecord,
     Hold,
+    JobRun,
     Ledger,
     LedgerError,
     Recorded,
@@ -33,6 +35,7 @@ from shared.ledger import (
 
 DUE_INDEX = "due-index"
 _HOLD = "hold#"
+_RUN = "run#"
 _QUEUE = "q"
 
 
@@ -340,6 +343,41 @@ class DynamoDBLedger(Ledger):
             return True
         except self._conditional_failed:
             return False
+
+    def save_run(self, run: JobRun) -> None:
+        self._table.put_item(
+            Item={
+                "id": _RUN + run.run_id,
+                "run_started_at": _num(run.started_at),
+                "run_finished": run.state.finished,
+                "doc": run.model_dump_json(),
+            }
+        )
+
+    def get_run(self, run_id: str) -> JobRun | None:
+        item = self._item(_RUN + run_id)
+        return JobRun.model_validate_json(item["doc"]) if item else None
+
+    def list_runs(self, *, unfinished: bool = False, limit: int = 100) -> list[JobRun]:
+        # runs are few next to events; a filtered scan is fine for the reconcile tick
+        filters = "begins_with(id, :run)" + (" AND run_finished = :no" if unfinished else "")
+        values: dict[str, Any] = {":run": _RUN}
+        if unfinished:
+            values[":no"] = False
+        kwargs: dict[str, Any] = {
+            "ConsistentRead": True,
+            "FilterExpression": filters,
+            "ExpressionAttributeValues": values,
+        }
+        items: list[dict[str, Any]] = []
+        while True:
+            page = self._table.scan(**kwargs)
+            items.extend(page.get("Items", []))
+            if "LastEvaluatedKey" not in page:
+                break
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        items.sort(key=lambda i: -float(i["run_started_at"]))
+        return [JobRun.model_validate_json(i["doc"]) for i in items[:limit]]
 
     def requeue(self, event_id: str, *, now: float, reason: str = "replay") -> EventRecord:
         item = self._item(event_id)

@@ -19,6 +19,7 @@ from shared.ledger import (
     CLAIMABLE,
     EventRecord,
     Hold,
+    JobRun,
     Ledger,
     LedgerError,
     Recorded,
@@ -62,6 +63,13 @@ CREATE TABLE IF NOT EXISTS holds (
     since  REAL NOT NULL,
     until  REAL  -- NULL: held for good
 );
+CREATE TABLE IF NOT EXISTS runs (
+    run_id     TEXT PRIMARY KEY,
+    finished   INTEGER NOT NULL,
+    started_at REAL NOT NULL,
+    doc        TEXT NOT NULL  -- the JobRun as JSON
+);
+CREATE INDEX IF NOT EXISTS runs_unfinished ON runs(finished, started_at);
 """
 
 
@@ -267,6 +275,24 @@ class SqliteLedger(Ledger):
         with self._tx() as conn:
             cur = conn.execute("DELETE FROM holds WHERE name = ? AND holder = ?", (name, holder))
             return cur.rowcount == 1
+
+    def save_run(self, run: JobRun) -> None:
+        with self._tx() as conn:
+            conn.execute(
+                "INSERT OR REPLACE INTO runs (run_id, finished, started_at, doc) VALUES (?,?,?,?)",
+                (run.run_id, int(run.state.finished), run.started_at, run.model_dump_json()),
+            )
+
+    def get_run(self, run_id: str) -> JobRun | None:
+        row = self._conn.execute("SELECT doc FROM runs WHERE run_id = ?", (run_id,)).fetchone()
+        return JobRun.model_validate_json(row["doc"]) if row else None
+
+    def list_runs(self, *, unfinished: bool = False, limit: int = 100) -> list[JobRun]:
+        where = "WHERE finished = 0" if unfinished else ""
+        rows = self._conn.execute(
+            f"SELECT doc FROM runs {where} ORDER BY started_at DESC LIMIT ?", (limit,)
+        ).fetchall()
+        return [JobRun.model_validate_json(r["doc"]) for r in rows]
 
     def requeue(self, event_id: str, *, now: float, reason: str = "replay") -> EventRecord:
         with self._tx() as conn:

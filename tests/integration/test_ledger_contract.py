@@ -185,3 +185,19 @@ def test_a_guard_has_one_holder_until_it_lapses_or_is_released(ledger: Ledger) -
     # holds are not events: listings and claims never see them
     assert ledger.list() == []
     assert ledger.claim(None, worker="w", token="t", now=T0 + 999, lease_seconds=5) is None
+
+
+def test_job_runs_are_saved_listed_newest_first_and_filtered_by_state(ledger: Ledger) -> None:
+    from shared.ledger import JobRun, RunState
+
+    first = JobRun(run_id="r1", job="train", backend="local", started_at=T0, event_id="ev_1")
+    second = JobRun(run_id="r2", job="batch_inference", backend="databricks", started_at=T0 + 5)
+    ledger.save_run(first)
+    ledger.save_run(second)
+    assert [r.run_id for r in ledger.list_runs()] == ["r2", "r1"]
+    ledger.save_run(first.model_copy(update={"state": RunState.SUCCESS, "ended_at": T0 + 60}))
+    assert [r.run_id for r in ledger.list_runs(unfinished=True)] == ["r2"]
+    saved = ledger.get_run("r1")
+    assert saved is not None and saved.state is RunState.SUCCESS and saved.event_id == "ev_1"
+    assert ledger.get_run("nope") is None
+    assert ledger.list() == []  # runs are not events

@@ -1,0 +1,76 @@
+"""data_landed: new data in a watched prefix -> data contract -> the train job.
+
+Every model whose policy watches the object's bucket and prefix is considered; data that breaks
+a model's contract is refused for that model with the exact violations (notified, in the
+outcome) and nothing is trained. Otherwise ``train`` is launched with the object as its data,
+the model's tables, and the event's id; the run's idempotency token comes from the event's key,
+so a retried or replayed event never starts a second run.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from shared.dispatch import Outcome, PermanentError
+from shared.events import Event
+from shared.ports import Deps, Notification, run_token
+
+
+def handle(event: Event, deps: Deps) -> Outcome:
+    from shared.adapters.table_reader import TableError
+    from shared.contract import violations
+
+    if not (event.bucket and event.object_key):
+        raise PermanentError("data_landed event without bucket and object key")
+    uri = f"s3://{event.bucket}/{event.object_key}"
+    watchers = deps.loaded_policy().watchers(event.bucket, event.object_key)
+    if not watchers:
+        return Outcome(result="skipped", summary=f"no model's data.watch covers {uri}")
+    try:
+        frame = deps.need("tables").read(uri)
+    except TableError as exc:
+        raise PermanentError(str(exc)) from None
+    jobs = deps.need("jobs")
+    settings = deps.settings
+    launched: list[dict[str, Any]] = []
+    refused: list[dict[str, Any]] = []
+    for model, policy in watchers:
+        problems = violations(frame, policy.data.contract)
+        if problems:
+            refused.append({"model": model, "violations": problems})
+            deps.notifier.notify(
+                Notification(
+                    title=f"{model}: landed data refused, not trained on",
+                    text=f"{uri} breaks the data contract ({len(problems)} violations)",
+                    verdict="failed",
+                    facts=[("rows", str(len(frame))), ("columns", str(len(frame.columns)))],
+                    problems=problems,
+                )
+            )
+            continue
+        params = {
+            "data": uri,
+            "model": model,
+            "label": policy.holdout.label,
+            "features-table": settings.table_uri(model, "features"),
+            "holdout-table": settings.table_uri(model, "holdout"),
+            "event-id": event.id,
+            "reason": "data_landed",
+        }
+        run = jobs.launch(
+            "train",
+            policy.jobs.train,
+            params,
+            token=run_token(f"{event.key}\n{model}", "train"),
+            event_id=event.id,
+        )
+        launched.append(
+            {"model": model, "run_id": run.run_id, "backend": run.backend, "url": run.url}
+        )
+    said = [f"train {r['model']}: run {r['run_id']}" for r in launched]
+    said += [f"{r['model']}: refused ({'; '.join(r['violations'])})" for r in refused]
+    return Outcome(
+        result="launched" if launched else "refused",
+        summary="; ".join(said),
+        data={"uri": uri, "rows": len(frame), "runs": launched, "refused": refused},
+    )

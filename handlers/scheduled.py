@@ -1,0 +1,99 @@
+"""scheduled: a cron tick of the policy's schedules, by task.
+
+- ``batch_inference``: launch the job for the model's champion (no champion: skipped, saying so);
+- ``reconcile``: refresh the state of every unfinished job run, and notify each failed one once;
+- ``drift_check``: arrives with the drift issue (until then: skipped, saying so).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from shared.dispatch import Outcome, PermanentError
+from shared.events import Event
+from shared.ledger import RunState
+from shared.ports import Deps, Notification, run_token
+
+
+def handle(event: Event, deps: Deps) -> Outcome:
+    if event.task == "batch_inference":
+        return batch_inference(event, deps)
+    if event.task == "reconcile":
+        return reconcile(deps)
+    if event.task == "drift_check":
+        return Outcome(result="skipped", summary="drift_check is not built yet (drift issue)")
+    raise PermanentError(f"unknown scheduled task {event.task!r}")
+
+
+def batch_inference(event: Event, deps: Deps) -> Outcome:
+    model = event.model
+    if not model:
+        raise PermanentError("a batch_inference schedule needs a model")
+    policy = deps.policy_for(model)
+    registry = deps.registry_for(event.registry)
+    champion = registry.champion_version(
+        model, alias=policy.aliases.champion, stage=policy.promotion.target_stage
+    )
+    if champion is None:
+        return Outcome(result="skipped", summary=f"{model} has no champion to score with")
+    spec = policy.jobs.batch_inference
+    if "input" not in spec.params:
+        raise PermanentError(
+            "jobs.batch_inference.params.input (the table to score) is not set in the policy"
+        )
+    params = {
+        "model": model,
+        "alias": policy.aliases.champion,
+        "output": spec.params.get("output") or deps.settings.table_uri(model, "predictions"),
+        "label": policy.holdout.label,
+        "event-id": event.id,
+        "reason": "schedule",
+    }
+    run = deps.need("jobs").launch(
+        "batch_inference",
+        spec,
+        params,
+        token=run_token(event.key, "batch_inference"),
+        event_id=event.id,
+    )
+    return Outcome(
+        result="launched",
+        summary=f"batch_inference of {model} v{champion}: run {run.run_id}",
+        data={"run_id": run.run_id, "backend": run.backend, "url": run.url, "champion": champion},
+    )
+
+
+def reconcile(deps: Deps) -> Outcome:
+    """Refresh running jobs; notify failures once (the run is marked reported)."""
+    jobs = deps.need("jobs")
+    ledger = deps.ledger
+    for run in ledger.list_runs(unfinished=True, limit=500):
+        if run.backend == jobs.backend:
+            jobs.refresh(run)
+    ended: dict[str, list[str]] = {"failed": [], "succeeded": [], "still running": []}
+    for run in ledger.list_runs(limit=500):
+        if not run.state.finished:
+            ended["still running"].append(run.run_id)
+            continue
+        if run.reported:
+            continue
+        if run.state is RunState.FAILED:
+            ended["failed"].append(run.run_id)
+            deps.notifier.notify(_failure(run))
+        else:
+            ended["succeeded"].append(run.run_id)
+        ledger.save_run(run.model_copy(update={"reported": True}))
+    summary = ", ".join(f"{len(ids)} {what}" for what, ids in ended.items())
+    return Outcome(result="done", summary=summary, data=ended)
+
+
+def _failure(run: Any) -> Notification:
+    return Notification(
+        title=f"job {run.job} failed (run {run.run_id})",
+        text=run.message or "the run failed",
+        verdict="failed",
+        facts=[("backend", run.backend), ("event", run.event_id or "-")]
+        + ([("log", run.log_path)] if run.log_path else []),
+        link_url=run.url,
+        link_label="Open the run",
+    )
