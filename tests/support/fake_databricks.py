@@ -223,3 +223,65 @@ def add_registry_routes(fake: FakeHTTP, ws: Workspace) -> None:
     @fake.route("POST", f"{MLFLOW}/unity-catalog/model-versions/set-tag")
     def uc_set_tag(req: Request) -> tuple[int, Any]:
         return set_tag(req)
+
+
+# --- Jobs API: jobs by name, run-now with idempotency tokens, run states --------------------
+
+JOBS = "/api/2.2/jobs"
+
+
+class JobsState:
+    """The fake's jobs and runs. Like Databricks, a repeated idempotency token gets the run it
+    started the first time, not a new one."""
+
+    def __init__(self, names: list[str]) -> None:
+        self.jobs = {i: name for i, name in enumerate(names, start=100)}
+        self.runs: dict[int, dict[str, Any]] = {}
+        self.by_token: dict[str, int] = {}
+        self._ids = itertools.count(9000)
+
+    def finish(self, run_id: int, result: str, message: str = "") -> None:
+        self.runs[run_id]["state"] = {
+            "life_cycle_state": "TERMINATED",
+            "result_state": result,
+            "state_message": message,
+        }
+
+
+def add_jobs_routes(fake: FakeHTTP, state: JobsState) -> None:
+    @fake.route("GET", f"{JOBS}/list")
+    def list_jobs(req: Request) -> tuple[int, Any]:
+        name = (req.query.get("name") or [None])[0]
+        found = [
+            {"job_id": i, "settings": {"name": n}}
+            for i, n in state.jobs.items()
+            if name is None or n == name
+        ]
+        return 200, {"jobs": found, "has_more": False}
+
+    @fake.route("POST", f"{JOBS}/run-now")
+    def run_now(req: Request) -> tuple[int, Any]:
+        body = req.json()
+        token = body.get("idempotency_token")
+        if token and token in state.by_token:
+            return 200, {"run_id": state.by_token[token]}
+        run_id = next(state._ids)
+        state.runs[run_id] = {
+            "job_id": body["job_id"],
+            "job_parameters": body.get("job_parameters", {}),
+            "state": {"life_cycle_state": "RUNNING"},
+        }
+        if token:
+            state.by_token[token] = run_id
+        return 200, {"run_id": run_id, "number_in_job": run_id}
+
+    @fake.route("GET", f"{JOBS}/runs/get")
+    def get_run(req: Request) -> tuple[int, Any]:
+        run_id = int(req.query["run_id"][0])
+        run = state.runs[run_id]
+        return 200, {
+            "run_id": run_id,
+            "job_id": run["job_id"],
+            "state": run["state"],
+            "run_page_url": f"https://fake.databricks/#job/{run['job_id']}/run/{run_id}",
+        }

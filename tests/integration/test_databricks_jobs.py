@@ -1,0 +1,111 @@
+"""DatabricksJobs: the real databricks-sdk against a local fake of the Jobs API."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from shared import churn_data, events
+from shared.adapters.databricks_jobs import DatabricksJobs
+from shared.ledger import RunState
+from shared.policy import parse_policy
+from tests.support.fake_databricks import JOBS, JobsState, add_jobs_routes
+from tests.support.fake_http import FakeHTTP
+from tests.support.fakes import MemoryTables, dispatcher_over
+
+LANDED = "s3://landing/churn/2026-11-23.csv"
+POLICY = """
+models:
+  - name: churn
+    holdout: {label: Churn}
+    data: {watch: [{bucket: landing, prefix: churn/}]}
+    jobs:
+      train: {name: "[prod] mlops-hooks-train", params: {estimator: gradient_boosting}}
+"""
+
+
+@pytest.fixture
+def databricks(tmp_path: Path):
+    state = JobsState(["[prod] mlops-hooks-train", "[prod] mlops-hooks-batch-inference"])
+    fake = FakeHTTP()
+    add_jobs_routes(fake, state)
+    url = fake.start()
+    dispatcher, ledger = dispatcher_over(
+        tmp_path,
+        tables=MemoryTables({LANDED: churn_data.generate(200, seed=1)}),
+        policy=parse_policy(POLICY),
+    )
+    from shared.adapters.databricks_client import workspace_client
+
+    client, host = workspace_client(url, "dapi-test", retry_timeout_seconds=10)
+    dispatcher.deps.jobs = DatabricksJobs(client, host, ledger, dispatcher.clock)
+    yield state, fake, dispatcher
+    ledger.close()
+    fake.stop()
+
+
+def landed():
+    return events.data_landed("landing", "churn/2026-11-23.csv", "seq-1")
+
+
+def test_a_duplicate_event_never_starts_a_second_run(databricks) -> None:
+    state, fake, dispatcher = databricks
+    fake.fail_next("POST", f"{JOBS}/run-now", 429, retry_after=1)  # the SDK retries it
+    first = dispatcher.submit(landed())
+    assert not dispatcher.submit(landed()).created  # the S3 notification, delivered twice
+    done = dispatcher.process(first.record.id)
+    assert done.outcome["result"] == "launched", done.outcome
+    calls = fake.calls("POST", f"{JOBS}/run-now")
+    assert len(calls) == 2 and calls[0].json() == calls[1].json()  # the 429, then the retry
+    sent = calls[-1].json()
+    assert sent["job_id"] == 100 and len(sent["idempotency_token"]) <= 64
+    assert sent["job_parameters"]["data"] == LANDED
+    assert sent["job_parameters"]["estimator"] == "gradient_boosting"
+    assert sent["job_parameters"]["event-id"] == first.record.id
+    [run] = dispatcher.ledger.list_runs()
+    assert (
+        run.url.endswith(f"/#job/100/run/{run.run_id}")
+        and done.outcome["data"]["runs"][0]["run_id"] == run.run_id
+    )
+
+    # replayed: the handler runs again, and the same token gets the same run from Databricks
+    dispatcher.replay(first.record.id)
+    again = dispatcher.process(first.record.id)
+    assert again.outcome["data"]["runs"][0]["run_id"] == run.run_id
+    tokens = {c.json()["idempotency_token"] for c in fake.calls("POST", f"{JOBS}/run-now")}
+    assert tokens == {sent["idempotency_token"]}
+    assert len(state.runs) == 1 and len(dispatcher.ledger.list_runs()) == 1
+
+
+def test_the_reconcile_tick_reports_a_failed_run_once(databricks) -> None:
+    state, _, dispatcher = databricks
+    dispatcher.process(dispatcher.submit(landed()).record.id)
+    [run] = dispatcher.ledger.list_runs()
+
+    def tick(minute: int):
+        when = datetime(2026, 11, 24, 2, minute, tzinfo=UTC)
+        return dispatcher.process(
+            dispatcher.submit(events.scheduled("reconcile", when, "reconcile")).record.id
+        )
+
+    assert tick(0).outcome["data"]["still running"] == [run.run_id]
+    state.finish(int(run.run_id), "FAILED", "Task train failed: OutOfMemoryError")
+    failed = tick(1)
+    assert failed.outcome["data"]["failed"] == [run.run_id]
+    [message] = dispatcher.deps.notifier.messages
+    assert message.title == f"job train failed (run {run.run_id})"
+    assert message.text == "Task train failed: OutOfMemoryError" and message.verdict == "failed"
+    assert message.link_url.endswith(f"/run/{run.run_id}")
+    saved = dispatcher.ledger.get_run(run.run_id)
+    assert saved.state is RunState.FAILED and saved.reported
+    assert tick(2).outcome["data"]["failed"] == []  # told once
+    assert len(dispatcher.deps.notifier.messages) == 1
+
+
+def test_an_unknown_job_name_is_a_permanent_error(databricks, tmp_path: Path) -> None:
+    _, _, dispatcher = databricks
+    dispatcher.deps.policy = parse_policy(POLICY.replace("[prod] mlops-hooks-train", "nope"))
+    done = dispatcher.process(dispatcher.submit(landed()).record.id)
+    assert done.status.value == "dead" and "no Databricks job named 'nope'" in done.last_error
