@@ -70,6 +70,10 @@ def run_server(
     pool.start(dispatcher)
     threading.Thread(target=warm_up, args=(dispatcher.deps,), name="warm-up", daemon=True).start()
     ingest = _start_ingest(settings, dispatcher)
+    from functions.scheduler import Scheduler
+
+    scheduler = Scheduler.from_policy(dispatcher)
+    scheduler.start()
     runtime = Runtime(settings, dispatcher, insecure_no_signature=insecure_no_signature)
     app = create_app(runtime)
     settle_heap()
@@ -83,6 +87,7 @@ def run_server(
     try:
         uvicorn.run(app, host=host, port=port, log_level=log_level, access_log=False)
     finally:
+        scheduler.stop()
         if ingest is not None:
             ingest.stop()
         pool.stop()

@@ -223,8 +223,12 @@ class Schedule(_Strict):
     @field_validator("cron")
     @classmethod
     def _five_fields(cls, value: str) -> str:
+        from croniter import croniter
+
         if len(value.split()) != 5:
             raise ValueError("cron needs five fields: minute hour day-of-month month weekday")
+        if not croniter.is_valid(value):
+            raise ValueError(f"{value!r} is not a valid cron expression")
         return value
 
 
@@ -303,6 +307,22 @@ class Policy:
     def for_model(self, model: str) -> ModelPolicy:
         return _resolve(self.file, self.entry_for(model))
 
+    def schedules(self) -> list[tuple[str, Schedule, str]]:
+        """Every model entry's schedules: (rule name "model:schedule", schedule, model).
+
+        A schedule without ``model`` is for its entry's model, which a glob entry cannot name:
+        those are left out (``policy check`` says so).
+        """
+        found = []
+        for entry in self.file.models:
+            for schedule in _resolve(self.file, entry).schedules:
+                model = schedule.model or (
+                    None if any(ch in entry.name for ch in "*?[") else entry.name
+                )
+                if model:
+                    found.append((f"{model}:{schedule.name}", schedule, model))
+        return found
+
     def watchers(self, bucket: str, key: str) -> list[tuple[str, ModelPolicy]]:
         """The models whose ``data.watch`` covers s3://bucket/key: (model name, its policy).
 
@@ -335,6 +355,12 @@ class Policy:
                 )
             resolved = _resolve(self.file, entry)
             globbed = entry is not None and any(ch in entry.name for ch in "*?[")
+            unnamed = [s.name for s in resolved.schedules if not s.model]
+            if globbed and unnamed:
+                said.append(
+                    f"{where}: schedules {', '.join(unnamed)} need a model on a glob entry; "
+                    "they do not run until they name one"
+                )
             if globbed and resolved.data.watch and "model" not in resolved.jobs.train.params:
                 said.append(
                     f"{where}: data.watch on a glob entry needs jobs.train.params.model "

@@ -1,0 +1,94 @@
+"""`serve`'s scheduler: the policy's cron schedules (and the reconcile tick) become ``scheduled``
+events, keyed by rule + scheduled time.
+
+The key makes ticking idempotent: a restart that ticks the same time again records a duplicate,
+not a second event. Each poll submits only the **latest** due time of each rule, so after a
+downtime the missed ticks are caught up once, not one by one. A rule is first seen through the
+ledger guard ``schedule:<rule>``; times before that are never ticked (a new nightly rule does
+not fire at once for last night).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+from shared import events
+
+if TYPE_CHECKING:
+    from shared.dispatch import Dispatcher
+    from shared.ledger import Recorded
+
+log = logging.getLogger("mlops_hooks.scheduler")
+RECONCILE_RULE = "mlops-hooks:reconcile"
+
+
+@dataclass(frozen=True)
+class Rule:
+    name: str
+    cron: str
+    task: str
+    model: str | None = None
+
+
+class Scheduler:
+    def __init__(self, dispatcher: Dispatcher, rules: list[Rule], *, poll_seconds: float) -> None:
+        self.dispatcher = dispatcher
+        self.rules = rules
+        self.poll_seconds = poll_seconds
+        self._last: dict[str, datetime] = {}
+        self._since: dict[str, float] = {}
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    @classmethod
+    def from_policy(cls, dispatcher: Dispatcher) -> Scheduler:
+        settings = dispatcher.deps.settings
+        rules = [
+            Rule(name, schedule.cron, schedule.task, model)
+            for name, schedule, model in dispatcher.deps.loaded_policy().schedules()
+        ]
+        if settings.reconcile_cron:
+            rules.append(Rule(RECONCILE_RULE, settings.reconcile_cron, "reconcile"))
+        return cls(dispatcher, rules, poll_seconds=settings.scheduler_poll_seconds)
+
+    def tick(self, now: float | None = None) -> list[Recorded]:
+        """Submit each rule's latest due time, if not submitted yet; returns what was recorded."""
+        from croniter import croniter
+
+        now = self.dispatcher.clock.now() if now is None else now
+        ledger = self.dispatcher.ledger
+        recorded = []
+        for rule in self.rules:
+            if rule.name not in self._since:  # one ledger write per rule and process
+                hold = ledger.acquire(f"schedule:{rule.name}", "scheduler", now=now)
+                self._since[rule.name] = hold.since
+            since = self._since[rule.name]
+            due = croniter(rule.cron, datetime.fromtimestamp(now, UTC)).get_prev(datetime)
+            if due.timestamp() < since or self._last.get(rule.name) == due:
+                continue
+            event = events.scheduled(rule.name, due, rule.task, model=rule.model)
+            recorded.append(self.dispatcher.submit(event))
+            self._last[rule.name] = due
+        return recorded
+
+    def start(self) -> None:
+        def loop() -> None:
+            while not self._stop.is_set():
+                try:
+                    self.tick()
+                except Exception:
+                    log.exception("scheduler tick failed; trying again")
+                self._stop.wait(self.poll_seconds)
+
+        self._thread = threading.Thread(target=loop, name="scheduler", daemon=True)
+        self._thread.start()
+        log.info("scheduler: %s", ", ".join(f"{r.name} ({r.cron})" for r in self.rules) or "none")
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)

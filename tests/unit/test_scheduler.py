@@ -1,0 +1,78 @@
+"""The scheduler over a real SQLite ledger and a fixed clock: idempotent ticks, one catch-up."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+from functions.scheduler import RECONCILE_RULE, Rule, Scheduler
+from shared.events import EventKind
+from shared.policy import parse_policy
+from shared.settings import Settings
+from tests.support.fakes import dispatcher_over
+
+
+def at(hour: int, minute: int, second: int = 0) -> float:
+    return datetime(2026, 11, 24, hour, minute, second, tzinfo=UTC).timestamp()
+
+
+def keys(recorded) -> list[tuple[str, bool]]:
+    return [(r.record.event.occurred_at.strftime("%H:%M"), r.created) for r in recorded]
+
+
+def test_ticks_are_keyed_by_rule_and_time_and_missed_ones_caught_up_once(tmp_path: Path) -> None:
+    dispatcher, ledger = dispatcher_over(tmp_path)
+    rule = Rule("churn:nightly", "*/15 * * * *", "batch_inference", "churn")
+    scheduler = Scheduler(dispatcher, [rule], poll_seconds=1)
+    assert scheduler.tick(at(2, 7)) == []  # first seen at 02:07: 02:00 is not ticked
+    assert keys(scheduler.tick(at(2, 15, 1))) == [("02:15", True)]
+    assert scheduler.tick(at(2, 20)) == []  # already submitted by this process
+
+    restarted = Scheduler(dispatcher, [rule], poll_seconds=1)  # serve restarted at 02:21
+    assert keys(restarted.tick(at(2, 21))) == [("02:15", False)]  # a duplicate, no new event
+    # down from 02:21 to 03:10: 02:30 ... 03:00 were missed; only 03:00 is ticked
+    back = Scheduler(dispatcher, [rule], poll_seconds=1)
+    assert keys(back.tick(at(3, 10))) == [("03:00", True)]
+    ticks = ledger.list(kind=EventKind.SCHEDULED)
+    assert sorted(r.event.occurred_at.strftime("%H:%M") for r in ticks) == ["02:15", "03:00"]
+    assert {r.event.model for r in ticks} == {"churn"}
+    assert {r.event.task for r in ticks} == {"batch_inference"}
+    ledger.close()
+
+
+def test_rules_come_from_the_policy_plus_the_reconcile_tick(tmp_path: Path) -> None:
+    policy = parse_policy(
+        """
+models:
+  - name: churn
+    schedules:
+      - {name: nightly, cron: "0 2 * * *", task: batch_inference}
+  - name: "fraud-*"
+    schedules:
+      - {name: drift, cron: "0 3 * * *", task: drift_check, model: fraud-v2}
+      - {name: unnamed, cron: "0 4 * * *", task: drift_check}
+"""
+    )
+    dispatcher, ledger = dispatcher_over(
+        tmp_path, policy=policy, settings=Settings(state_dir=tmp_path, reconcile_cron="*/5 * * * *")
+    )
+    rules = Scheduler.from_policy(dispatcher).rules
+    assert [(r.name, r.task, r.model) for r in rules] == [
+        ("churn:nightly", "batch_inference", "churn"),
+        ("fraud-v2:drift", "drift_check", "fraud-v2"),
+        (RECONCILE_RULE, "reconcile", None),
+    ]
+    assert any("schedules unnamed need a model" in w for w in policy.warnings())
+    ledger.close()
+
+
+def test_an_invalid_cron_is_a_policy_error() -> None:
+    import pytest
+
+    from shared.policy import PolicyError
+
+    with pytest.raises(PolicyError, match="not a valid cron expression"):
+        parse_policy(
+            "models:\n  - name: a\n"
+            "    schedules: [{name: x, cron: '61 * * * *', task: reconcile}]\n"
+        )
