@@ -52,9 +52,9 @@ def handle(event: Event, deps: Deps) -> Outcome:
             "data": uri,
             "model": model,
             "label": policy.holdout.label,
-            "features-table": settings.table_uri(model, "features"),
-            "holdout-table": settings.table_uri(model, "holdout"),
-            "event-id": event.id,
+            "features_table": settings.table_uri(model, "features"),
+            "holdout_table": settings.table_uri(model, "holdout"),
+            "event_id": event.id,
             "reason": "data_landed",
         }
         run = jobs.launch(

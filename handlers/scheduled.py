@@ -46,7 +46,7 @@ def batch_inference(event: Event, deps: Deps) -> Outcome:
         "alias": policy.aliases.champion,
         "output": spec.params.get("output") or deps.settings.table_uri(model, "predictions"),
         "label": policy.holdout.label,
-        "event-id": event.id,
+        "event_id": event.id,
         "reason": "schedule",
     }
     run = deps.need("jobs").launch(

@@ -19,7 +19,7 @@ from jobs.cli import JobError, parser, run
 from jobs.features import clean, featurize
 
 
-def arguments(argv: list[str] | None = None) -> argparse.Namespace:
+def build_parser() -> argparse.ArgumentParser:
     p = parser(__doc__.splitlines()[0])
     p.add_argument("--model", required=True, help="registered model name")
     p.add_argument("--alias", default="champion")
@@ -28,7 +28,11 @@ def arguments(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--output", required=True, help="Delta table the predictions are appended to")
     p.add_argument("--label", default="Churn", help="dropped from the inputs if present")
     p.add_argument("--id-columns", default="customerID", help="comma separated; kept, not scored")
-    return p.parse_args(argv)
+    return p
+
+
+def arguments(argv: list[str] | None = None) -> argparse.Namespace:
+    return build_parser().parse_args(argv)
 
 
 def batch_inference(args: argparse.Namespace) -> dict[str, Any]:

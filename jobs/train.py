@@ -20,7 +20,7 @@ from jobs.cli import JobError, parse_tags, parser, run
 from jobs.features import clean, featurize
 
 
-def arguments(argv: list[str] | None = None) -> argparse.Namespace:
+def build_parser() -> argparse.ArgumentParser:
     p = parser(__doc__.splitlines()[0])
     p.add_argument("--data", required=True, help="CSV, Parquet or Delta; local path or s3://")
     p.add_argument("--format", default="auto", choices=["auto", "csv", "parquet", "delta"])
@@ -34,7 +34,11 @@ def arguments(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--experiment", default=None, help="default: /mlops-hooks/<model>")
     p.add_argument("--tags", default="", help="extra run tags: k=v,k2=v2")
-    return p.parse_args(argv)
+    return p
+
+
+def arguments(argv: list[str] | None = None) -> argparse.Namespace:
+    return build_parser().parse_args(argv)
 
 
 def train(args: argparse.Namespace) -> dict[str, Any]:

@@ -31,9 +31,11 @@ RESULT_PREFIX = "MLOPS_HOOKS_RESULT "  # jobs/cli.py prints the run's result aft
 def command_line(
     entry_point: str, params: dict[str, str], python: str = sys.executable
 ) -> list[str]:
+    """The job's command: parameter ``features_table`` (a valid Databricks job parameter name)
+    becomes ``--features-table``, as the bundle's named parameters do."""
     args = [python, "-m", entry_point]
     for name, value in params.items():
-        args += [f"--{name}", value]
+        args += [f"--{name.replace('_', '-')}", value]
     return args
 
 

@@ -63,7 +63,7 @@ def test_a_duplicate_event_never_starts_a_second_run(databricks) -> None:
     assert sent["job_id"] == 100 and len(sent["idempotency_token"]) <= 64
     assert sent["job_parameters"]["data"] == LANDED
     assert sent["job_parameters"]["estimator"] == "gradient_boosting"
-    assert sent["job_parameters"]["event-id"] == first.record.id
+    assert sent["job_parameters"]["event_id"] == first.record.id
     [run] = dispatcher.ledger.list_runs()
     assert (
         run.url.endswith(f"/#job/100/run/{run.run_id}")

@@ -1,0 +1,50 @@
+"""LocalJobs: real subprocesses, run state in a real SQLite ledger."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from shared.adapters.ledger_sqlite import SqliteLedger
+from shared.adapters.local_jobs import LocalJobs, command_line
+from shared.ledger import RunState
+from shared.policy import Job
+from tests.support.fakes import FixedClock
+from tests.support.processes import wait_for
+
+SPEC = Job(entry_point="tests.support.dummy_job", params={"rows": "7"})
+
+
+def test_command_line_uses_the_bundles_option_names() -> None:
+    args = command_line("jobs.train", {"features_table": "/t", "event_id": "ev_1"}, "py")
+    assert args == ["py", "-m", "jobs.train", "--features-table", "/t", "--event-id", "ev_1"]
+
+
+def test_one_run_per_token_its_result_and_a_failure_with_its_reason(tmp_path: Path) -> None:
+    ledger = SqliteLedger(tmp_path / "ledger.db")
+    jobs = LocalJobs(ledger, tmp_path / "jobs", FixedClock())
+    run = jobs.launch("train", SPEC, {"event_id": "ev_1"}, token="tok-1", event_id="ev_1")
+    again = jobs.launch("train", SPEC, {"event_id": "ev_1"}, token="tok-1", event_id="ev_1")
+    assert again.run_id == run.run_id  # the same token: the run that exists
+    done = wait_for(lambda: (r := ledger.get_run(run.run_id)).state.finished and r, 30, "run")
+    assert done.state is RunState.SUCCESS and done.result == {"rows": 7, "event": "ev_1"}
+    assert "$ " in Path(done.log_path).read_text().splitlines()[0]
+
+    bad = jobs.launch("train", SPEC, {"outcome": "broken"}, token="tok-2", event_id="ev_2")
+    failed = wait_for(lambda: (r := ledger.get_run(bad.run_id)).state.finished and r, 30, "fail")
+    assert failed.state is RunState.FAILED
+    assert failed.message == "exit code 2: error: asked to fail (broken)"
+    assert {r.run_id for r in ledger.list_runs()} == {bad.run_id, run.run_id}
+    ledger.close()
+
+
+def test_refresh_settles_a_run_whose_watcher_died_with_its_process(tmp_path: Path) -> None:
+    """serve restarted while a job ran: the reconcile tick finds the pid gone and reads the log."""
+    ledger = SqliteLedger(tmp_path / "ledger.db")
+    jobs = LocalJobs(ledger, tmp_path / "jobs", FixedClock())
+    run = jobs.launch("train", SPEC, {}, token="tok-3", event_id="ev_3")
+    wait_for(lambda: ledger.get_run(run.run_id).state.finished, 30, "run")
+    orphan = ledger.get_run(run.run_id).model_copy(update={"state": RunState.RUNNING})
+    ledger.save_run(orphan)  # as if no watcher had recorded the end
+    settled = LocalJobs(ledger, tmp_path / "jobs", FixedClock()).refresh(orphan)
+    assert settled.state is RunState.SUCCESS and settled.result["rows"] == 7
+    ledger.close()
