@@ -38,6 +38,7 @@ bench: install
 	$(PY) bench/ingress.py
 	$(PY) bench/verdict.py
 	$(PY) bench/bootstrap.py
+	$(PY) bench/batch_inference.py
 
 serve: install
 	$(VENV)/bin/mlops-hooks serve
