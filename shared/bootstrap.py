@@ -82,7 +82,9 @@ def jobs_from(settings: Settings, ledger: Ledger, clock: Clock) -> Any:
             return DatabricksJobs.from_settings(settings, ledger, clock)
         from shared.adapters.local_jobs import LocalJobs
 
-        env = {"MLFLOW_TRACKING_URI": settings.mlflow_tracking_uri or ""}
+        env = {}
+        if settings.mlflow_tracking_uri:
+            env["MLFLOW_TRACKING_URI"] = settings.mlflow_tracking_uri
         if settings.aws_endpoint_url:
             env["AWS_ENDPOINT_URL"] = settings.aws_endpoint_url
         return LocalJobs(ledger, settings.state_dir / "jobs", clock, env=env)

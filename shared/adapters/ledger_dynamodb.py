@@ -150,15 +150,19 @@ class DynamoDBLedger(Ledger):
         }
         if values:
             kwargs["ExpressionAttributeValues"] = values
+        items = self._scan(kwargs)
+        items.sort(key=lambda i: (-float(i["received_at"]), i["id"]))
+        return [record_from_row(i) for i in items[:limit]]
+
+    def _scan(self, kwargs: dict[str, Any]) -> list[dict[str, Any]]:
+        """Every page of a filtered scan."""
         items: list[dict[str, Any]] = []
         while True:
             page = self._table.scan(**kwargs)
             items.extend(page.get("Items", []))
             if "LastEvaluatedKey" not in page:
-                break
-            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
-        items.sort(key=lambda i: (-float(i["received_at"]), i["id"]))
-        return [record_from_row(i) for i in items[:limit]]
+                return items
+            kwargs = {**kwargs, "ExclusiveStartKey": page["LastEvaluatedKey"]}
 
     # --- state changes -----------------------------------------------------------------
 
@@ -369,13 +373,7 @@ class DynamoDBLedger(Ledger):
             "FilterExpression": filters,
             "ExpressionAttributeValues": values,
         }
-        items: list[dict[str, Any]] = []
-        while True:
-            page = self._table.scan(**kwargs)
-            items.extend(page.get("Items", []))
-            if "LastEvaluatedKey" not in page:
-                break
-            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        items = self._scan(kwargs)
         items.sort(key=lambda i: -float(i["run_started_at"]))
         return [JobRun.model_validate_json(i["doc"]) for i in items[:limit]]
 

@@ -16,6 +16,7 @@ from mlflow import MlflowClient
 
 from shared import churn_data
 from tests.conftest import webhook_env
+from tests.support.aws import bucket_notifying_queue
 from tests.support.mlflow_models import version_with_alias
 from tests.support.processes import Proc, cli, wait_for
 
@@ -47,17 +48,7 @@ def test_landed_data_trains_a_validated_version_once_and_the_champion_scores_a_t
     model, bucket = f"jobs-{suffix}", f"landing-{suffix}"
     s3 = boto3.client("s3", endpoint_url=moto_server)
     sqs = boto3.client("sqs", endpoint_url=moto_server)
-    queue_url = sqs.create_queue(QueueName=f"ingest-{suffix}")["QueueUrl"]
-    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])[
-        "Attributes"
-    ]["QueueArn"]
-    s3.create_bucket(Bucket=bucket)
-    s3.put_bucket_notification_configuration(
-        Bucket=bucket,
-        NotificationConfiguration={
-            "QueueConfigurations": [{"QueueArn": queue_arn, "Events": ["s3:ObjectCreated:*"]}]
-        },
-    )
+    queue_url = bucket_notifying_queue(s3, sqs, bucket, f"ingest-{suffix}")
     tables = tmp_path / "tables"
     policy = tmp_path / "mlops.yml"
     policy.write_text(

@@ -22,6 +22,7 @@ from shared.events import Event, EventKind
 from shared.ledger import Status
 from shared.ports import NoQueue
 from shared.settings import Settings
+from tests.support.aws import bucket_notifying_queue
 
 
 @dataclass
@@ -38,23 +39,7 @@ def aws(moto_server: str) -> Iterator[dict[str, Any]]:
     s3 = boto3.client("s3", endpoint_url=moto_server)
     sqs = boto3.client("sqs", endpoint_url=moto_server)
     bucket, queue_name = f"landing-{suffix}", f"events-{suffix}"
-    queue_url = sqs.create_queue(QueueName=queue_name)["QueueUrl"]
-    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])[
-        "Attributes"
-    ]["QueueArn"]
-    s3.create_bucket(Bucket=bucket)
-    s3.put_bucket_notification_configuration(
-        Bucket=bucket,
-        NotificationConfiguration={
-            "QueueConfigurations": [
-                {
-                    "QueueArn": queue_arn,
-                    "Events": ["s3:ObjectCreated:*"],
-                    "Filter": {"Key": {"FilterRules": [{"Name": "prefix", "Value": "landing/"}]}},
-                }
-            ]
-        },
-    )
+    queue_url = bucket_notifying_queue(s3, sqs, bucket, queue_name, prefix="landing/")
     ledger = DynamoDBLedger(f"ledger-{suffix}", endpoint_url=moto_server, create=True)
     yield {"s3": s3, "sqs": sqs, "bucket": bucket, "queue_url": queue_url, "ledger": ledger}
 
