@@ -141,3 +141,13 @@ def validating_serve(
     yield _start
     for hook in hooks:
         client.delete_webhook(hook)
+
+
+@pytest.fixture(scope="session")
+def spark():
+    """One local Spark session for every test that computes with Spark in-process."""
+    from shared.adapters.spark_tables import spark_session
+
+    session = spark_session("mlops-hooks-tests")
+    yield session
+    session.stop()

@@ -1,0 +1,292 @@
+"""Drift statistics: how far the current inputs of a model have moved from its reference.
+
+Everything is computed from **bin counts over the reference's own bins**, which is what lets
+the in-memory path (numpy, below) and the Spark path (jobs/drift_spark.py: approximate
+quantiles for the edges, one histogram aggregation for the counts) agree exactly on the same
+bins, and lets a reference profile be kept small.
+
+Numeric features
+    - PSI over ``PSI_BINS`` (10) quantile bins of the reference, plus a bin for missing values;
+      an empty bin's share is replaced by ``EPSILON`` (1e-4) so the logarithm stays finite;
+    - the Kolmogorov-Smirnov statistic and the Wasserstein-1 distance, from the two empirical
+      CDFs at ``FINE_BINS`` (1,000) reference quantiles: the KS value is exact at those points
+      (it can miss at most one fine bin's mass, 0.1 %, between them), the Wasserstein
+      distance integrates |F_ref - F_cur| over the reference's range.
+Categorical features
+    - PSI over the reference's categories (others pooled as "other", missing as its own);
+    - the Jensen-Shannon distance (base 2: 0 = same, 1 = disjoint).
+
+Decisions use the PSI effect size against the policy's thresholds (``drift.psi_warn``, default
+0.1; ``drift.psi_drift``, default 0.25), never a p-value: at a million rows every p-value is tiny.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import numpy as np
+    import pandas as pd
+
+PSI_BINS = 10
+FINE_BINS = 1000
+EPSILON = 1e-4  # the share given to an empty bin in PSI
+MAX_CATEGORIES = 50  # more distinct values than this in the reference: the rest is "other"
+OTHER, MISSING = "__other__", "__missing__"
+
+
+@dataclass
+class FeatureDrift:
+    feature: str
+    kind: str  # numeric, categorical
+    psi: float
+    status: str  # ok, warn, drift
+    ks: float | None = None
+    wasserstein: float | None = None
+    js_distance: float | None = None
+    reference_rows: int = 0
+    current_rows: int = 0
+    # the PSI bins, for histograms: labels, and each side's share per bin
+    bins: list[str] = field(default_factory=list)
+    reference_share: list[float] = field(default_factory=list)
+    current_share: list[float] = field(default_factory=list)
+
+    def as_row(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class DriftReport:
+    features: list[FeatureDrift]
+    psi_warn: float
+    psi_drift: float
+
+    @property
+    def drifted(self) -> list[str]:
+        return [f.feature for f in self.worst() if f.status == "drift"]
+
+    @property
+    def warned(self) -> list[str]:
+        return [f.feature for f in self.worst() if f.status == "warn"]
+
+    def worst(self, n: int | None = None) -> list[FeatureDrift]:
+        ranked = sorted(self.features, key=lambda f: f.psi, reverse=True)
+        return ranked if n is None else ranked[:n]
+
+    def summary(self) -> str:
+        if not self.features:
+            return "no features compared"
+        top = self.worst(1)[0]
+        return (
+            f"{len(self.drifted)} of {len(self.features)} features drifted "
+            f"(PSI ≥ {self.psi_drift:g}), {len(self.warned)} warn (≥ {self.psi_warn:g}); "
+            f"worst {top.feature} PSI {top.psi:.3f}"
+        )
+
+
+# --- the statistics, from counts ---------------------------------------------------------
+
+
+def status_of(psi: float, warn: float, drift: float) -> str:
+    return "drift" if psi >= drift else "warn" if psi >= warn else "ok"
+
+
+def psi_from_counts(reference: np.ndarray, current: np.ndarray) -> float:
+    """Population stability index of two count vectors over the same bins."""
+    import numpy as np
+
+    p = _shares(reference)
+    q = _shares(current)
+    return float(np.sum((q - p) * np.log(q / p)))
+
+
+def _shares(counts: np.ndarray) -> np.ndarray:
+    import numpy as np
+
+    counts = np.asarray(counts, dtype=float)
+    total = counts.sum()
+    shares = counts / total if total else np.zeros_like(counts)
+    return np.where(shares == 0, EPSILON, shares)
+
+
+def numeric_edges(reference: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(PSI edges, fine edges): the inner edges of the reference's quantile bins, deduplicated
+    (a feature with many ties has fewer bins)."""
+    import numpy as np
+
+    values = reference[~np.isnan(reference)]
+    if values.size == 0:
+        return np.array([]), np.array([])
+    coarse = np.quantile(values, np.arange(1, PSI_BINS) / PSI_BINS)
+    fine = np.quantile(values, np.arange(1, FINE_BINS) / FINE_BINS)
+    return np.unique(coarse), np.unique(fine)
+
+
+def bin_counts(values: np.ndarray, inner_edges: np.ndarray) -> np.ndarray:
+    """Counts per bin [e_i, e_i+1) (outermost bins open-ended), then the missing values."""
+    import numpy as np
+
+    missing = np.isnan(values)
+    present = values[~missing]
+    index = np.searchsorted(inner_edges, present, side="right")
+    counts = np.bincount(index, minlength=len(inner_edges) + 1)
+    return np.append(counts, missing.sum())
+
+
+def ks_and_wasserstein(
+    reference_fine: np.ndarray, current_fine: np.ndarray, inner_edges: np.ndarray
+) -> tuple[float, float]:
+    """From counts over the fine bins (missing values last, excluded): the CDFs at each inner
+    edge give KS (their largest gap) and Wasserstein-1 (the gap integrated between edges)."""
+    import numpy as np
+
+    ref, cur = reference_fine[:-1], current_fine[:-1]
+    # cumsum[j] = values below inner edge j; the last bin's sum (everything) is dropped
+    f_ref = np.cumsum(ref)[:-1] / max(ref.sum(), 1)
+    f_cur = np.cumsum(cur)[:-1] / max(cur.sum(), 1)
+    gap = np.abs(f_ref - f_cur)
+    return float(gap.max(initial=0.0)), float(np.sum(gap[:-1] * np.diff(inner_edges)))
+
+
+def categorical_counts(values: pd.Series, categories: list[str]) -> np.ndarray:
+    """Counts of each reference category, then "other", then missing."""
+    import numpy as np
+
+    missing = int(values.isna().sum())
+    seen = values.dropna().astype(str).value_counts()
+    known = np.array([int(seen.get(c, 0)) for c in categories])
+    other = int(seen.sum()) - int(known.sum())
+    return np.append(known, [other, missing])
+
+
+def reference_categories(values: pd.Series) -> list[str]:
+    return values.dropna().astype(str).value_counts().index[:MAX_CATEGORIES].tolist()
+
+
+def js_distance(reference: np.ndarray, current: np.ndarray) -> float:
+    from scipy.spatial.distance import jensenshannon
+
+    return float(jensenshannon(reference, current, base=2))
+
+
+# --- the in-memory check -----------------------------------------------------------------
+
+
+def compare_frames(
+    reference: pd.DataFrame,
+    current: pd.DataFrame,
+    *,
+    features: list[str] | None = None,
+    psi_warn: float = 0.1,
+    psi_drift: float = 0.25,
+) -> DriftReport:
+    """Per-feature drift of ``current`` against ``reference`` (columns of both, or ``features``)."""
+    from pandas.api.types import is_bool_dtype, is_numeric_dtype
+
+    names = features or [c for c in reference.columns if c in current.columns]
+    results = []
+    for name in names:
+        ref, cur = reference[name], current[name]
+        if is_numeric_dtype(ref) and not is_bool_dtype(ref):
+            results.append(_numeric(name, ref, cur, psi_warn, psi_drift))
+        else:
+            results.append(_categorical(name, ref, cur, psi_warn, psi_drift))
+    return DriftReport(results, psi_warn, psi_drift)
+
+
+def _numeric(name: str, ref: pd.Series, cur: pd.Series, warn: float, drift: float) -> FeatureDrift:
+    import numpy as np
+
+    ref_values = ref.to_numpy(dtype=float, na_value=np.nan)
+    cur_values = cur.to_numpy(dtype=float, na_value=np.nan)
+    coarse, fine = numeric_edges(ref_values)
+    return numeric_result(
+        name,
+        coarse,
+        (bin_counts(ref_values, coarse), bin_counts(cur_values, coarse)),
+        fine,
+        (bin_counts(ref_values, fine), bin_counts(cur_values, fine)),
+        warn=warn,
+        drift=drift,
+    )
+
+
+def numeric_result(
+    name: str,
+    coarse_edges: np.ndarray,
+    coarse_counts: tuple[np.ndarray, np.ndarray],
+    fine_edges: np.ndarray,
+    fine_counts: tuple[np.ndarray, np.ndarray],
+    *,
+    warn: float,
+    drift: float,
+) -> FeatureDrift:
+    """A numeric feature's drift from (reference, current) counts over its bins."""
+    ref_counts, cur_counts = coarse_counts
+    psi = psi_from_counts(ref_counts, cur_counts)
+    ks, wasserstein = ks_and_wasserstein(*fine_counts, fine_edges)
+    return FeatureDrift(
+        name,
+        "numeric",
+        psi,
+        status_of(psi, warn, drift),
+        ks=ks,
+        wasserstein=wasserstein,
+        reference_rows=int(ref_counts.sum()),
+        current_rows=int(cur_counts.sum()),
+        bins=_numeric_labels(coarse_edges),
+        reference_share=_plain_shares(ref_counts),
+        current_share=_plain_shares(cur_counts),
+    )
+
+
+def _categorical(
+    name: str, ref: pd.Series, cur: pd.Series, warn: float, drift: float
+) -> FeatureDrift:
+    categories = reference_categories(ref)
+    counts = categorical_counts(ref, categories), categorical_counts(cur, categories)
+    return categorical_result(name, categories, counts, warn=warn, drift=drift)
+
+
+def categorical_result(
+    name: str,
+    categories: list[str],
+    counts: tuple[np.ndarray, np.ndarray],
+    *,
+    warn: float,
+    drift: float,
+) -> FeatureDrift:
+    """A categorical feature's drift from counts: its categories, then other, then missing."""
+    ref_counts, cur_counts = counts
+    psi = psi_from_counts(ref_counts, cur_counts)
+    return FeatureDrift(
+        name,
+        "categorical",
+        psi,
+        status_of(psi, warn, drift),
+        js_distance=js_distance(ref_counts, cur_counts),
+        reference_rows=int(ref_counts.sum()),
+        current_rows=int(cur_counts.sum()),
+        bins=[*categories, OTHER, MISSING],
+        reference_share=_plain_shares(ref_counts),
+        current_share=_plain_shares(cur_counts),
+    )
+
+
+def _numeric_labels(edges: np.ndarray) -> list[str]:
+    if len(edges) == 0:
+        return ["all", MISSING]
+    cuts = [f"{e:.4g}" for e in edges]
+    return [
+        f"< {cuts[0]}",
+        *(f"{a} to {b}" for a, b in itertools.pairwise(cuts)),
+        f"≥ {cuts[-1]}",
+        MISSING,
+    ]
+
+
+def _plain_shares(counts: np.ndarray) -> list[float]:
+    total = float(counts.sum())
+    return [float(c) / total if total else 0.0 for c in counts]
