@@ -1,10 +1,9 @@
 """Handlers, one module per event kind: ``handle(event, deps) -> Outcome``.
 
-``BUILTIN`` maps each kind to its handler. ``drift_detected`` has none until the drift issue:
-such an event is recorded and completed as "skipped: no handler". Handler modules import heavy
-libraries inside ``handle`` only, so loading this table stays cheap for the edge functions.
-Deployments can add or override handlers with ``MLOPS_HOOKS_HANDLER_MODULES=package.module:MAPPING``
-(see ``load_handlers``).
+``BUILTIN`` maps each kind to its handler. Handler modules import heavy libraries inside
+``handle`` only, so loading this table stays cheap for the edge functions. Deployments can add
+or override handlers with ``MLOPS_HOOKS_HANDLER_MODULES=package.module:MAPPING`` (see
+``load_handlers``).
 """
 
 from __future__ import annotations
@@ -12,7 +11,14 @@ from __future__ import annotations
 import importlib
 from collections.abc import Mapping
 
-from handlers import approval, data_landed, model_registered, promotion_requested, scheduled
+from handlers import (
+    approval,
+    data_landed,
+    drift_detected,
+    model_registered,
+    promotion_requested,
+    scheduled,
+)
 from shared.dispatch import Handler
 from shared.events import EventKind
 
@@ -22,6 +28,7 @@ BUILTIN: dict[EventKind, Handler] = {
     EventKind.APPROVAL: approval.handle,
     EventKind.DATA_LANDED: data_landed.handle,
     EventKind.SCHEDULED: scheduled.handle,
+    EventKind.DRIFT_DETECTED: drift_detected.handle,
 }
 
 

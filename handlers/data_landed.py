@@ -52,6 +52,7 @@ def handle(event: Event, deps: Deps) -> Outcome:
             "data": uri,
             "model": model,
             "label": policy.holdout.label,
+            "id_columns": ",".join(policy.data.id_columns),
             "features_table": settings.table_uri(model, "features"),
             "holdout_table": settings.table_uri(model, "holdout"),
             "event_id": event.id,

@@ -2,7 +2,10 @@
 
 - ``batch_inference``: launch the job for the model's champion (no champion: skipped, saying so);
 - ``reconcile``: refresh the state of every unfinished job run, and notify each failed one once;
-- ``drift_check``: arrives with the drift issue (until then: skipped, saying so).
+- ``drift_check``: the champion's training reference against the last scoring window: in this
+  process when the scored table is small (``drift.in_process_max_rows``), else the drift_check
+  job. In-process, a drift over the threshold is emitted as ``drift_detected`` right away; the
+  job publishes it to the alarm topic.
 """
 
 from __future__ import annotations
@@ -21,7 +24,9 @@ def handle(event: Event, deps: Deps) -> Outcome:
     if event.task == "reconcile":
         return reconcile(deps)
     if event.task == "drift_check":
-        return Outcome(result="skipped", summary="drift_check is not built yet (drift issue)")
+        from handlers.drift_check import drift_check
+
+        return drift_check(event, deps)
     raise PermanentError(f"unknown scheduled task {event.task!r}")
 
 
@@ -46,6 +51,7 @@ def batch_inference(event: Event, deps: Deps) -> Outcome:
         "alias": policy.aliases.champion,
         "output": spec.params.get("output") or deps.settings.table_uri(model, "predictions"),
         "label": policy.holdout.label,
+        "id_columns": ",".join(policy.data.id_columns),
         "event_id": event.id,
         "reason": "schedule",
     }

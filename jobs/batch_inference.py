@@ -27,7 +27,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", default="auto", choices=["auto", "csv", "parquet", "delta"])
     p.add_argument("--output", required=True, help="Delta table the predictions are appended to")
     p.add_argument("--label", default="Churn", help="dropped from the inputs if present")
-    p.add_argument("--id-columns", default="customerID", help="comma separated; kept, not scored")
+    p.add_argument("--id-columns", default="", help="comma separated row ids; kept, not scored")
     return p
 
 

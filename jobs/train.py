@@ -26,7 +26,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", default="auto", choices=["auto", "csv", "parquet", "delta"])
     p.add_argument("--model", required=True, help="registered model name")
     p.add_argument("--label", default="Churn")
-    p.add_argument("--id-columns", default="customerID", help="comma separated; not features")
+    p.add_argument("--id-columns", default="", help="comma separated row ids; not features")
     p.add_argument("--features-table", required=True, help="Delta table written with features")
     p.add_argument("--holdout-table", required=True, help="Delta table written with the holdout")
     p.add_argument("--holdout-fraction", type=float, default=0.2)

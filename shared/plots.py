@@ -1,10 +1,11 @@
-"""The comparison's picture: ROC curves (classifiers) or residuals (regressors) of champion
-and challenger on the same holdout, as a PNG for the challenger's run."""
+"""Pictures for reports: the comparison's ROC curves (classifiers) or residuals (regressors) of
+champion and challenger on the same holdout; the drift check's histograms of the worst features
+(reference vs current, over the reference's PSI bins)."""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from shared.scoring import Scored
@@ -35,6 +36,39 @@ def overlay_png(
             axes.hist(residual, bins=40, alpha=0.5, label=label)
         axes.set(xlabel="prediction - truth", ylabel="rows", title="Residuals")
     axes.legend(loc="lower right" if challenger.classifier else "upper right")
+    figure.tight_layout()
+    figure.savefig(path)
+    plt.close(figure)
+    return path
+
+
+def drift_png(features: list[dict[str, Any]], path: Path, *, limit: int = 4) -> Path:
+    """Side-by-side bars of reference and current shares per PSI bin, worst features first."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    shown = [f for f in features if f.get("bins")][:limit]
+    figure, grid = plt.subplots(
+        1, max(len(shown), 1), figsize=(4.2 * max(len(shown), 1), 3.6), dpi=100, squeeze=False
+    )
+    for axes, feature in zip(grid[0], shown, strict=False):
+        # the missing-values bin only when it holds anything
+        keep = [
+            i
+            for i, label in enumerate(feature["bins"])
+            if label != "__missing__"
+            or feature["reference_share"][i] + feature["current_share"][i] > 0
+        ]
+        x = np.arange(len(keep))
+        axes.bar(x - 0.2, [feature["reference_share"][i] for i in keep], 0.4, label="reference")
+        axes.bar(x + 0.2, [feature["current_share"][i] for i in keep], 0.4, label="current")
+        axes.set_xticks(x, [feature["bins"][i] for i in keep], rotation=60, ha="right", fontsize=7)
+        axes.set_title(f"{feature['feature']}: PSI {feature['psi']:.3f} ({feature['status']})")
+        axes.set_ylabel("share of rows")
+        axes.legend(fontsize=8)
     figure.tight_layout()
     figure.savefig(path)
     plt.close(figure)

@@ -198,6 +198,8 @@ class DataContract(_Strict):
 class Data(_Strict):
     watch: list[Watch] = Field(default_factory=list)
     contract: DataContract = Field(default_factory=DataContract)
+    # row identifiers (e.g. customerID): never features, never compared for drift
+    id_columns: list[str] = Field(default_factory=list)
 
 
 class Drift(_Strict):
@@ -205,7 +207,10 @@ class Drift(_Strict):
     psi_drift: float = Field(default=0.25, gt=0)
     cooldown_hours: float = Field(default=24, ge=0)
     features: list[str] = Field(default_factory=list)  # empty: every feature
+    # the scheduled check runs in the serve / worker process when the scored window has at
+    # most this many rows (0: always the drift_check job)
     in_process_max_rows: int = Field(default=1_000_000, ge=0)
+    window_days: int = Field(default=1, ge=1)  # scoring days compared with the reference
 
     @model_validator(mode="after")
     def _ordered(self) -> Drift:

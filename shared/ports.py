@@ -116,6 +116,7 @@ class Lineage:
 
     run_exists: bool
     params: int = 0
+    param_values: dict[str, str] = field(default_factory=dict)  # the run's params
     datasets: list[str] = field(default_factory=list)  # "name (context)"
     training_datasets: int = 0
     run_url: str | None = None
@@ -244,11 +245,22 @@ class LogNotifier:
 
 
 class Tables(Protocol):
-    """Reads a table (holdout, landed data) into pandas."""
+    """Reads a table (holdout, landed data) into pandas; appends to a Delta table."""
 
     def read(
-        self, uri: str, fmt: str = "auto", *, sample_rows: int | None = None
+        self,
+        uri: str,
+        fmt: str = "auto",
+        *,
+        sample_rows: int | None = None,
+        version: int | None = None,  # a Delta table's version (time travel)
     ) -> pd.DataFrame: ...
+
+    def append(
+        self, uri: str, frame: pd.DataFrame, *, partition_by: list[str] | None = None
+    ) -> None:
+        """Append rows to a Delta table (created by the first append)."""
+        ...
 
 
 class Jobs(Protocol):

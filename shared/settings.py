@@ -58,6 +58,8 @@ class Settings(BaseSettings):
     # an SQS queue of AWS notifications (S3 -> SQS) that `serve` polls and records, the local
     # stand-in for the SQS worker function's trigger
     ingest_queue_url: str | None = None
+    # the SNS topic drift alarms go to (the drift_check job publishes there; CloudWatch alarms too)
+    alarm_topic_arn: str | None = None
     # `serve`'s scheduler: the policy's cron schedules plus this reconcile tick ("" turns it off)
     reconcile_cron: str = "* * * * *"
     scheduler_poll_seconds: float = Field(default=5.0, gt=0)

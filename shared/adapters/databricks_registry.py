@@ -113,9 +113,11 @@ class DatabricksRegistry:
             dataset = item.dataset.name if item.dataset else "dataset"
             names.append(f"{dataset} ({context or 'no context'})")
             training += context in ("training", "train")
+        params = (run.data.params if run.data else None) or []
         return Lineage(
             run_exists=True,
-            params=len((run.data.params if run.data else None) or []),
+            params=len(params),
+            param_values={p.key: p.value for p in params if p.key is not None},
             datasets=names,
             training_datasets=training,
             run_url=self._run_link(run.info.experiment_id if run.info else None, run_id),

@@ -76,6 +76,7 @@ class MlflowRegistry:
         return Lineage(
             run_exists=True,
             params=len(run.data.params),
+            param_values=dict(run.data.params),
             datasets=names,
             training_datasets=training,
             run_url=self._run_link(run.info.experiment_id, run_id),

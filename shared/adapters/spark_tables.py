@@ -59,14 +59,17 @@ class SparkTables:
         self.endpoint_url = endpoint_url or os.environ.get("AWS_ENDPOINT_URL")
         self.native = delta_in_spark(spark)
 
-    def read(self, uri: str, fmt: str = "auto") -> DataFrame:
+    def read(self, uri: str, fmt: str = "auto", *, version: int | None = None) -> DataFrame:
+        """The table as a Spark frame; ``version``: a Delta table's version (time travel)."""
         kind = detect_format(uri, DataFormat(fmt), endpoint_url=self.endpoint_url)
         if self.native:
             reader = self.spark.read.format(kind.value)
             if kind is DataFormat.CSV:
                 reader = reader.option("header", "true").option("inferSchema", "true")
+            if version is not None:
+                reader = reader.option("versionAsOf", version)
             return reader.load(uri)
-        frame = read_table(uri, kind, endpoint_url=self.endpoint_url)
+        frame = read_table(uri, kind, endpoint_url=self.endpoint_url, version=version)
         return self.spark.createDataFrame(frame)
 
     def write_delta(

@@ -48,13 +48,14 @@ def read_table(
     *,
     endpoint_url: str | None = None,
     sample_rows: int | None = None,
+    version: int | None = None,
 ) -> pd.DataFrame:
     import pandas as pd
 
     kind = detect_format(uri, fmt, endpoint_url=endpoint_url)
     try:
         if kind is DataFormat.DELTA:
-            frame = _read_delta(uri, endpoint_url)
+            frame = _read_delta(uri, endpoint_url, version)
         else:
             source: object = _s3_bytes(uri, endpoint_url) if uri.startswith("s3://") else uri
             if isinstance(source, str) and not Path(source).exists():
@@ -117,12 +118,31 @@ def delta_storage_options(uri: str, endpoint_url: str | None) -> dict[str, str] 
     return {k: v for k, v in options.items() if v}
 
 
-def _read_delta(uri: str, endpoint_url: str | None) -> pd.DataFrame:
+def _read_delta(uri: str, endpoint_url: str | None, version: int | None = None) -> pd.DataFrame:
     from deltalake import DeltaTable
 
     if not uri.startswith("s3://") and not (Path(uri) / "_delta_log").is_dir():
         raise TableError(f"{uri}: not a Delta table (no _delta_log)")
-    return DeltaTable(uri, storage_options=delta_storage_options(uri, endpoint_url)).to_pandas()
+    options = delta_storage_options(uri, endpoint_url)
+    return DeltaTable(uri, version=version, storage_options=options).to_pandas()
+
+
+def append_delta(
+    uri: str,
+    frame: pd.DataFrame,
+    *,
+    partition_by: list[str] | None = None,
+    endpoint_url: str | None = None,
+) -> None:
+    from deltalake import write_deltalake
+
+    write_deltalake(
+        uri,
+        frame,
+        mode="append",
+        partition_by=partition_by,
+        storage_options=delta_storage_options(uri, endpoint_url),
+    )
 
 
 class TableReader:
@@ -131,7 +151,34 @@ class TableReader:
     def __init__(self, *, endpoint_url: str | None = None) -> None:
         self.endpoint_url = endpoint_url
 
-    def read(self, uri: str, fmt: str = "auto", *, sample_rows: int | None = None) -> pd.DataFrame:
+    def read(
+        self,
+        uri: str,
+        fmt: str = "auto",
+        *,
+        sample_rows: int | None = None,
+        version: int | None = None,
+    ) -> pd.DataFrame:
         return read_table(
-            uri, DataFormat(fmt), endpoint_url=self.endpoint_url, sample_rows=sample_rows
+            uri,
+            DataFormat(fmt),
+            endpoint_url=self.endpoint_url,
+            sample_rows=sample_rows,
+            version=version,
         )
+
+    def rows(self, uri: str) -> int | None:
+        """A Delta table's row count from its statistics (no data read); None if unknown."""
+        from deltalake import DeltaTable
+
+        try:
+            table = DeltaTable(uri, storage_options=delta_storage_options(uri, self.endpoint_url))
+            counts = table.get_add_actions(flatten=True).column("num_records").to_pylist()
+        except Exception:  # not a Delta table, or no statistics: the caller decides
+            return None
+        return None if any(c is None for c in counts) else int(sum(counts))
+
+    def append(
+        self, uri: str, frame: pd.DataFrame, *, partition_by: list[str] | None = None
+    ) -> None:
+        append_delta(uri, frame, partition_by=partition_by, endpoint_url=self.endpoint_url)

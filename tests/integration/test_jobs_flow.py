@@ -32,6 +32,7 @@ models:
     holdout: {uri: TABLES/MODEL/holdout, label: Churn, positive_label: "Yes"}
     promotion: {mode: auto}
     data:
+      id_columns: [customerID]
       watch: [{bucket: BUCKET, prefix: landing/}]
       contract:
         required_columns: {Churn: string, tenure: integer, MonthlyCharges: float}

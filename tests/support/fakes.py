@@ -158,7 +158,7 @@ class MemoryRegistry:
 
     def log_artifact(self, run_id, path, artifact_path) -> str | None:
         self.artifacts.append(f"{run_id}/{artifact_path}/{path.name}")
-        return None
+        return f"http://registry/artifacts/{run_id}/{artifact_path}/{path.name}"
 
     def version_url(self, name: str, version: str) -> str | None:
         return f"http://registry/{name}/{version}"
@@ -172,11 +172,18 @@ class MemoryTables:
     frames: dict[str, pd.DataFrame] = field(default_factory=dict)
     reads: int = 0
 
-    def read(self, uri: str, fmt: str = "auto", *, sample_rows: int | None = None):
+    def read(self, uri: str, fmt: str = "auto", *, sample_rows: int | None = None, version=None):
         self.reads += 1
         if uri not in self.frames:
             raise FileNotFoundError(f"{uri}: no such file")
         return self.frames[uri]
+
+    def rows(self, uri: str) -> int | None:
+        return len(self.frames[uri]) if uri in self.frames else None
+
+    def append(self, uri: str, frame: pd.DataFrame, *, partition_by=None) -> None:
+        old = self.frames.get(uri)
+        self.frames[uri] = frame if old is None else pd.concat([old, frame], ignore_index=True)
 
 
 @dataclass
@@ -201,6 +208,50 @@ class FixedClock:
 
     def now(self) -> float:
         return self._now
+
+    def set(self, now: float) -> None:
+        self._now = now
+
+
+class MemoryJobs:
+    """The Jobs port without processes: runs are recorded in the ledger and end when told."""
+
+    backend = "memory"
+
+    def __init__(self, ledger: Any, clock: Any) -> None:
+        self.ledger = ledger
+        self.clock = clock
+        self.launched: list[tuple[str, dict[str, str]]] = []
+
+    def launch(self, job: str, spec: Any, params: dict[str, str], *, token: str, event_id: str):
+        from shared.ledger import JobRun, RunState
+
+        existing = [r for r in self.ledger.list_runs(limit=1000) if r.token == token]
+        if existing:
+            return existing[0]
+        self.launched.append((job, params))
+        run = JobRun(
+            run_id=f"mem-{len(self.launched)}",
+            job=job,
+            backend=self.backend,
+            state=RunState.RUNNING,
+            event_id=event_id,
+            token=token,
+            params=params,
+            started_at=self.clock.now(),
+        )
+        self.ledger.save_run(run)
+        return run
+
+    def refresh(self, run: Any) -> Any:
+        return self.ledger.get_run(run.run_id) or run
+
+    def finish(self, run_id: str, ok: bool = True) -> None:
+        from shared.ledger import RunState
+
+        run = self.ledger.get_run(run_id)
+        state = RunState.SUCCESS if ok else RunState.FAILED
+        self.ledger.save_run(run.model_copy(update={"state": state, "ended_at": self.clock.now()}))
 
 
 def dispatcher_over(folder: Any, **ports: Any) -> tuple[Any, Any]:

@@ -1,0 +1,136 @@
+"""The scheduled drift check of one model (called by handlers/scheduled.py)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from shared import events
+from shared.dispatch import Outcome, PermanentError
+from shared.events import Event, Source
+from shared.ports import Deps, run_token
+
+
+def drift_check(event: Event, deps: Deps) -> Outcome:
+    from shared.drift_check import DriftCheckError
+
+    model = event.model
+    if not model:
+        raise PermanentError("a drift_check schedule needs a model")
+    policy = deps.policy_for(model)
+    registry = deps.registry_for(event.registry)
+    champion = registry.champion_version(
+        model, alias=policy.aliases.champion, stage=policy.promotion.target_stage
+    )
+    if champion is None:
+        return Outcome(result="skipped", summary=f"{model} has no champion: nothing to check")
+    settings = deps.settings
+    current = policy.jobs.batch_inference.params.get("output") or settings.table_uri(
+        model, "predictions"
+    )
+    monitoring = settings.table_uri(model, "monitoring")
+    tables = deps.need("tables")
+    rows = tables.rows(current)
+    if rows is not None and rows <= policy.drift.in_process_max_rows:
+        try:
+            return _in_process(event, deps, model, champion, current, monitoring)
+        except DriftCheckError as exc:
+            raise PermanentError(str(exc)) from None
+    params = {
+        "model": model,
+        "alias": policy.aliases.champion,
+        "current": current,
+        "monitoring_table": monitoring,
+        "window_days": str(policy.drift.window_days),
+        "features": ",".join(policy.drift.features),
+        "label": policy.holdout.label,
+        "id_columns": ",".join(policy.data.id_columns),
+        "psi_warn": str(policy.drift.psi_warn),
+        "psi_drift": str(policy.drift.psi_drift),
+        "alarm_topic_arn": settings.alarm_topic_arn or "",
+        "event_id": event.id,
+        "reason": "schedule",
+    }
+    run = deps.need("jobs").launch(
+        "drift_check",
+        policy.jobs.drift_check,
+        params,
+        token=run_token(event.key, "drift_check"),
+        event_id=event.id,
+    )
+    where = "unknown size" if rows is None else f"{rows:,} rows"
+    return Outcome(
+        result="launched",
+        summary=f"drift_check of {model} v{champion} ({where}): run {run.run_id}",
+        data={"run_id": run.run_id, "backend": run.backend, "url": run.url},
+    )
+
+
+def _in_process(
+    event: Event, deps: Deps, model: str, champion: str, current_uri: str, monitoring: str
+) -> Outcome:
+    import pandas as pd
+
+    from shared.drift import compare_frames
+    from shared.drift_check import (
+        details,
+        features_to_compare,
+        monitoring_rows,
+        reference_of,
+        window,
+    )
+
+    policy = deps.policy_for(model)
+    registry = deps.registry_for(event.registry)
+    tables = deps.need("tables")
+    run_id = registry.get_version(model, champion).run_id
+    if not run_id:
+        raise PermanentError(f"{model} v{champion} has no source run: no training reference")
+    reference_uri, reference_version = reference_of(registry.lineage(run_id).param_values)
+    reference = tables.read(reference_uri, version=reference_version)
+    scored = tables.read(current_uri)
+    dates = pd.to_datetime(scored["score_date"]).dt.date
+    first, last = window(sorted(set(dates)), policy.drift.window_days)
+    current = scored[(dates >= first) & (dates <= last)]
+    features = features_to_compare(
+        list(reference.columns),
+        list(current.columns),
+        wanted=policy.drift.features,
+        label=policy.holdout.label,
+        ids=tuple(policy.data.id_columns),
+    )
+    report = compare_frames(
+        reference[features],
+        current[features],
+        psi_warn=policy.drift.psi_warn,
+        psi_drift=policy.drift.psi_drift,
+    )
+    checked_at = datetime.fromtimestamp(deps.clock.now(), UTC)
+    where = {"model": model, "version": champion, "first": first, "last": last}
+    tables.append(
+        monitoring,
+        monitoring_rows(report, checked_at=checked_at, **where),
+        partition_by=["checked_date"],
+    )
+    emit = []
+    if report.drifted:
+        emit.append(
+            events.drift_detected(
+                model,
+                checked_at.isoformat(timespec="seconds"),
+                source=Source.HANDLER,
+                registry=event.registry,
+                reason=report.summary(),
+                payload=details(report, version=champion, first=first, last=last),
+            )
+        )
+    return Outcome(
+        result="drifted" if report.drifted else "no_drift",
+        summary=report.summary(),
+        data={
+            "drifted": report.drifted,
+            "warned": report.warned,
+            "window": [first.isoformat(), last.isoformat()],
+            "rows": len(current),
+        },
+        emit=emit,
+    )

@@ -1,0 +1,155 @@
+"""drift_detected: retrain a drifted model, at most once per cooldown and never twice at once.
+
+The event comes from the drift check (its details: which features drifted, with their bins) or
+from any CloudWatch alarm on the alarm topic (no details). The ledger guard ``retrain:<model>``
+is held by the event that launched the latest retraining: while that run is unfinished, or
+until ``drift.cooldown_hours`` after it was launched, every other alarm is recorded and skipped
+with the reason. After that the next alarm takes the guard over (first writer wins, so two
+alarms at once still launch one run). The retraining is the ``train`` job with reason ``drift``
+and the drifted features in the run's tags; Slack gets the per-feature table and a histogram
+PNG of the worst features (logged to the champion's run).
+"""
+
+from __future__ import annotations
+
+import tempfile
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from shared.dispatch import Outcome, PermanentError
+from shared.events import Event
+from shared.ports import Deps, Notification, run_token
+
+LAUNCH_GRACE_SECONDS = 600  # a guard whose holder launched nothing this long is taken over
+
+
+def handle(event: Event, deps: Deps) -> Outcome:
+    from shared.drift_check import details_of
+
+    model = event.model
+    if not model:
+        raise PermanentError("drift_detected event without a model")
+    policy = deps.policy_for(model)
+    now = deps.clock.now()
+    guard = f"retrain:{model}"
+    hold = deps.ledger.acquire(guard, event.id, now=now)
+    if not hold.held_by(event.id):
+        busy = _busy(deps, model, hold, now, policy.drift.cooldown_hours)
+        if busy:
+            return Outcome(result="skipped", summary=busy, data={"guard_holder": hold.holder})
+        deps.ledger.release(guard, hold.holder)
+        hold = deps.ledger.acquire(guard, event.id, now=now)
+        if not hold.held_by(event.id):
+            return Outcome(result="skipped", summary=f"alarm {hold.holder} took the retraining")
+
+    found = details_of(event.payload) or {}
+    drifted: list[str] = found.get("drifted", [])
+    data = policy.jobs.train.params.get("data") or _last_training_data(deps, model)
+    if not data:
+        deps.ledger.release(guard, event.id)
+        raise PermanentError(
+            f"no data to retrain {model} on: set jobs.train.params.data in the policy "
+            "(or let a data_landed event train it once)"
+        )
+    settings = deps.settings
+    params = {
+        "data": data,
+        "model": model,
+        "label": policy.holdout.label,
+        "id_columns": ",".join(policy.data.id_columns),
+        "features_table": settings.table_uri(model, "features"),
+        "holdout_table": settings.table_uri(model, "holdout"),
+        "event_id": event.id,
+        "reason": "drift",
+        "tags": f"mlops.drift.features={'|'.join(drifted) or 'unknown'}",
+    }
+    run = deps.need("jobs").launch(
+        "train", policy.jobs.train, params, token=run_token(event.key, "train"), event_id=event.id
+    )
+    image = _histograms(deps, event, found, model)
+    deps.notifier.notify(_message(model, event, found, run, image))
+    return Outcome(
+        result="launched",
+        summary=f"retraining {model} on {data} (drift in {', '.join(drifted) or 'unknown'}): "
+        f"run {run.run_id}",
+        data={"run_id": run.run_id, "drifted": drifted, "histograms": image},
+    )
+
+
+def _busy(deps: Deps, model: str, hold: Any, now: float, cooldown_hours: float) -> str | None:
+    """Why the guard's holder still has it; None when it may be taken over."""
+    runs = [r for r in deps.ledger.list_runs(limit=500) if r.event_id == hold.holder]
+    if not runs:
+        if now - hold.since < LAUNCH_GRACE_SECONDS:
+            return f"a retraining of {model} is being launched (event {hold.holder})"
+        return None  # its holder never launched anything
+    run = runs[0]
+    jobs = deps.jobs
+    if jobs is not None and not run.state.finished and run.backend == jobs.backend:
+        run = jobs.refresh(run)
+    if not run.state.finished:
+        return f"a retraining of {model} is running (run {run.run_id}); this alarm is noted"
+    until = hold.since + cooldown_hours * 3600
+    if now < until:
+        return (
+            f"cooldown: {model} was retrained at {_iso(hold.since)} (run {run.run_id}); "
+            f"the next retraining may start after {_iso(until)}"
+        )
+    return None
+
+
+def _last_training_data(deps: Deps, model: str) -> str | None:
+    """The data the latest train run of this model used."""
+    for run in deps.ledger.list_runs(limit=500):
+        if run.job == "train" and run.params.get("model") == model and run.params.get("data"):
+            return run.params["data"]
+    return None
+
+
+def _histograms(deps: Deps, event: Event, found: dict[str, Any], model: str) -> str | None:
+    """The worst features' histograms, logged to the champion's run; their URL."""
+    from shared.plots import drift_png
+
+    features = found.get("features") or []
+    version = found.get("model_version")
+    if not features or not version:
+        return None
+    registry = deps.registry_for(event.registry)
+    run_id = registry.get_version(model, str(version)).run_id
+    if not run_id:
+        return None
+    with tempfile.TemporaryDirectory() as folder:
+        stamp = datetime.fromtimestamp(deps.clock.now(), UTC).strftime("%Y%m%dT%H%M%S")
+        png = drift_png(features, Path(folder) / f"drift-{stamp}.png")
+        return registry.log_artifact(run_id, png, "mlops-hooks/drift")
+
+
+def _message(
+    model: str, event: Event, found: dict[str, Any], run: Any, image: str | None
+) -> Notification:
+    rows = [f for f in found.get("features", []) if f.get("status") in ("drift", "warn")]
+    problems = [
+        f"{f['feature']} ({f['kind']}): PSI {f['psi']:.3f} {f['status']}"
+        + (f", KS {f['ks']:.3f}" if f.get("ks") is not None else "")
+        + (f", JS {f['js_distance']:.3f}" if f.get("js_distance") is not None else "")
+        for f in rows[:15]
+    ]
+    window = found.get("window")
+    return Notification(
+        title=f"{model}: drift detected, retraining",
+        text=event.reason or "drift alarm",
+        verdict="warning",
+        facts=[
+            ("champion", f"v{found['model_version']}" if found.get("model_version") else "-"),
+            ("window", " to ".join(window) if window else "-"),
+            ("retraining run", run.run_id),
+        ],
+        problems=problems,
+        link_url=image or run.url,
+        link_label="Histograms of the worst features" if image else "Open the run",
+    )
+
+
+def _iso(seconds: float) -> str:
+    return datetime.fromtimestamp(seconds, UTC).isoformat(timespec="seconds")
