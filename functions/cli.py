@@ -508,3 +508,7 @@ if __name__ == "__main__":
 from functions.cli_jobs import jobs_app  # noqa: E402
 
 app.add_typer(jobs_app, name="jobs")
+
+from functions.cli_drift import drift  # noqa: E402
+
+app.command()(drift)

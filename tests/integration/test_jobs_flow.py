@@ -1,7 +1,9 @@
-"""Landed data to a scored table on real components: moto S3 -> SQS -> `serve` (its SQS ingest)
--> data_landed -> the train job on local Spark (a LocalJobs subprocess) -> a new version on the
-real MLflow server -> validated and, in auto mode with no champion, promoted -> a scheduled
-batch_inference -> predictions in Delta, read back with deltalake.
+"""Landed data to a scored table and back to training, on real components: moto S3 -> SQS ->
+`serve` (its SQS ingest) -> data_landed -> the train job on local Spark (a LocalJobs subprocess)
+-> a new version on the real MLflow server -> validated and, in auto mode with no champion,
+promoted -> a scheduled batch_inference -> predictions in Delta, read back with deltalake ->
+drifted inputs scored -> the drift_check job -> its alarm on SNS -> SQS -> drift_detected ->
+train again -> version 2.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ models:
       metrics: {thresholds: {roc_auc: {min: 0.6}}, evaluator: builtin}
     holdout: {uri: TABLES/MODEL/holdout, label: Churn, positive_label: "Yes"}
     promotion: {mode: auto}
+    drift: {in_process_max_rows: 0}
     data:
       id_columns: [customerID]
       watch: [{bucket: BUCKET, prefix: landing/}]
@@ -55,7 +58,14 @@ def test_landed_data_trains_a_validated_version_once_and_the_champion_scores_a_t
     policy.write_text(
         POLICY.replace("MODEL", model).replace("BUCKET", bucket).replace("TABLES", str(tables))
     )
+    sns = boto3.client("sns", endpoint_url=moto_server)
+    topic = sns.create_topic(Name=f"alarms-{suffix}")["TopicArn"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])[
+        "Attributes"
+    ]["QueueArn"]
+    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue_arn)
     env = {
+        "MLOPS_HOOKS_ALARM_TOPIC_ARN": topic,
         "MLOPS_HOOKS_POLICY": str(policy),
         "MLOPS_HOOKS_INGEST_QUEUE_URL": queue_url,
         "AWS_ENDPOINT_URL": moto_server,
@@ -143,3 +153,44 @@ def test_landed_data_trains_a_validated_version_once_and_the_champion_scores_a_t
     assert len(scored) == 400 and set(scored["model_version"]) == {"1"}
     assert set(scored["prediction"]) <= {"Yes", "No"}
     assert predictions.metadata().partition_columns == ["score_date"]
+
+    # drifted customers scored, then the scheduled drift check (the job, as the policy says)
+    drifted = churn_data.generate(1600, seed=5, shift=1.0)
+    s3.put_object(Bucket=bucket, Key="score/customers.csv", Body=drifted.to_csv(index=False))
+    tick["time"] = "2026-11-24T03:00:00Z"
+    sqs.send_message(QueueUrl=queue_url, MessageBody=json.dumps(tick))
+    wait_for(
+        lambda: len([r for r in runs() if r["job"] == "batch_inference" and r["ended_at"]]) == 2,
+        120,
+        "the second batch inference",
+    )
+    check = {"task": "drift_check", "model": model, "rule": "drift", "time": "2026-11-24T04:00:00Z"}
+    sqs.send_message(QueueUrl=queue_url, MessageBody=json.dumps(check))
+    [checked] = wait_for(
+        lambda: [r for r in runs() if r["job"] == "drift_check" and r["ended_at"]],
+        120,
+        "the drift check job",
+    )
+    log = cli("jobs", "logs", checked["run_id"], "--tail", "30", env=cli_env, cwd=tmp_path)
+    assert checked["state"] == "success", log.stdout
+    assert checked["result"]["alarm_published"] is True
+    assert "MonthlyCharges" in checked["result"]["drifted"]
+    shown = cli("drift", model, env=cli_env, cwd=tmp_path)
+    assert shown.returncode == 0, shown.stderr
+    assert "MonthlyCharges" in shown.stdout and "drifted: " in shown.stdout
+
+    wait_for(
+        lambda: (
+            client.search_model_versions(f"name = '{model}'")
+            and len(client.search_model_versions(f"name = '{model}'")) == 2
+        ),
+        180,
+        "version 2, retrained for the drift",
+    )
+    retrained = client.get_run(client.get_model_version(model, "2").run_id)
+    assert retrained.data.tags["mlops.trigger.reason"] == "drift"
+    assert "MonthlyCharges" in retrained.data.tags["mlops.drift.features"]
+    [alarm] = events("drift_detected")
+    assert alarm["status"] == "done"
+    trains = [r for r in runs() if r["job"] == "train"]
+    assert len(trains) == 2 and trains[0]["params"]["reason"] == "drift"
