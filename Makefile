@@ -39,6 +39,7 @@ bench: install
 	$(PY) bench/verdict.py
 	$(PY) bench/bootstrap.py
 	$(PY) bench/batch_inference.py
+	$(PY) bench/drift.py
 
 serve: install
 	$(VENV)/bin/mlops-hooks serve

@@ -114,25 +114,46 @@ def _shares(counts: np.ndarray) -> np.ndarray:
 def numeric_edges(reference: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(PSI edges, fine edges): the inner edges of the reference's quantile bins, deduplicated
     (a feature with many ties has fewer bins)."""
+    return _edges_of_sorted(_sorted_present(reference))
+
+
+def _sorted_present(values: np.ndarray) -> np.ndarray:
+    """The values without NaN, sorted (numpy sorts NaN last)."""
     import numpy as np
 
-    values = reference[~np.isnan(reference)]
-    if values.size == 0:
+    return np.sort(values)[: values.size - int(np.isnan(values).sum())]
+
+
+def _edges_of_sorted(ordered: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    import numpy as np
+
+    if ordered.size == 0:
         return np.array([]), np.array([])
-    coarse = np.quantile(values, np.arange(1, PSI_BINS) / PSI_BINS)
-    fine = np.quantile(values, np.arange(1, FINE_BINS) / FINE_BINS)
-    return np.unique(coarse), np.unique(fine)
+
+    def quantiles(count: int) -> np.ndarray:
+        # numpy's default ("linear") quantile, read off the sorted values
+        position = np.arange(1, count) / count * (ordered.size - 1)
+        low = np.floor(position).astype(np.int64)
+        high = np.minimum(low + 1, ordered.size - 1)
+        return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
+
+    return np.unique(quantiles(PSI_BINS)), np.unique(quantiles(FINE_BINS))
 
 
 def bin_counts(values: np.ndarray, inner_edges: np.ndarray) -> np.ndarray:
     """Counts per bin [e_i, e_i+1) (outermost bins open-ended), then the missing values."""
+    ordered = _sorted_present(values)
+    return _counts_of_sorted(ordered, inner_edges, int(values.size - ordered.size))
+
+
+def _counts_of_sorted(ordered: np.ndarray, inner_edges: np.ndarray, missing: int) -> np.ndarray:
+    """Bin counts of sorted values: where each edge falls, differenced. Sorting is the one
+    O(n log n) step, and numpy's sort costs far less than a searchsorted of every row."""
     import numpy as np
 
-    missing = np.isnan(values)
-    present = values[~missing]
-    index = np.searchsorted(inner_edges, present, side="right")
-    counts = np.bincount(index, minlength=len(inner_edges) + 1)
-    return np.append(counts, missing.sum())
+    below = np.searchsorted(ordered, inner_edges, side="left")  # values < each edge
+    bounds = np.concatenate([[0], below, [ordered.size]])
+    return np.append(np.diff(bounds), missing)
 
 
 def ks_and_wasserstein(
@@ -150,19 +171,27 @@ def ks_and_wasserstein(
     return float(gap.max(initial=0.0)), float(np.sum(gap[:-1] * np.diff(inner_edges)))
 
 
-def categorical_counts(values: pd.Series, categories: list[str]) -> np.ndarray:
+def value_counts(values: pd.Series) -> dict[str, int]:
+    """Counts of each value as text (one hashing pass; only the distinct values become text)."""
+    counts: dict[str, int] = {}
+    for value, count in values.value_counts(dropna=True).items():
+        key = str(value)
+        counts[key] = counts.get(key, 0) + int(count)
+    return counts
+
+
+def categorical_counts(seen: dict[str, int], missing: int, categories: list[str]) -> np.ndarray:
     """Counts of each reference category, then "other", then missing."""
     import numpy as np
 
-    missing = int(values.isna().sum())
-    seen = values.dropna().astype(str).value_counts()
-    known = np.array([int(seen.get(c, 0)) for c in categories])
-    other = int(seen.sum()) - int(known.sum())
-    return np.append(known, [other, missing])
+    known = [seen.get(c, 0) for c in categories]
+    return np.array([*known, sum(seen.values()) - sum(known), missing], dtype=np.int64)
 
 
-def reference_categories(values: pd.Series) -> list[str]:
-    return values.dropna().astype(str).value_counts().index[:MAX_CATEGORIES].tolist()
+def reference_categories(seen: dict[str, int]) -> list[str]:
+    """The reference's most frequent values (ties by name), at most MAX_CATEGORIES."""
+    ranked = sorted(seen.items(), key=lambda vc: (-vc[1], vc[0]))
+    return [value for value, _ in ranked[:MAX_CATEGORIES]]
 
 
 def js_distance(reference: np.ndarray, current: np.ndarray) -> float:
@@ -201,13 +230,22 @@ def _numeric(name: str, ref: pd.Series, cur: pd.Series, warn: float, drift: floa
 
     ref_values = ref.to_numpy(dtype=float, na_value=np.nan)
     cur_values = cur.to_numpy(dtype=float, na_value=np.nan)
-    coarse, fine = numeric_edges(ref_values)
+    ref_sorted, cur_sorted = _sorted_present(ref_values), _sorted_present(cur_values)
+    ref_missing = ref_values.size - ref_sorted.size
+    cur_missing = cur_values.size - cur_sorted.size
+    coarse, fine = _edges_of_sorted(ref_sorted)
     return numeric_result(
         name,
         coarse,
-        (bin_counts(ref_values, coarse), bin_counts(cur_values, coarse)),
+        (
+            _counts_of_sorted(ref_sorted, coarse, ref_missing),
+            _counts_of_sorted(cur_sorted, coarse, cur_missing),
+        ),
         fine,
-        (bin_counts(ref_values, fine), bin_counts(cur_values, fine)),
+        (
+            _counts_of_sorted(ref_sorted, fine, ref_missing),
+            _counts_of_sorted(cur_sorted, fine, cur_missing),
+        ),
         warn=warn,
         drift=drift,
     )
@@ -245,8 +283,12 @@ def numeric_result(
 def _categorical(
     name: str, ref: pd.Series, cur: pd.Series, warn: float, drift: float
 ) -> FeatureDrift:
-    categories = reference_categories(ref)
-    counts = categorical_counts(ref, categories), categorical_counts(cur, categories)
+    ref_seen, cur_seen = value_counts(ref), value_counts(cur)
+    categories = reference_categories(ref_seen)
+    counts = (
+        categorical_counts(ref_seen, len(ref) - sum(ref_seen.values()), categories),
+        categorical_counts(cur_seen, len(cur) - sum(cur_seen.values()), categories),
+    )
     return categorical_result(name, categories, counts, warn=warn, drift=drift)
 
 

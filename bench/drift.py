@@ -1,0 +1,147 @@
+"""Drift check speed: ours (shared/drift.py, numpy) against evidently's
+``Report([DataDriftPreset(method="psi")])`` on the same frames, in one run.
+Target (issue 6): ours ≤ 2 s and ≥ 50x faster than evidently.
+
+    python bench/drift.py [--rows 1000000]
+
+1,000,000 reference rows and 1,000,000 current rows x 20 features (15 numeric, 5 categorical),
+three numeric and one categorical feature shifted. evidently needs pandas < 3 and brings its
+own dependencies, so it runs in its own virtualenv (.venv-bench, created on first use) on the
+same Parquet files; its timing covers ``Report.run`` only, like ours covers the comparison only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from shared.drift import compare_frames  # noqa: E402
+
+BENCH_VENV = ROOT / ".venv-bench"
+EVIDENTLY = """
+import json, sys, time
+import pandas as pd
+from evidently import Report
+from evidently.presets import DataDriftPreset
+reference, current = pd.read_parquet(sys.argv[1]), pd.read_parquet(sys.argv[2])
+started = time.perf_counter()
+snapshot = Report([DataDriftPreset(method="psi")]).run(current, reference)
+seconds = time.perf_counter() - started
+values = {}
+for metric in snapshot.dict()["metrics"]:
+    config = metric["config"]
+    if config.get("type", "").endswith("ValueDrift"):
+        values[config["column"]] = float(metric["value"])
+print(json.dumps({"seconds": seconds, "psi": values}))
+"""
+CATEGORIES = ["Month-to-month", "One year", "Two year", "Fiber optic", "DSL", "No"]
+
+
+def frames(rows: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+    def make(seed: int, shifted: bool) -> pd.DataFrame:
+        rng = np.random.default_rng(seed)
+        data = {}
+        for i in range(15):
+            shift = 0.4 if shifted and i < 3 else 0.0
+            data[f"num_{i:02d}"] = rng.normal(shift, 1.0, rows) * (i + 1)
+        for i in range(5):
+            p = np.full(len(CATEGORIES), 1 / len(CATEGORIES))
+            if shifted and i == 0:
+                p = np.array([0.5, 0.1, 0.1, 0.1, 0.1, 0.1])
+            data[f"cat_{i}"] = rng.choice(CATEGORIES, rows, p=p)
+        return pd.DataFrame(data)
+
+    return make(1, False), make(2, True)
+
+
+def evidently_python() -> Path:
+    python = BENCH_VENV / "bin" / "python"
+    if not python.exists():
+        print("creating .venv-bench with evidently (first run only) ...", flush=True)
+        subprocess.run([sys.executable, "-m", "venv", str(BENCH_VENV)], check=True)
+        subprocess.run(
+            [
+                str(python),
+                "-m",
+                "pip",
+                "install",
+                "--quiet",
+                "evidently>=0.7",
+                "pandas<3",
+                "pyarrow",
+            ],
+            check=True,
+        )
+    return python
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    args = parser.parse_args()
+    reference, current = frames(args.rows)
+    print(f"{args.rows:,} reference + {args.rows:,} current rows x {reference.shape[1]} features")
+
+    runs = []
+    for _ in range(3):
+        started = time.perf_counter()
+        report = compare_frames(reference, current)
+        runs.append(time.perf_counter() - started)
+    ours = sorted(runs)[1]
+
+    python = evidently_python()
+    with tempfile.TemporaryDirectory() as folder:
+        ref_path, cur_path = Path(folder) / "reference.parquet", Path(folder) / "current.parquet"
+        reference.to_parquet(ref_path)
+        current.to_parquet(cur_path)
+        print("running evidently ...", flush=True)
+        done = subprocess.run(
+            [str(python), "-c", EVIDENTLY, str(ref_path), str(cur_path)],
+            check=True,
+            capture_output=True,
+            text=True,
+        )
+    theirs = json.loads(done.stdout.strip().splitlines()[-1])
+    by_name = {f.feature: f for f in report.features}
+    flagged_ours = sorted(f for f, r in by_name.items() if r.psi >= 0.1)
+    flagged_theirs = sorted(f for f, psi in theirs["psi"].items() if psi >= 0.1)
+    print(f"ours (median of 3): {ours:.2f} s  (runs {', '.join(f'{r:.2f}' for r in runs)})")
+    print(f"evidently DataDriftPreset(method='psi'): {theirs['seconds']:.2f} s")
+    speedup = theirs["seconds"] / ours
+    print(f"speed-up: {speedup:.0f}x (target >= 50x; ours <= 2 s)")
+    print(f"PSI >= 0.1 — ours: {', '.join(flagged_ours)}; evidently: {', '.join(flagged_theirs)}")
+    out = ROOT / "bench" / "results" / "drift.json"
+    out.write_text(
+        json.dumps(
+            {
+                "rows": args.rows,
+                "features": reference.shape[1],
+                "ours_s": ours,
+                "ours_runs_s": runs,
+                "evidently_s": theirs["seconds"],
+                "speedup": speedup,
+                "flagged_ours": flagged_ours,
+                "flagged_evidently": flagged_theirs,
+                "psi_ours": {f: r.psi for f, r in by_name.items()},
+                "psi_evidently": theirs["psi"],
+            },
+            indent=2,
+        )
+    )
+    print(f"written to {out.relative_to(ROOT)}")
+    return 0 if ours <= 2 and speedup >= 50 else 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
