@@ -28,3 +28,32 @@ def model_version_of(event: Event, deps: Deps) -> tuple[str, str, ModelPolicy, R
 def now_iso(deps: Deps) -> str:
     """The deps' clock as an ISO time to the second (reports, comments, Slack answers)."""
     return datetime.fromtimestamp(deps.clock.now(), UTC).isoformat(timespec="seconds")
+
+
+def scheduled_model(event: Event, deps: Deps) -> tuple[str, ModelPolicy, Registry, str | None]:
+    """A scheduled task's model, its policy, its registry and its champion (None: none yet)."""
+    model = event.model
+    if not model:
+        raise PermanentError(f"a {event.task} schedule needs a model")
+    policy = deps.policy_for(model)
+    registry = deps.registry_for(event.registry)
+    champion = registry.champion_version(
+        model, alias=policy.aliases.champion, stage=policy.promotion.target_stage
+    )
+    return model, policy, registry, champion
+
+
+def train_params(
+    deps: Deps, event: Event, model: str, policy: ModelPolicy, *, data: str, reason: str
+) -> dict[str, str]:
+    """The train job's parameters for ``model`` on ``data`` (names as in the bundle)."""
+    return {
+        "data": data,
+        "model": model,
+        "label": policy.holdout.label,
+        "id_columns": ",".join(policy.data.id_columns),
+        "features_table": deps.settings.table_uri(model, "features"),
+        "holdout_table": deps.settings.table_uri(model, "holdout"),
+        "event_id": event.id,
+        "reason": reason,
+    }

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from handlers.common import train_params
 from shared.dispatch import Outcome, PermanentError
 from shared.events import Event
 from shared.ports import Deps, Notification, run_token
@@ -31,7 +32,6 @@ def handle(event: Event, deps: Deps) -> Outcome:
     except TableError as exc:
         raise PermanentError(str(exc)) from None
     jobs = deps.need("jobs")
-    settings = deps.settings
     launched: list[dict[str, Any]] = []
     refused: list[dict[str, Any]] = []
     for model, policy in watchers:
@@ -48,16 +48,7 @@ def handle(event: Event, deps: Deps) -> Outcome:
                 )
             )
             continue
-        params = {
-            "data": uri,
-            "model": model,
-            "label": policy.holdout.label,
-            "id_columns": ",".join(policy.data.id_columns),
-            "features_table": settings.table_uri(model, "features"),
-            "holdout_table": settings.table_uri(model, "holdout"),
-            "event_id": event.id,
-            "reason": "data_landed",
-        }
+        params = train_params(deps, event, model, policy, data=uri, reason="data_landed")
         run = jobs.launch(
             "train",
             policy.jobs.train,

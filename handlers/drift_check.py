@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from handlers.common import scheduled_model
 from shared import events
 from shared.dispatch import Outcome, PermanentError
 from shared.events import Event, Source
@@ -13,14 +14,7 @@ from shared.ports import Deps, run_token
 def drift_check(event: Event, deps: Deps) -> Outcome:
     from shared.drift_check import DriftCheckError
 
-    model = event.model
-    if not model:
-        raise PermanentError("a drift_check schedule needs a model")
-    policy = deps.policy_for(model)
-    registry = deps.registry_for(event.registry)
-    champion = registry.champion_version(
-        model, alias=policy.aliases.champion, stage=policy.promotion.target_stage
-    )
+    model, policy, _, champion = scheduled_model(event, deps)
     if champion is None:
         return Outcome(result="skipped", summary=f"{model} has no champion: nothing to check")
     settings = deps.settings

@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from handlers.common import train_params
 from shared.dispatch import Outcome, PermanentError
 from shared.events import Event
 from shared.ports import Deps, Notification, run_token
@@ -52,18 +53,8 @@ def handle(event: Event, deps: Deps) -> Outcome:
             f"no data to retrain {model} on: set jobs.train.params.data in the policy "
             "(or let a data_landed event train it once)"
         )
-    settings = deps.settings
-    params = {
-        "data": data,
-        "model": model,
-        "label": policy.holdout.label,
-        "id_columns": ",".join(policy.data.id_columns),
-        "features_table": settings.table_uri(model, "features"),
-        "holdout_table": settings.table_uri(model, "holdout"),
-        "event_id": event.id,
-        "reason": "drift",
-        "tags": f"mlops.drift.features={'|'.join(drifted) or 'unknown'}",
-    }
+    params = train_params(deps, event, model, policy, data=data, reason="drift")
+    params["tags"] = f"mlops.drift.features={'|'.join(drifted) or 'unknown'}"
     run = deps.need("jobs").launch(
         "train", policy.jobs.train, params, token=run_token(event.key, "train"), event_id=event.id
     )

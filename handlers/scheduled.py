@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from handlers.common import scheduled_model
 from shared.dispatch import Outcome, PermanentError
 from shared.events import Event
 from shared.ledger import RunState
@@ -31,14 +32,7 @@ def handle(event: Event, deps: Deps) -> Outcome:
 
 
 def batch_inference(event: Event, deps: Deps) -> Outcome:
-    model = event.model
-    if not model:
-        raise PermanentError("a batch_inference schedule needs a model")
-    policy = deps.policy_for(model)
-    registry = deps.registry_for(event.registry)
-    champion = registry.champion_version(
-        model, alias=policy.aliases.champion, stage=policy.promotion.target_stage
-    )
+    model, policy, _, champion = scheduled_model(event, deps)
     if champion is None:
         return Outcome(result="skipped", summary=f"{model} has no champion to score with")
     spec = policy.jobs.batch_inference
