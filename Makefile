@@ -4,7 +4,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: install test lint bench serve demo clean check-java
+.PHONY: install test lint bench serve demo clean check-java check-node
 
 $(PY):
 	$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "mlops-hooks needs Python >= 3.11")'
@@ -26,11 +26,23 @@ check-java:
 	  echo "             or:  brew install openjdk@17                            (macOS)"; \
 	  exit 1; }
 
+check-node:
+	@command -v npm >/dev/null 2>&1 || { \
+	  echo "Node.js (>= 18) and npm package serverless.yml in the tests but 'npm' is not on PATH."; \
+	  echo "Install them with:  sudo apt-get install -y nodejs npm   (Debian/Ubuntu)"; \
+	  echo "               or:  brew install node                    (macOS)"; \
+	  exit 1; }
+
+# osls: the open-source Serverless Framework v3 line (packages serverless.yml with no login)
+node_modules/.bin/osls: package.json | check-node
+	npm install --no-audit --no-fund --loglevel=error
+	@touch $@
+
 lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 
-test: install check-java lint
+test: install check-java node_modules/.bin/osls lint
 	$(PY) -m pytest
 
 bench: install

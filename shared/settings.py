@@ -137,10 +137,24 @@ class Settings(BaseSettings):
         return value.get_secret_value() if value else None
 
 
+SECRETS_SSM_ENV = "MLOPS_HOOKS_SECRETS_SSM"
+
+
 def load_settings(**overrides: object) -> Settings:
-    """Settings from the environment, with a one-line error instead of a pydantic dump."""
+    """Settings from the environment, with a one-line error instead of a pydantic dump.
+
+    With ``MLOPS_HOOKS_SECRETS_SSM`` set (on AWS), the SecureString JSON document it names adds
+    the secrets (shared/adapters/aws_secrets.py); explicit overrides still win.
+    """
+    import os
+
     from pydantic import ValidationError
 
+    name = os.environ.get(SECRETS_SSM_ENV)
+    if name:
+        from shared.adapters.aws_secrets import settings_from_ssm
+
+        overrides = {**settings_from_ssm(name), **overrides}
     try:
         return Settings(**overrides)  # type: ignore[arg-type]
     except ValidationError as exc:
