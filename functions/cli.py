@@ -512,3 +512,7 @@ app.add_typer(jobs_app, name="jobs")
 from functions.cli_drift import drift  # noqa: E402
 
 app.command()(drift)
+
+from functions.cli_demo import demo  # noqa: E402
+
+app.command()(demo)

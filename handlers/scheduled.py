@@ -46,6 +46,7 @@ def batch_inference(event: Event, deps: Deps) -> Outcome:
         "output": spec.params.get("output") or deps.settings.table_uri(model, "predictions"),
         "label": policy.holdout.label,
         "id_columns": ",".join(policy.data.id_columns),
+        "score_date": event.occurred_at.date().isoformat(),
         "event_id": event.id,
         "reason": "schedule",
     }

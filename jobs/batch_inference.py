@@ -6,7 +6,8 @@
 Loads ``models:/NAME@champion`` (the alias resolved to its version once, so every row carries
 the version that scored it) as ``mlflow.pyfunc.spark_udf``; builds the same features as
 training (jobs/features.py); appends ``prediction``, ``model_version``, ``scored_at`` and the
-partition column ``score_date`` to the output Delta table.
+partition column ``score_date`` (the schedule's logical date, so a re-run or a late run lands
+in its own day's window) to the output Delta table.
 """
 
 from __future__ import annotations
@@ -27,6 +28,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", default="auto", choices=["auto", "csv", "parquet", "delta"])
     p.add_argument("--output", required=True, help="Delta table the predictions are appended to")
     p.add_argument("--label", default="Churn", help="dropped from the inputs if present")
+    p.add_argument(
+        "--score-date",
+        default="",
+        help="the partition the rows belong to, YYYY-MM-DD (a schedule's logical date) [today]",
+    )
     p.add_argument("--id-columns", default="", help="comma separated row ids; kept, not scored")
     return p
 
@@ -74,7 +80,10 @@ def batch_inference(args: argparse.Namespace) -> dict[str, Any]:
         features.withColumn("prediction", predict(*names))
         .withColumn("model_version", F.lit(str(version)))
         .withColumn("scored_at", F.current_timestamp())
-        .withColumn("score_date", F.to_date("scored_at"))
+        .withColumn(
+            "score_date",
+            F.to_date(F.lit(args.score_date)) if args.score_date else F.to_date("scored_at"),
+        )
     ).cache()
     rows = scored.count()
     table_version = tables.write_delta(

@@ -98,7 +98,7 @@ def generate(rows: int = 7043, *, seed: int = 0, shift: float = 0.0) -> pd.DataF
     )
     senior = (rng.random(rows) < 0.16).astype("int64")
     logit = (
-        -1.6
+        -1.38
         + 1.5 * (contract == "Month-to-month")
         - 0.9 * (contract == "Two year")
         - 0.035 * tenure
@@ -150,3 +150,11 @@ def train_classifier(frame: pd.DataFrame, *, seed: int = 0) -> object:
         categorical, numeric, estimator="logistic_regression", seed=seed, impute=False
     )
     return pipeline.fit(features[categorical + numeric], frame[LABEL])
+
+
+def to_telco_csv(frame: pd.DataFrame) -> str:
+    """CSV text as the IBM file has it: new customers (tenure 0) with a blank TotalCharges."""
+    out = frame.copy()
+    out["TotalCharges"] = out["TotalCharges"].astype(object)
+    out.loc[out["tenure"] == 0, "TotalCharges"] = " "
+    return out.to_csv(index=False)

@@ -1,0 +1,150 @@
+"""`mlops-hooks demo`: the whole loop on one machine, one command."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import time
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from functions.cli import err, fail, out
+
+
+def demo(
+    fast: Annotated[bool, typer.Option(help="Smaller data (the test suite's run).")] = False,
+    keep: Annotated[
+        bool, typer.Option(help="Leave the stack running at the end (Ctrl-C stops it).")
+    ] = False,
+    data: Annotated[
+        Path | None,
+        typer.Option(help="A Telco-churn-shaped CSV to use instead of generated data."),
+    ] = None,
+    rows: Annotated[int | None, typer.Option(min=200, help="Rows per batch of data.")] = None,
+    folder: Annotated[
+        Path | None, typer.Option(help="Where the stack keeps its state [a new temp folder].")
+    ] = None,
+) -> None:
+    """Play the MLOps loop on an embedded stack: MLflow 3 server, moto (S3/SQS/SNS/DynamoDB),
+    `serve` with its worker and scheduler, a Slack sink and local Spark jobs."""
+    from functions.demo.stack import Stack
+    from functions.demo.story import StepFailed, Story
+
+    _preflight(data)
+    where = folder or Path(tempfile.mkdtemp(prefix="mlops-hooks-demo-"))
+    story = Story(Stack(where), rows or (1500 if fast else 5000), data, say=out.print)
+    started = time.monotonic()
+    failed: str | None = None
+    try:
+        story.play()
+    except StepFailed as exc:
+        failed = str(exc)
+    except KeyboardInterrupt:
+        failed = "interrupted"
+    try:
+        _finish(story, failed, time.monotonic() - started)
+    finally:
+        if keep and not failed:
+            _keep_running(story)
+        story.stack.stop()
+    if failed:
+        err.print(f"[bold red]demo failed at:[/] {failed}", highlight=False, soft_wrap=True)
+        raise typer.Exit(1)
+
+
+def _preflight(data: Path | None) -> None:
+    try:
+        import moto  # noqa: F401
+    except ImportError:
+        fail("the demo runs AWS locally with moto: pip install 'mlops-hooks[demo]'")
+    if shutil.which("java") is None:
+        fail("local Spark needs Java 17: sudo apt-get install -y openjdk-17-jre-headless")
+    if data is not None and not data.exists():
+        fail(f"--data {data}: no such file")
+
+
+def _finish(story: Any, failed: str | None, seconds: float) -> None:
+    from functions.demo.report import timeline, write_html
+
+    stack = story.stack
+    events: list[dict[str, Any]] = []
+    if stack.serve is not None:
+        try:
+            events = story.events()
+        except Exception as exc:  # the report is still written from what there is
+            err.print(f"could not read the events: {exc}")
+    table, rows = timeline(events)
+    out.print(table)
+    report = write_html(
+        stack.folder / "report.html",
+        steps=story.steps,
+        timeline_rows=rows,
+        versions=_versions(story),
+        images=_images(story),
+        drift_rows=_drift_rows(story),
+        slack=[m.get("text", "") for m in stack.sink.messages()],
+        failed=failed,
+    )
+    verdict = "[red]failed[/]" if failed else "[green]every step as expected[/]"
+    out.print(
+        f"{len(story.steps)} steps, {seconds:.0f} s: {verdict}. Report: {report}", highlight=False
+    )
+
+
+def _versions(story: Any) -> list[dict[str, Any]]:
+    try:
+        found = story.client().search_model_versions("name = 'churn'")
+    except Exception:
+        return []
+    return [
+        {"version": v.version, "aliases": list(v.aliases or []), "description": v.description or ""}
+        for v in sorted(found, key=lambda v: int(v.version))
+    ]
+
+
+def _images(story: Any) -> list[tuple[str, bytes]]:
+    """The comparison plots and drift histograms the handlers logged to the runs."""
+    images = []
+    try:
+        client = story.client()
+        for version in client.search_model_versions("name = 'churn'"):
+            for folder in ("mlops-hooks", "mlops-hooks/drift"):
+                for item in client.list_artifacts(version.run_id, folder):
+                    if item.path.endswith(".png"):
+                        local = client.download_artifacts(version.run_id, item.path)
+                        images.append(
+                            (f"v{version.version}: {item.path}", Path(local).read_bytes())
+                        )
+    except Exception as exc:
+        err.print(f"could not collect the plots: {exc}")
+    return images
+
+
+def _drift_rows(story: Any) -> list[dict[str, Any]]:
+    from shared.adapters.table_reader import TableError, TableReader
+
+    try:
+        rows = TableReader().read(str(story.stack.tables / "churn" / "monitoring"), "delta")
+    except TableError:
+        return []
+    latest = rows[rows["checked_at"] == rows["checked_at"].max()].sort_values(
+        "psi", ascending=False
+    )
+    return latest.to_dict(orient="records")
+
+
+def _keep_running(story: Any) -> None:
+    stack = story.stack
+    out.print(
+        f"The stack keeps running. MLflow UI and API: {stack.mlflow.url}  ·  "
+        f"mlops-hooks API: {stack.serve.url}/docs  ·  state: {stack.folder}\n"
+        "Ctrl-C stops it.",
+        highlight=False,
+    )
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        out.print("stopping the stack ...")

@@ -1,0 +1,182 @@
+"""Start real servers (MLflow, moto, `serve`) as subprocesses and stop them by their own pid.
+
+Used by `mlops-hooks demo` and by the tests."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+BIN = Path(sys.executable).parent
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@dataclass
+class Proc:
+    name: str
+    popen: subprocess.Popen
+    url: str
+    log: Path
+    env: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def pid(self) -> int:
+        return self.popen.pid
+
+    def stop(self, timeout: float = 10) -> None:
+        """SIGTERM the process (and its group), then SIGKILL if it lingers."""
+        if self.popen.poll() is not None:
+            return
+        try:
+            os.killpg(self.pid, signal.SIGTERM)
+        except ProcessLookupError:
+            return
+        try:
+            self.popen.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.pid, signal.SIGKILL)
+            self.popen.wait(timeout=timeout)
+
+    def kill(self) -> None:
+        """SIGKILL: no cleanup, as in a crash."""
+        if self.popen.poll() is None:
+            os.killpg(self.pid, signal.SIGKILL)
+            self.popen.wait(timeout=10)
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace") if self.log.exists() else ""
+
+
+def start(
+    name: str,
+    cmd: list[str],
+    *,
+    url: str,
+    ready: Callable[[httpx.Response], bool] | str,
+    log_dir: Path,
+    env: Mapping[str, str] | None = None,
+    cwd: Path | None = None,
+    timeout: float = 60,
+) -> Proc:
+    log = log_dir / f"{name}.log"
+    full_env = {**os.environ, **(env or {})}
+    handle = log.open("ab")
+    popen = subprocess.Popen(
+        cmd,
+        stdout=handle,
+        stderr=subprocess.STDOUT,
+        env=full_env,
+        cwd=cwd,
+        start_new_session=True,  # own process group: stop() reaches its children too
+    )
+    handle.close()
+    proc = Proc(name, popen, url, log, dict(env or {}))
+    probe = f"{url}{ready}" if isinstance(ready, str) else url
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if popen.poll() is not None:
+            raise RuntimeError(f"{name} exited with {popen.returncode}:\n{proc.output()[-3000:]}")
+        try:
+            response = httpx.get(probe, timeout=2)
+            ok = response.status_code < 500 if isinstance(ready, str) else ready(response)
+            if ok:
+                return proc
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    proc.stop()
+    raise RuntimeError(f"{name} did not become ready in {timeout} s:\n{proc.output()[-3000:]}")
+
+
+def cli(*args: str, env: Mapping[str, str], cwd: Path) -> subprocess.CompletedProcess:
+    """Run the installed `mlops-hooks` command, as a user would."""
+    return subprocess.run(
+        [str(BIN / "mlops-hooks"), *args],
+        env={**os.environ, **env},
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def wait_for(predicate: Callable[[], object], timeout: float, what: str) -> object:
+    """Poll until ``predicate`` returns something truthy, and return it."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.1)
+    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+
+
+def start_mlflow_server(folder: Path) -> Proc:
+    """An MLflow 3 tracking server on SQLite that sends webhooks to localhost.
+
+    A fixed Fernet key lets every server worker decrypt webhook secrets; the webhook list
+    cache TTL is 1 s so a new webhook fires almost at once.
+    """
+    from cryptography.fernet import Fernet
+
+    port = free_port()
+    store = folder / "mlflow"
+    store.mkdir(parents=True, exist_ok=True)
+    env = {
+        "MLFLOW_WEBHOOK_ALLOWED_SCHEMES": "http,https",
+        "MLFLOW_WEBHOOK_ALLOW_PRIVATE_IPS": "true",
+        "MLFLOW_WEBHOOK_CACHE_TTL": "1",
+        "MLFLOW_WEBHOOK_SECRET_ENCRYPTION_KEY": Fernet.generate_key().decode(),
+        "MLFLOW_WEBHOOK_REQUEST_MAX_RETRIES": "1",
+    }
+    return start(
+        "mlflow",
+        [
+            str(BIN / "mlflow"),
+            "server",
+            "--backend-store-uri",
+            f"sqlite:///{store / 'mlflow.db'}",
+            "--artifacts-destination",
+            str(store / "artifacts"),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--workers",
+            "1",
+        ],
+        url=f"http://127.0.0.1:{port}",
+        ready="/health",
+        log_dir=folder,
+        env=env,
+        timeout=120,
+    )
+
+
+def start_serve_process(name: str, folder: Path, env: Mapping[str, str], port: int = 0) -> Proc:
+    """`mlops-hooks serve` on ``port`` (a free one by default), run in and logging to
+    ``folder``, once /healthz answers."""
+    port = port or free_port()
+    return start(
+        name,
+        [str(BIN / "mlops-hooks"), "serve", "--port", str(port)],
+        url=f"http://127.0.0.1:{port}",
+        ready="/healthz",
+        log_dir=folder,
+        env=env,
+        cwd=folder,
+    )

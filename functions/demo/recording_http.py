@@ -1,0 +1,140 @@
+"""A tiny recording HTTP server for fakes of third-party APIs (Databricks, Slack).
+
+Routes are (method, path) -> handler(request) -> (status, json); a path may hold ``{name}``
+segments, whose values land in ``request.params``. Every request is recorded;
+``fail_next`` injects 429/5xx answers (with Retry-After) before the real handler runs.
+Runs on a thread in the test process, on 127.0.0.1 only.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlparse
+
+
+@dataclass
+class Request:
+    method: str
+    path: str
+    query: dict[str, list[str]]
+    headers: dict[str, str]
+    body: bytes
+    params: dict[str, str] = field(default_factory=dict)
+
+    def json(self) -> Any:
+        return json.loads(self.body or b"{}")
+
+
+Handler = Callable[[Request], tuple[int, Any]]
+
+
+@dataclass
+class Fault:
+    method: str
+    path: str
+    status: int
+    times: int
+    retry_after: int | None
+
+
+@dataclass
+class FakeHTTP:
+    routes: dict[tuple[str, str], Handler] = field(default_factory=dict)
+    requests: list[Request] = field(default_factory=list)
+    faults: list[Fault] = field(default_factory=list)
+
+    def route(self, method: str, path: str) -> Callable[[Handler], Handler]:
+        def register(fn: Handler) -> Handler:
+            self.routes[(method, path)] = fn
+            return fn
+
+        return register
+
+    def fail_next(
+        self, method: str, path: str, status: int, times: int = 1, retry_after: int | None = None
+    ) -> None:
+        self.faults.append(Fault(method, path, status, times, retry_after))
+
+    def calls(self, method: str, path: str) -> list[Request]:
+        return [r for r in self.requests if r.method == method and r.path == path]
+
+    def start(self) -> str:
+        fake = self
+
+        class _Handler(BaseHTTPRequestHandler):
+            def _serve(self) -> None:
+                url = urlparse(self.path)
+                length = int(self.headers.get("content-length") or 0)
+                req = Request(
+                    self.command,
+                    url.path,
+                    parse_qs(url.query),
+                    {k.lower(): v for k, v in self.headers.items()},
+                    self.rfile.read(length),
+                )
+                fake.requests.append(req)
+                status, payload, headers = fake._answer(req)
+                data = json.dumps(payload).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                for k, v in headers.items():
+                    self.send_header(k, v)
+                self.end_headers()
+                self.wfile.write(data)
+
+            do_GET = do_POST = do_PATCH = do_PUT = do_DELETE = _serve
+
+            def log_message(self, *args: object) -> None:
+                return
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        return f"http://127.0.0.1:{self._server.server_address[1]}"
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    def _templated(self, req: Request) -> Handler | None:
+        for (method, template), handler in self.routes.items():
+            if method != req.method or "{" not in template:
+                continue
+            pattern = re.sub(r"\\{(\w+)\\}", r"(?P<\1>[^/]+)", re.escape(template))
+            match = re.fullmatch(pattern, req.path)
+            if match:
+                req.params = match.groupdict()
+                return handler
+        return None
+
+    def _answer(self, req: Request) -> tuple[int, Any, dict[str, str]]:
+        for fault in self.faults:
+            if fault.times > 0 and (fault.method, fault.path) == (req.method, req.path):
+                fault.times -= 1
+                headers = {"Retry-After": str(fault.retry_after)} if fault.retry_after else {}
+                return (
+                    fault.status,
+                    {
+                        "error_code": "TEMPORARILY_UNAVAILABLE",
+                        "message": f"injected {fault.status}",
+                    },
+                    headers,
+                )
+        handler = self.routes.get((req.method, req.path)) or self._templated(req)
+        if handler is None:
+            return (
+                404,
+                {
+                    "error_code": "ENDPOINT_NOT_FOUND",
+                    "message": f"fake has no {req.method} {req.path}",
+                },
+                {},
+            )
+        status, payload = handler(req)
+        return status, payload, {}

@@ -1,0 +1,145 @@
+"""The demo's embedded stack: moto (S3, SQS, SNS, DynamoDB) and an MLflow 3 server as
+subprocesses, a Slack sink in this process, and `serve` (worker pool, scheduler, SQS ingest)
+wired to all of them. Every process is stopped by its own pid."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from functions.demo.processes import (
+    Proc,
+    cli,
+    free_port,
+    start,
+    start_mlflow_server,
+    start_serve_process,
+)
+from functions.demo.slack import SlackSink
+
+BUCKET = "mlops-demo"
+REVIEWER = "U0DEMOREVIEW"
+AWS_ENV = {
+    # moto accepts anything; these keep boto3 away from real credentials and real AWS
+    "AWS_ACCESS_KEY_ID": "demo",
+    "AWS_SECRET_ACCESS_KEY": "demo",
+    "AWS_SESSION_TOKEN": "demo",
+    "AWS_DEFAULT_REGION": "us-east-1",
+}
+
+
+@dataclass
+class Stack:
+    folder: Path
+    moto: Proc | None = None
+    mlflow: Proc | None = None
+    serve: Proc | None = None
+    sink: SlackSink = field(default_factory=SlackSink)
+    webhook_secret: str = field(default_factory=lambda: secrets.token_hex(16))
+    signing_secret: str = field(default_factory=lambda: secrets.token_hex(16))
+    serve_port: int = field(default_factory=free_port)
+    queue_url: str = ""
+    topic_arn: str = ""
+
+    @property
+    def tables(self) -> Path:
+        return self.folder / "tables"
+
+    @property
+    def state(self) -> Path:
+        return self.folder / "state"
+
+    def start_services(self) -> None:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        os.environ.update(AWS_ENV)
+        port = free_port()
+        self.moto = start(
+            "moto",
+            [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+            url=f"http://127.0.0.1:{port}",
+            ready="/moto-api/",
+            log_dir=self.folder,
+        )
+        os.environ["AWS_ENDPOINT_URL"] = self.moto.url
+        self.mlflow = start_mlflow_server(self.folder)
+        self.sink.start()
+        self._aws()
+
+    def _aws(self) -> None:
+        import boto3
+
+        s3, sqs, sns = (boto3.client(n) for n in ("s3", "sqs", "sns"))
+        s3.create_bucket(Bucket=BUCKET)
+        self.queue_url = sqs.create_queue(QueueName="mlops-demo-ingest")["QueueUrl"]
+        arn = sqs.get_queue_attributes(QueueUrl=self.queue_url, AttributeNames=["QueueArn"])[
+            "Attributes"
+        ]["QueueArn"]
+        s3.put_bucket_notification_configuration(
+            Bucket=BUCKET,
+            NotificationConfiguration={
+                "QueueConfigurations": [
+                    {
+                        "QueueArn": arn,
+                        "Events": ["s3:ObjectCreated:*"],
+                        "Filter": {
+                            "Key": {"FilterRules": [{"Name": "prefix", "Value": "landing/"}]}
+                        },
+                    }
+                ]
+            },
+        )
+        self.topic_arn = sns.create_topic(Name="mlops-demo-alarms")["TopicArn"]
+        sns.subscribe(TopicArn=self.topic_arn, Protocol="sqs", Endpoint=arn)
+
+    def env(self, policy: Path) -> dict[str, str]:
+        """What `serve` and the CLI get: every setting explicit, nothing from the user's shell."""
+        assert self.mlflow is not None and self.moto is not None
+        return {
+            **AWS_ENV,
+            "AWS_ENDPOINT_URL": self.moto.url,
+            "MLFLOW_TRACKING_URI": self.mlflow.url,
+            "MLOPS_HOOKS_MLFLOW_WEBHOOK_SECRET": self.webhook_secret,
+            "MLOPS_HOOKS_STATE_DIR": str(self.state),
+            "MLOPS_HOOKS_POLICY": str(policy),
+            "MLOPS_HOOKS_INGEST_QUEUE_URL": self.queue_url,
+            "MLOPS_HOOKS_ALARM_TOPIC_ARN": self.topic_arn,
+            "MLOPS_HOOKS_TABLES_URI": str(self.tables),
+            "MLOPS_HOOKS_POLL_SECONDS": "0.2",
+            "MLOPS_HOOKS_SCHEDULER_POLL_SECONDS": "1",
+            "SLACK_BOT_TOKEN": "xoxb-demo",
+            "MLOPS_HOOKS_SLACK_CHANNEL": "#mlops-demo",
+            "MLOPS_HOOKS_SLACK_API_URL": self.sink.url + "/api/",
+            "SLACK_SIGNING_SECRET": self.signing_secret,
+            "MLFLOW_DISABLE_TELEMETRY": "true",
+        }
+
+    def start_serve(self, policy: Path) -> None:
+        """`serve` on its fixed port (the MLflow webhook keeps pointing at it across restarts)."""
+        env = self.env(policy)
+        self.serve = start_serve_process("serve", self.folder, env, self.serve_port)
+        done = cli(
+            "webhooks",
+            "register",
+            "--url",
+            f"{self.serve.url}/webhooks/mlflow",
+            env=env,
+            cwd=self.folder,
+        )
+        if done.returncode != 0:
+            raise RuntimeError(f"webhooks register failed: {done.stderr.strip()}")
+
+    def stop_serve(self) -> None:
+        if self.serve is not None:
+            self.serve.stop()
+            self.serve = None
+
+    def stop(self) -> None:
+        """Everything this stack started, newest first, each by its own pid."""
+        self.stop_serve()
+        self.sink.stop()
+        for proc in (self.mlflow, self.moto):
+            if proc is not None:
+                proc.stop()

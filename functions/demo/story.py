@@ -1,0 +1,365 @@
+"""The reference MLOps story (the Databricks telco-churn demo) played on the embedded stack:
+
+land data -> train v1 -> validated -> champion; batch inference; drifted data -> drift check ->
+retrain v2 -> validated -> compared with v1 -> promoted or rejected, with reasons; a v3 in manual
+mode approved by a (simulated, correctly signed) reviewer click.
+
+Every step says what it expects and checks that it happened; the first one that does not is
+the demo's failure, by name.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from functions.demo.stack import BUCKET, REVIEWER, Stack
+
+MODEL = "churn"
+POLICY = """\
+version: 1
+models:
+  - name: churn
+    checks:
+      loads: {}
+      signature: {}
+      input_example: {}
+      predictions: {}
+      lineage: {}
+      metrics: {thresholds: {roc_auc: {min: 0.7}}, evaluator: builtin}
+      slices: {columns: [Contract], metric: roc_auc, min: 0.55}
+    holdout: {uri: "TABLES/churn/holdout", label: Churn, positive_label: "Yes"}
+    comparison:
+      {metric: roc_auc, min_improvement: 0.0, resamples: 500, guardrails: {accuracy: 0.05}}
+    promotion: {mode: MODE, reviewers: [REVIEWER]}
+    data:
+      id_columns: [customerID]
+      watch: [{bucket: BUCKET, prefix: landing/}]
+      contract:
+        required_columns: {customerID: string, tenure: integer, Contract: string, Churn: string}
+        min_rows: 100
+        max_null_fraction: 0.05
+    drift: {cooldown_hours: 24}
+    jobs:
+      train: {params: {data: "s3://BUCKET/training/current.csv"}}
+      batch_inference: {params: {input: "s3://BUCKET/score/customers.csv"}}
+"""
+
+
+class StepFailed(RuntimeError):
+    """A step did not happen as expected; the message names it and says what was seen."""
+
+
+@dataclass
+class Step:
+    name: str
+    seconds: float = 0.0
+    detail: str = ""
+
+
+@dataclass
+class Story:
+    stack: Stack
+    rows: int
+    data: Path | None = None  # a real Telco-like CSV instead of generated data
+    say: Callable[[str], None] = print
+    steps: list[Step] = field(default_factory=list)
+    facts: dict[str, Any] = field(default_factory=dict)
+
+    # --- plumbing ------------------------------------------------------------------------
+
+    def policy(self, mode: str) -> Path:
+        path = self.stack.folder / f"mlops-{mode}.yml"
+        text = POLICY.replace("TABLES", str(self.stack.tables)).replace("BUCKET", BUCKET)
+        path.write_text(text.replace("MODE", mode).replace("REVIEWER", REVIEWER))
+        return path
+
+    def step(self, name: str, action: Callable[[], str]) -> None:
+        self.say(f"[bold]▶ {name}[/]")
+        started = time.monotonic()
+        try:
+            detail = action()
+        except StepFailed:
+            raise
+        except Exception as exc:
+            raise StepFailed(f"{name}: {type(exc).__name__}: {exc}") from exc
+        self.steps.append(Step(name, time.monotonic() - started, detail))
+        self.say(f"  [green]✔[/] {detail}  [dim]({self.steps[-1].seconds:.0f} s)[/]")
+
+    def wait(self, what: str, predicate: Callable[[], Any], timeout: float) -> Any:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            value = predicate()
+            if value:
+                return value
+            time.sleep(0.5)
+        raise StepFailed(f"{what}: not seen within {timeout:.0f} s")
+
+    def client(self) -> Any:
+        from mlflow import MlflowClient
+
+        assert self.stack.mlflow is not None
+        return MlflowClient(tracking_uri=self.stack.mlflow.url)
+
+    def api(self, path: str, **params: Any) -> Any:
+        assert self.stack.serve is not None
+        return httpx.get(f"{self.stack.serve.url}{path}", params=params, timeout=10).json()
+
+    def events(self, kind: str | None = None) -> list[dict[str, Any]]:
+        """Recorded events (of one kind), each with its outcome, from `serve`'s read API."""
+        listed = self.api("/events", limit=1000, **({"kind": kind} if kind else {}))
+        return [self.api(f"/events/{e['id']}") for e in listed]
+
+    def put(self, key: str, text: str) -> None:
+        import boto3
+
+        boto3.client("s3").put_object(Bucket=BUCKET, Key=key, Body=text.encode())
+
+    def tick(self, task: str, at: str) -> None:
+        """What an EventBridge schedule delivers to the queue (the scheduler does it in serve)."""
+        import boto3
+
+        body = {"task": task, "model": MODEL, "rule": f"demo-{task}", "time": at}
+        boto3.client("sqs").send_message(
+            QueueUrl=self.stack.queue_url, MessageBody=json.dumps(body)
+        )
+
+    def version(self, number: int) -> Any:
+        found = self.client().search_model_versions(f"name = '{MODEL}'")
+        return next((v for v in found if int(v.version) == number), None)
+
+    def champion(self) -> str | None:
+        try:
+            return self.client().get_model_version_by_alias(MODEL, "champion").version
+        except Exception:
+            return None
+
+    def validated(self, number: int) -> str:
+        verdict = self.wait(
+            f"v{number}'s validation verdict",
+            lambda: (self.version(number).tags or {}).get("mlops.validation"),
+            120,
+        )
+        if verdict != "passed":
+            failed = self.version(number).tags.get("mlops.validation.failed")
+            raise StepFailed(f"v{number} failed validation ({failed})")
+        return verdict
+
+    def promotion_of(self, number: int) -> dict[str, Any]:
+        def decided() -> dict[str, Any] | None:
+            for record in self.events("promotion_requested"):
+                event = record["event"]
+                if event["model"] == MODEL and event["version"] == str(number):
+                    if record["status"] == "done":
+                        return record
+                    if record["status"] == "dead":
+                        raise StepFailed(f"v{number}'s promotion: {record['last_error']}")
+            return None
+
+        return self.wait(f"v{number}'s promotion decision", decided, 120)
+
+    def frame(self, seed: int, shift: float = 0.0) -> Any:
+        from shared import churn_data
+
+        if self.data is not None:
+            full = churn_data.load(self.data)
+            return full.sample(n=min(self.rows, len(full)), random_state=seed)
+        return churn_data.generate(self.rows, seed=seed, shift=shift)
+
+    def shifted(self, frame: Any, seed: int) -> Any:
+        """The drift: shorter tenure, higher charges (the generator's knob, or applied to a
+        real file the same way)."""
+        from shared import churn_data
+
+        if self.data is None:
+            return churn_data.generate(self.rows, seed=seed, shift=1.0)
+        out = frame.copy()
+        out["tenure"] = (out["tenure"] * 0.5).round().astype(int)
+        out["MonthlyCharges"] = out["MonthlyCharges"] + 15
+        out["TotalCharges"] = (out["MonthlyCharges"] * out["tenure"]).round(2)
+        return out
+
+    # --- the story -------------------------------------------------------------------------
+
+    def play(self) -> None:
+        from shared.churn_data import to_telco_csv
+
+        stack = self.stack
+        self.step("start the stack", self._start)
+
+        def land_v1() -> str:
+            first = self.frame(seed=1)
+            self.put("training/current.csv", to_telco_csv(first))
+            self.put("landing/2026-11-01.csv", to_telco_csv(first))
+            self.wait("v1 registered by the train job", lambda: self.version(1), 240)
+            return f"{len(first):,} rows landed in s3://{BUCKET}/landing/ -> train -> v1"
+
+        self.step("land data, train v1", land_v1)
+        self.step("validate v1", lambda: f"v1 {self.validated(1)} every check")
+
+        def champion_v1() -> str:
+            record = self.promotion_of(1)
+            self.wait("v1 as champion", lambda: self.champion() == "1", 30)
+            return f"v1 is champion: {record['outcome']['summary']}"
+
+        self.step("promote v1 (no champion yet)", champion_v1)
+
+        def score(at: str, rows: int) -> Callable[[], str]:
+            def run() -> str:
+                before = len(self._runs("batch_inference"))
+                self.tick("batch_inference", at)
+                self.wait(
+                    "the batch inference run",
+                    lambda: len(self._finished("batch_inference")) > before,
+                    180,
+                )
+                last = self._finished("batch_inference")[0]
+                if last["state"] != "success":
+                    raise StepFailed(f"batch inference run {last['run_id']}: {last['message']}")
+                return (
+                    f"{last['result']['rows']:,} customers scored by v{last['result']['version']} "
+                    f"into {Path(last['result']['output']).name} (Delta)"
+                )
+
+            return run
+
+        self.put("score/customers.csv", to_telco_csv(self.frame(seed=2)))
+        self.step("batch inference with the champion", score("2026-11-02T02:00:00Z", self.rows))
+
+        def drift() -> str:
+            drifted = self.shifted(self.frame(seed=3), seed=3)
+            self.put("score/customers.csv", to_telco_csv(drifted))
+            self.put("training/current.csv", to_telco_csv(self.shifted(self.frame(seed=4), 4)))
+            score("2026-11-03T02:00:00Z", len(drifted))()
+            self.tick("drift_check", "2026-11-03T03:00:00Z")
+            check = self.wait(
+                "the drift check",
+                lambda: next(
+                    (
+                        e
+                        for e in self.events("scheduled")
+                        if e["event"]["task"] == "drift_check" and e["status"] == "done"
+                    ),
+                    None,
+                ),
+                180,
+            )
+            result = check["outcome"]
+            if result["result"] != "drifted":
+                raise StepFailed(f"drift check: {result['summary']}")
+            self.facts["drifted"] = result["data"]["drifted"]
+            return f"{result['summary']} -> drift_detected"
+
+        self.step("drifted data, drift check", drift)
+
+        def retrain() -> str:
+            alarm = self.wait(
+                "drift_detected to launch a retraining",
+                lambda: next(
+                    (e for e in self.events("drift_detected") if e["status"] == "done"), None
+                ),
+                60,
+            )
+            if alarm["outcome"]["result"] != "launched":
+                raise StepFailed(f"drift_detected: {alarm['outcome']['summary']}")
+            self.wait("v2 registered by the retraining", lambda: self.version(2), 240)
+            tags = self.client().get_run(self.version(2).run_id).data.tags
+            reason, features = tags.get("mlops.trigger.reason"), tags.get("mlops.drift.features")
+            return f"v2 trained (reason {reason}, drift in {features})"
+
+        self.step("retrain v2 on the drift", retrain)
+        self.step("validate v2", lambda: f"v2 {self.validated(2)} every check")
+
+        def compare_v2() -> str:
+            record = self.promotion_of(2)
+            outcome = record["outcome"]
+            if outcome["result"] not in ("promote", "reject"):
+                raise StepFailed(f"v2's promotion: {outcome['summary']}")
+            expected = "2" if outcome["result"] == "promote" else "1"
+            self.wait(f"champion v{expected}", lambda: self.champion() == expected, 30)
+            self.facts["v2"] = outcome
+            delta, interval = outcome["data"]["delta"], outcome["data"]["interval"]
+            return (
+                f"{outcome['result']} v2: roc_auc {delta:+.4f} "
+                f"[{interval[0]:+.4f}, {interval[1]:+.4f}]; {'; '.join(outcome['data']['reasons'])}"
+            )
+
+        self.step("compare v2 with v1 (paired bootstrap)", compare_v2)
+
+        def manual_v3() -> str:
+            stack.stop_serve()
+            stack.start_serve(self.policy("manual"))
+            third = self.shifted(self.frame(seed=5), seed=5)
+            self.put("training/current.csv", to_telco_csv(third))
+            self.put("landing/2026-11-04.csv", to_telco_csv(third))
+            self.wait("v3 registered", lambda: self.version(3), 240)
+            self.validated(3)
+            request = self.wait(
+                "the approval request on Slack",
+                lambda: next(
+                    (
+                        m
+                        for m in stack.sink.messages()
+                        if "Approve promotion? churn v3" in m["text"]
+                    ),
+                    None,
+                ),
+                120,
+            )
+            return self._click(request)
+
+        self.step("v3 in manual mode: a reviewer approves on Slack", manual_v3)
+
+    def _start(self) -> str:
+        self.stack.start_services()
+        self.stack.start_serve(self.policy("auto"))
+        assert self.stack.mlflow is not None and self.stack.serve is not None
+        return f"MLflow {self.stack.mlflow.url}, serve {self.stack.serve.url}, moto, Slack sink"
+
+    def _click(self, request: dict[str, Any]) -> str:
+        """The reviewer's Approve, signed with the app's signing secret, as Slack sends it."""
+        from functions.demo.slack import click_body, signed_headers
+
+        stack = self.stack
+        assert stack.serve is not None
+        [buttons] = [b for b in request["blocks"] if b.get("block_id") == "mlops_approval"]
+        body = click_body(
+            buttons["elements"][0]["value"],
+            REVIEWER,
+            action_ts=f"{time.time():.6f}",
+            response_url=f"{stack.sink.url}/response/demo",
+            blocks=request["blocks"],
+        )
+        answer = httpx.post(
+            f"{stack.serve.url}/slack/actions",
+            content=body,
+            headers=signed_headers(stack.signing_secret, body),
+        )
+        if answer.status_code != 200:
+            raise StepFailed(f"Slack click answered {answer.status_code}: {answer.text}")
+        self.wait("v3 as champion", lambda: self.champion() == "3", 60)
+        update = self.wait(
+            "the Slack message update",
+            lambda: next((a for a in stack.sink.answers() if not a.get("response_type")), None),
+            30,
+        )
+        return f"approved by <@{REVIEWER}>: v3 is champion; Slack says: {update['text']}"
+
+    def _runs(self, job: str) -> list[dict[str, Any]]:
+        """The job runs `serve` launched (its ledger, read beside it), newest first."""
+        from shared.adapters.ledger_sqlite import SqliteLedger
+
+        ledger = SqliteLedger(self.stack.state / "ledger.db")
+        try:
+            return [r.model_dump(mode="json") for r in ledger.list_runs() if r.job == job]
+        finally:
+            ledger.close()
+
+    def _finished(self, job: str) -> list[dict[str, Any]]:
+        return [r for r in self._runs(job) if r["ended_at"]]
