@@ -56,12 +56,9 @@ bench: install
 serve: install
 	$(VENV)/bin/mlops-hooks serve
 
-# The demo (the whole loop on embedded servers) is not built yet: it arrives with issue 7.
+# The main job: the whole loop on an embedded stack (MLflow, moto, serve, Slack sink, Spark)
 demo: install check-java
-	@$(VENV)/bin/mlops-hooks --help | grep -q " demo " || { \
-	  echo "make demo: the end-to-end demo is not built yet (it lands with the demo issue)."; \
-	  echo "Try the spine today: see 'Run it locally' in README.md."; exit 1; }
-	$(VENV)/bin/mlops-hooks demo
+	$(VENV)/bin/mlops-hooks demo $(DEMO_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .mlops-hooks

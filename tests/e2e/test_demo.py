@@ -1,0 +1,51 @@
+"""`mlops-hooks demo --fast`: the whole loop, as a user runs it, asserting its timeline."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from pathlib import Path
+
+from functions.demo.processes import BIN
+
+
+def test_the_demo_plays_every_step_and_records_the_timeline(tmp_path: Path) -> None:
+    folder = tmp_path / "demo"
+    done = subprocess.run(
+        [str(BIN / "mlops-hooks"), "demo", "--fast", "--folder", str(folder)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={"PATH": str(BIN) + ":/usr/bin:/bin", "HOME": str(tmp_path), "COLUMNS": "200"},
+    )
+    output = done.stdout + done.stderr
+    assert done.returncode == 0, output[-4000:]
+    steps = re.findall(r"✔ (.*?)  \(\d+ s\)", output)
+    assert len(steps) == 10, output[-4000:]
+    assert "-> train -> v1" in steps[1] and "v1 passed every check" in steps[2]
+    assert "moved 'champion' to v1" in steps[3]
+    assert "customers scored by v1" in steps[4]
+    assert "-> drift_detected" in steps[5] and "reason drift" in steps[6]
+    assert re.match(r"(promote|reject) v2: roc_auc [+-]\d\.\d{4} \[", steps[8])
+    assert steps[9].startswith("approved by <@U0DEMOREVIEW>: v3 is champion")
+    assert "10 steps" in output and "every step as expected" in output
+
+    # the timeline: every kind of event, each handled
+    kinds = re.findall(
+        r"^\+\d+ s\s+(\w+)\s.*?\s(done|ignored|dead|failed)\s", output, flags=re.MULTILINE
+    )
+    seen = {kind for kind, _ in kinds}
+    assert {
+        "data_landed",
+        "model_registered",
+        "promotion_requested",
+        "scheduled",
+        "drift_detected",
+        "approval",
+    } <= seen, output[-4000:]
+    assert not [k for k, status in kinds if status in ("dead", "failed")]
+
+    report = (folder / "report.html").read_text()
+    assert "every step happened as expected" in report
+    assert report.count("<img") >= 2  # the comparison ROC and the drift histograms
+    assert "mlops-hooks promotion" in report and "Drift check (monitoring table)" in report
