@@ -114,15 +114,23 @@ def cli(*args: str, env: Mapping[str, str], cwd: Path) -> subprocess.CompletedPr
     )
 
 
-def wait_for(predicate: Callable[[], object], timeout: float, what: str) -> object:
-    """Poll until ``predicate`` returns something truthy, and return it."""
+def wait_for(
+    predicate: Callable[[], object],
+    timeout: float,
+    what: str,
+    *,
+    interval: float = 0.1,
+    error: type[Exception] = AssertionError,
+) -> object:
+    """Poll until ``predicate`` returns something truthy, and return it; ``error`` if it never
+    does within ``timeout`` seconds."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         value = predicate()
         if value:
             return value
-        time.sleep(0.1)
-    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+        time.sleep(interval)
+    raise error(f"timed out after {timeout:.0f} s waiting for {what}")
 
 
 def start_mlflow_server(folder: Path) -> Proc:

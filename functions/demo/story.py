@@ -93,13 +93,9 @@ class Story:
         self.say(f"  [green]✔[/] {detail}  [dim]({self.steps[-1].seconds:.0f} s)[/]")
 
     def wait(self, what: str, predicate: Callable[[], Any], timeout: float) -> Any:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            value = predicate()
-            if value:
-                return value
-            time.sleep(0.5)
-        raise StepFailed(f"{what}: not seen within {timeout:.0f} s")
+        from functions.demo.processes import wait_for
+
+        return wait_for(predicate, timeout, what, interval=0.5, error=StepFailed)
 
     def client(self) -> Any:
         from mlflow import MlflowClient
