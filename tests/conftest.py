@@ -6,7 +6,6 @@ Each is a subprocess started once per test session and stopped by its own pid.
 from __future__ import annotations
 
 import os
-import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -17,8 +16,8 @@ from tests.support.processes import (
     Proc,
     cli,
     free_port,
-    start,
     start_mlflow_server,
+    start_moto_server,
     start_serve_process,
 )
 
@@ -49,14 +48,7 @@ def session_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def moto_server(session_dir: Path) -> Iterator[str]:
-    port = free_port()
-    proc = start(
-        "moto",
-        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-        url=f"http://127.0.0.1:{port}",
-        ready="/moto-api/",
-        log_dir=session_dir,
-    )
+    proc = start_moto_server(session_dir)
     try:
         yield proc.url
     finally:

@@ -133,6 +133,18 @@ def wait_for(
     raise error(f"timed out after {timeout:.0f} s waiting for {what}")
 
 
+def start_moto_server(folder: Path) -> Proc:
+    """moto in server mode (S3, SQS, SNS, DynamoDB, SSM ...), reached over HTTP like AWS."""
+    port = free_port()
+    return start(
+        "moto",
+        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        url=f"http://127.0.0.1:{port}",
+        ready="/moto-api/",
+        log_dir=folder,
+    )
+
+
 def start_mlflow_server(folder: Path) -> Proc:
     """An MLflow 3 tracking server on SQLite that sends webhooks to localhost.
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 import secrets
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -14,8 +13,8 @@ from functions.demo.processes import (
     Proc,
     cli,
     free_port,
-    start,
     start_mlflow_server,
+    start_moto_server,
     start_serve_process,
 )
 from functions.demo.slack import SlackSink
@@ -55,14 +54,7 @@ class Stack:
     def start_services(self) -> None:
         self.folder.mkdir(parents=True, exist_ok=True)
         os.environ.update(AWS_ENV)
-        port = free_port()
-        self.moto = start(
-            "moto",
-            [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-            url=f"http://127.0.0.1:{port}",
-            ready="/moto-api/",
-            log_dir=self.folder,
-        )
+        self.moto = start_moto_server(self.folder)
         os.environ["AWS_ENDPOINT_URL"] = self.moto.url
         self.mlflow = start_mlflow_server(self.folder)
         self.sink.start()

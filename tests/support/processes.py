@@ -7,6 +7,7 @@ from functions.demo.processes import (  # noqa: F401
     free_port,
     start,
     start_mlflow_server,
+    start_moto_server,
     start_serve_process,
     wait_for,
 )
