@@ -46,6 +46,7 @@ def demo(
     try:
         _finish(story, failed, time.monotonic() - started)
     finally:
+        story.close()
         if keep and not failed:
             _keep_running(story)
         story.stack.stop()

@@ -43,6 +43,13 @@ def scheduled_model(event: Event, deps: Deps) -> tuple[str, ModelPolicy, Registr
     return model, policy, registry, champion
 
 
+def predictions_table(deps: Deps, model: str, policy: ModelPolicy) -> str:
+    """Where batch inference writes (and the drift check reads) the model's scored rows."""
+    return policy.jobs.batch_inference.params.get("output") or deps.settings.table_uri(
+        model, "predictions"
+    )
+
+
 def train_params(
     deps: Deps, event: Event, model: str, policy: ModelPolicy, *, data: str, reason: str
 ) -> dict[str, str]:

@@ -3,30 +3,32 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
-from handlers.common import scheduled_model
+from handlers.common import predictions_table, scheduled_model
 from shared import events
 from shared.dispatch import Outcome, PermanentError
 from shared.events import Event, Source
-from shared.ports import Deps, run_token
+from shared.ports import Deps, Registry, run_token
+
+if TYPE_CHECKING:
+    from shared.policy import ModelPolicy
 
 
 def drift_check(event: Event, deps: Deps) -> Outcome:
     from shared.drift_check import DriftCheckError
 
-    model, policy, _, champion = scheduled_model(event, deps)
+    model, policy, registry, champion = scheduled_model(event, deps)
     if champion is None:
         return Outcome(result="skipped", summary=f"{model} has no champion: nothing to check")
     settings = deps.settings
-    current = policy.jobs.batch_inference.params.get("output") or settings.table_uri(
-        model, "predictions"
-    )
+    current = predictions_table(deps, model, policy)
     monitoring = settings.table_uri(model, "monitoring")
     tables = deps.need("tables")
     rows = tables.rows(current)
     if rows is not None and rows <= policy.drift.in_process_max_rows:
         try:
-            return _in_process(event, deps, model, champion, current, monitoring)
+            return _in_process(event, deps, model, policy, registry, champion, current, monitoring)
         except DriftCheckError as exc:
             raise PermanentError(str(exc)) from None
     params = {
@@ -60,7 +62,14 @@ def drift_check(event: Event, deps: Deps) -> Outcome:
 
 
 def _in_process(
-    event: Event, deps: Deps, model: str, champion: str, current_uri: str, monitoring: str
+    event: Event,
+    deps: Deps,
+    model: str,
+    policy: ModelPolicy,
+    registry: Registry,
+    champion: str,
+    current_uri: str,
+    monitoring: str,
 ) -> Outcome:
     import pandas as pd
 
@@ -73,8 +82,6 @@ def _in_process(
         window,
     )
 
-    policy = deps.policy_for(model)
-    registry = deps.registry_for(event.registry)
     tables = deps.need("tables")
     run_id = registry.get_version(model, champion).run_id
     if not run_id:

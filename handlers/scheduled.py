@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from handlers.common import scheduled_model
+from handlers.common import predictions_table, scheduled_model
 from shared.dispatch import Outcome, PermanentError
 from shared.events import Event
 from shared.ledger import RunState
@@ -43,7 +43,7 @@ def batch_inference(event: Event, deps: Deps) -> Outcome:
     params = {
         "model": model,
         "alias": policy.aliases.champion,
-        "output": spec.params.get("output") or deps.settings.table_uri(model, "predictions"),
+        "output": predictions_table(deps, model, policy),
         "label": policy.holdout.label,
         "id_columns": ",".join(policy.data.id_columns),
         "score_date": event.occurred_at.date().isoformat(),

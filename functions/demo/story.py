@@ -71,6 +71,7 @@ class Story:
     say: Callable[[str], None] = print
     steps: list[Step] = field(default_factory=list)
     facts: dict[str, Any] = field(default_factory=dict)
+    _ledger: Any = None
 
     # --- plumbing ------------------------------------------------------------------------
 
@@ -206,7 +207,7 @@ class Story:
 
         self.step("promote v1 (no champion yet)", champion_v1)
 
-        def score(at: str, rows: int) -> Callable[[], str]:
+        def score(at: str) -> Callable[[], str]:
             def run() -> str:
                 before = len(self._runs("batch_inference"))
                 self.tick("batch_inference", at)
@@ -226,13 +227,13 @@ class Story:
             return run
 
         self.put("score/customers.csv", to_telco_csv(self.frame(seed=2)))
-        self.step("batch inference with the champion", score("2026-11-02T02:00:00Z", self.rows))
+        self.step("batch inference with the champion", score("2026-11-02T02:00:00Z"))
 
         def drift() -> str:
             drifted = self.shifted(self.frame(seed=3), seed=3)
             self.put("score/customers.csv", to_telco_csv(drifted))
             self.put("training/current.csv", to_telco_csv(self.shifted(self.frame(seed=4), 4)))
-            score("2026-11-03T02:00:00Z", len(drifted))()
+            score("2026-11-03T02:00:00Z")()
             self.tick("drift_check", "2026-11-03T03:00:00Z")
             check = self.wait(
                 "the drift check",
@@ -349,13 +350,16 @@ class Story:
 
     def _runs(self, job: str) -> list[dict[str, Any]]:
         """The job runs `serve` launched (its ledger, read beside it), newest first."""
-        from shared.adapters.ledger_sqlite import SqliteLedger
+        if self._ledger is None:  # one connection for all the polling
+            from shared.adapters.ledger_sqlite import SqliteLedger
 
-        ledger = SqliteLedger(self.stack.state / "ledger.db")
-        try:
-            return [r.model_dump(mode="json") for r in ledger.list_runs() if r.job == job]
-        finally:
-            ledger.close()
+            self._ledger = SqliteLedger(self.stack.state / "ledger.db")
+        return [r.model_dump(mode="json") for r in self._ledger.list_runs() if r.job == job]
+
+    def close(self) -> None:
+        if self._ledger is not None:
+            self._ledger.close()
+            self._ledger = None
 
     def _finished(self, job: str) -> list[dict[str, Any]]:
         return [r for r in self._runs(job) if r["ended_at"]]

@@ -18,14 +18,13 @@ import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from jobs.cli import RESULT_PREFIX  # the line a job prints its result on
 from shared.dispatch import PermanentError
 from shared.ledger import JobRun, Ledger, RunState
 
 if TYPE_CHECKING:
     from shared.policy import Job as JobSpec
     from shared.ports import Clock
-
-RESULT_PREFIX = "MLOPS_HOOKS_RESULT "  # jobs/cli.py prints the run's result after it
 
 
 def command_line(
