@@ -14,7 +14,7 @@ $(PY):
 # Re-install whenever pyproject.toml changes.
 $(STAMP): pyproject.toml | $(PY)
 	@echo "installing mlops-hooks and its test dependencies into $(VENV) ..."
-	$(PY) -m pip install --quiet -e '.[test]' --config-settings editable_mode=compat
+	$(PY) -m pip install --quiet -e '.[test]'
 	@touch $(STAMP)
 
 install: $(STAMP)

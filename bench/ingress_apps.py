@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-from functions.runtime import settle_heap
+from mlops_hooks.functions.runtime import settle_heap
 
 
 def bare_app():
@@ -23,11 +23,11 @@ def bare_app():
 
 def edge_app():
     """Our edge as deployed: verify signature, parse, record durably in SQLite, 202."""
-    from functions.app import create_app
-    from functions.runtime import Runtime
-    from shared.bootstrap import bootstrap
-    from shared.ports import NoQueue
-    from shared.settings import load_settings
+    from mlops_hooks.functions.app import create_app
+    from mlops_hooks.functions.runtime import Runtime
+    from mlops_hooks.shared.bootstrap import bootstrap
+    from mlops_hooks.shared.ports import NoQueue
+    from mlops_hooks.shared.settings import load_settings
 
     settings = load_settings(state_dir=os.environ["BENCH_STATE_DIR"])
     app = create_app(Runtime(settings, bootstrap(settings, queue=NoQueue(), handlers={})))

@@ -28,11 +28,10 @@ from aws_lambda_powertools.utilities.parser.models.s3 import (
     S3RequestParameters,
     S3ResponseElements,
 )
+from mlops_hooks.functions.errors import Rejected
+from mlops_hooks.shared import events
+from mlops_hooks.shared.events import Event, Source
 from pydantic import BaseModel, ConfigDict, ValidationError
-
-from functions.errors import Rejected
-from shared import events
-from shared.events import Event, Source
 
 DRIFT_ALARM_PREFIX = "mlops-drift-"
 _MODEL_DIMENSIONS = ("model", "Model", "ModelName", "model_name")

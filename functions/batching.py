@@ -16,9 +16,9 @@ import asyncio
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from shared.dispatch import Dispatcher
-from shared.events import Event
-from shared.ledger import Recorded
+from mlops_hooks.shared.dispatch import Dispatcher
+from mlops_hooks.shared.events import Event
+from mlops_hooks.shared.ledger import Recorded
 
 Pending = list[tuple[Event, "asyncio.Future[Recorded]"]]
 

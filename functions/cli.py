@@ -14,12 +14,11 @@ from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
 import typer
+from mlops_hooks.shared.events import EventKind
+from mlops_hooks.shared.ledger import Status
+from mlops_hooks.shared.settings import Settings, SettingsError, load_settings
 from rich.console import Console
 from rich.table import Table
-
-from shared.events import EventKind
-from shared.ledger import Status
-from shared.settings import Settings, SettingsError, load_settings
 
 app = typer.Typer(
     name="mlops-hooks",
@@ -65,7 +64,7 @@ def _settings(**overrides: Any) -> Settings:
 
 
 def _dispatcher(settings: Settings):
-    from shared.bootstrap import bootstrap
+    from mlops_hooks.shared.bootstrap import bootstrap
 
     try:
         return bootstrap(settings)
@@ -92,7 +91,7 @@ def serve(
     log_level: Annotated[str, typer.Option(help="debug, info, warning, error.")] = "info",
 ) -> None:
     """Run the HTTP edge with its worker pool: webhooks in, handlers run, events recorded."""
-    from functions.serve import ServeError, run_server
+    from mlops_hooks.functions.serve import ServeError, run_server
 
     logging.getLogger().setLevel(log_level.upper())
     settings = _settings(state_dir=state_dir, workers=workers)
@@ -212,7 +211,7 @@ def events_replay(
     ] = False,
 ) -> None:
     """Queue an event to run again (attempts reset; its history is kept)."""
-    from shared.ledger import LedgerError
+    from mlops_hooks.shared.ledger import LedgerError
 
     dispatcher = _dispatcher(_settings())
     try:
@@ -244,7 +243,7 @@ def policy_check(
     file: Annotated[Path, typer.Argument(help="The policy YAML file.")],
 ) -> None:
     """Validate a policy file: every error with its line; exit 1 if there is any."""
-    from shared.policy import PolicyError, load_policy
+    from mlops_hooks.shared.policy import PolicyError, load_policy
 
     try:
         policy = load_policy(file)
@@ -279,7 +278,7 @@ def policy_show(
 
 
 def _load_policy(path: Path | None) -> Any:
-    from shared.policy import PolicyError, load_policy
+    from mlops_hooks.shared.policy import PolicyError, load_policy
 
     try:
         return load_policy(path)
@@ -300,7 +299,7 @@ DatabricksOption = Annotated[
 
 
 def _registry(settings: Settings, databricks: bool) -> Any:
-    from shared.bootstrap import registries_from
+    from mlops_hooks.shared.bootstrap import registries_from
 
     key = "databricks" if databricks else "mlflow"
     registries = registries_from(settings)
@@ -328,8 +327,8 @@ def compare(
     """Compare CHALLENGER with the champion and print the decision, without acting on it."""
     import dataclasses
 
-    from handlers.promotion_requested import decide
-    from shared.adapters.table_reader import TableReader
+    from mlops_hooks.handlers.promotion_requested import decide
+    from mlops_hooks.shared.adapters.table_reader import TableReader
 
     settings = _settings()
     policy = _load_policy(settings.resolved_policy_path).for_model(model)
@@ -396,8 +395,8 @@ def rollback(
     databricks: DatabricksOption = False,
 ) -> None:
     """Move the champion alias back to the previous champion (the two aliases swap)."""
-    from handlers.promotion_requested import rollback as roll_back
-    from shared.dispatch import PermanentError
+    from mlops_hooks.handlers.promotion_requested import rollback as roll_back
+    from mlops_hooks.shared.dispatch import PermanentError
 
     settings = _settings()
     policy = _load_policy(settings.resolved_policy_path).for_model(model)
@@ -443,7 +442,7 @@ def webhooks_register(
     name: Annotated[str, typer.Option(help="MLflow webhook name.")] = "mlops-hooks",
 ) -> None:
     """Create the registry webhook with the configured secret (or update ours in place)."""
-    from shared.adapters import webhook_registration as reg
+    from mlops_hooks.shared.adapters import webhook_registration as reg
 
     settings = _settings()
     if not url.startswith(("http://", "https://")):
@@ -505,14 +504,14 @@ if __name__ == "__main__":
 
 # --- jobs (its own module; registered last, as it builds on the helpers above) --------------
 
-from functions.cli_jobs import jobs_app  # noqa: E402
+from mlops_hooks.functions.cli_jobs import jobs_app  # noqa: E402
 
 app.add_typer(jobs_app, name="jobs")
 
-from functions.cli_drift import drift  # noqa: E402
+from mlops_hooks.functions.cli_drift import drift  # noqa: E402
 
 app.command()(drift)
 
-from functions.cli_demo import demo  # noqa: E402
+from mlops_hooks.functions.cli_demo import demo  # noqa: E402
 
 app.command()(demo)

@@ -9,8 +9,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-
-from functions.cli import err, fail, out
+from mlops_hooks.functions.cli import err, fail, out
 
 
 def demo(
@@ -29,8 +28,8 @@ def demo(
 ) -> None:
     """Play the MLOps loop on an embedded stack: MLflow 3 server, moto (S3/SQS/SNS/DynamoDB),
     `serve` with its worker and scheduler, a Slack sink and local Spark jobs."""
-    from functions.demo.stack import Stack
-    from functions.demo.story import StepFailed, Story
+    from mlops_hooks.functions.demo.stack import Stack
+    from mlops_hooks.functions.demo.story import StepFailed, Story
 
     _preflight(data)
     where = folder or Path(tempfile.mkdtemp(prefix="mlops-hooks-demo-"))
@@ -67,7 +66,7 @@ def _preflight(data: Path | None) -> None:
 
 
 def _finish(story: Any, failed: str | None, seconds: float) -> None:
-    from functions.demo.report import timeline, write_html
+    from mlops_hooks.functions.demo.report import timeline, write_html
 
     stack = story.stack
     events: list[dict[str, Any]] = []
@@ -124,7 +123,7 @@ def _images(story: Any) -> list[tuple[str, bytes]]:
 
 
 def _drift_rows(story: Any) -> list[dict[str, Any]]:
-    from shared.adapters.table_reader import TableError, TableReader
+    from mlops_hooks.shared.adapters.table_reader import TableError, TableReader
 
     try:
         rows = TableReader().read(str(story.stack.tables / "churn" / "monitoring"), "delta")

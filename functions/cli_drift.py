@@ -6,9 +6,8 @@ import json
 from typing import Annotated
 
 import typer
+from mlops_hooks.functions.cli import _settings, fail, out
 from rich.table import Table
-
-from functions.cli import _settings, fail, out
 
 
 def drift(
@@ -23,7 +22,7 @@ def drift(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Print the per-feature drift table of MODEL's latest check (or of one window)."""
-    from shared.adapters.table_reader import TableError, TableReader
+    from mlops_hooks.shared.adapters.table_reader import TableError, TableReader
 
     settings = _settings()
     uri = table or settings.table_uri(model, "monitoring")

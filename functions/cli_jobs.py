@@ -8,9 +8,8 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from mlops_hooks.functions.cli import _dispatcher, _settings, fail, out
 from rich.table import Table
-
-from functions.cli import _dispatcher, _settings, fail, out
 
 jobs_app = typer.Typer(
     help="Job runs (train, batch_inference) launched by events.", no_args_is_help=True
@@ -71,7 +70,7 @@ def jobs_logs(
 @jobs_app.command("reconcile")
 def jobs_reconcile() -> None:
     """Refresh the state of unfinished runs now and notify failures (what the tick does)."""
-    from handlers.scheduled import reconcile
+    from mlops_hooks.handlers.scheduled import reconcile
 
     dispatcher = _dispatcher(_settings())
     outcome = reconcile(dispatcher.deps)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from functions.aws_events import events_from_aws
-from shared.dispatch import Dispatcher
+from mlops_hooks.functions.aws_events import events_from_aws
+from mlops_hooks.shared.dispatch import Dispatcher
 
 
 def ingest(dispatcher: Dispatcher, doc: Any) -> dict[str, Any]:

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 from mangum import Mangum
-
-from functions.app import create_app
+from mlops_hooks.functions.app import create_app
 
 app = create_app()
 handler = Mangum(app, lifespan="off")

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from functions.ingest import ingest
-from functions.runtime import Runtime
+from mlops_hooks.functions.ingest import ingest
+from mlops_hooks.functions.runtime import Runtime
 
 runtime = Runtime()
 

@@ -16,11 +16,10 @@ from aws_lambda_powertools.utilities.batch import (
     EventType,
     process_partial_response,
 )
-
-from functions.aws_events import events_from_aws
-from functions.runtime import Runtime
-from shared.dispatch import Dispatcher
-from shared.ledger import Status
+from mlops_hooks.functions.aws_events import events_from_aws
+from mlops_hooks.functions.runtime import Runtime
+from mlops_hooks.shared.dispatch import Dispatcher
+from mlops_hooks.shared.ledger import Status
 
 runtime = Runtime()
 processor = BatchProcessor(event_type=EventType.SQS)

@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from functions.errors import Rejected, parse_json_object, require_str
-from shared import events
-from shared.events import Event, Source
-from shared.settings import Settings
+from mlops_hooks.functions.errors import Rejected, parse_json_object, require_str
+from mlops_hooks.shared import events
+from mlops_hooks.shared.events import Event, Source
+from mlops_hooks.shared.settings import Settings
 
 
 def event_from_mlflow(body: bytes, delivery_id: str, settings: Settings) -> Event:

@@ -11,9 +11,9 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from functions.batching import GroupCommit
-    from shared.dispatch import Dispatcher
-    from shared.settings import Settings
+    from mlops_hooks.functions.batching import GroupCommit
+    from mlops_hooks.shared.dispatch import Dispatcher
+    from mlops_hooks.shared.settings import Settings
 
 
 def settle_heap() -> None:
@@ -47,7 +47,7 @@ class Runtime:
     @property
     def settings(self) -> Settings:
         if self._settings is None:
-            from shared.settings import load_settings
+            from mlops_hooks.shared.settings import load_settings
 
             self._settings = load_settings()
         return self._settings
@@ -60,7 +60,7 @@ class Runtime:
     @property
     def group_commit(self) -> GroupCommit:
         if self._group_commit is None:
-            from functions.batching import GroupCommit
+            from mlops_hooks.functions.batching import GroupCommit
 
             self._group_commit = GroupCommit(self.dispatcher)
         return self._group_commit
@@ -71,7 +71,7 @@ class Runtime:
             with self._lock:
                 if self._dispatcher is None:
                     if self._factory is None:
-                        from shared.bootstrap import bootstrap
+                        from mlops_hooks.shared.bootstrap import bootstrap
 
                         self._factory = bootstrap
                     self._dispatcher = self._factory(self.settings)

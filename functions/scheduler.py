@@ -16,11 +16,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from shared import events
+from mlops_hooks.shared import events
 
 if TYPE_CHECKING:
-    from shared.dispatch import Dispatcher
-    from shared.ledger import Recorded
+    from mlops_hooks.shared.dispatch import Dispatcher
+    from mlops_hooks.shared.ledger import Recorded
 
 log = logging.getLogger("mlops_hooks.scheduler")
 RECONCILE_RULE = "mlops-hooks:reconcile"

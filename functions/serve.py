@@ -6,7 +6,7 @@ import logging
 import threading
 from typing import Any
 
-from shared.settings import Settings
+from mlops_hooks.shared.settings import Settings
 
 log = logging.getLogger("mlops_hooks.serve")
 
@@ -16,7 +16,7 @@ class ServeError(Exception):
 
 
 def check_startup(settings: Settings, *, insecure_no_signature: bool) -> None:
-    from shared.policy import PolicyError, load_policy
+    from mlops_hooks.shared.policy import PolicyError, load_policy
 
     path = settings.resolved_policy_path
     try:
@@ -52,12 +52,11 @@ def run_server(
     log_level: str = "info",
 ) -> None:
     import uvicorn
-
-    from functions.app import create_app
-    from functions.runtime import Runtime, settle_heap
-    from handlers import HandlerConfigError
-    from shared.bootstrap import bootstrap, warm_up
-    from shared.dispatch import WorkerPool
+    from mlops_hooks.functions.app import create_app
+    from mlops_hooks.functions.runtime import Runtime, settle_heap
+    from mlops_hooks.handlers import HandlerConfigError
+    from mlops_hooks.shared.bootstrap import bootstrap, warm_up
+    from mlops_hooks.shared.dispatch import WorkerPool
 
     check_startup(settings, insecure_no_signature=insecure_no_signature)
     pool = WorkerPool(size=settings.workers, poll_seconds=settings.poll_seconds)
@@ -70,7 +69,7 @@ def run_server(
     pool.start(dispatcher)
     threading.Thread(target=warm_up, args=(dispatcher.deps,), name="warm-up", daemon=True).start()
     ingest = _start_ingest(settings, dispatcher)
-    from functions.scheduler import Scheduler
+    from mlops_hooks.functions.scheduler import Scheduler
 
     scheduler = Scheduler.from_policy(dispatcher)
     scheduler.start()
@@ -99,8 +98,8 @@ def _start_ingest(settings: Settings, dispatcher: Any) -> Any:
     """Poll MLOPS_HOOKS_INGEST_QUEUE_URL (AWS notifications) into the ledger, if it is set."""
     if not settings.ingest_queue_url:
         return None
-    from functions.aws_events import events_from_aws
-    from shared.adapters.sqs_ingest import SqsIngest
+    from mlops_hooks.functions.aws_events import events_from_aws
+    from mlops_hooks.shared.adapters.sqs_ingest import SqsIngest
 
     ingest = SqsIngest(
         settings.ingest_queue_url,

@@ -13,13 +13,13 @@ import json
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs
 
-from functions.errors import Rejected
-from shared import events
-from shared.events import Event, Source
-from shared.signatures import SignatureError
+from mlops_hooks.functions.errors import Rejected
+from mlops_hooks.shared import events
+from mlops_hooks.shared.events import Event, Source
+from mlops_hooks.shared.signatures import SignatureError
 
 if TYPE_CHECKING:
-    from shared.settings import Settings
+    from mlops_hooks.shared.settings import Settings
 
 SLACK_SIGNATURE = "x-slack-signature"
 SLACK_TIMESTAMP = "x-slack-request-timestamp"
@@ -42,7 +42,7 @@ def verify_slack(secret: str, headers: dict[str, str], body: bytes, settings: Se
 
 
 def event_from_slack(body: bytes, delivery: str, settings: Settings) -> Event:
-    from shared.adapters.slack_notifier import DECISIONS
+    from mlops_hooks.shared.adapters.slack_notifier import DECISIONS
 
     payload = _interaction(body)
     kind = payload.get("type")

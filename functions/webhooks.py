@@ -13,16 +13,15 @@ import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from mlops_hooks.functions.errors import Rejected
+from mlops_hooks.shared.ledger import Status
+from mlops_hooks.shared.signatures import SignatureError, verify_databricks, verify_mlflow
 from starlette.types import Receive, Scope, Send
 
-from functions.errors import Rejected
-from shared.ledger import Status
-from shared.signatures import SignatureError, verify_databricks, verify_mlflow
-
 if TYPE_CHECKING:
-    from functions.runtime import Runtime
-    from shared.events import Event
-    from shared.settings import Settings
+    from mlops_hooks.functions.runtime import Runtime
+    from mlops_hooks.shared.events import Event
+    from mlops_hooks.shared.settings import Settings
 
 log = logging.getLogger("mlops_hooks.edge")
 
@@ -156,25 +155,25 @@ def _verify_databricks(secret: str, headers: Headers, body: bytes, settings: Set
 
 
 def _parse_mlflow(body: bytes, delivery: str, settings: Settings) -> Event:
-    from functions.mlflow_webhook import event_from_mlflow
+    from mlops_hooks.functions.mlflow_webhook import event_from_mlflow
 
     return event_from_mlflow(body, delivery, settings)
 
 
 def _parse_databricks(body: bytes, delivery: str, settings: Settings) -> Event:
-    from functions.databricks_webhook import event_from_databricks
+    from mlops_hooks.functions.databricks_webhook import event_from_databricks
 
     return event_from_databricks(body)
 
 
 def _verify_slack(secret: str, headers: Headers, body: bytes, settings: Settings) -> str:
-    from functions.slack_actions import verify_slack
+    from mlops_hooks.functions.slack_actions import verify_slack
 
     return verify_slack(secret, headers, body, settings)
 
 
 def _parse_slack(body: bytes, delivery: str, settings: Settings) -> Event:
-    from functions.slack_actions import event_from_slack
+    from mlops_hooks.functions.slack_actions import event_from_slack
 
     return event_from_slack(body, delivery, settings)
 

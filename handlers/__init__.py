@@ -11,7 +11,7 @@ from __future__ import annotations
 import importlib
 from collections.abc import Mapping
 
-from handlers import (
+from mlops_hooks.handlers import (
     approval,
     data_landed,
     drift_detected,
@@ -19,8 +19,8 @@ from handlers import (
     promotion_requested,
     scheduled,
 )
-from shared.dispatch import Handler
-from shared.events import EventKind
+from mlops_hooks.shared.dispatch import Handler
+from mlops_hooks.shared.events import EventKind
 
 BUILTIN: dict[EventKind, Handler] = {
     EventKind.MODEL_REGISTERED: model_registered.handle,

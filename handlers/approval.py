@@ -14,12 +14,12 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from handlers.common import model_version_of, now_iso
-from handlers.promotion_requested import AWAITING_APPROVAL, carry_out, target_stage
-from shared.dispatch import Outcome
-from shared.events import Event, EventKind
-from shared.ledger import Status
-from shared.ports import Answer, Deps
+from mlops_hooks.handlers.common import model_version_of, now_iso
+from mlops_hooks.handlers.promotion_requested import AWAITING_APPROVAL, carry_out, target_stage
+from mlops_hooks.shared.dispatch import Outcome
+from mlops_hooks.shared.events import Event, EventKind
+from mlops_hooks.shared.ledger import Status
+from mlops_hooks.shared.ports import Answer, Deps
 
 SECTION = "approval"
 log = logging.getLogger("mlops_hooks.approval")

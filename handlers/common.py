@@ -5,12 +5,12 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from shared.dispatch import PermanentError
-from shared.events import Event
-from shared.ports import Deps, Registry
+from mlops_hooks.shared.dispatch import PermanentError
+from mlops_hooks.shared.events import Event
+from mlops_hooks.shared.ports import Deps, Registry
 
 if TYPE_CHECKING:
-    from shared.policy import ModelPolicy
+    from mlops_hooks.shared.policy import ModelPolicy
 
 
 def model_version_of(event: Event, deps: Deps) -> tuple[str, str, ModelPolicy, Registry]:

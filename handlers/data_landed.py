@@ -11,15 +11,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from handlers.common import train_params
-from shared.dispatch import Outcome, PermanentError
-from shared.events import Event
-from shared.ports import Deps, Notification, run_token
+from mlops_hooks.handlers.common import train_params
+from mlops_hooks.shared.dispatch import Outcome, PermanentError
+from mlops_hooks.shared.events import Event
+from mlops_hooks.shared.ports import Deps, Notification, run_token
 
 
 def handle(event: Event, deps: Deps) -> Outcome:
-    from shared.adapters.table_reader import TableError
-    from shared.contract import violations
+    from mlops_hooks.shared.adapters.table_reader import TableError
+    from mlops_hooks.shared.contract import violations
 
     if not (event.bucket and event.object_key):
         raise PermanentError("data_landed event without bucket and object key")

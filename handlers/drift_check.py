@@ -5,18 +5,18 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from handlers.common import predictions_table, scheduled_model
-from shared import events
-from shared.dispatch import Outcome, PermanentError
-from shared.events import Event, Source
-from shared.ports import Deps, Registry, run_token
+from mlops_hooks.handlers.common import predictions_table, scheduled_model
+from mlops_hooks.shared import events
+from mlops_hooks.shared.dispatch import Outcome, PermanentError
+from mlops_hooks.shared.events import Event, Source
+from mlops_hooks.shared.ports import Deps, Registry, run_token
 
 if TYPE_CHECKING:
-    from shared.policy import ModelPolicy
+    from mlops_hooks.shared.policy import ModelPolicy
 
 
 def drift_check(event: Event, deps: Deps) -> Outcome:
-    from shared.drift_check import DriftCheckError
+    from mlops_hooks.shared.drift_check import DriftCheckError
 
     model, policy, registry, champion = scheduled_model(event, deps)
     if champion is None:
@@ -72,9 +72,8 @@ def _in_process(
     monitoring: str,
 ) -> Outcome:
     import pandas as pd
-
-    from shared.drift import compare_frames
-    from shared.drift_check import (
+    from mlops_hooks.shared.drift import compare_frames
+    from mlops_hooks.shared.drift_check import (
         details,
         features_to_compare,
         monitoring_rows,

@@ -17,16 +17,16 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from handlers.common import train_params
-from shared.dispatch import Outcome, PermanentError
-from shared.events import Event
-from shared.ports import Deps, Notification, run_token
+from mlops_hooks.handlers.common import train_params
+from mlops_hooks.shared.dispatch import Outcome, PermanentError
+from mlops_hooks.shared.events import Event
+from mlops_hooks.shared.ports import Deps, Notification, run_token
 
 LAUNCH_GRACE_SECONDS = 600  # a guard whose holder launched nothing this long is taken over
 
 
 def handle(event: Event, deps: Deps) -> Outcome:
-    from shared.drift_check import details_of
+    from mlops_hooks.shared.drift_check import details_of
 
     model = event.model
     if not model:
@@ -100,7 +100,7 @@ def _last_training_data(deps: Deps, model: str) -> str | None:
 
 def _histograms(deps: Deps, event: Event, found: dict[str, Any], model: str) -> str | None:
     """The worst features' histograms, logged to the champion's run; their URL."""
-    from shared.plots import drift_png
+    from mlops_hooks.shared.plots import drift_png
 
     features = found.get("features") or []
     version = found.get("model_version")

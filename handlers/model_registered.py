@@ -8,19 +8,19 @@ Re-running (replay, a second delivery) rewrites the same report and tags: it is 
 
 from __future__ import annotations
 
-from handlers.common import model_version_of, now_iso
-from shared import events
-from shared.dispatch import Outcome
-from shared.events import Event, Source
-from shared.ports import Deps, Notification
+from mlops_hooks.handlers.common import model_version_of, now_iso
+from mlops_hooks.shared import events
+from mlops_hooks.shared.dispatch import Outcome
+from mlops_hooks.shared.events import Event, Source
+from mlops_hooks.shared.ports import Deps, Notification
 
 SECTION = "validation"
 READY_TIMEOUT_SECONDS = 300
 
 
 def handle(event: Event, deps: Deps) -> Outcome:
-    from shared.reports import validation_markdown
-    from shared.validation import validate
+    from mlops_hooks.shared.reports import validation_markdown
+    from mlops_hooks.shared.validation import validate
 
     name, version, policy, registry = model_version_of(event, deps)
     model_version = registry.wait_ready(name, version, timeout=READY_TIMEOUT_SECONDS)

@@ -16,15 +16,15 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from handlers.common import model_version_of, now_iso
-from shared.dispatch import Outcome, PermanentError
-from shared.events import Event
-from shared.ports import ApprovalRequest, Deps, Notification, Registry
+from mlops_hooks.handlers.common import model_version_of, now_iso
+from mlops_hooks.shared.dispatch import Outcome, PermanentError
+from mlops_hooks.shared.events import Event
+from mlops_hooks.shared.ports import ApprovalRequest, Deps, Notification, Registry
 
 if TYPE_CHECKING:
-    from shared.comparison import Decision
-    from shared.policy import ModelPolicy
-    from shared.scoring import Scored
+    from mlops_hooks.shared.comparison import Decision
+    from mlops_hooks.shared.policy import ModelPolicy
+    from mlops_hooks.shared.scoring import Scored
 
 SECTION = "promotion"
 AWAITING_APPROVAL = "awaiting_approval"
@@ -42,8 +42,8 @@ def target_stage(event: Event, policy: ModelPolicy) -> str:
 
 
 def handle(event: Event, deps: Deps) -> Outcome:
-    from shared.plots import overlay_png
-    from shared.reports import comparison_markdown, comparison_table
+    from mlops_hooks.shared.plots import overlay_png
+    from mlops_hooks.shared.reports import comparison_markdown, comparison_table
 
     name, version, policy, registry = model_version_of(event, deps)
     challenger_mv = registry.wait_ready(name, version, timeout=60)
@@ -163,8 +163,8 @@ def decide(
     read: Callable[[], Any] | None,
 ) -> tuple[Decision, dict[str, Scored]]:
     """Score both versions on the holdout (only if there is a champion) and decide."""
-    from shared.comparison import compare
-    from shared.scoring import score
+    from mlops_hooks.shared.comparison import compare
+    from mlops_hooks.shared.scoring import score
 
     scored: dict[str, Scored] = {}
     if champion_version is not None and read is not None:

@@ -12,11 +12,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from handlers.common import predictions_table, scheduled_model
-from shared.dispatch import Outcome, PermanentError
-from shared.events import Event
-from shared.ledger import RunState
-from shared.ports import Deps, Notification, run_token
+from mlops_hooks.handlers.common import predictions_table, scheduled_model
+from mlops_hooks.shared.dispatch import Outcome, PermanentError
+from mlops_hooks.shared.events import Event
+from mlops_hooks.shared.ledger import RunState
+from mlops_hooks.shared.ports import Deps, Notification, run_token
 
 
 def handle(event: Event, deps: Deps) -> Outcome:
@@ -25,7 +25,7 @@ def handle(event: Event, deps: Deps) -> Outcome:
     if event.task == "reconcile":
         return reconcile(deps)
     if event.task == "drift_check":
-        from handlers.drift_check import drift_check
+        from mlops_hooks.handlers.drift_check import drift_check
 
         return drift_check(event, deps)
     raise PermanentError(f"unknown scheduled task {event.task!r}")

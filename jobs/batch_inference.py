@@ -1,6 +1,6 @@
 """batch_inference: score a table with the champion and append the predictions to Delta.
 
-    python -m jobs.batch_inference --model churn --input s3://landing/churn/latest.csv \
+    python -m mlops_hooks.jobs.batch_inference --model churn --input s3://landing/churn/latest.csv \
         --output .mlops-hooks/tables/churn/predictions
 
 Loads ``models:/NAME@champion`` (the alias resolved to its version once, so every row carries
@@ -16,8 +16,8 @@ import argparse
 import time
 from typing import Any
 
-from jobs.cli import JobError, parser, run
-from jobs.features import clean, featurize
+from mlops_hooks.jobs.cli import JobError, parser, run
+from mlops_hooks.jobs.features import clean, featurize
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -44,9 +44,8 @@ def arguments(argv: list[str] | None = None) -> argparse.Namespace:
 def batch_inference(args: argparse.Namespace) -> dict[str, Any]:
     import mlflow
     from mlflow import MlflowClient
+    from mlops_hooks.shared.adapters.spark_tables import SparkTables, spark_session
     from pyspark.sql import functions as F
-
-    from shared.adapters.spark_tables import SparkTables, spark_session
 
     started = time.monotonic()
     if args.tracking_uri:

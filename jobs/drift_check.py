@@ -1,6 +1,6 @@
 """drift_check: the champion's training reference against the last scoring window, on Spark.
 
-    python -m jobs.drift_check --model churn --current .mlops-hooks/tables/churn/predictions \
+    python -m mlops_hooks.jobs.drift_check --model churn --current .mlops-hooks/tables/churn/predictions \
         --monitoring-table .mlops-hooks/tables/churn/monitoring [--alarm-topic-arn ARN]
 
 Per-feature PSI / KS / Wasserstein / Jensen-Shannon (jobs/drift_spark.py) are appended to the
@@ -17,7 +17,7 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
-from jobs.cli import JobError, parser, run
+from mlops_hooks.jobs.cli import JobError, parser, run
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -44,11 +44,9 @@ def arguments(argv: list[str] | None = None) -> argparse.Namespace:
 def drift_check(args: argparse.Namespace) -> dict[str, Any]:
     import mlflow
     from mlflow import MlflowClient
-    from pyspark.sql import functions as F
-
-    from jobs.drift_spark import spark_compare
-    from shared.adapters.spark_tables import SparkTables, spark_session
-    from shared.drift_check import (
+    from mlops_hooks.jobs.drift_spark import spark_compare
+    from mlops_hooks.shared.adapters.spark_tables import SparkTables, spark_session
+    from mlops_hooks.shared.drift_check import (
         DriftCheckError,
         alarm_message,
         features_to_compare,
@@ -56,6 +54,7 @@ def drift_check(args: argparse.Namespace) -> dict[str, Any]:
         reference_of,
         window,
     )
+    from pyspark.sql import functions as F
 
     started = time.monotonic()
     if args.tracking_uri:

@@ -1,6 +1,6 @@
 """train: landed data -> cleaned features (Delta) + holdout (Delta) -> a new model version.
 
-    python -m jobs.train --data s3://landing/churn/2026-11-23.csv --model churn \
+    python -m mlops_hooks.jobs.train --data s3://landing/churn/2026-11-23.csv --model churn \
         --features-table .mlops-hooks/tables/churn/features \
         --holdout-table .mlops-hooks/tables/churn/holdout
 
@@ -16,8 +16,8 @@ import argparse
 import time
 from typing import Any
 
-from jobs.cli import JobError, parse_tags, parser, run
-from jobs.features import clean, featurize
+from mlops_hooks.jobs.cli import JobError, parse_tags, parser, run
+from mlops_hooks.jobs.features import clean, featurize
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -45,13 +45,12 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
     import mlflow
     import pandas as pd
     from mlflow.models import infer_signature
+    from mlops_hooks.shared.adapters.spark_tables import SparkTables, spark_session
+    from mlops_hooks.shared.metrics import metric_value
+    from mlops_hooks.shared.policy import CLASSIFIER_METRICS, Holdout
+    from mlops_hooks.shared.scoring import Labels, is_positive
+    from mlops_hooks.shared.training import SKOPS_TRUSTED_TYPES, TrainingError, fit
     from pyspark.sql import functions as F
-
-    from shared.adapters.spark_tables import SparkTables, spark_session
-    from shared.metrics import metric_value
-    from shared.policy import CLASSIFIER_METRICS, Holdout
-    from shared.scoring import Labels, is_positive
-    from shared.training import SKOPS_TRUSTED_TYPES, TrainingError, fit
 
     started = time.monotonic()
     if not 0 < args.holdout_fraction < 1:

@@ -9,11 +9,11 @@ import threading
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
-from shared.dispatch import Dispatcher, Handler, RetryPolicy
-from shared.events import EventKind
-from shared.ledger import Ledger, open_ledger
-from shared.ports import Clock, Deps, LogNotifier, NoQueue, Notifier, Queue, SystemClock
-from shared.settings import Settings
+from mlops_hooks.shared.dispatch import Dispatcher, Handler, RetryPolicy
+from mlops_hooks.shared.events import EventKind
+from mlops_hooks.shared.ledger import Ledger, open_ledger
+from mlops_hooks.shared.ports import Clock, Deps, LogNotifier, NoQueue, Notifier, Queue, SystemClock
+from mlops_hooks.shared.settings import Settings
 
 
 def bootstrap(
@@ -31,7 +31,7 @@ def bootstrap(
     if queue is None:
         queue = _queue_from(settings)
     if handlers is None:
-        from handlers import load_handlers
+        from mlops_hooks.handlers import load_handlers
 
         handlers = load_handlers(settings.handler_modules)
     ports.setdefault("notifier", notifier_from(settings))
@@ -77,10 +77,10 @@ def jobs_from(settings: Settings, ledger: Ledger, clock: Clock) -> Any:
 
     def build() -> Any:
         if settings.jobs_backend == "databricks":
-            from shared.adapters.databricks_jobs import DatabricksJobs
+            from mlops_hooks.shared.adapters.databricks_jobs import DatabricksJobs
 
             return DatabricksJobs.from_settings(settings, ledger, clock)
-        from shared.adapters.local_jobs import LocalJobs
+        from mlops_hooks.shared.adapters.local_jobs import LocalJobs
 
         env = {}
         if settings.mlflow_tracking_uri:
@@ -96,7 +96,7 @@ def notifier_from(settings: Settings) -> Notifier:
     """Slack when configured (an incoming webhook wins over a bot token), else the log."""
     webhook, token = settings.secret("slack_webhook_url"), settings.secret("slack_bot_token")
     if webhook or token:
-        from shared.adapters.slack_notifier import SlackNotifier
+        from mlops_hooks.shared.adapters.slack_notifier import SlackNotifier
 
         return SlackNotifier(
             webhook_url=webhook,
@@ -109,7 +109,7 @@ def notifier_from(settings: Settings) -> Notifier:
 
 def _queue_from(settings: Settings) -> Queue:
     if settings.queue_url:
-        from shared.adapters.sqs_queue import SqsQueue
+        from mlops_hooks.shared.adapters.sqs_queue import SqsQueue
 
         return SqsQueue(settings.queue_url, endpoint_url=settings.aws_endpoint_url)
     return NoQueue()
@@ -144,7 +144,7 @@ def registries_from(settings: Settings) -> LazyPorts:
     if settings.mlflow_tracking_uri and settings.mlflow_tracking_uri != "databricks":
 
         def mlflow_registry() -> Any:
-            from shared.adapters.mlflow_registry import MlflowRegistry
+            from mlops_hooks.shared.adapters.mlflow_registry import MlflowRegistry
 
             uri = str(settings.mlflow_tracking_uri)
             return MlflowRegistry(uri, ui_url=settings.mlflow_ui_url)
@@ -153,7 +153,7 @@ def registries_from(settings: Settings) -> LazyPorts:
     if settings.databricks_host:
 
         def databricks_registry() -> Any:
-            from shared.adapters.databricks_registry import DatabricksRegistry
+            from mlops_hooks.shared.adapters.databricks_registry import DatabricksRegistry
 
             return DatabricksRegistry.from_settings(settings)
 
@@ -162,13 +162,13 @@ def registries_from(settings: Settings) -> LazyPorts:
 
 
 def _tables_from(settings: Settings) -> Any:
-    from shared.adapters.table_reader import TableReader
+    from mlops_hooks.shared.adapters.table_reader import TableReader
 
     return TableReader(endpoint_url=settings.aws_endpoint_url)
 
 
 def _policy_from(settings: Settings) -> Any:
-    from shared.policy import load_policy
+    from mlops_hooks.shared.policy import load_policy
 
     return load_policy(settings.resolved_policy_path)
 

@@ -8,8 +8,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     import pandas as pd
-
-    from shared.policy import DataContract
+    from mlops_hooks.shared.policy import DataContract
 
 
 def violations(frame: pd.DataFrame, contract: DataContract) -> list[str]:

@@ -15,9 +15,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from shared.events import Event, EventKind
-from shared.ledger import EventRecord, Ledger, Recorded, Status
-from shared.ports import Clock, Deps, PortMissing, Queue
+from mlops_hooks.shared.events import Event, EventKind
+from mlops_hooks.shared.ledger import EventRecord, Ledger, Recorded, Status
+from mlops_hooks.shared.ports import Clock, Deps, PortMissing, Queue
 
 log = logging.getLogger("mlops_hooks.dispatch")
 

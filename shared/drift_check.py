@@ -17,8 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     import pandas as pd
-
-    from shared.drift import DriftReport
+    from mlops_hooks.shared.drift import DriftReport
 
 ALARM_PREFIX = "mlops-drift-"  # functions/aws_events.py maps it back to the model
 SCORING_COLUMNS = ("prediction", "model_version", "scored_at", "score_date")
@@ -35,7 +34,7 @@ def reference_of(run_params: dict[str, str]) -> tuple[str, int | None]:
     if not uri:
         raise DriftCheckError(
             "the champion's training run logged no features_table (it was not trained by "
-            "jobs.train): give the drift check a reference table"
+            "the train job): give the drift check a reference table"
         )
     version = run_params.get("features_table_version")
     return uri, int(version) if version and int(version) >= 0 else None

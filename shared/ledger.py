@@ -18,9 +18,8 @@ from enum import StrEnum
 from functools import lru_cache
 from typing import Any
 
+from mlops_hooks.shared.events import Event, EventKind
 from pydantic import BaseModel, Field
-
-from shared.events import Event, EventKind
 
 HISTORY_LIMIT = 50  # transitions kept per event (DynamoDB items are capped at 400 KB)
 
@@ -327,11 +326,11 @@ class Ledger(ABC):
 def open_ledger(url: str, *, endpoint_url: str | None = None) -> Ledger:
     """The one place that maps a ledger URL to its adapter."""
     if url.startswith("sqlite:///"):
-        from shared.adapters.ledger_sqlite import SqliteLedger
+        from mlops_hooks.shared.adapters.ledger_sqlite import SqliteLedger
 
         return SqliteLedger(url.removeprefix("sqlite:///"))
     if url.startswith("dynamodb://"):
-        from shared.adapters.ledger_dynamodb import DynamoDBLedger
+        from mlops_hooks.shared.adapters.ledger_dynamodb import DynamoDBLedger
 
         return DynamoDBLedger(url.removeprefix("dynamodb://"), endpoint_url=endpoint_url)
     raise LedgerError(f"unknown ledger URL {url!r}: use sqlite:///path or dynamodb://table")

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from shared.scoring import Scored
+    from mlops_hooks.shared.scoring import Scored
 
 
 def overlay_png(

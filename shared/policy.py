@@ -163,7 +163,7 @@ class Comparison(_Strict):
 
 class Job(_Strict):
     name: str | None = None  # the Databricks job name (the bundle's, per stage)
-    entry_point: str | None = None  # local: jobs.<module>
+    entry_point: str | None = None  # local: mlops_hooks.jobs.<module>
     params: dict[str, str] = Field(default_factory=dict)
 
 
@@ -178,7 +178,7 @@ class Jobs(_Strict):
         for name in type(self).model_fields:
             job = getattr(self, name)
             if job.entry_point is None:
-                job.entry_point = f"jobs.{name}"
+                job.entry_point = f"mlops_hooks.jobs.{name}"
         return self
 
 

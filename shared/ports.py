@@ -12,15 +12,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from shared.ledger import JobRun, Ledger
-from shared.settings import Settings
+from mlops_hooks.shared.ledger import JobRun, Ledger
+from mlops_hooks.shared.settings import Settings
 
 if TYPE_CHECKING:
     import numpy as np
     import pandas as pd
-
-    from shared.policy import Job as JobSpec
-    from shared.policy import ModelPolicy, Policy
+    from mlops_hooks.shared.policy import Job as JobSpec
+    from mlops_hooks.shared.policy import ModelPolicy, Policy
 
 
 class Clock(Protocol):
@@ -323,7 +322,7 @@ class Deps:
 
     def loaded_policy(self) -> Policy:
         """The policy, loaded on first use (the built-in default when none is set)."""
-        from shared.policy import Policy, default_policy
+        from mlops_hooks.shared.policy import Policy, default_policy
 
         if self.policy is None:
             self.policy = default_policy()

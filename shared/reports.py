@@ -11,8 +11,8 @@ import re
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from shared.comparison import Decision, MetricDelta
-    from shared.validation import Validation
+    from mlops_hooks.shared.comparison import Decision, MetricDelta
+    from mlops_hooks.shared.validation import Validation
 
 
 def _markers(section: str) -> tuple[str, str]:

@@ -152,7 +152,7 @@ def load_settings(**overrides: object) -> Settings:
 
     name = os.environ.get(SECRETS_SSM_ENV)
     if name:
-        from shared.adapters.aws_secrets import settings_from_ssm
+        from mlops_hooks.shared.adapters.aws_secrets import settings_from_ssm
 
         overrides = {**settings_from_ssm(name), **overrides}
     try:

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, Literal
 
-from shared.metrics import (
+from mlops_hooks.shared.metrics import (
     LOWER_IS_BETTER,
     NEEDS_SCORES,
     MetricUnavailable,
@@ -22,14 +22,13 @@ from shared.metrics import (
     metric_value,
     passes,
 )
-from shared.policy import CLASSIFIER_METRICS, Checks, Holdout
-from shared.scoring import Labels, Scored, as_array
+from mlops_hooks.shared.policy import CLASSIFIER_METRICS, Checks, Holdout
+from mlops_hooks.shared.scoring import Labels, Scored, as_array
 
 if TYPE_CHECKING:
     import numpy as np
     import pandas as pd
-
-    from shared.ports import Evaluation, Lineage, LoadedModel, ModelVersion
+    from mlops_hooks.shared.ports import Evaluation, Lineage, LoadedModel, ModelVersion
 
 Status = Literal["passed", "failed", "skipped"]
 Number = float | int | str

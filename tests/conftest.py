@@ -90,7 +90,8 @@ def start_serve(tmp_path: Path) -> Iterator[Callable[..., Proc]]:
 @pytest.fixture(scope="session")
 def churn(tmp_path_factory: pytest.TempPathFactory) -> tuple[object, Path, object]:
     """(training frame, holdout CSV path, a trained classifier): Telco, or generated."""
-    from shared import churn_data
+    from mlops_hooks.shared import churn_data
+
     from tests.support.churn import split, telco
 
     train, holdout = split(telco())
@@ -138,7 +139,7 @@ def validating_serve(
 @pytest.fixture(scope="session")
 def spark():
     """One local Spark session for every test that computes with Spark in-process."""
-    from shared.adapters.spark_tables import spark_session
+    from mlops_hooks.shared.adapters.spark_tables import spark_session
 
     session = spark_session("mlops-hooks-tests")
     yield session

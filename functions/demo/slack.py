@@ -65,7 +65,7 @@ class SlackSink:
     """Slack's Web API (chat.postMessage) and the clicks' response URLs, recorded in memory."""
 
     def __init__(self) -> None:
-        from functions.demo.recording_http import FakeHTTP
+        from mlops_hooks.functions.demo.recording_http import FakeHTTP
 
         self.http = FakeHTTP()
         self.http.route("POST", "/api/chat.postMessage")(

@@ -9,7 +9,7 @@ import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from functions.demo.processes import (
+from mlops_hooks.functions.demo.processes import (
     Proc,
     cli,
     free_port,
@@ -17,7 +17,7 @@ from functions.demo.processes import (
     start_moto_server,
     start_serve_process,
 )
-from functions.demo.slack import SlackSink
+from mlops_hooks.functions.demo.slack import SlackSink
 
 BUCKET = "mlops-demo"
 REVIEWER = "U0DEMOREVIEW"

@@ -18,8 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-
-from functions.demo.stack import BUCKET, REVIEWER, Stack
+from mlops_hooks.functions.demo.stack import BUCKET, REVIEWER, Stack
 
 MODEL = "churn"
 POLICY = """\
@@ -94,7 +93,7 @@ class Story:
         self.say(f"  [green]✔[/] {detail}  [dim]({self.steps[-1].seconds:.0f} s)[/]")
 
     def wait(self, what: str, predicate: Callable[[], Any], timeout: float) -> Any:
-        from functions.demo.processes import wait_for
+        from mlops_hooks.functions.demo.processes import wait_for
 
         return wait_for(predicate, timeout, what, interval=0.5, error=StepFailed)
 
@@ -162,7 +161,7 @@ class Story:
         return self.wait(f"v{number}'s promotion decision", decided, 120)
 
     def frame(self, seed: int, shift: float = 0.0) -> Any:
-        from shared import churn_data
+        from mlops_hooks.shared import churn_data
 
         if self.data is not None:
             full = churn_data.load(self.data)
@@ -172,7 +171,7 @@ class Story:
     def shifted(self, frame: Any, seed: int) -> Any:
         """The drift: shorter tenure, higher charges (the generator's knob, or applied to a
         real file the same way)."""
-        from shared import churn_data
+        from mlops_hooks.shared import churn_data
 
         if self.data is None:
             return churn_data.generate(self.rows, seed=seed, shift=1.0)
@@ -185,7 +184,7 @@ class Story:
     # --- the story -------------------------------------------------------------------------
 
     def play(self) -> None:
-        from shared.churn_data import to_telco_csv
+        from mlops_hooks.shared.churn_data import to_telco_csv
 
         stack = self.stack
         self.step("start the stack", self._start)
@@ -321,7 +320,7 @@ class Story:
 
     def _click(self, request: dict[str, Any]) -> str:
         """The reviewer's Approve, signed with the app's signing secret, as Slack sends it."""
-        from functions.demo.slack import click_body, signed_headers
+        from mlops_hooks.functions.demo.slack import click_body, signed_headers
 
         stack = self.stack
         assert stack.serve is not None
@@ -351,7 +350,7 @@ class Story:
     def _runs(self, job: str) -> list[dict[str, Any]]:
         """The job runs `serve` launched (its ledger, read beside it), newest first."""
         if self._ledger is None:  # one connection for all the polling
-            from shared.adapters.ledger_sqlite import SqliteLedger
+            from mlops_hooks.shared.adapters.ledger_sqlite import SqliteLedger
 
             self._ledger = SqliteLedger(self.stack.state / "ledger.db")
         return [r.model_dump(mode="json") for r in self._ledger.list_runs() if r.job == job]

@@ -11,13 +11,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from shared.dispatch import PermanentError
-from shared.ledger import JobRun, Ledger, RunState
+from mlops_hooks.shared.dispatch import PermanentError
+from mlops_hooks.shared.ledger import JobRun, Ledger, RunState
 
 if TYPE_CHECKING:
-    from shared.policy import Job as JobSpec
-    from shared.ports import Clock
-    from shared.settings import Settings
+    from mlops_hooks.shared.policy import Job as JobSpec
+    from mlops_hooks.shared.ports import Clock
+    from mlops_hooks.shared.settings import Settings
 
 _RESULT = {
     "SUCCESS": RunState.SUCCESS,
@@ -40,7 +40,7 @@ class DatabricksJobs:
 
     @classmethod
     def from_settings(cls, settings: Settings, ledger: Ledger, clock: Clock) -> DatabricksJobs:
-        from shared.adapters.databricks_client import workspace_client
+        from mlops_hooks.shared.adapters.databricks_client import workspace_client
 
         client, host = workspace_client(
             settings.databricks_host,

@@ -17,15 +17,19 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from shared.adapters.registry_common import RegistryError, move_champion, wait_until_ready
-from shared.ports import Lineage, ModelVersion
-from shared.reports import replace_section
+from mlops_hooks.shared.adapters.registry_common import (
+    RegistryError,
+    move_champion,
+    wait_until_ready,
+)
+from mlops_hooks.shared.ports import Lineage, ModelVersion
+from mlops_hooks.shared.reports import replace_section
 
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from shared.adapters.pyfunc_model import PyfuncModel
-    from shared.settings import Settings
+    from mlops_hooks.shared.adapters.pyfunc_model import PyfuncModel
+    from mlops_hooks.shared.settings import Settings
 
 COMMENT_TAG = "mlops.comment.{section}"
 
@@ -51,7 +55,7 @@ class DatabricksRegistry:
     def connect(
         cls, host: str | None, token: str | None, *, retry_timeout_seconds: int = 60
     ) -> DatabricksRegistry:
-        from shared.adapters.databricks_client import workspace_client
+        from mlops_hooks.shared.adapters.databricks_client import workspace_client
 
         return cls(*workspace_client(host, token, retry_timeout_seconds=retry_timeout_seconds))
 
@@ -90,7 +94,7 @@ class DatabricksRegistry:
         No ``mlflow.models.evaluate`` run here (it would log to this process's tracking
         server, not the workspace): the suite computes its metrics itself.
         """
-        from shared.adapters.pyfunc_model import PyfuncModel
+        from mlops_hooks.shared.adapters.pyfunc_model import PyfuncModel
 
         if is_unity_catalog(name):
             return PyfuncModel(

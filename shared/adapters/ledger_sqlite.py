@@ -14,8 +14,8 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from shared.events import Event, EventKind
-from shared.ledger import (
+from mlops_hooks.shared.events import Event, EventKind
+from mlops_hooks.shared.ledger import (
     CLAIMABLE,
     EventRecord,
     Hold,

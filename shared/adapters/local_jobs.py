@@ -1,6 +1,6 @@
 """LocalJobs: the jobs/ entry points as subprocesses on this machine (local Spark).
 
-The same command a Databricks task runs (``python -m jobs.train --data ... --model ...``), its
+The same command a Databricks task runs (``python -m mlops_hooks.jobs.train --data ... --model ...``), its
 output in ``<state dir>/jobs/<run id>.log``, its state in the ledger. A run is tied to its
 idempotency token by the ledger guard ``run:<token>``, so a retried or duplicate event gets
 the run that exists instead of a second one. A watcher thread records the end; if this process
@@ -18,13 +18,13 @@ import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from jobs.cli import RESULT_PREFIX  # the line a job prints its result on
-from shared.dispatch import PermanentError
-from shared.ledger import JobRun, Ledger, RunState
+from mlops_hooks.jobs.cli import RESULT_PREFIX  # the line a job prints its result on
+from mlops_hooks.shared.dispatch import PermanentError
+from mlops_hooks.shared.ledger import JobRun, Ledger, RunState
 
 if TYPE_CHECKING:
-    from shared.policy import Job as JobSpec
-    from shared.ports import Clock
+    from mlops_hooks.shared.policy import Job as JobSpec
+    from mlops_hooks.shared.ports import Clock
 
 
 def command_line(

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from shared.adapters.registry_common import move_champion, wait_until_ready
-from shared.ports import Lineage, ModelVersion
-from shared.reports import replace_section
+from mlops_hooks.shared.adapters.registry_common import move_champion, wait_until_ready
+from mlops_hooks.shared.ports import Lineage, ModelVersion
+from mlops_hooks.shared.reports import replace_section
 
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from shared.adapters.pyfunc_model import PyfuncModel
+    from mlops_hooks.shared.adapters.pyfunc_model import PyfuncModel
 
 
 class MlflowRegistry:
@@ -47,7 +47,7 @@ class MlflowRegistry:
 
     def load_model(self, name: str, version: str) -> PyfuncModel:
         """The version as pyfunc; an evaluation runs in its source run's experiment."""
-        from shared.adapters.pyfunc_model import PyfuncModel
+        from mlops_hooks.shared.adapters.pyfunc_model import PyfuncModel
 
         run_id = self.get_version(name, version).run_id
         experiment_id = self.client.get_run(run_id).info.experiment_id if run_id else None

@@ -6,8 +6,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from shared.dispatch import PermanentError
-from shared.ports import ModelVersion
+from mlops_hooks.shared.dispatch import PermanentError
+from mlops_hooks.shared.ports import ModelVersion
 
 
 class RegistryError(RuntimeError):

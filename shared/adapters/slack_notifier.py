@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from shared.ports import Answer, ApprovalRequest, Notification
+from mlops_hooks.shared.ports import Answer, ApprovalRequest, Notification
 
 # The buttons' action ids, which the edge maps back to a decision.
 APPROVE_ACTION = "mlops_approve"

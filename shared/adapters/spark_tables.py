@@ -13,8 +13,12 @@ import os
 import sys
 from typing import TYPE_CHECKING
 
-from shared.adapters.table_reader import delta_storage_options, detect_format, read_table
-from shared.policy import DataFormat
+from mlops_hooks.shared.adapters.table_reader import (
+    delta_storage_options,
+    detect_format,
+    read_table,
+)
+from mlops_hooks.shared.policy import DataFormat
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession

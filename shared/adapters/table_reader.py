@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import urlparse
 
-from shared.policy import DataFormat
+from mlops_hooks.shared.policy import DataFormat
 
 if TYPE_CHECKING:
     import pandas as pd

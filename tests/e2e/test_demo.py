@@ -6,7 +6,7 @@ import re
 import subprocess
 from pathlib import Path
 
-from functions.demo.processes import BIN
+from mlops_hooks.functions.demo.processes import BIN
 
 
 def test_the_demo_plays_every_step_and_records_the_timeline(tmp_path: Path) -> None:

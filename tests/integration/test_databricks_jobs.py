@@ -6,11 +6,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from mlops_hooks.shared import churn_data, events
+from mlops_hooks.shared.adapters.databricks_jobs import DatabricksJobs
+from mlops_hooks.shared.ledger import RunState
+from mlops_hooks.shared.policy import parse_policy
 
-from shared import churn_data, events
-from shared.adapters.databricks_jobs import DatabricksJobs
-from shared.ledger import RunState
-from shared.policy import parse_policy
 from tests.support.fake_databricks import JOBS, JobsState, add_jobs_routes
 from tests.support.fake_http import FakeHTTP
 from tests.support.fakes import MemoryTables, dispatcher_over
@@ -37,7 +37,7 @@ def databricks(tmp_path: Path):
         tables=MemoryTables({LANDED: churn_data.generate(200, seed=1)}),
         policy=parse_policy(POLICY),
     )
-    from shared.adapters.databricks_client import workspace_client
+    from mlops_hooks.shared.adapters.databricks_client import workspace_client
 
     client, host = workspace_client(url, "dapi-test", retry_timeout_seconds=10)
     dispatcher.deps.jobs = DatabricksJobs(client, host, ledger, dispatcher.clock)

@@ -8,10 +8,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
-from shared import events
-from shared.events import EventKind, Source
-from shared.ledger import Ledger, LedgerError, Status
+from mlops_hooks.shared import events
+from mlops_hooks.shared.events import EventKind, Source
+from mlops_hooks.shared.ledger import Ledger, LedgerError, Status
 
 T0 = 1_800_000_000.0
 
@@ -19,11 +18,11 @@ T0 = 1_800_000_000.0
 @pytest.fixture(params=["sqlite", "dynamodb"])
 def ledger(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Ledger]:
     if request.param == "sqlite":
-        from shared.adapters.ledger_sqlite import SqliteLedger
+        from mlops_hooks.shared.adapters.ledger_sqlite import SqliteLedger
 
         led: Ledger = SqliteLedger(tmp_path / "ledger.db")
     else:
-        from shared.adapters.ledger_dynamodb import DynamoDBLedger
+        from mlops_hooks.shared.adapters.ledger_dynamodb import DynamoDBLedger
 
         endpoint = request.getfixturevalue("moto_server")
         led = DynamoDBLedger(f"ledger-{uuid.uuid4().hex[:8]}", endpoint_url=endpoint, create=True)
@@ -188,7 +187,7 @@ def test_a_guard_has_one_holder_until_it_lapses_or_is_released(ledger: Ledger) -
 
 
 def test_job_runs_are_saved_listed_newest_first_and_filtered_by_state(ledger: Ledger) -> None:
-    from shared.ledger import JobRun, RunState
+    from mlops_hooks.shared.ledger import JobRun, RunState
 
     first = JobRun(run_id="r1", job="train", backend="local", started_at=T0, event_id="ev_1")
     second = JobRun(run_id="r2", job="batch_inference", backend="databricks", started_at=T0 + 5)

@@ -59,11 +59,11 @@ def test_functions_event_sources_queues_table_and_least_privilege(osls, tmp_path
     functions = of_type(resources, "AWS::Lambda::Function")
     handlers = {p["Handler"] for p in functions.values()}
     assert {
-        "functions.lambda_http.handler",
-        "functions.lambda_s3.handler",
-        "functions.lambda_schedule.handler",
-        "functions.lambda_alarm.handler",
-        "functions.lambda_worker.handler",
+        "mlops_hooks.functions.lambda_http.handler",
+        "mlops_hooks.functions.lambda_s3.handler",
+        "mlops_hooks.functions.lambda_schedule.handler",
+        "mlops_hooks.functions.lambda_alarm.handler",
+        "mlops_hooks.functions.lambda_worker.handler",
     } <= handlers
     for props in functions.values():
         if props["Handler"].startswith("functions."):
@@ -148,6 +148,6 @@ def test_stages_have_their_own_parameters(osls, tmp_path) -> None:
     workers = [
         p
         for p in of_type(prod, "AWS::Lambda::Function").values()
-        if p["Handler"] == "functions.lambda_worker.handler"
+        if p["Handler"] == "mlops_hooks.functions.lambda_worker.handler"
     ]
     assert workers[0]["ReservedConcurrentExecutions"] == 10

@@ -5,8 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pandas as pd
-
-from shared import churn_data
+from mlops_hooks.shared import churn_data
 
 TELCO = Path(__file__).resolve().parents[3] / "shared" / "data" / "telco_churn.csv"
 

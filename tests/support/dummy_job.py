@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from jobs.cli import JobError, parser, run
+from mlops_hooks.jobs.cli import JobError, parser, run
 
 
 def main() -> None:

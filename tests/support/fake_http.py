@@ -1,3 +1,3 @@
 """The recording HTTP server (fakes of Databricks and Slack), shared with the demo's Slack sink."""
 
-from functions.demo.recording_http import FakeHTTP, Fault, Handler, Request  # noqa: F401
+from mlops_hooks.functions.demo.recording_http import FakeHTTP, Fault, Handler, Request  # noqa: F401

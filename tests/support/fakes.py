@@ -7,8 +7,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-
-from shared.ports import (
+from mlops_hooks.shared.ports import (
     Answer,
     ApprovalRequest,
     Evaluation,
@@ -17,7 +16,7 @@ from shared.ports import (
     ModelVersion,
     Notification,
 )
-from shared.reports import replace_section
+from mlops_hooks.shared.reports import replace_section
 
 
 class Wakes:
@@ -224,7 +223,7 @@ class MemoryJobs:
         self.launched: list[tuple[str, dict[str, str]]] = []
 
     def launch(self, job: str, spec: Any, params: dict[str, str], *, token: str, event_id: str):
-        from shared.ledger import JobRun, RunState
+        from mlops_hooks.shared.ledger import JobRun, RunState
 
         existing = [r for r in self.ledger.list_runs(limit=1000) if r.token == token]
         if existing:
@@ -247,7 +246,7 @@ class MemoryJobs:
         return self.ledger.get_run(run.run_id) or run
 
     def finish(self, run_id: str, ok: bool = True) -> None:
-        from shared.ledger import RunState
+        from mlops_hooks.shared.ledger import RunState
 
         run = self.ledger.get_run(run_id)
         state = RunState.SUCCESS if ok else RunState.FAILED
@@ -257,9 +256,9 @@ class MemoryJobs:
 def dispatcher_over(folder: Any, **ports: Any) -> tuple[Any, Any]:
     """A real dispatcher and SQLite ledger in ``folder`` over the given ports (and a fixed
     clock, no queue, a recording notifier unless given). Close the ledger when done."""
-    from shared.adapters.ledger_sqlite import SqliteLedger
-    from shared.bootstrap import bootstrap
-    from shared.settings import Settings
+    from mlops_hooks.shared.adapters.ledger_sqlite import SqliteLedger
+    from mlops_hooks.shared.bootstrap import bootstrap
+    from mlops_hooks.shared.settings import Settings
 
     ledger = SqliteLedger(folder / "ledger.db")
     ports.setdefault("notifier", RecordingNotifier())

@@ -11,9 +11,9 @@ import os
 import time
 from pathlib import Path
 
-from shared.dispatch import Outcome
-from shared.events import Event, EventKind
-from shared.ports import Deps
+from mlops_hooks.shared.dispatch import Outcome
+from mlops_hooks.shared.events import Event, EventKind
+from mlops_hooks.shared.ports import Deps
 
 
 def _log(line: str) -> None:

@@ -1,6 +1,6 @@
 """The demo's process helpers, used by the tests too (one implementation)."""
 
-from functions.demo.processes import (  # noqa: F401
+from mlops_hooks.functions.demo.processes import (  # noqa: F401
     BIN,
     Proc,
     cli,

@@ -1,3 +1,3 @@
 """Slack, simulated (shared with the demo)."""
 
-from functions.demo.slack import SlackSink, click_body, sent_fields, signed_headers  # noqa: F401
+from mlops_hooks.functions.demo.slack import SlackSink, click_body, sent_fields, signed_headers  # noqa: F401

@@ -5,9 +5,10 @@ Clicks are built as Slack sends them and parsed by the edge's own parser.
 
 from __future__ import annotations
 
-from functions.slack_actions import event_from_slack
-from shared.reports import read_section
-from shared.settings import Settings
+from mlops_hooks.functions.slack_actions import event_from_slack
+from mlops_hooks.shared.reports import read_section
+from mlops_hooks.shared.settings import Settings
+
 from tests.support.promotion import run
 from tests.support.slack import click_body
 

@@ -6,14 +6,13 @@ import json
 from pathlib import Path
 
 import pytest
+from mlops_hooks.functions import cli
+from mlops_hooks.functions.cli import app
+from mlops_hooks.shared import events
+from mlops_hooks.shared.adapters.ledger_sqlite import SqliteLedger
+from mlops_hooks.shared.events import Source
 from rich.console import Console
 from typer.testing import CliRunner
-
-from functions import cli
-from functions.cli import app
-from shared import events
-from shared.adapters.ledger_sqlite import SqliteLedger
-from shared.events import Source
 
 runner = CliRunner()
 

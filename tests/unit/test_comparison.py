@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
-from shared.comparison import compare, metric_bootstrap, metric_loop, resample_indices
-from shared.policy import Comparison
-from shared.scoring import Scored
+from mlops_hooks.shared.comparison import compare, metric_bootstrap, metric_loop, resample_indices
+from mlops_hooks.shared.policy import Comparison
+from mlops_hooks.shared.scoring import Scored
 
 
 def classifier(seed: int, skill: float, rows: int = 800) -> Scored:
@@ -43,7 +42,7 @@ def test_chunking_does_not_change_the_numbers(monkeypatch) -> None:
     s = classifier(1, 1.0)
     idx = resample_indices(len(s.truth), 64, seed=5)
     whole = metric_bootstrap("roc_auc", s.truth, s.predicted, s.scores, idx)
-    monkeypatch.setattr("shared.comparison.CHUNK_CELLS", 3 * len(s.truth))
+    monkeypatch.setattr("mlops_hooks.shared.comparison.CHUNK_CELLS", 3 * len(s.truth))
     chunked = metric_bootstrap("roc_auc", s.truth, s.predicted, s.scores, idx)
     assert np.array_equal(whole, chunked)
 

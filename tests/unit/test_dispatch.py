@@ -6,14 +6,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from mlops_hooks.shared import events
+from mlops_hooks.shared.adapters.ledger_sqlite import SqliteLedger
+from mlops_hooks.shared.bootstrap import bootstrap
+from mlops_hooks.shared.dispatch import Dispatcher, Outcome, PermanentError, RetryPolicy
+from mlops_hooks.shared.events import Event, EventKind, Source
+from mlops_hooks.shared.ledger import Status
+from mlops_hooks.shared.settings import Settings
 
-from shared import events
-from shared.adapters.ledger_sqlite import SqliteLedger
-from shared.bootstrap import bootstrap
-from shared.dispatch import Dispatcher, Outcome, PermanentError, RetryPolicy
-from shared.events import Event, EventKind, Source
-from shared.ledger import Status
-from shared.settings import Settings
 from tests.support.fakes import Wakes
 
 

@@ -8,11 +8,11 @@ from pathlib import Path
 
 PROBE = """
 import sys
-import functions.lambda_http
-from shared import events
-from shared.bootstrap import bootstrap
-from shared.events import Source
-from shared.settings import Settings
+import mlops_hooks.functions.lambda_http
+from mlops_hooks.shared import events
+from mlops_hooks.shared.bootstrap import bootstrap
+from mlops_hooks.shared.events import Source
+from mlops_hooks.shared.settings import Settings
 
 dispatcher = bootstrap(Settings(state_dir=sys.argv[1]))
 dispatcher.submit(events.model_registered(Source.MLFLOW, "churn", "1"))

@@ -10,16 +10,16 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from mlops_hooks.functions.app import create_app
+from mlops_hooks.functions.runtime import Runtime
+from mlops_hooks.shared.adapters.ledger_sqlite import SqliteLedger
+from mlops_hooks.shared.bootstrap import bootstrap
+from mlops_hooks.shared.dispatch import Dispatcher, Outcome
+from mlops_hooks.shared.events import EventKind
+from mlops_hooks.shared.ports import NoQueue
+from mlops_hooks.shared.settings import Settings
+from mlops_hooks.shared.signatures import sign_databricks, sign_mlflow
 
-from functions.app import create_app
-from functions.runtime import Runtime
-from shared.adapters.ledger_sqlite import SqliteLedger
-from shared.bootstrap import bootstrap
-from shared.dispatch import Dispatcher, Outcome
-from shared.events import EventKind
-from shared.ports import NoQueue
-from shared.settings import Settings
-from shared.signatures import sign_databricks, sign_mlflow
 from tests.support.slack import click_body, signed_headers
 
 SECRET = "edge-secret"

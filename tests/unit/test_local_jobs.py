@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from shared.adapters.ledger_sqlite import SqliteLedger
-from shared.adapters.local_jobs import LocalJobs, command_line
-from shared.ledger import RunState
-from shared.policy import Job
+from mlops_hooks.shared.adapters.ledger_sqlite import SqliteLedger
+from mlops_hooks.shared.adapters.local_jobs import LocalJobs, command_line
+from mlops_hooks.shared.ledger import RunState
+from mlops_hooks.shared.policy import Job
+
 from tests.support.fakes import FixedClock
 from tests.support.processes import wait_for
 
@@ -15,8 +16,18 @@ SPEC = Job(entry_point="tests.support.dummy_job", params={"rows": "7"})
 
 
 def test_command_line_uses_the_bundles_option_names() -> None:
-    args = command_line("jobs.train", {"features_table": "/t", "event_id": "ev_1"}, "py")
-    assert args == ["py", "-m", "jobs.train", "--features-table", "/t", "--event-id", "ev_1"]
+    args = command_line(
+        "mlops_hooks.jobs.train", {"features_table": "/t", "event_id": "ev_1"}, "py"
+    )
+    assert args == [
+        "py",
+        "-m",
+        "mlops_hooks.jobs.train",
+        "--features-table",
+        "/t",
+        "--event-id",
+        "ev_1",
+    ]
 
 
 def test_one_run_per_token_its_result_and_a_failure_with_its_reason(tmp_path: Path) -> None:

@@ -6,13 +6,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from mlops_hooks.shared import churn_data, events
+from mlops_hooks.shared.dispatch import Dispatcher
+from mlops_hooks.shared.events import EventKind, Source
+from mlops_hooks.shared.ledger import Status
+from mlops_hooks.shared.policy import parse_policy
+from mlops_hooks.shared.reports import read_section
 
-from shared import churn_data, events
-from shared.dispatch import Dispatcher
-from shared.events import EventKind, Source
-from shared.ledger import Status
-from shared.policy import parse_policy
-from shared.reports import read_section
 from tests.support.fakes import (
     Constant,
     FakeModel,

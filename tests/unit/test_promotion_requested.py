@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from shared.ledger import Status
-from shared.reports import read_section
+from mlops_hooks.shared.ledger import Status
+from mlops_hooks.shared.reports import read_section
+
 from tests.support.promotion import run
 
 

@@ -1,8 +1,7 @@
 from __future__ import annotations
 
 import pytest
-
-from shared.reports import read_section, replace_section
+from mlops_hooks.shared.reports import read_section, replace_section
 
 
 def test_first_write_appends_after_the_authors_text() -> None:

@@ -5,10 +5,11 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from pathlib import Path
 
-from functions.scheduler import RECONCILE_RULE, Rule, Scheduler
-from shared.events import EventKind
-from shared.policy import parse_policy
-from shared.settings import Settings
+from mlops_hooks.functions.scheduler import RECONCILE_RULE, Rule, Scheduler
+from mlops_hooks.shared.events import EventKind
+from mlops_hooks.shared.policy import parse_policy
+from mlops_hooks.shared.settings import Settings
+
 from tests.support.fakes import dispatcher_over
 
 
@@ -68,8 +69,7 @@ models:
 
 def test_an_invalid_cron_is_a_policy_error() -> None:
     import pytest
-
-    from shared.policy import PolicyError
+    from mlops_hooks.shared.policy import PolicyError
 
     with pytest.raises(PolicyError, match="not a valid cron expression"):
         parse_policy(

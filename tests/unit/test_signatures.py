@@ -3,8 +3,7 @@ from __future__ import annotations
 import time
 
 import pytest
-
-from shared.signatures import (
+from mlops_hooks.shared.signatures import (
     SignatureError,
     sign_databricks,
     sign_mlflow,
