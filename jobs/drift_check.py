@@ -1,6 +1,7 @@
 """drift_check: the champion's training reference against the last scoring window, on Spark.
 
-    python -m mlops_hooks.jobs.drift_check --model churn --current .mlops-hooks/tables/churn/predictions \
+    python -m mlops_hooks.jobs.drift_check --model churn \
+        --current .mlops-hooks/tables/churn/predictions \
         --monitoring-table .mlops-hooks/tables/churn/monitoring [--alarm-topic-arn ARN]
 
 Per-feature PSI / KS / Wasserstein / Jensen-Shannon (jobs/drift_spark.py) are appended to the

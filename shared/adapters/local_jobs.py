@@ -1,6 +1,7 @@
 """LocalJobs: the jobs/ entry points as subprocesses on this machine (local Spark).
 
-The same command a Databricks task runs (``python -m mlops_hooks.jobs.train --data ... --model ...``), its
+The same command a Databricks task runs
+(``python -m mlops_hooks.jobs.train --data ... --model ...``), its
 output in ``<state dir>/jobs/<run id>.log``, its state in the ledger. A run is tied to its
 idempotency token by the ledger guard ``run:<token>``, so a retried or duplicate event gets
 the run that exists instead of a second one. A watcher thread records the end; if this process
