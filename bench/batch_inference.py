@@ -22,8 +22,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from mlops_hooks.shared import churn_data  # noqa: E402
 from mlops_hooks.shared.adapters.spark_tables import spark_session  # noqa: E402
+from mlops_hooks.shared.domain import churn_data  # noqa: E402
 
 
 def main() -> int:

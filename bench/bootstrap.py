@@ -18,7 +18,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from mlops_hooks.shared.comparison import metric_bootstrap, resample_indices  # noqa: E402
+from mlops_hooks.shared.domain.comparison import metric_bootstrap, resample_indices  # noqa: E402
 
 
 def main() -> int:

@@ -26,7 +26,7 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from mlops_hooks.shared.drift import compare_frames  # noqa: E402
+from mlops_hooks.shared.domain.drift import compare_frames  # noqa: E402
 
 BENCH_VENV = ROOT / ".venv-bench"
 EVIDENTLY = """

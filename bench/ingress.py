@@ -25,8 +25,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from mlops_hooks.shared.signatures import sign_mlflow  # noqa: E402
-
+from mlops_hooks.shared.domain.signatures import sign_mlflow  # noqa: E402
 from tests.support.processes import free_port, start  # noqa: E402
 
 SECRET = "bench-secret"

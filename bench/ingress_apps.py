@@ -25,9 +25,9 @@ def edge_app():
     """Our edge as deployed: verify signature, parse, record durably in SQLite, 202."""
     from mlops_hooks.functions.app import create_app
     from mlops_hooks.functions.runtime import Runtime
+    from mlops_hooks.functions.wiring import load_settings
     from mlops_hooks.shared.bootstrap import bootstrap
-    from mlops_hooks.shared.ports import NoQueue
-    from mlops_hooks.shared.settings import load_settings
+    from mlops_hooks.shared.ports.runtime import NoQueue
 
     settings = load_settings(state_dir=os.environ["BENCH_STATE_DIR"])
     app = create_app(Runtime(settings, bootstrap(settings, queue=NoQueue(), handlers={})))

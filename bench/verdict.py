@@ -24,8 +24,8 @@ sys.path.insert(0, str(ROOT))
 
 import httpx  # noqa: E402
 from mlflow import MlflowClient  # noqa: E402
-from mlops_hooks.shared import churn_data  # noqa: E402
 
+from mlops_hooks.shared.domain import churn_data  # noqa: E402
 from tests.support.churn import TELCO, split, telco  # noqa: E402
 from tests.support.mlflow_models import log_and_register  # noqa: E402
 from tests.support.processes import cli, start_mlflow_server, start_serve_process  # noqa: E402

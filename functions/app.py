@@ -14,11 +14,12 @@ from anyio import to_thread
 from fastapi import FastAPI, Query, Request
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
+from starlette.types import ASGIApp, Receive, Scope, Send
+
 from mlops_hooks.functions.errors import Rejected
 from mlops_hooks.functions.runtime import Runtime
-from mlops_hooks.shared.events import EventKind
-from mlops_hooks.shared.ledger import Status
-from starlette.types import ASGIApp, Receive, Scope, Send
+from mlops_hooks.shared.domain.events import EventKind
+from mlops_hooks.shared.ports.ledger import Status
 
 
 class EdgeAPI(FastAPI):
@@ -57,8 +58,9 @@ def create_app(runtime: Runtime | None = None) -> EdgeAPI:
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
-    from mlops_hooks.functions.webhooks import WEBHOOK_OPENAPI, webhook_endpoints
     from starlette.routing import Route
+
+    from mlops_hooks.functions.webhooks import WEBHOOK_OPENAPI, webhook_endpoints
 
     app.fast_routes = dict(webhook_endpoints(runtime))
     for path, endpoint in app.fast_routes.items():

@@ -28,10 +28,11 @@ from aws_lambda_powertools.utilities.parser.models.s3 import (
     S3RequestParameters,
     S3ResponseElements,
 )
-from mlops_hooks.functions.errors import Rejected
-from mlops_hooks.shared import events
-from mlops_hooks.shared.events import Event, Source
 from pydantic import BaseModel, ConfigDict, ValidationError
+
+from mlops_hooks.functions.errors import Rejected
+from mlops_hooks.shared.domain import events
+from mlops_hooks.shared.domain.events import Event, Source
 
 DRIFT_ALARM_PREFIX = "mlops-drift-"
 _MODEL_DIMENSIONS = ("model", "Model", "ModelName", "model_name")

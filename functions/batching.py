@@ -17,8 +17,8 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from mlops_hooks.shared.dispatch import Dispatcher
-from mlops_hooks.shared.events import Event
-from mlops_hooks.shared.ledger import Recorded
+from mlops_hooks.shared.domain.events import Event
+from mlops_hooks.shared.ports.ledger import Recorded
 
 Pending = list[tuple[Event, "asyncio.Future[Recorded]"]]
 

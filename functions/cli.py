@@ -14,11 +14,13 @@ from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
 import typer
-from mlops_hooks.shared.events import EventKind
-from mlops_hooks.shared.ledger import Status
-from mlops_hooks.shared.settings import Settings, SettingsError, load_settings
 from rich.console import Console
 from rich.table import Table
+
+from mlops_hooks.shared.domain import tags
+from mlops_hooks.shared.domain.events import EventKind
+from mlops_hooks.shared.ports.ledger import Status
+from mlops_hooks.shared.settings import Settings, SettingsError
 
 app = typer.Typer(
     name="mlops-hooks",
@@ -57,6 +59,8 @@ def fail(message: str, code: int = 2) -> NoReturn:
 
 
 def _settings(**overrides: Any) -> Settings:
+    from mlops_hooks.functions.wiring import load_settings
+
     try:
         return load_settings(**{k: v for k, v in overrides.items() if v is not None})
     except SettingsError as exc:
@@ -64,10 +68,10 @@ def _settings(**overrides: Any) -> Settings:
 
 
 def _dispatcher(settings: Settings):
-    from mlops_hooks.shared.bootstrap import bootstrap
+    from mlops_hooks.functions.wiring import build_dispatcher
 
     try:
-        return bootstrap(settings)
+        return build_dispatcher(settings)
     except Exception as exc:
         fail(f"cannot open the ledger at {settings.resolved_ledger_url}: {exc}")
 
@@ -211,7 +215,7 @@ def events_replay(
     ] = False,
 ) -> None:
     """Queue an event to run again (attempts reset; its history is kept)."""
-    from mlops_hooks.shared.ledger import LedgerError
+    from mlops_hooks.shared.ports.ledger import LedgerError
 
     dispatcher = _dispatcher(_settings())
     try:
@@ -243,7 +247,7 @@ def policy_check(
     file: Annotated[Path, typer.Argument(help="The policy YAML file.")],
 ) -> None:
     """Validate a policy file: every error with its line; exit 1 if there is any."""
-    from mlops_hooks.shared.policy import PolicyError, load_policy
+    from mlops_hooks.shared.domain.policy import PolicyError, load_policy
 
     try:
         policy = load_policy(file)
@@ -278,7 +282,7 @@ def policy_show(
 
 
 def _load_policy(path: Path | None) -> Any:
-    from mlops_hooks.shared.policy import PolicyError, load_policy
+    from mlops_hooks.shared.domain.policy import PolicyError, load_policy
 
     try:
         return load_policy(path)
@@ -345,7 +349,7 @@ def compare(
         if champion is not None and not holdout.uri:
             fail("no holdout: pass --data or set holdout.uri in the policy")
         tables = TableReader(endpoint_url=settings.aws_endpoint_url)
-        verdict = registry.get_version(model, challenger).tags.get("mlops.validation")
+        verdict = registry.get_version(model, challenger).tags.get(tags.VALIDATION)
         decision, _ = decide(
             registry,
             policy,
@@ -396,7 +400,7 @@ def rollback(
 ) -> None:
     """Move the champion alias back to the previous champion (the two aliases swap)."""
     from mlops_hooks.handlers.promotion_requested import rollback as roll_back
-    from mlops_hooks.shared.dispatch import PermanentError
+    from mlops_hooks.shared.domain.errors import PermanentError
 
     settings = _settings()
     policy = _load_policy(settings.resolved_policy_path).for_model(model)

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+
 from mlops_hooks.functions.cli import err, fail, out
 
 
@@ -123,7 +124,8 @@ def _images(story: Any) -> list[tuple[str, bytes]]:
 
 
 def _drift_rows(story: Any) -> list[dict[str, Any]]:
-    from mlops_hooks.shared.adapters.table_reader import TableError, TableReader
+    from mlops_hooks.shared.adapters.table_reader import TableReader
+    from mlops_hooks.shared.domain.errors import TableError
 
     try:
         rows = TableReader().read(str(story.stack.tables / "churn" / "monitoring"), "delta")

@@ -6,8 +6,9 @@ import json
 from typing import Annotated
 
 import typer
-from mlops_hooks.functions.cli import _settings, fail, out
 from rich.table import Table
+
+from mlops_hooks.functions.cli import _settings, fail, out
 
 
 def drift(
@@ -22,7 +23,8 @@ def drift(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Print the per-feature drift table of MODEL's latest check (or of one window)."""
-    from mlops_hooks.shared.adapters.table_reader import TableError, TableReader
+    from mlops_hooks.shared.adapters.table_reader import TableReader
+    from mlops_hooks.shared.domain.errors import TableError
 
     settings = _settings()
     uri = table or settings.table_uri(model, "monitoring")

@@ -8,8 +8,9 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from mlops_hooks.functions.cli import _dispatcher, _settings, fail, out
 from rich.table import Table
+
+from mlops_hooks.functions.cli import _dispatcher, _settings, fail, out
 
 jobs_app = typer.Typer(
     help="Job runs (train, batch_inference) launched by events.", no_args_is_help=True

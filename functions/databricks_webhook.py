@@ -7,8 +7,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from mlops_hooks.functions.errors import Rejected, parse_json_object
-from mlops_hooks.shared import events
-from mlops_hooks.shared.events import Event, Source
+from mlops_hooks.shared.domain import events
+from mlops_hooks.shared.domain.events import Event, Source
 
 _TRANSITION_REQUESTS = {
     "TRANSITION_REQUEST_CREATED": None,  # target stage from the payload's to_stage

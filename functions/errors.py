@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from mlops_hooks.shared.domain.errors import MlopsHooksError
 
-class Rejected(Exception):
+
+class Rejected(MlopsHooksError):
     def __init__(self, status: int, reason: str) -> None:
         super().__init__(reason)
         self.status = status

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from mangum import Mangum
+
 from mlops_hooks.functions.app import create_app
 
 app = create_app()

@@ -16,16 +16,18 @@ from aws_lambda_powertools.utilities.batch import (
     EventType,
     process_partial_response,
 )
+
 from mlops_hooks.functions.aws_events import events_from_aws
 from mlops_hooks.functions.runtime import Runtime
 from mlops_hooks.shared.dispatch import Dispatcher
-from mlops_hooks.shared.ledger import Status
+from mlops_hooks.shared.domain.errors import RetryableError
+from mlops_hooks.shared.ports.ledger import Status
 
 runtime = Runtime()
 processor = BatchProcessor(event_type=EventType.SQS)
 
 
-class RetryLater(Exception):
+class RetryLater(RetryableError):
     """The event is waiting for its retry time: leave the message for SQS to redeliver."""
 
 

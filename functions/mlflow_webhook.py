@@ -6,8 +6,8 @@ from datetime import datetime
 from typing import Any
 
 from mlops_hooks.functions.errors import Rejected, parse_json_object, require_str
-from mlops_hooks.shared import events
-from mlops_hooks.shared.events import Event, Source
+from mlops_hooks.shared.domain import events
+from mlops_hooks.shared.domain.events import Event, Source
 from mlops_hooks.shared.settings import Settings
 
 

@@ -47,7 +47,7 @@ class Runtime:
     @property
     def settings(self) -> Settings:
         if self._settings is None:
-            from mlops_hooks.shared.settings import load_settings
+            from mlops_hooks.functions.wiring import load_settings
 
             self._settings = load_settings()
         return self._settings
@@ -71,8 +71,8 @@ class Runtime:
             with self._lock:
                 if self._dispatcher is None:
                     if self._factory is None:
-                        from mlops_hooks.shared.bootstrap import bootstrap
+                        from mlops_hooks.functions.wiring import build_dispatcher
 
-                        self._factory = bootstrap
+                        self._factory = build_dispatcher
                     self._dispatcher = self._factory(self.settings)
         return self._dispatcher

@@ -16,11 +16,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from mlops_hooks.shared import events
+from mlops_hooks.shared.domain import events
 
 if TYPE_CHECKING:
     from mlops_hooks.shared.dispatch import Dispatcher
-    from mlops_hooks.shared.ledger import Recorded
+    from mlops_hooks.shared.ports.ledger import Recorded
 
 log = logging.getLogger("mlops_hooks.scheduler")
 RECONCILE_RULE = "mlops-hooks:reconcile"

@@ -6,17 +6,18 @@ import logging
 import threading
 from typing import Any
 
+from mlops_hooks.shared.domain.errors import ConfigError
 from mlops_hooks.shared.settings import Settings
 
 log = logging.getLogger("mlops_hooks.serve")
 
 
-class ServeError(Exception):
+class ServeError(ConfigError):
     """The server cannot start; the message says what to set."""
 
 
 def check_startup(settings: Settings, *, insecure_no_signature: bool) -> None:
-    from mlops_hooks.shared.policy import PolicyError, load_policy
+    from mlops_hooks.shared.domain.policy import PolicyError, load_policy
 
     path = settings.resolved_policy_path
     try:
@@ -52,16 +53,18 @@ def run_server(
     log_level: str = "info",
 ) -> None:
     import uvicorn
+
     from mlops_hooks.functions.app import create_app
     from mlops_hooks.functions.runtime import Runtime, settle_heap
+    from mlops_hooks.functions.wiring import build_dispatcher
     from mlops_hooks.handlers import HandlerConfigError
-    from mlops_hooks.shared.bootstrap import bootstrap, warm_up
+    from mlops_hooks.shared.bootstrap import warm_up
     from mlops_hooks.shared.dispatch import WorkerPool
 
     check_startup(settings, insecure_no_signature=insecure_no_signature)
     pool = WorkerPool(size=settings.workers, poll_seconds=settings.poll_seconds)
     try:
-        dispatcher = bootstrap(settings, queue=pool)
+        dispatcher = build_dispatcher(settings, queue=pool)
     except HandlerConfigError as exc:
         raise ServeError(str(exc)) from None
     except Exception as exc:

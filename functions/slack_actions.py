@@ -14,9 +14,9 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs
 
 from mlops_hooks.functions.errors import Rejected
-from mlops_hooks.shared import events
-from mlops_hooks.shared.events import Event, Source
-from mlops_hooks.shared.signatures import SignatureError
+from mlops_hooks.shared.domain import events
+from mlops_hooks.shared.domain.events import Event, Source
+from mlops_hooks.shared.domain.signatures import SignatureError
 
 if TYPE_CHECKING:
     from mlops_hooks.shared.settings import Settings

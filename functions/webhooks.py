@@ -13,14 +13,15 @@ import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from mlops_hooks.functions.errors import Rejected
-from mlops_hooks.shared.ledger import Status
-from mlops_hooks.shared.signatures import SignatureError, verify_databricks, verify_mlflow
 from starlette.types import Receive, Scope, Send
+
+from mlops_hooks.functions.errors import Rejected
+from mlops_hooks.shared.domain.signatures import SignatureError, verify_databricks, verify_mlflow
+from mlops_hooks.shared.ports.ledger import Status
 
 if TYPE_CHECKING:
     from mlops_hooks.functions.runtime import Runtime
-    from mlops_hooks.shared.events import Event
+    from mlops_hooks.shared.domain.events import Event
     from mlops_hooks.shared.settings import Settings
 
 log = logging.getLogger("mlops_hooks.edge")

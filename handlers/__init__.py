@@ -19,8 +19,9 @@ from mlops_hooks.handlers import (
     promotion_requested,
     scheduled,
 )
-from mlops_hooks.shared.dispatch import Handler
-from mlops_hooks.shared.events import EventKind
+from mlops_hooks.shared.domain.errors import ConfigError
+from mlops_hooks.shared.domain.events import EventKind
+from mlops_hooks.shared.ports.outcome import Handler
 
 BUILTIN: dict[EventKind, Handler] = {
     EventKind.MODEL_REGISTERED: model_registered.handle,
@@ -32,7 +33,7 @@ BUILTIN: dict[EventKind, Handler] = {
 }
 
 
-class HandlerConfigError(ValueError):
+class HandlerConfigError(ConfigError):
     pass
 
 

@@ -16,10 +16,12 @@ from typing import Any
 
 from mlops_hooks.handlers.common import model_version_of, now_iso
 from mlops_hooks.handlers.promotion_requested import AWAITING_APPROVAL, carry_out, target_stage
-from mlops_hooks.shared.dispatch import Outcome
-from mlops_hooks.shared.events import Event, EventKind
-from mlops_hooks.shared.ledger import Status
-from mlops_hooks.shared.ports import Answer, Deps
+from mlops_hooks.shared.domain import tags
+from mlops_hooks.shared.domain.events import Event, EventKind
+from mlops_hooks.shared.ports.deps import Deps
+from mlops_hooks.shared.ports.ledger import Status
+from mlops_hooks.shared.ports.notifier import Answer
+from mlops_hooks.shared.ports.outcome import Outcome
 
 SECTION = "approval"
 log = logging.getLogger("mlops_hooks.approval")
@@ -48,7 +50,7 @@ def handle(event: Event, deps: Deps) -> Outcome:
             f"{request.status.value}{f': {asked}' if asked else ''}). Nothing changed.",
         )
     approve = decision == "approve"
-    if approve and registry.get_version(name, version).tags.get("mlops.validation") != "passed":
+    if approve and registry.get_version(name, version).tags.get(tags.VALIDATION) != "passed":
         return reply.refuse(
             "not_validated", f"{name} v{version} has not passed validation; it cannot be approved."
         )
@@ -63,14 +65,16 @@ def handle(event: Event, deps: Deps) -> Outcome:
     verb = "approved" if approve else "rejected"
     who = f"{click.get('user_name') or user} ({user})"
     comment = f"{verb.capitalize()} by {who} on Slack at {at} (promotion request {request_id})"
+    recommendation = (request.outcome or {}).get("data", {}).get("recommendation")
     registry.write_report(
         name,
         version,
         SECTION,
-        f"### mlops-hooks approval: {'✅' if approve else '❌'} {verb}\n\n{comment}; "
-        f"recommendation was {(request.outcome or {}).get('data', {}).get('recommendation')}.",
+        deps.renderer.approval_report(
+            approved=approve, comment=comment, recommendation=recommendation
+        ),
     )
-    registry.set_tags(name, version, {"mlops.approval": verb, "mlops.approval.by": user})
+    registry.set_tags(name, version, {tags.APPROVAL: verb, tags.APPROVAL_BY: user})
     done = carry_out(
         registry,
         policy,

@@ -5,12 +5,13 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from mlops_hooks.shared.dispatch import PermanentError
-from mlops_hooks.shared.events import Event
-from mlops_hooks.shared.ports import Deps, Registry
+from mlops_hooks.shared.domain.errors import PermanentError
+from mlops_hooks.shared.domain.events import Event
+from mlops_hooks.shared.ports.deps import Deps
+from mlops_hooks.shared.ports.registry import Registry
 
 if TYPE_CHECKING:
-    from mlops_hooks.shared.policy import ModelPolicy
+    from mlops_hooks.shared.domain.policy import ModelPolicy
 
 
 def model_version_of(event: Event, deps: Deps) -> tuple[str, str, ModelPolicy, Registry]:

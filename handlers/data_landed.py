@@ -12,14 +12,16 @@ from __future__ import annotations
 from typing import Any
 
 from mlops_hooks.handlers.common import train_params
-from mlops_hooks.shared.dispatch import Outcome, PermanentError
-from mlops_hooks.shared.events import Event
-from mlops_hooks.shared.ports import Deps, Notification, run_token
+from mlops_hooks.shared.domain.errors import PermanentError
+from mlops_hooks.shared.domain.events import Event
+from mlops_hooks.shared.ports.deps import Deps
+from mlops_hooks.shared.ports.jobs import run_token
+from mlops_hooks.shared.ports.notifier import Notification
+from mlops_hooks.shared.ports.outcome import Outcome
 
 
 def handle(event: Event, deps: Deps) -> Outcome:
-    from mlops_hooks.shared.adapters.table_reader import TableError
-    from mlops_hooks.shared.contract import violations
+    from mlops_hooks.shared.domain.contract import violations
 
     if not (event.bucket and event.object_key):
         raise PermanentError("data_landed event without bucket and object key")
@@ -27,10 +29,7 @@ def handle(event: Event, deps: Deps) -> Outcome:
     watchers = deps.loaded_policy().watchers(event.bucket, event.object_key)
     if not watchers:
         return Outcome(result="skipped", summary=f"no model's data.watch covers {uri}")
-    try:
-        frame = deps.need("tables").read(uri)
-    except TableError as exc:
-        raise PermanentError(str(exc)) from None
+    frame = deps.need("tables").read(uri)  # a TableError is permanent: the event goes dead
     jobs = deps.need("jobs")
     launched: list[dict[str, Any]] = []
     refused: list[dict[str, Any]] = []

@@ -6,17 +6,20 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from mlops_hooks.handlers.common import predictions_table, scheduled_model
-from mlops_hooks.shared import events
-from mlops_hooks.shared.dispatch import Outcome, PermanentError
-from mlops_hooks.shared.events import Event, Source
-from mlops_hooks.shared.ports import Deps, Registry, run_token
+from mlops_hooks.shared.domain import events
+from mlops_hooks.shared.domain.errors import PermanentError
+from mlops_hooks.shared.domain.events import Event, Source
+from mlops_hooks.shared.ports.deps import Deps
+from mlops_hooks.shared.ports.jobs import run_token
+from mlops_hooks.shared.ports.outcome import Outcome
+from mlops_hooks.shared.ports.registry import Registry
 
 if TYPE_CHECKING:
-    from mlops_hooks.shared.policy import ModelPolicy
+    from mlops_hooks.shared.domain.policy import ModelPolicy
 
 
 def drift_check(event: Event, deps: Deps) -> Outcome:
-    from mlops_hooks.shared.drift_check import DriftCheckError
+    from mlops_hooks.shared.domain.drift_check import DriftCheckError
 
     model, policy, registry, champion = scheduled_model(event, deps)
     if champion is None:
@@ -72,8 +75,9 @@ def _in_process(
     monitoring: str,
 ) -> Outcome:
     import pandas as pd
-    from mlops_hooks.shared.drift import compare_frames
-    from mlops_hooks.shared.drift_check import (
+
+    from mlops_hooks.shared.domain.drift import compare_frames
+    from mlops_hooks.shared.domain.drift_check import (
         details,
         features_to_compare,
         monitoring_rows,

@@ -12,21 +12,23 @@ PNG of the worst features (logged to the champion's run).
 
 from __future__ import annotations
 
-import tempfile
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 from mlops_hooks.handlers.common import train_params
-from mlops_hooks.shared.dispatch import Outcome, PermanentError
-from mlops_hooks.shared.events import Event
-from mlops_hooks.shared.ports import Deps, Notification, run_token
+from mlops_hooks.shared.domain import tags
+from mlops_hooks.shared.domain.errors import PermanentError
+from mlops_hooks.shared.domain.events import Event
+from mlops_hooks.shared.ports.deps import Deps
+from mlops_hooks.shared.ports.jobs import run_token
+from mlops_hooks.shared.ports.notifier import Notification
+from mlops_hooks.shared.ports.outcome import Outcome
 
 LAUNCH_GRACE_SECONDS = 600  # a guard whose holder launched nothing this long is taken over
 
 
 def handle(event: Event, deps: Deps) -> Outcome:
-    from mlops_hooks.shared.drift_check import details_of
+    from mlops_hooks.shared.domain.drift_check import details_of
 
     model = event.model
     if not model:
@@ -54,7 +56,7 @@ def handle(event: Event, deps: Deps) -> Outcome:
             "(or let a data_landed event train it once)"
         )
     params = train_params(deps, event, model, policy, data=data, reason="drift")
-    params["tags"] = f"mlops.drift.features={'|'.join(drifted) or 'unknown'}"
+    params["tags"] = f"{tags.DRIFT_FEATURES}={'|'.join(drifted) or 'unknown'}"
     run = deps.need("jobs").launch(
         "train", policy.jobs.train, params, token=run_token(event.key, "train"), event_id=event.id
     )
@@ -100,8 +102,6 @@ def _last_training_data(deps: Deps, model: str) -> str | None:
 
 def _histograms(deps: Deps, event: Event, found: dict[str, Any], model: str) -> str | None:
     """The worst features' histograms, logged to the champion's run; their URL."""
-    from mlops_hooks.shared.plots import drift_png
-
     features = found.get("features") or []
     version = found.get("model_version")
     if not features or not version:
@@ -110,10 +110,9 @@ def _histograms(deps: Deps, event: Event, found: dict[str, Any], model: str) -> 
     run_id = registry.get_version(model, str(version)).run_id
     if not run_id:
         return None
-    with tempfile.TemporaryDirectory() as folder:
-        stamp = datetime.fromtimestamp(deps.clock.now(), UTC).strftime("%Y%m%dT%H%M%S")
-        png = drift_png(features, Path(folder) / f"drift-{stamp}.png")
-        return registry.log_artifact(run_id, png, "mlops-hooks/drift")
+    stamp = datetime.fromtimestamp(deps.clock.now(), UTC).strftime("%Y%m%dT%H%M%S")
+    image = deps.renderer.drift_image(features, name=f"drift-{stamp}.png")
+    return registry.log_artifact(run_id, image, "mlops-hooks/drift")
 
 
 def _message(

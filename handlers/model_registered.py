@@ -1,32 +1,94 @@
 """model_registered: wait until the version is READY, validate it, and say so everywhere.
 
-Report (managed description section / registry comment) → tags → notification → if it passed
-and the policy asks, a promotion request, which also comes back as a ``promotion_requested``
-event through the ledger (the same key as the registry's own webhook, so it runs once).
-Re-running (replay, a second delivery) rewrites the same report and tags: it is idempotent.
+Load (the version, its model and holdout, lazily) → decide (``plan``: pure, from the checks'
+result and the policy) → apply: report (managed description section / registry comment) →
+tags → notification → if it passed and the policy asks, a promotion request, which also comes
+back as a ``promotion_requested`` event through the ledger (the same key as the registry's own
+webhook, so it runs once). Re-running (replay, a second delivery) rewrites the same report and
+tags: it is idempotent.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
 from mlops_hooks.handlers.common import model_version_of, now_iso
-from mlops_hooks.shared import events
-from mlops_hooks.shared.dispatch import Outcome
-from mlops_hooks.shared.events import Event, Source
-from mlops_hooks.shared.ports import Deps, Notification
+from mlops_hooks.shared.domain import events, tags
+from mlops_hooks.shared.domain.events import Event, Source
+from mlops_hooks.shared.ports.deps import Deps
+from mlops_hooks.shared.ports.notifier import Notification
+from mlops_hooks.shared.ports.outcome import Outcome
+
+if TYPE_CHECKING:
+    from mlops_hooks.shared.domain.policy import ModelPolicy
+    from mlops_hooks.shared.domain.validation import Validation
 
 SECTION = "validation"
 READY_TIMEOUT_SECONDS = 300
 
 
-def handle(event: Event, deps: Deps) -> Outcome:
-    from mlops_hooks.shared.reports import validation_markdown
-    from mlops_hooks.shared.validation import validate
+@dataclass(frozen=True)
+class Plan:
+    """What validation leads to: the tags to write (the verdict last), the message, and the
+    promotion target to request (None: no request)."""
 
+    tags: dict[str, str]
+    outcome: Outcome
+    request_target: str | None
+
+
+def plan(
+    result: Validation, policy: ModelPolicy, *, registry: str, validated_at: str, event_id: str
+) -> Plan:
+    """Pure: the tags, the outcome and whether to ask for promotion, from the checks' result."""
+    failed = ",".join(result.failed)
+    outcome = Outcome(
+        result=result.verdict,
+        summary=f"validation {result.verdict}"
+        + (f": {', '.join(result.failed)}" if failed else ""),
+        data={
+            "checks": {c.name: c.status for c in result.checks},
+            "check_seconds": {c.name: round(c.seconds, 3) for c in result.checks},
+            "seconds": round(result.seconds, 2),
+        },
+    )
+    target = None
+    if result.verdict == "passed" and policy.promotion.after_validation == "request":
+        # MLflow and Unity Catalog promote by alias; the workspace registry by stage
+        target = policy.aliases.champion if registry == "mlflow" else policy.promotion.target_stage
+    return Plan(
+        # The verdict tag goes last: whoever waits for it finds the report and the other tags.
+        tags={
+            tags.VALIDATION_FAILED: failed,
+            tags.VALIDATED_AT: validated_at,
+            tags.VALIDATION_EVENT: event_id,
+            tags.VALIDATION: result.verdict,
+        },
+        outcome=outcome,
+        request_target=target,
+    )
+
+
+def message(name: str, version: str, result: Validation, link: str | None) -> Notification:
+    return Notification(
+        title=f"{name} v{version}: validation {result.verdict}",
+        text=f"{len(result.checks)} checks on {result.data}",
+        verdict=result.verdict,
+        facts=[(c.name, c.status) for c in result.checks],
+        problems=[f"{c.name}: {c.reason}" for c in result.checks if c.status == "failed"],
+        link_url=link,
+        link_label="Open the version",
+    )
+
+
+def handle(event: Event, deps: Deps) -> Outcome:
+    from mlops_hooks.shared.domain.validation import validate
+
+    # --- load ---------------------------------------------------------------------------
     name, version, policy, registry = model_version_of(event, deps)
     model_version = registry.wait_ready(name, version, timeout=READY_TIMEOUT_SECONDS)
-
-    tables = deps.tables
-    holdout = policy.holdout
+    tables, holdout = deps.tables, policy.holdout
     read_holdout = None
     if tables is not None and holdout.uri:
         uri = holdout.uri
@@ -53,14 +115,20 @@ def handle(event: Event, deps: Deps) -> Outcome:
         for model in loaded:
             model.close()
 
+    # --- decide -------------------------------------------------------------------------
     validated_at = now_iso(deps)
+    decided = plan(
+        result, policy, registry=event.registry, validated_at=validated_at, event_id=event.id
+    )
+
+    # --- apply --------------------------------------------------------------------------
     version_url = registry.version_url(name, version)
     links = [("this version", version_url)]
     if model_version.run_id:
         links.append(("source run", registry.run_url(model_version.run_id)))
     if result.evaluation is not None:
         links.append(("evaluation run", result.evaluation.run_url))
-    report = validation_markdown(
+    report = deps.renderer.validation_report(
         result,
         validated_at=validated_at,
         policy_source=deps.loaded_policy().source,
@@ -68,44 +136,10 @@ def handle(event: Event, deps: Deps) -> Outcome:
         links=links,
     )
     registry.write_report(name, version, SECTION, report)
-    # The verdict tag goes last: whoever waits for it finds the report and the other tags.
-    registry.set_tags(
-        name,
-        version,
-        {
-            "mlops.validation.failed": ",".join(result.failed),
-            "mlops.validated_at": validated_at,
-            "mlops.validation.event": event.id,
-            "mlops.validation": result.verdict,
-        },
-    )
-    deps.notifier.notify(
-        Notification(
-            title=f"{name} v{version}: validation {result.verdict}",
-            text=f"{len(result.checks)} checks on {result.data}",
-            verdict=result.verdict,
-            facts=[(c.name, c.status) for c in result.checks],
-            problems=[f"{c.name}: {c.reason}" for c in result.checks if c.status == "failed"],
-            link_url=version_url,
-            link_label="Open the version",
-        )
-    )
-    outcome = Outcome(
-        result=result.verdict,
-        summary=f"validation {result.verdict}"
-        + (f": {', '.join(result.failed)}" if result.failed else ""),
-        data={
-            "checks": {c.name: c.status for c in result.checks},
-            "check_seconds": {c.name: round(c.seconds, 3) for c in result.checks},
-            "seconds": round(result.seconds, 2),
-        },
-    )
-    if result.verdict == "passed" and policy.promotion.after_validation == "request":
-        target = (
-            policy.aliases.champion
-            if event.registry == "mlflow"
-            else (policy.promotion.target_stage)
-        )
+    registry.set_tags(name, version, decided.tags)
+    deps.notifier.notify(message(name, version, result, version_url))
+    outcome = decided.outcome
+    if decided.request_target is not None:
         outcome.data["promotion"] = registry.request_promotion(
             name,
             version,
@@ -115,7 +149,7 @@ def handle(event: Event, deps: Deps) -> Outcome:
         )
         outcome.emit.append(
             events.promotion_requested(
-                Source.HANDLER, name, version, target, registry=event.registry
+                Source.HANDLER, name, version, decided.request_target, registry=event.registry
             )
         )
     return outcome

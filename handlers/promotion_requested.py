@@ -10,27 +10,29 @@ rejecting twice changes nothing the second time.
 
 from __future__ import annotations
 
-import tempfile
 from collections.abc import Callable
 from dataclasses import replace
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mlops_hooks.handlers.common import model_version_of, now_iso
-from mlops_hooks.shared.dispatch import Outcome, PermanentError
-from mlops_hooks.shared.events import Event
-from mlops_hooks.shared.ports import ApprovalRequest, Deps, Notification, Registry
+from mlops_hooks.shared.domain import tags
+from mlops_hooks.shared.domain.errors import PermanentError, RetryableError
+from mlops_hooks.shared.domain.events import Event
+from mlops_hooks.shared.ports.deps import Deps
+from mlops_hooks.shared.ports.notifier import ApprovalRequest, Notification
+from mlops_hooks.shared.ports.outcome import Outcome
+from mlops_hooks.shared.ports.registry import Registry
 
 if TYPE_CHECKING:
-    from mlops_hooks.shared.comparison import Decision
-    from mlops_hooks.shared.policy import ModelPolicy
-    from mlops_hooks.shared.scoring import Scored
+    from mlops_hooks.shared.domain.comparison import Decision
+    from mlops_hooks.shared.domain.policy import ModelPolicy
+    from mlops_hooks.shared.domain.scoring import Scored
 
 SECTION = "promotion"
 AWAITING_APPROVAL = "awaiting_approval"
 
 
-class AwaitingValidation(RuntimeError):
+class AwaitingValidation(RetryableError):
     """The challenger has no verdict yet: retried (validation may still be running)."""
 
 
@@ -41,13 +43,23 @@ def target_stage(event: Event, policy: ModelPolicy) -> str:
     return policy.promotion.target_stage
 
 
-def handle(event: Event, deps: Deps) -> Outcome:
-    from mlops_hooks.shared.plots import overlay_png
-    from mlops_hooks.shared.reports import comparison_markdown, comparison_table
+def asks_reviewers(policy: ModelPolicy, verdict: str) -> bool:
+    """Pure: manual mode asks the reviewers, unless validation failed (nothing to approve)."""
+    return policy.promotion.mode == "manual" and verdict == "passed"
 
+
+def planned_action(decision: Decision, policy: ModelPolicy, *, ask: bool) -> str:
+    """Pure: what the report says will happen."""
+    if ask:
+        return "awaiting a reviewer's approval on Slack (manual mode)"
+    return f"{decision.verdict} ({policy.promotion.mode} mode)"
+
+
+def handle(event: Event, deps: Deps) -> Outcome:
+    # --- load ---------------------------------------------------------------------------
     name, version, policy, registry = model_version_of(event, deps)
     challenger_mv = registry.wait_ready(name, version, timeout=60)
-    verdict = challenger_mv.tags.get("mlops.validation")
+    verdict = challenger_mv.tags.get(tags.VALIDATION)
     if verdict is None:
         raise AwaitingValidation(f"{name} v{version} has no validation verdict yet")
     stage = target_stage(event, policy)
@@ -55,6 +67,7 @@ def handle(event: Event, deps: Deps) -> Outcome:
     if champion_version == str(version):
         return Outcome(result="skipped", summary=f"v{version} is already the champion")
 
+    # --- decide (the comparison itself is pure: shared/domain/comparison.py) ---------------
     decision, scored = decide(
         registry,
         policy,
@@ -64,27 +77,22 @@ def handle(event: Event, deps: Deps) -> Outcome:
         champion_version=champion_version,
         read=None if champion_version is None else _reader(deps, policy),
     )
-    challenger_scored = scored.get("challenger")
+    ask = asks_reviewers(policy, verdict)
+    planned = planned_action(decision, policy, ask=ask)
 
+    # --- apply --------------------------------------------------------------------------
+    challenger_scored = scored.get("challenger")
     image_url = None
     if challenger_scored is not None and challenger_mv.run_id:
-        with tempfile.TemporaryDirectory() as folder:
-            png = overlay_png(
-                scored.get("champion"),
-                challenger_scored,
-                Path(folder) / f"champion-vs-v{version}.png",
-                labels=(f"champion v{champion_version}", f"challenger v{version}"),
-            )
-            image_url = registry.log_artifact(challenger_mv.run_id, png, "mlops-hooks")
-
-    ask = policy.promotion.mode == "manual" and verdict == "passed"
-    planned = (
-        "awaiting a reviewer's approval on Slack (manual mode)"
-        if ask
-        else f"{decision.verdict} ({policy.promotion.mode} mode)"
-    )
+        image = deps.renderer.comparison_image(
+            scored.get("champion"),
+            challenger_scored,
+            labels=(f"champion v{champion_version}", f"challenger v{version}"),
+            name=f"champion-vs-v{version}.png",
+        )
+        image_url = registry.log_artifact(challenger_mv.run_id, image, "mlops-hooks")
     holdout = f"holdout `{policy.holdout.uri}`" if policy.holdout.uri else "no holdout"
-    report = comparison_markdown(
+    report = deps.renderer.comparison_report(
         decision,
         model=name,
         decided_at=now_iso(deps),
@@ -110,7 +118,7 @@ def handle(event: Event, deps: Deps) -> Outcome:
             ApprovalRequest(
                 message=replace(message, title=f"Approve promotion? {name} v{version}"),
                 request_id=event.id,
-                table=comparison_table(decision),
+                table=deps.renderer.comparison_table(decision),
                 reviewers=policy.promotion.reviewers,
             )
         )
@@ -163,8 +171,8 @@ def decide(
     read: Callable[[], Any] | None,
 ) -> tuple[Decision, dict[str, Scored]]:
     """Score both versions on the holdout (only if there is a champion) and decide."""
-    from mlops_hooks.shared.comparison import compare
-    from mlops_hooks.shared.scoring import score
+    from mlops_hooks.shared.domain.comparison import compare
+    from mlops_hooks.shared.domain.scoring import score
 
     scored: dict[str, Scored] = {}
     if champion_version is not None and read is not None:
@@ -198,7 +206,7 @@ def rollback(registry: Registry, name: str, policy: ModelPolicy) -> str:
     registry.set_alias(name, aliases.champion, previous)
     if current is not None:
         registry.set_alias(name, aliases.previous, current)
-        registry.set_tags(name, current, {"mlops.promotion": "rolled_back"})
+        registry.set_tags(name, current, {tags.PROMOTION: "rolled_back"})
     return (
         f"moved {aliases.champion!r} from v{current} back to v{previous}; "
         f"{aliases.previous!r} is now v{current}"

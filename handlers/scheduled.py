@@ -13,10 +13,13 @@ from __future__ import annotations
 from typing import Any
 
 from mlops_hooks.handlers.common import predictions_table, scheduled_model
-from mlops_hooks.shared.dispatch import Outcome, PermanentError
-from mlops_hooks.shared.events import Event
-from mlops_hooks.shared.ledger import RunState
-from mlops_hooks.shared.ports import Deps, Notification, run_token
+from mlops_hooks.shared.domain.errors import PermanentError
+from mlops_hooks.shared.domain.events import Event
+from mlops_hooks.shared.ports.deps import Deps
+from mlops_hooks.shared.ports.jobs import run_token
+from mlops_hooks.shared.ports.ledger import RunState
+from mlops_hooks.shared.ports.notifier import Notification
+from mlops_hooks.shared.ports.outcome import Outcome
 
 
 def handle(event: Event, deps: Deps) -> Outcome:

@@ -44,8 +44,9 @@ def arguments(argv: list[str] | None = None) -> argparse.Namespace:
 def batch_inference(args: argparse.Namespace) -> dict[str, Any]:
     import mlflow
     from mlflow import MlflowClient
-    from mlops_hooks.shared.adapters.spark_tables import SparkTables, spark_session
     from pyspark.sql import functions as F
+
+    from mlops_hooks.shared.adapters.spark_tables import SparkTables, spark_session
 
     started = time.monotonic()
     if args.tracking_uri:

@@ -9,10 +9,12 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
+from mlops_hooks.shared.domain.errors import PermanentError
+
 RESULT_PREFIX = "MLOPS_HOOKS_RESULT "
 
 
-class JobError(RuntimeError):
+class JobError(PermanentError):
     """A job cannot do its work with these inputs; one readable line, exit code 2."""
 
 

@@ -45,9 +45,11 @@ def arguments(argv: list[str] | None = None) -> argparse.Namespace:
 def drift_check(args: argparse.Namespace) -> dict[str, Any]:
     import mlflow
     from mlflow import MlflowClient
+    from pyspark.sql import functions as F
+
     from mlops_hooks.jobs.drift_spark import spark_compare
     from mlops_hooks.shared.adapters.spark_tables import SparkTables, spark_session
-    from mlops_hooks.shared.drift_check import (
+    from mlops_hooks.shared.domain.drift_check import (
         DriftCheckError,
         alarm_message,
         features_to_compare,
@@ -55,7 +57,6 @@ def drift_check(args: argparse.Namespace) -> dict[str, Any]:
         reference_of,
         window,
     )
-    from pyspark.sql import functions as F
 
     started = time.monotonic()
     if args.tracking_uri:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from mlops_hooks.shared.drift import (
+from mlops_hooks.shared.domain.drift import (
     FINE_BINS,
     MAX_CATEGORIES,
     MISSING,

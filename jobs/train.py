@@ -18,6 +18,7 @@ from typing import Any
 
 from mlops_hooks.jobs.cli import JobError, parse_tags, parser, run
 from mlops_hooks.jobs.features import clean, featurize
+from mlops_hooks.shared.domain import tags
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -45,12 +46,13 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
     import mlflow
     import pandas as pd
     from mlflow.models import infer_signature
-    from mlops_hooks.shared.adapters.spark_tables import SparkTables, spark_session
-    from mlops_hooks.shared.metrics import metric_value
-    from mlops_hooks.shared.policy import CLASSIFIER_METRICS, Holdout
-    from mlops_hooks.shared.scoring import Labels, is_positive
-    from mlops_hooks.shared.training import SKOPS_TRUSTED_TYPES, TrainingError, fit
     from pyspark.sql import functions as F
+
+    from mlops_hooks.shared.adapters.spark_tables import SparkTables, spark_session
+    from mlops_hooks.shared.domain.metrics import CLASSIFIER_METRICS, metric_value
+    from mlops_hooks.shared.domain.policy import Holdout
+    from mlops_hooks.shared.domain.scoring import Labels, is_positive
+    from mlops_hooks.shared.domain.training import SKOPS_TRUSTED_TYPES, TrainingError, fit
 
     started = time.monotonic()
     if not 0 < args.holdout_fraction < 1:
@@ -97,14 +99,14 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
     if args.tracking_uri:
         mlflow.set_tracking_uri(args.tracking_uri)
     mlflow.set_experiment(args.experiment or f"/mlops-hooks/{args.model}")
-    tags = {
-        "mlops.trigger.event": args.event_id or "manual",
-        "mlops.trigger.reason": args.reason,
-        "mlops.trigger.data": args.data,
+    run_tags = {
+        tags.TRIGGER_EVENT: args.event_id or "manual",
+        tags.TRIGGER_REASON: args.reason,
+        tags.TRIGGER_DATA: args.data,
         **parse_tags(args.tags),
     }
     example = holdout_pdf[columns].head(5)
-    with mlflow.start_run(run_name=f"train-{args.model}", tags=tags) as active:
+    with mlflow.start_run(run_name=f"train-{args.model}", tags=run_tags) as active:
         mlflow.log_params(
             {
                 "data": args.data,

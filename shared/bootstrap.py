@@ -9,32 +9,38 @@ import threading
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
-from mlops_hooks.shared.dispatch import Dispatcher, Handler, RetryPolicy
-from mlops_hooks.shared.events import EventKind
-from mlops_hooks.shared.ledger import Ledger, open_ledger
-from mlops_hooks.shared.ports import Clock, Deps, LogNotifier, NoQueue, Notifier, Queue, SystemClock
-from mlops_hooks.shared.settings import Settings
+from mlops_hooks.shared.adapters.renderer import ReportRenderer
+from mlops_hooks.shared.dispatch import Dispatcher, RetryPolicy
+from mlops_hooks.shared.domain.events import EventKind
+from mlops_hooks.shared.ports.deps import Deps
+from mlops_hooks.shared.ports.ledger import Ledger, LedgerError
+from mlops_hooks.shared.ports.notifier import Notifier
+from mlops_hooks.shared.ports.outcome import Handler
+from mlops_hooks.shared.ports.runtime import Clock, NoQueue, Queue, SystemClock
+from mlops_hooks.shared.settings import Settings, settings_from
 
 
 def bootstrap(
     settings: Settings,
     *,
+    handlers: Mapping[EventKind, Handler],
     ledger: Ledger | None = None,
     queue: Queue | None = None,
-    handlers: Mapping[EventKind, Handler] | None = None,
     clock: Clock | None = None,
     **ports: Any,
 ) -> Dispatcher:
-    """Build the dispatcher. Any port given here wins over what settings would build."""
+    """Build the dispatcher. Any port given here wins over what settings would build.
+
+    The handler table comes from the caller (the edge: ``mlops_hooks.functions.wiring``):
+    the shared layer knows the handlers' contract, never the handlers themselves.
+    """
     if ledger is None:
         ledger = open_ledger(settings.resolved_ledger_url, endpoint_url=settings.aws_endpoint_url)
     if queue is None:
         queue = _queue_from(settings)
-    if handlers is None:
-        from mlops_hooks.handlers import load_handlers
-
-        handlers = load_handlers(settings.handler_modules)
-    ports.setdefault("notifier", notifier_from(settings))
+    if "notifier" not in ports:
+        ports["notifier"] = notifier_from(settings)
+    ports.setdefault("renderer", ReportRenderer())
     ports.setdefault("registries", registries_from(settings))
     ports.setdefault("tables", _tables_from(settings))
     ports.setdefault("policy", lambda: _policy_from(settings))
@@ -53,6 +59,19 @@ def bootstrap(
         ),
         lease_seconds=settings.lease_seconds,
     )
+
+
+def open_ledger(url: str, *, endpoint_url: str | None = None) -> Ledger:
+    """The one place that maps a ledger URL to its adapter."""
+    if url.startswith("sqlite:///"):
+        from mlops_hooks.shared.adapters.ledger_sqlite import SqliteLedger
+
+        return SqliteLedger(url.removeprefix("sqlite:///"))
+    if url.startswith("dynamodb://"):
+        from mlops_hooks.shared.adapters.ledger_dynamodb import DynamoDBLedger
+
+        return DynamoDBLedger(url.removeprefix("dynamodb://"), endpoint_url=endpoint_url)
+    raise LedgerError(f"unknown ledger URL {url!r}: use sqlite:///path or dynamodb://table")
 
 
 class LazyPort:
@@ -104,6 +123,8 @@ def notifier_from(settings: Settings) -> Notifier:
             channel=settings.slack_channel,
             api_url=settings.slack_api_url,
         )
+    from mlops_hooks.shared.adapters.log_notifier import LogNotifier
+
     return LogNotifier()
 
 
@@ -167,8 +188,27 @@ def _tables_from(settings: Settings) -> Any:
     return TableReader(endpoint_url=settings.aws_endpoint_url)
 
 
+SECRETS_SSM_ENV = "MLOPS_HOOKS_SECRETS_SSM"
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Settings from the environment, with a one-line error instead of a pydantic dump.
+
+    With ``MLOPS_HOOKS_SECRETS_SSM`` set (on AWS), the SecureString JSON document it names adds
+    the secrets (shared/adapters/aws_secrets.py); explicit overrides still win.
+    """
+    import os
+
+    name = os.environ.get(SECRETS_SSM_ENV)
+    if name:
+        from mlops_hooks.shared.adapters.aws_secrets import settings_from_ssm
+
+        overrides = {**settings_from_ssm(name), **overrides}
+    return settings_from(**overrides)
+
+
 def _policy_from(settings: Settings) -> Any:
-    from mlops_hooks.shared.policy import load_policy
+    from mlops_hooks.shared.domain.policy import load_policy
 
     return load_policy(settings.resolved_policy_path)
 

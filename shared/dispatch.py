@@ -12,39 +12,16 @@ import threading
 import traceback
 import uuid
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
 
-from mlops_hooks.shared.events import Event, EventKind
-from mlops_hooks.shared.ledger import EventRecord, Ledger, Recorded, Status
-from mlops_hooks.shared.ports import Clock, Deps, PortMissing, Queue
+from mlops_hooks.shared.domain.errors import is_retryable
+from mlops_hooks.shared.domain.events import Event, EventKind
+from mlops_hooks.shared.ports.deps import Deps
+from mlops_hooks.shared.ports.ledger import EventRecord, Ledger, Recorded, Status
+from mlops_hooks.shared.ports.outcome import Handler, Outcome
+from mlops_hooks.shared.ports.runtime import Clock, Queue
 
 log = logging.getLogger("mlops_hooks.dispatch")
-
-
-@dataclass
-class Outcome:
-    """What a handler reports. ``emit`` events are recorded through the ledger like any other."""
-
-    result: str = "done"  # "done", "skipped", "rejected", ... (free text, shown in the audit)
-    summary: str = ""
-    data: dict[str, Any] = field(default_factory=dict)
-    emit: list[Event] = field(default_factory=list)
-
-    def as_json(self, emitted: list[str]) -> dict[str, Any]:
-        return {
-            "result": self.result,
-            "summary": self.summary,
-            "data": self.data,
-            "emitted": emitted,
-        }
-
-
-class PermanentError(Exception):
-    """Retrying cannot help (bad event, missing configuration): the event goes dead at once."""
-
-
-Handler = Callable[[Event, Deps], Outcome | None]
 
 
 @dataclass(frozen=True)
@@ -143,9 +120,8 @@ class Dispatcher:
             outcome = handler(event, self.deps) or Outcome()
         except Exception as exc:
             error = f"{type(exc).__name__}: {exc}"
-            permanent = isinstance(exc, PermanentError | PortMissing)
             retry_at = None
-            if not permanent and record.attempts < self.retry.max_attempts:
+            if is_retryable(exc) and record.attempts < self.retry.max_attempts:
                 retry_at = now() + self.retry.delay(record.attempts)
             status = self.ledger.fail(
                 record.id, token=token, error=error, retry_at=retry_at, now=now()

@@ -12,8 +12,11 @@ from typing import Literal
 from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from mlops_hooks.shared.domain import tags
+from mlops_hooks.shared.domain.errors import ConfigError
 
-class SettingsError(ValueError):
+
+class SettingsError(ConfigError):
     """A setting is missing or invalid; the message is one readable line."""
 
 
@@ -48,7 +51,7 @@ class Settings(BaseSettings):
     # --- mapping rules at the edge ---
     challenger_alias: str = "challenger"
     champion_alias: str = "champion"
-    promote_tag: str = "mlops.promote"
+    promote_tag: str = tags.PROMOTE
 
     # --- jobs (jobs/): "local" subprocesses on local Spark, or "databricks" (jobs.run_now) ---
     jobs_backend: Literal["local", "databricks"] = "local"
@@ -137,24 +140,11 @@ class Settings(BaseSettings):
         return value.get_secret_value() if value else None
 
 
-SECRETS_SSM_ENV = "MLOPS_HOOKS_SECRETS_SSM"
-
-
-def load_settings(**overrides: object) -> Settings:
-    """Settings from the environment, with a one-line error instead of a pydantic dump.
-
-    With ``MLOPS_HOOKS_SECRETS_SSM`` set (on AWS), the SecureString JSON document it names adds
-    the secrets (shared/adapters/aws_secrets.py); explicit overrides still win.
-    """
-    import os
-
+def settings_from(**overrides: object) -> Settings:
+    """Settings from the environment and ``overrides``, with a one-line error instead of a
+    pydantic dump (the secrets document on AWS is added by bootstrap.load_settings)."""
     from pydantic import ValidationError
 
-    name = os.environ.get(SECRETS_SSM_ENV)
-    if name:
-        from mlops_hooks.shared.adapters.aws_secrets import settings_from_ssm
-
-        overrides = {**settings_from_ssm(name), **overrides}
     try:
         return Settings(**overrides)  # type: ignore[arg-type]
     except ValidationError as exc:

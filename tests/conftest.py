@@ -90,8 +90,7 @@ def start_serve(tmp_path: Path) -> Iterator[Callable[..., Proc]]:
 @pytest.fixture(scope="session")
 def churn(tmp_path_factory: pytest.TempPathFactory) -> tuple[object, Path, object]:
     """(training frame, holdout CSV path, a trained classifier): Telco, or generated."""
-    from mlops_hooks.shared import churn_data
-
+    from mlops_hooks.shared.domain import churn_data
     from tests.support.churn import split, telco
 
     train, holdout = split(telco())

@@ -18,7 +18,10 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+
 from mlops_hooks.functions.demo.stack import BUCKET, REVIEWER, Stack
+from mlops_hooks.shared.domain import tags
+from mlops_hooks.shared.domain.errors import MlopsHooksError
 
 MODEL = "churn"
 POLICY = """\
@@ -51,7 +54,7 @@ models:
 """
 
 
-class StepFailed(RuntimeError):
+class StepFailed(MlopsHooksError):
     """A step did not happen as expected; the message names it and says what was seen."""
 
 
@@ -139,11 +142,11 @@ class Story:
     def validated(self, number: int) -> str:
         verdict = self.wait(
             f"v{number}'s validation verdict",
-            lambda: (self.version(number).tags or {}).get("mlops.validation"),
+            lambda: (self.version(number).tags or {}).get(tags.VALIDATION),
             120,
         )
         if verdict != "passed":
-            failed = self.version(number).tags.get("mlops.validation.failed")
+            failed = self.version(number).tags.get(tags.VALIDATION_FAILED)
             raise StepFailed(f"v{number} failed validation ({failed})")
         return verdict
 
@@ -161,7 +164,7 @@ class Story:
         return self.wait(f"v{number}'s promotion decision", decided, 120)
 
     def frame(self, seed: int, shift: float = 0.0) -> Any:
-        from mlops_hooks.shared import churn_data
+        from mlops_hooks.shared.domain import churn_data
 
         if self.data is not None:
             full = churn_data.load(self.data)
@@ -171,7 +174,7 @@ class Story:
     def shifted(self, frame: Any, seed: int) -> Any:
         """The drift: shorter tenure, higher charges (the generator's knob, or applied to a
         real file the same way)."""
-        from mlops_hooks.shared import churn_data
+        from mlops_hooks.shared.domain import churn_data
 
         if self.data is None:
             return churn_data.generate(self.rows, seed=seed, shift=1.0)
@@ -184,7 +187,7 @@ class Story:
     # --- the story -------------------------------------------------------------------------
 
     def play(self) -> None:
-        from mlops_hooks.shared.churn_data import to_telco_csv
+        from mlops_hooks.shared.domain.churn_data import to_telco_csv
 
         stack = self.stack
         self.step("start the stack", self._start)
@@ -265,8 +268,9 @@ class Story:
             if alarm["outcome"]["result"] != "launched":
                 raise StepFailed(f"drift_detected: {alarm['outcome']['summary']}")
             self.wait("v2 registered by the retraining", lambda: self.version(2), 240)
-            tags = self.client().get_run(self.version(2).run_id).data.tags
-            reason, features = tags.get("mlops.trigger.reason"), tags.get("mlops.drift.features")
+            run_tags = self.client().get_run(self.version(2).run_id).data.tags
+            reason = run_tags.get(tags.TRIGGER_REASON)
+            features = run_tags.get(tags.DRIFT_FEATURES)
             return f"v2 trained (reason {reason}, drift in {features})"
 
         self.step("retrain v2 on the drift", retrain)

@@ -7,8 +7,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from mlops_hooks.shared.domain.errors import ConfigError
 
-class SecretsError(RuntimeError):
+
+class SecretsError(ConfigError):
     """The secrets document cannot be read or is not a JSON object; one line, no values."""
 
 

@@ -11,12 +11,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from mlops_hooks.shared.dispatch import PermanentError
-from mlops_hooks.shared.ledger import JobRun, Ledger, RunState
+from mlops_hooks.shared.domain.errors import PermanentError
+from mlops_hooks.shared.ports.ledger import JobRun, Ledger, RunState
 
 if TYPE_CHECKING:
-    from mlops_hooks.shared.policy import Job as JobSpec
-    from mlops_hooks.shared.ports import Clock
+    from mlops_hooks.shared.domain.policy import Job as JobSpec
+    from mlops_hooks.shared.ports.runtime import Clock
     from mlops_hooks.shared.settings import Settings
 
 _RESULT = {

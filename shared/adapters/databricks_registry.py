@@ -15,23 +15,24 @@ The SDK's built-in retries handle 429 (honouring Retry-After) and 5xx, bounded b
 
 from __future__ import annotations
 
+import io
 from typing import TYPE_CHECKING, Any
 
+from mlops_hooks.shared.adapters.markdown import replace_section
 from mlops_hooks.shared.adapters.registry_common import (
     RegistryError,
     move_champion,
     wait_until_ready,
 )
-from mlops_hooks.shared.ports import Lineage, ModelVersion
-from mlops_hooks.shared.reports import replace_section
+from mlops_hooks.shared.domain import tags
+from mlops_hooks.shared.ports.registry import Lineage, ModelVersion
+from mlops_hooks.shared.ports.renderer import Image
 
 if TYPE_CHECKING:
-    from pathlib import Path
-
     from mlops_hooks.shared.adapters.pyfunc_model import PyfuncModel
     from mlops_hooks.shared.settings import Settings
 
-COMMENT_TAG = "mlops.comment.{section}"
+COMMENT_TAG = tags.COMMENT
 
 
 def is_unity_catalog(name: str) -> bool:
@@ -212,7 +213,7 @@ class DatabricksRegistry:
 
     def reject(self, name: str, version: str, *, stage: str, comment: str) -> str:
         if is_unity_catalog(name):
-            self.set_tags(name, version, {"mlops.promotion": "rejected"})
+            self.set_tags(name, version, {tags.PROMOTION: "rejected"})
             return f"tagged v{version} mlops.promotion=rejected"
         if not self._open_request(name, version, stage):
             return f"no open transition request to {stage} for v{version} (already decided)"
@@ -233,15 +234,14 @@ class DatabricksRegistry:
             name, str(version), stage, comment=comment
         )
 
-    def log_artifact(self, run_id: str, path: Path, artifact_path: str) -> str | None:
+    def log_artifact(self, run_id: str, image: Image, artifact_path: str) -> str | None:
         """Into the run's artifact folder on DBFS (workspace runs keep artifacts there)."""
         run = self.client.experiments.get_run(run_id).run
         root = run.info.artifact_uri if run and run.info else None
         if not root or not root.startswith("dbfs:/"):
             return None
-        target = f"{root.removeprefix('dbfs:')}/{artifact_path}/{path.name}"
-        with path.open("rb") as fh:
-            self.client.dbfs.upload(target, fh, overwrite=True)
+        target = f"{root.removeprefix('dbfs:')}/{artifact_path}/{image.name}"
+        self.client.dbfs.upload(target, io.BytesIO(image.data), overwrite=True)
         return None  # DBFS files have no browser URL; the run's page lists them
 
     # --- links --------------------------------------------------------------------------------

@@ -14,8 +14,16 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from mlops_hooks.shared.events import Event, EventKind
-from mlops_hooks.shared.ledger import (
+from mlops_hooks.shared.adapters.ledger_codec import (
+    append_history,
+    first_history_json,
+    history_entry,
+    new_record,
+    record_from_row,
+    ts,
+)
+from mlops_hooks.shared.domain.events import Event, EventKind
+from mlops_hooks.shared.ports.ledger import (
     CLAIMABLE,
     EventRecord,
     Hold,
@@ -24,13 +32,7 @@ from mlops_hooks.shared.ledger import (
     LedgerError,
     Recorded,
     Status,
-    append_history,
-    first_history_json,
-    history_entry,
     lease_lost,
-    new_record,
-    record_from_row,
-    ts,
 )
 
 SCHEMA = """

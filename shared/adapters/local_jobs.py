@@ -20,12 +20,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from mlops_hooks.jobs.cli import RESULT_PREFIX  # the line a job prints its result on
-from mlops_hooks.shared.dispatch import PermanentError
-from mlops_hooks.shared.ledger import JobRun, Ledger, RunState
+from mlops_hooks.shared.domain.errors import PermanentError
+from mlops_hooks.shared.ports.ledger import JobRun, Ledger, RunState
 
 if TYPE_CHECKING:
-    from mlops_hooks.shared.policy import Job as JobSpec
-    from mlops_hooks.shared.ports import Clock
+    from mlops_hooks.shared.domain.policy import Job as JobSpec
+    from mlops_hooks.shared.ports.runtime import Clock
 
 
 def command_line(

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import tempfile
+from pathlib import Path
 from typing import TYPE_CHECKING
 
+from mlops_hooks.shared.adapters.markdown import replace_section
 from mlops_hooks.shared.adapters.registry_common import move_champion, wait_until_ready
-from mlops_hooks.shared.ports import Lineage, ModelVersion
-from mlops_hooks.shared.reports import replace_section
+from mlops_hooks.shared.domain import tags
+from mlops_hooks.shared.ports.registry import Lineage, ModelVersion
+from mlops_hooks.shared.ports.renderer import Image
 
 if TYPE_CHECKING:
-    from pathlib import Path
-
     from mlops_hooks.shared.adapters.pyfunc_model import PyfuncModel
 
 
@@ -55,7 +57,7 @@ class MlflowRegistry:
             f"models:/{name}/{version}",
             experiment_id=experiment_id,
             run_name=f"validate {name} v{version}",
-            run_tags={"mlops.model": name, "mlops.version": str(version)},
+            run_tags={tags.RUN_MODEL: name, tags.RUN_VERSION: str(version)},
             run_url=self.run_url,
         )
 
@@ -120,16 +122,19 @@ class MlflowRegistry:
     ) -> str:
         """Move ``alias`` to the version; the version it leaves keeps ``previous_alias``."""
         done = move_champion(self, name, version, alias, previous_alias)
-        self.set_tags(name, version, {"mlops.promotion": "promoted"})
+        self.set_tags(name, version, {tags.PROMOTION: "promoted"})
         return done
 
     def reject(self, name: str, version: str, *, stage: str, comment: str) -> str:
-        self.set_tags(name, version, {"mlops.promotion": "rejected"})
+        self.set_tags(name, version, {tags.PROMOTION: "rejected"})
         return f"tagged v{version} mlops.promotion=rejected"
 
-    def log_artifact(self, run_id: str, path: Path, artifact_path: str) -> str | None:
-        self.client.log_artifact(run_id, str(path), artifact_path)
-        return f"{self.ui_url}/get-artifact?path={artifact_path}/{path.name}&run_uuid={run_id}"
+    def log_artifact(self, run_id: str, image: Image, artifact_path: str) -> str | None:
+        with tempfile.TemporaryDirectory() as folder:
+            path = Path(folder) / image.name
+            path.write_bytes(image.data)
+            self.client.log_artifact(run_id, str(path), artifact_path)
+        return f"{self.ui_url}/get-artifact?path={artifact_path}/{image.name}&run_uuid={run_id}"
 
     def version_url(self, name: str, version: str) -> str | None:
         return f"{self.ui_url}/#/models/{name}/versions/{version}"

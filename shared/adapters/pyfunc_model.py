@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mlops_hooks.shared.ports import Evaluation, InputColumn
+from mlops_hooks.shared.ports.registry import Evaluation, InputColumn
 
 if TYPE_CHECKING:
     import numpy as np

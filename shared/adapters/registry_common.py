@@ -6,11 +6,11 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from mlops_hooks.shared.dispatch import PermanentError
-from mlops_hooks.shared.ports import ModelVersion
+from mlops_hooks.shared.domain.errors import MlopsHooksError, PermanentError
+from mlops_hooks.shared.ports.registry import ModelVersion
 
 
-class RegistryError(RuntimeError):
+class RegistryError(MlopsHooksError):
     pass
 
 

@@ -13,7 +13,8 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from mlops_hooks.shared.ports import Answer, ApprovalRequest, Notification
+from mlops_hooks.shared.domain.errors import MlopsHooksError
+from mlops_hooks.shared.ports.notifier import Answer, ApprovalRequest, Notification
 
 # The buttons' action ids, which the edge maps back to a decision.
 APPROVE_ACTION = "mlops_approve"
@@ -29,7 +30,7 @@ _ICON = {
 }
 
 
-class SlackError(RuntimeError):
+class SlackError(MlopsHooksError):
     pass
 
 

@@ -18,7 +18,7 @@ from mlops_hooks.shared.adapters.table_reader import (
     detect_format,
     read_table,
 )
-from mlops_hooks.shared.policy import DataFormat
+from mlops_hooks.shared.domain.policy import DataFormat
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession

@@ -13,14 +13,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import urlparse
 
-from mlops_hooks.shared.policy import DataFormat
+from mlops_hooks.shared.domain.errors import TableError
+from mlops_hooks.shared.domain.policy import DataFormat
 
 if TYPE_CHECKING:
     import pandas as pd
-
-
-class TableError(ValueError):
-    """The table cannot be read; the message says which and why, in one line."""
 
 
 def detect_format(

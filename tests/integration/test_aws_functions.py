@@ -9,14 +9,14 @@ from pathlib import Path
 
 import boto3
 import pytest
+
 from mlops_hooks.functions import lambda_alarm, lambda_s3, lambda_schedule, lambda_worker
 from mlops_hooks.functions.runtime import Runtime
 from mlops_hooks.shared.adapters.ledger_sqlite import SqliteLedger
 from mlops_hooks.shared.bootstrap import bootstrap
-from mlops_hooks.shared.events import EventKind
-from mlops_hooks.shared.ledger import Status
+from mlops_hooks.shared.domain.events import EventKind
+from mlops_hooks.shared.ports.ledger import Status
 from mlops_hooks.shared.settings import Settings
-
 from tests.integration.test_sqs_worker import Context, drain, lambda_event
 from tests.support.fakes import Wakes
 

@@ -7,8 +7,9 @@ import uuid
 
 import boto3
 import pytest
+
+from mlops_hooks.functions.wiring import load_settings
 from mlops_hooks.shared.adapters.aws_secrets import SecretsError
-from mlops_hooks.shared.settings import load_settings
 
 
 def test_secrets_come_from_one_securestring_json_and_are_never_shown(

@@ -6,11 +6,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from mlops_hooks.shared import churn_data, events
-from mlops_hooks.shared.adapters.databricks_jobs import DatabricksJobs
-from mlops_hooks.shared.ledger import RunState
-from mlops_hooks.shared.policy import parse_policy
 
+from mlops_hooks.shared.adapters.databricks_jobs import DatabricksJobs
+from mlops_hooks.shared.domain import churn_data, events
+from mlops_hooks.shared.domain.policy import parse_policy
+from mlops_hooks.shared.ports.ledger import RunState
 from tests.support.fake_databricks import JOBS, JobsState, add_jobs_routes
 from tests.support.fake_http import FakeHTTP
 from tests.support.fakes import MemoryTables, dispatcher_over

@@ -7,16 +7,16 @@ from pathlib import Path
 
 import mlflow.sklearn
 import pytest
-from mlops_hooks.functions.slack_actions import event_from_slack
-from mlops_hooks.shared import churn_data, events
-from mlops_hooks.shared.adapters.databricks_registry import DatabricksRegistry
-from mlops_hooks.shared.adapters.table_reader import TableReader
-from mlops_hooks.shared.events import Source
-from mlops_hooks.shared.ledger import Status
-from mlops_hooks.shared.policy import parse_policy
-from mlops_hooks.shared.reports import read_section
-from mlops_hooks.shared.settings import Settings
 
+from mlops_hooks.functions.slack_actions import event_from_slack
+from mlops_hooks.shared.adapters.databricks_registry import DatabricksRegistry
+from mlops_hooks.shared.adapters.markdown import read_section
+from mlops_hooks.shared.adapters.table_reader import TableReader
+from mlops_hooks.shared.domain import churn_data, events
+from mlops_hooks.shared.domain.events import Source
+from mlops_hooks.shared.domain.policy import parse_policy
+from mlops_hooks.shared.ports.ledger import Status
+from mlops_hooks.shared.settings import Settings
 from tests.support.fake_databricks import MLFLOW, UC, Workspace, fake_databricks
 from tests.support.fake_http import FakeHTTP
 from tests.support.fakes import dispatcher_over

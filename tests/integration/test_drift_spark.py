@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from mlops_hooks.jobs.drift_spark import spark_compare
-from mlops_hooks.shared.drift import compare_frames, numeric_edges
 
+from mlops_hooks.jobs.drift_spark import spark_compare
+from mlops_hooks.shared.domain.drift import compare_frames, numeric_edges
 from tests.unit.test_drift import frame
 
 

@@ -15,8 +15,8 @@ from pathlib import Path
 import boto3
 from deltalake import DeltaTable
 from mlflow import MlflowClient
-from mlops_hooks.shared import churn_data
 
+from mlops_hooks.shared.domain import churn_data
 from tests.conftest import webhook_env
 from tests.support.aws import bucket_notifying_queue
 from tests.support.mlflow_models import version_with_alias

@@ -8,9 +8,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from mlops_hooks.shared import events
-from mlops_hooks.shared.events import EventKind, Source
-from mlops_hooks.shared.ledger import Ledger, LedgerError, Status
+
+from mlops_hooks.shared.domain import events
+from mlops_hooks.shared.domain.events import EventKind, Source
+from mlops_hooks.shared.ports.ledger import Ledger, LedgerError, Status
 
 T0 = 1_800_000_000.0
 
@@ -187,7 +188,7 @@ def test_a_guard_has_one_holder_until_it_lapses_or_is_released(ledger: Ledger) -
 
 
 def test_job_runs_are_saved_listed_newest_first_and_filtered_by_state(ledger: Ledger) -> None:
-    from mlops_hooks.shared.ledger import JobRun, RunState
+    from mlops_hooks.shared.ports.ledger import JobRun, RunState
 
     first = JobRun(run_id="r1", job="train", backend="local", started_at=T0, event_id="ev_1")
     second = JobRun(run_id="r2", job="batch_inference", backend="databricks", started_at=T0 + 5)

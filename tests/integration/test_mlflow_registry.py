@@ -6,9 +6,9 @@ import uuid
 
 import pytest
 from mlflow import MlflowClient
-from mlops_hooks.shared.adapters.mlflow_registry import MlflowRegistry
-from mlops_hooks.shared.reports import read_section
 
+from mlops_hooks.shared.adapters.markdown import read_section
+from mlops_hooks.shared.adapters.mlflow_registry import MlflowRegistry
 from tests.support.processes import Proc
 
 

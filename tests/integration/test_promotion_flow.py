@@ -12,9 +12,9 @@ import uuid
 from pathlib import Path
 
 from mlflow import MlflowClient
-from mlops_hooks.shared import churn_data
-from mlops_hooks.shared.reports import read_section
 
+from mlops_hooks.shared.adapters.markdown import read_section
+from mlops_hooks.shared.domain import churn_data
 from tests.conftest import webhook_env
 from tests.support.mlflow_models import log_and_register, version_with_alias
 from tests.support.processes import Proc, cli, wait_for

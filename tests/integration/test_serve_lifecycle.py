@@ -10,8 +10,8 @@ from datetime import datetime
 from pathlib import Path
 
 import httpx
-from mlops_hooks.shared.signatures import sign_mlflow
 
+from mlops_hooks.shared.domain.signatures import sign_mlflow
 from tests.conftest import WEBHOOK_SECRET
 from tests.support.handlers import read_log
 from tests.support.processes import Proc, cli, free_port, wait_for

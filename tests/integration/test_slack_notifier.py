@@ -6,11 +6,12 @@ import logging
 from collections.abc import Iterator
 
 import pytest
+
+from mlops_hooks.shared.adapters.log_notifier import LogNotifier
 from mlops_hooks.shared.adapters.slack_notifier import SlackError, SlackNotifier
 from mlops_hooks.shared.bootstrap import notifier_from
-from mlops_hooks.shared.ports import Answer, ApprovalRequest, LogNotifier, Notification
+from mlops_hooks.shared.ports.notifier import Answer, ApprovalRequest, Notification
 from mlops_hooks.shared.settings import Settings
-
 from tests.support.fake_http import FakeHTTP
 from tests.support.slack import sent_fields
 

@@ -12,16 +12,16 @@ from typing import Any
 import boto3
 import pytest
 from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
+
 from mlops_hooks.functions import lambda_worker
 from mlops_hooks.functions.runtime import Runtime
 from mlops_hooks.shared.adapters.ledger_dynamodb import DynamoDBLedger
 from mlops_hooks.shared.bootstrap import bootstrap
-from mlops_hooks.shared.dispatch import Outcome
-from mlops_hooks.shared.events import Event, EventKind
-from mlops_hooks.shared.ledger import Status
-from mlops_hooks.shared.ports import NoQueue
+from mlops_hooks.shared.domain.events import Event, EventKind
+from mlops_hooks.shared.ports.ledger import Status
+from mlops_hooks.shared.ports.outcome import Outcome
+from mlops_hooks.shared.ports.runtime import NoQueue
 from mlops_hooks.shared.settings import Settings
-
 from tests.support.aws import bucket_notifying_queue
 
 
@@ -117,7 +117,7 @@ def test_object_put_reaches_the_worker_as_one_data_landed_with_the_decoded_key(
 def test_wake_up_message_runs_a_recorded_event_and_failures_are_left_for_redelivery(
     aws, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from mlops_hooks.shared import events
+    from mlops_hooks.shared.domain import events
 
     calls: list[int] = []
 

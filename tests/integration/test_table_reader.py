@@ -10,8 +10,10 @@ import boto3
 import pandas as pd
 import pytest
 from deltalake import write_deltalake
-from mlops_hooks.shared.adapters.table_reader import TableError, read_table
-from mlops_hooks.shared.policy import DataFormat
+
+from mlops_hooks.shared.adapters.table_reader import read_table
+from mlops_hooks.shared.domain.errors import TableError
+from mlops_hooks.shared.domain.policy import DataFormat
 
 FRAME = pd.DataFrame(
     {"tenure": [1, 24, 60], "MonthlyCharges": [29.85, 56.95, 108.15], "Churn": ["Yes", "No", "No"]}

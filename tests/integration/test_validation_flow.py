@@ -13,10 +13,10 @@ from pathlib import Path
 
 import httpx
 from mlflow import MlflowClient
-from mlops_hooks.shared.reports import read_section
-from mlops_hooks.shared.signatures import sign_mlflow
 from sklearn.dummy import DummyClassifier
 
+from mlops_hooks.shared.adapters.markdown import read_section
+from mlops_hooks.shared.domain.signatures import sign_mlflow
 from tests.conftest import WEBHOOK_SECRET, webhook_env
 from tests.support.mlflow_models import log_and_register
 from tests.support.processes import Proc, cli, wait_for

@@ -5,7 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pandas as pd
-from mlops_hooks.shared import churn_data
+
+from mlops_hooks.shared.domain import churn_data
 
 TELCO = Path(__file__).resolve().parents[3] / "shared" / "data" / "telco_churn.csv"
 

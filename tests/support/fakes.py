@@ -7,16 +7,11 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from mlops_hooks.shared.ports import (
-    Answer,
-    ApprovalRequest,
-    Evaluation,
-    InputColumn,
-    Lineage,
-    ModelVersion,
-    Notification,
-)
-from mlops_hooks.shared.reports import replace_section
+
+from mlops_hooks.shared.adapters.markdown import replace_section
+from mlops_hooks.shared.domain import tags
+from mlops_hooks.shared.ports.notifier import Answer, ApprovalRequest, Notification
+from mlops_hooks.shared.ports.registry import Evaluation, InputColumn, Lineage, ModelVersion
 
 
 class Wakes:
@@ -152,12 +147,13 @@ class MemoryRegistry:
         return f"moved {alias} to v{version}"
 
     def reject(self, name, version, *, stage, comment) -> str:
-        self.set_tags(name, version, {"mlops.promotion": "rejected"})
+        self.set_tags(name, version, {tags.PROMOTION: "rejected"})
         return "rejected"
 
-    def log_artifact(self, run_id, path, artifact_path) -> str | None:
-        self.artifacts.append(f"{run_id}/{artifact_path}/{path.name}")
-        return f"http://registry/artifacts/{run_id}/{artifact_path}/{path.name}"
+    def log_artifact(self, run_id, image, artifact_path) -> str | None:
+        assert image.data.startswith(b"\x89PNG"), "the renderer's pictures are PNG"
+        self.artifacts.append(f"{run_id}/{artifact_path}/{image.name}")
+        return f"http://registry/artifacts/{run_id}/{artifact_path}/{image.name}"
 
     def version_url(self, name: str, version: str) -> str | None:
         return f"http://registry/{name}/{version}"
@@ -223,7 +219,7 @@ class MemoryJobs:
         self.launched: list[tuple[str, dict[str, str]]] = []
 
     def launch(self, job: str, spec: Any, params: dict[str, str], *, token: str, event_id: str):
-        from mlops_hooks.shared.ledger import JobRun, RunState
+        from mlops_hooks.shared.ports.ledger import JobRun, RunState
 
         existing = [r for r in self.ledger.list_runs(limit=1000) if r.token == token]
         if existing:
@@ -246,7 +242,7 @@ class MemoryJobs:
         return self.ledger.get_run(run.run_id) or run
 
     def finish(self, run_id: str, ok: bool = True) -> None:
-        from mlops_hooks.shared.ledger import RunState
+        from mlops_hooks.shared.ports.ledger import RunState
 
         run = self.ledger.get_run(run_id)
         state = RunState.SUCCESS if ok else RunState.FAILED
@@ -256,12 +252,14 @@ class MemoryJobs:
 def dispatcher_over(folder: Any, **ports: Any) -> tuple[Any, Any]:
     """A real dispatcher and SQLite ledger in ``folder`` over the given ports (and a fixed
     clock, no queue, a recording notifier unless given). Close the ledger when done."""
+    from mlops_hooks.handlers import BUILTIN
     from mlops_hooks.shared.adapters.ledger_sqlite import SqliteLedger
     from mlops_hooks.shared.bootstrap import bootstrap
     from mlops_hooks.shared.settings import Settings
 
     ledger = SqliteLedger(folder / "ledger.db")
     ports.setdefault("notifier", RecordingNotifier())
+    ports.setdefault("handlers", BUILTIN)
     settings = ports.pop("settings", None) or Settings(state_dir=folder)
     dispatcher = bootstrap(settings, ledger=ledger, queue=Wakes(), clock=FixedClock(), **ports)
     return dispatcher, ledger

@@ -11,9 +11,9 @@ import os
 import time
 from pathlib import Path
 
-from mlops_hooks.shared.dispatch import Outcome
-from mlops_hooks.shared.events import Event, EventKind
-from mlops_hooks.shared.ports import Deps
+from mlops_hooks.shared.domain.events import Event, EventKind
+from mlops_hooks.shared.ports.deps import Deps
+from mlops_hooks.shared.ports.outcome import Outcome
 
 
 def _log(line: str) -> None:

@@ -5,11 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from mlops_hooks.shared import churn_data, events
-from mlops_hooks.shared.events import Source
-from mlops_hooks.shared.policy import parse_policy
-from mlops_hooks.shared.settings import Settings
 
+from mlops_hooks.shared.domain import churn_data, events
+from mlops_hooks.shared.domain.events import Source
+from mlops_hooks.shared.domain.policy import parse_policy
+from mlops_hooks.shared.settings import Settings
 from tests.support.fakes import (
     FakeModel,
     MemoryRegistry,

@@ -6,9 +6,8 @@ Clicks are built as Slack sends them and parsed by the edge's own parser.
 from __future__ import annotations
 
 from mlops_hooks.functions.slack_actions import event_from_slack
-from mlops_hooks.shared.reports import read_section
+from mlops_hooks.shared.adapters.markdown import read_section
 from mlops_hooks.shared.settings import Settings
-
 from tests.support.promotion import run
 from tests.support.slack import click_body
 

@@ -6,13 +6,14 @@ import json
 from pathlib import Path
 
 import pytest
-from mlops_hooks.functions import cli
-from mlops_hooks.functions.cli import app
-from mlops_hooks.shared import events
-from mlops_hooks.shared.adapters.ledger_sqlite import SqliteLedger
-from mlops_hooks.shared.events import Source
 from rich.console import Console
 from typer.testing import CliRunner
+
+from mlops_hooks.functions import cli
+from mlops_hooks.functions.cli import app
+from mlops_hooks.shared.adapters.ledger_sqlite import SqliteLedger
+from mlops_hooks.shared.domain import events
+from mlops_hooks.shared.domain.events import Source
 
 runner = CliRunner()
 

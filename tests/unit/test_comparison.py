@@ -4,9 +4,15 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from mlops_hooks.shared.comparison import compare, metric_bootstrap, metric_loop, resample_indices
-from mlops_hooks.shared.policy import Comparison
-from mlops_hooks.shared.scoring import Scored
+
+from mlops_hooks.shared.domain.comparison import (
+    compare,
+    metric_bootstrap,
+    metric_loop,
+    resample_indices,
+)
+from mlops_hooks.shared.domain.policy import Comparison
+from mlops_hooks.shared.domain.scoring import Scored
 
 
 def classifier(seed: int, skill: float, rows: int = 800) -> Scored:
@@ -42,7 +48,7 @@ def test_chunking_does_not_change_the_numbers(monkeypatch) -> None:
     s = classifier(1, 1.0)
     idx = resample_indices(len(s.truth), 64, seed=5)
     whole = metric_bootstrap("roc_auc", s.truth, s.predicted, s.scores, idx)
-    monkeypatch.setattr("mlops_hooks.shared.comparison.CHUNK_CELLS", 3 * len(s.truth))
+    monkeypatch.setattr("mlops_hooks.shared.domain.comparison.CHUNK_CELLS", 3 * len(s.truth))
     chunked = metric_bootstrap("roc_auc", s.truth, s.predicted, s.scores, idx)
     assert np.array_equal(whole, chunked)
 

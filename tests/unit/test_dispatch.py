@@ -6,14 +6,16 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from mlops_hooks.shared import events
+
 from mlops_hooks.shared.adapters.ledger_sqlite import SqliteLedger
 from mlops_hooks.shared.bootstrap import bootstrap
-from mlops_hooks.shared.dispatch import Dispatcher, Outcome, PermanentError, RetryPolicy
-from mlops_hooks.shared.events import Event, EventKind, Source
-from mlops_hooks.shared.ledger import Status
+from mlops_hooks.shared.dispatch import Dispatcher, RetryPolicy
+from mlops_hooks.shared.domain import events
+from mlops_hooks.shared.domain.errors import PermanentError
+from mlops_hooks.shared.domain.events import Event, EventKind, Source
+from mlops_hooks.shared.ports.ledger import Status
+from mlops_hooks.shared.ports.outcome import Outcome
 from mlops_hooks.shared.settings import Settings
-
 from tests.support.fakes import Wakes
 
 

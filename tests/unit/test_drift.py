@@ -5,14 +5,15 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from mlops_hooks.shared.drift import (
+from scipy import stats
+
+from mlops_hooks.shared.domain.drift import (
     EPSILON,
     bin_counts,
     compare_frames,
     numeric_edges,
     psi_from_counts,
 )
-from scipy import stats
 
 
 def frame(rows: int, seed: int, *, shift_income: float = 0.0, plan_mix=(0.5, 0.3, 0.2)):

@@ -7,12 +7,12 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pandas as pd
-from mlops_hooks.shared import events
-from mlops_hooks.shared.events import EventKind
-from mlops_hooks.shared.policy import parse_policy
-from mlops_hooks.shared.ports import Lineage
-from mlops_hooks.shared.settings import Settings
 
+from mlops_hooks.shared.domain import events
+from mlops_hooks.shared.domain.events import EventKind
+from mlops_hooks.shared.domain.policy import parse_policy
+from mlops_hooks.shared.ports.registry import Lineage
+from mlops_hooks.shared.settings import Settings
 from tests.support.fakes import FakeModel, MemoryJobs, MemoryRegistry, MemoryTables, dispatcher_over
 from tests.unit.test_drift import frame
 

@@ -6,12 +6,12 @@ import json
 from pathlib import Path
 
 import pytest
-from mlops_hooks.shared import events
-from mlops_hooks.shared.drift import compare_frames
-from mlops_hooks.shared.drift_check import alarm_message, details_of
-from mlops_hooks.shared.ledger import Status
-from mlops_hooks.shared.policy import parse_policy
 
+from mlops_hooks.shared.domain import events
+from mlops_hooks.shared.domain.drift import compare_frames
+from mlops_hooks.shared.domain.drift_check import alarm_message, details_of
+from mlops_hooks.shared.domain.policy import parse_policy
+from mlops_hooks.shared.ports.ledger import Status
 from tests.support.fakes import FakeModel, MemoryJobs, MemoryRegistry, dispatcher_over
 from tests.unit.test_drift import frame
 

@@ -9,12 +9,12 @@ from pathlib import Path
 PROBE = """
 import sys
 import mlops_hooks.functions.lambda_http
-from mlops_hooks.shared import events
-from mlops_hooks.shared.bootstrap import bootstrap
-from mlops_hooks.shared.events import Source
+from mlops_hooks.shared.domain import events
+from mlops_hooks.functions.wiring import build_dispatcher
+from mlops_hooks.shared.domain.events import Source
 from mlops_hooks.shared.settings import Settings
 
-dispatcher = bootstrap(Settings(state_dir=sys.argv[1]))
+dispatcher = build_dispatcher(Settings(state_dir=sys.argv[1]))
 dispatcher.submit(events.model_registered(Source.MLFLOW, "churn", "1"))
 assert set(dispatcher.deps.registries) == {"mlflow", "databricks"}
 heavy = ("mlflow", "pandas", "numpy", "sklearn", "pyspark", "databricks.sdk", "slack_sdk", "boto3")

@@ -7,11 +7,12 @@ import json
 import pytest
 from mlflow.entities.webhook import WebhookEvent
 from mlflow.webhooks.types import get_example_payload_for_event
+
 from mlops_hooks.functions.aws_events import events_from_aws
 from mlops_hooks.functions.databricks_webhook import event_from_databricks
 from mlops_hooks.functions.errors import Rejected
 from mlops_hooks.functions.mlflow_webhook import event_from_mlflow
-from mlops_hooks.shared.events import EventKind
+from mlops_hooks.shared.domain.events import EventKind
 from mlops_hooks.shared.settings import Settings
 
 SETTINGS = Settings()

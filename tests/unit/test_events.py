@@ -2,8 +2,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from mlops_hooks.shared import events
-from mlops_hooks.shared.events import EventKind, Source, event_id_for
+from mlops_hooks.shared.domain import events
+from mlops_hooks.shared.domain.events import EventKind, Source, event_id_for
 
 
 def test_retries_and_repeated_facts_share_a_key() -> None:

@@ -10,16 +10,18 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+
 from mlops_hooks.functions.app import create_app
 from mlops_hooks.functions.runtime import Runtime
+from mlops_hooks.handlers import BUILTIN
 from mlops_hooks.shared.adapters.ledger_sqlite import SqliteLedger
 from mlops_hooks.shared.bootstrap import bootstrap
-from mlops_hooks.shared.dispatch import Dispatcher, Outcome
-from mlops_hooks.shared.events import EventKind
-from mlops_hooks.shared.ports import NoQueue
+from mlops_hooks.shared.dispatch import Dispatcher
+from mlops_hooks.shared.domain.events import EventKind
+from mlops_hooks.shared.domain.signatures import sign_databricks, sign_mlflow
+from mlops_hooks.shared.ports.outcome import Outcome
+from mlops_hooks.shared.ports.runtime import NoQueue
 from mlops_hooks.shared.settings import Settings
-from mlops_hooks.shared.signatures import sign_databricks, sign_mlflow
-
 from tests.support.slack import click_body, signed_headers
 
 SECRET = "edge-secret"
@@ -172,7 +174,9 @@ def test_databricks_route(client, dispatcher) -> None:
 def test_unconfigured_databricks_secret_is_503(tmp_path: Path) -> None:
     settings = Settings(mlflow_webhook_secret=SECRET, state_dir=tmp_path)
     ledger = SqliteLedger(tmp_path / "l.db")
-    app = create_app(Runtime(settings, bootstrap(settings, ledger=ledger, queue=NoQueue())))
+    app = create_app(
+        Runtime(settings, bootstrap(settings, ledger=ledger, queue=NoQueue(), handlers=BUILTIN))
+    )
     response = TestClient(app).post("/webhooks/databricks", content=b"{}")
     assert response.status_code == 503
     assert "MLOPS_HOOKS_DATABRICKS_WEBHOOK_SECRET" in response.json()["error"]
@@ -197,7 +201,9 @@ def test_read_api_token(tmp_path: Path) -> None:
     settings = Settings(mlflow_webhook_secret=SECRET, api_token="t0ken", state_dir=tmp_path)
     ledger = SqliteLedger(tmp_path / "l.db")
     client = TestClient(
-        create_app(Runtime(settings, bootstrap(settings, ledger=ledger, queue=NoQueue())))
+        create_app(
+            Runtime(settings, bootstrap(settings, ledger=ledger, queue=NoQueue(), handlers=BUILTIN))
+        )
     )
     assert client.get("/events").status_code == 401
     assert client.get("/events", headers={"Authorization": "Bearer t0ken"}).status_code == 200
@@ -259,7 +265,7 @@ def test_malformed_and_foreign_slack_interactions(client, dispatcher) -> None:
 def test_unconfigured_slack_secret_is_503(tmp_path: Path) -> None:
     ledger = SqliteLedger(tmp_path / "ledger.db")
     settings = Settings(state_dir=tmp_path)
-    dispatcher = bootstrap(settings, ledger=ledger, queue=NoQueue())
+    dispatcher = bootstrap(settings, ledger=ledger, queue=NoQueue(), handlers=BUILTIN)
     answer = TestClient(create_app(Runtime(settings, dispatcher))).post(
         "/slack/actions", content=CLICK, headers=signed_headers(SLACK_SECRET, CLICK)
     )

@@ -6,9 +6,8 @@ from pathlib import Path
 
 from mlops_hooks.shared.adapters.ledger_sqlite import SqliteLedger
 from mlops_hooks.shared.adapters.local_jobs import LocalJobs, command_line
-from mlops_hooks.shared.ledger import RunState
-from mlops_hooks.shared.policy import Job
-
+from mlops_hooks.shared.domain.policy import Job
+from mlops_hooks.shared.ports.ledger import RunState
 from tests.support.fakes import FixedClock
 from tests.support.processes import wait_for
 

@@ -6,13 +6,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from mlops_hooks.shared import churn_data, events
-from mlops_hooks.shared.dispatch import Dispatcher
-from mlops_hooks.shared.events import EventKind, Source
-from mlops_hooks.shared.ledger import Status
-from mlops_hooks.shared.policy import parse_policy
-from mlops_hooks.shared.reports import read_section
 
+from mlops_hooks.shared.adapters.markdown import read_section
+from mlops_hooks.shared.dispatch import Dispatcher
+from mlops_hooks.shared.domain import churn_data, events
+from mlops_hooks.shared.domain.events import EventKind, Source
+from mlops_hooks.shared.domain.policy import parse_policy
+from mlops_hooks.shared.ports.ledger import Status
 from tests.support.fakes import (
     Constant,
     FakeModel,

@@ -5,9 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from mlops_hooks.functions.cli import app
-from mlops_hooks.shared.policy import PolicyError, default_policy, load_policy, parse_policy
 from typer.testing import CliRunner
+
+from mlops_hooks.functions.cli import app
+from mlops_hooks.shared.domain.policy import PolicyError, default_policy, load_policy, parse_policy
 
 ROOT = Path(__file__).resolve().parents[2]
 runner = CliRunner()

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from mlops_hooks.shared.ledger import Status
-from mlops_hooks.shared.reports import read_section
-
+from mlops_hooks.shared.adapters.markdown import read_section
+from mlops_hooks.shared.ports.ledger import Status
 from tests.support.promotion import run
 
 

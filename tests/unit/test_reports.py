@@ -1,7 +1,8 @@
 from __future__ import annotations
 
 import pytest
-from mlops_hooks.shared.reports import read_section, replace_section
+
+from mlops_hooks.shared.adapters.markdown import read_section, replace_section
 
 
 def test_first_write_appends_after_the_authors_text() -> None:

@@ -6,10 +6,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from mlops_hooks.functions.scheduler import RECONCILE_RULE, Rule, Scheduler
-from mlops_hooks.shared.events import EventKind
-from mlops_hooks.shared.policy import parse_policy
+from mlops_hooks.shared.domain.events import EventKind
+from mlops_hooks.shared.domain.policy import parse_policy
 from mlops_hooks.shared.settings import Settings
-
 from tests.support.fakes import dispatcher_over
 
 
@@ -69,7 +68,8 @@ models:
 
 def test_an_invalid_cron_is_a_policy_error() -> None:
     import pytest
-    from mlops_hooks.shared.policy import PolicyError
+
+    from mlops_hooks.shared.domain.policy import PolicyError
 
     with pytest.raises(PolicyError, match="not a valid cron expression"):
         parse_policy(

@@ -3,7 +3,8 @@ from __future__ import annotations
 import time
 
 import pytest
-from mlops_hooks.shared.signatures import (
+
+from mlops_hooks.shared.domain.signatures import (
     SignatureError,
     sign_databricks,
     sign_mlflow,

@@ -5,11 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from mlops_hooks.shared import churn_data
-from mlops_hooks.shared.policy import Checks, Holdout
-from mlops_hooks.shared.ports import Lineage, ModelVersion
-from mlops_hooks.shared.validation import validate
 
+from mlops_hooks.shared.domain import churn_data
+from mlops_hooks.shared.domain.policy import Checks, Holdout
+from mlops_hooks.shared.domain.validation import validate
+from mlops_hooks.shared.ports.registry import Lineage, ModelVersion
 from tests.support.fakes import Constant, FakeModel, schema_of
 
 HOLDOUT = Holdout(uri="memory://holdout", label="Churn")

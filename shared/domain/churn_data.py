@@ -141,7 +141,7 @@ def generate(rows: int = 7043, *, seed: int = 0, shift: float = 0.0) -> pd.DataF
 
 def train_classifier(frame: pd.DataFrame, *, seed: int = 0) -> object:
     """A scikit-learn pipeline (one-hot + scaling + logistic regression) predicting Churn."""
-    from mlops_hooks.shared.training import build_pipeline
+    from mlops_hooks.shared.domain.training import build_pipeline
 
     features = frame.drop(columns=[LABEL, ID], errors="ignore")
     categorical = [c for c in CATEGORICAL if c in features]

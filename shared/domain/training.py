@@ -9,13 +9,15 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from mlops_hooks.shared.domain.errors import PermanentError
+
 if TYPE_CHECKING:
     import pandas as pd
 
 ESTIMATORS = ("logistic_regression", "gradient_boosting", "random_forest")
 
 
-class TrainingError(ValueError):
+class TrainingError(PermanentError, ValueError):
     """The data cannot train the pipeline; one readable line."""
 
 

@@ -24,8 +24,11 @@ from pydantic import (
     model_validator,
 )
 
+from mlops_hooks.shared.domain.errors import ConfigError
+from mlops_hooks.shared.domain.metrics import CATALOGUE
 
-class PolicyError(ValueError):
+
+class PolicyError(ConfigError):
     """The policy file is invalid; ``errors`` holds one "file:line: message" per problem."""
 
     def __init__(self, errors: list[str]) -> None:
@@ -45,11 +48,7 @@ class Bound(_Strict):
     max: float | None = None
 
 
-CLASSIFIER_METRICS = ("roc_auc", "f1", "accuracy", "precision", "recall", "log_loss")
-REGRESSOR_METRICS = ("rmse", "mae", "r2")
-Metric = Literal[
-    "roc_auc", "f1", "accuracy", "precision", "recall", "log_loss", "rmse", "mae", "r2"
-]
+Metric = Literal[tuple(CATALOGUE)]  # type: ignore[valid-type]  # the catalogue's names
 
 
 class NoParams(_Strict):
@@ -153,7 +152,7 @@ class Comparison(_Strict):
 
     @model_validator(mode="after")
     def _direction_of_metric(self) -> Comparison:
-        natural = "minimize" if self.metric in ("log_loss", "rmse", "mae") else "maximize"
+        natural = CATALOGUE[self.metric].direction
         if self.direction is None:
             self.direction = natural
         elif self.direction != natural:

@@ -11,8 +11,8 @@ import re
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from mlops_hooks.shared.comparison import Decision, MetricDelta
-    from mlops_hooks.shared.validation import Validation
+    from mlops_hooks.shared.domain.comparison import Decision, MetricDelta
+    from mlops_hooks.shared.domain.validation import Validation
 
 
 def _markers(section: str) -> tuple[str, str]:
@@ -175,3 +175,12 @@ def _delta_row(delta: MetricDelta, role: str, rule: str, ok: bool) -> list[str]:
         f"[{delta.low:+.4f}, {delta.high:+.4f}]",
         rule + mark,
     ]
+
+
+def approval_markdown(*, approved: bool, comment: str, recommendation: object) -> str:
+    """What a reviewer decided, on the version (section ``approval``)."""
+    verb = "approved" if approved else "rejected"
+    return (
+        f"### mlops-hooks approval: {'✅' if approved else '❌'} {verb}\n\n{comment}; "
+        f"recommendation was {recommendation}."
+    )

@@ -8,7 +8,8 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     import pandas as pd
-    from mlops_hooks.shared.policy import DataContract
+
+    from mlops_hooks.shared.domain.policy import DataContract
 
 
 def violations(frame: pd.DataFrame, contract: DataContract) -> list[str]:

@@ -14,7 +14,9 @@ from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, Literal
 
-from mlops_hooks.shared.metrics import (
+from mlops_hooks.shared.domain.errors import MlopsHooksError
+from mlops_hooks.shared.domain.metrics import (
+    CLASSIFIER_METRICS,
     LOWER_IS_BETTER,
     NEEDS_SCORES,
     MetricUnavailable,
@@ -22,13 +24,14 @@ from mlops_hooks.shared.metrics import (
     metric_value,
     passes,
 )
-from mlops_hooks.shared.policy import CLASSIFIER_METRICS, Checks, Holdout
-from mlops_hooks.shared.scoring import Labels, Scored, as_array
+from mlops_hooks.shared.domain.policy import Checks, Holdout
+from mlops_hooks.shared.domain.scoring import Labels, Scored, as_array
 
 if TYPE_CHECKING:
     import numpy as np
     import pandas as pd
-    from mlops_hooks.shared.ports import Evaluation, Lineage, LoadedModel, ModelVersion
+
+    from mlops_hooks.shared.ports.registry import Evaluation, Lineage, LoadedModel, ModelVersion
 
 Status = Literal["passed", "failed", "skipped"]
 Number = float | int | str
@@ -64,7 +67,7 @@ class Validation:
         return "failed" if self.failed else "passed"
 
 
-class _Unavailable(Exception):
+class _Unavailable(MlopsHooksError):
     """A prerequisite (model, holdout, label) is missing; the check cannot run."""
 
 

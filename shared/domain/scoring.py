@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from mlops_hooks.shared.policy import Holdout
+from mlops_hooks.shared.domain.policy import Holdout
 
 if TYPE_CHECKING:
     import numpy as np

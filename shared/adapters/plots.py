@@ -4,16 +4,15 @@ champion and challenger on the same holdout; the drift check's histograms of the
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from mlops_hooks.shared.scoring import Scored
+    from mlops_hooks.shared.domain.scoring import Scored
 
 
 def overlay_png(
-    champion: Scored | None, challenger: Scored, path: Path, *, labels: tuple[str, str]
-) -> Path:
+    champion: Scored | None, challenger: Scored, out: IO[bytes], *, labels: tuple[str, str]
+) -> None:
     import matplotlib
 
     matplotlib.use("Agg")  # no display on servers and Lambda
@@ -37,12 +36,11 @@ def overlay_png(
         axes.set(xlabel="prediction - truth", ylabel="rows", title="Residuals")
     axes.legend(loc="lower right" if challenger.classifier else "upper right")
     figure.tight_layout()
-    figure.savefig(path)
+    figure.savefig(out, format="png")
     plt.close(figure)
-    return path
 
 
-def drift_png(features: list[dict[str, Any]], path: Path, *, limit: int = 4) -> Path:
+def drift_png(features: list[dict[str, Any]], out: IO[bytes], *, limit: int = 4) -> None:
     """Side-by-side bars of reference and current shares per PSI bin, worst features first."""
     import matplotlib
 
@@ -70,6 +68,5 @@ def drift_png(features: list[dict[str, Any]], path: Path, *, limit: int = 4) -> 
         axes.set_ylabel("share of rows")
         axes.legend(fontsize=8)
     figure.tight_layout()
-    figure.savefig(path)
+    figure.savefig(out, format="png")
     plt.close(figure)
-    return path

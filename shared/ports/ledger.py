@@ -1,4 +1,4 @@
-"""The ledger port: every event recorded once, before it is acknowledged, and never deleted.
+"""The ledger ports: every event recorded once, before it is acknowledged, and never deleted.
 
 States: received -> running -> done | failed -> (running again | dead); ``ignored`` for
 authentic deliveries we do not act on. A claimable event has a ``due_at``: when it was
@@ -10,18 +10,16 @@ Two adapters pass one contract test suite: SQLite (local default) and DynamoDB (
 
 from __future__ import annotations
 
-import json
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from enum import StrEnum
-from functools import lru_cache
 from typing import Any
 
-from mlops_hooks.shared.events import Event, EventKind
 from pydantic import BaseModel, Field
 
-HISTORY_LIMIT = 50  # transitions kept per event (DynamoDB items are capped at 400 KB)
+from mlops_hooks.shared.domain.errors import MlopsHooksError
+from mlops_hooks.shared.domain.events import Event, EventKind
 
 
 class Status(StrEnum):
@@ -36,7 +34,7 @@ class Status(StrEnum):
 CLAIMABLE = frozenset({Status.RECEIVED, Status.FAILED, Status.RUNNING})
 
 
-class LedgerError(Exception):
+class LedgerError(MlopsHooksError):
     """The ledger refused an operation (unknown event, lost lease, ...)."""
 
 
@@ -137,97 +135,7 @@ class Recorded:
     created: bool  # False: the key was already recorded (a duplicate delivery)
 
 
-def ts(value: float | None) -> datetime | None:
-    return None if value is None else datetime.fromtimestamp(value, UTC)
-
-
-@lru_cache(maxsize=16)
-def _stamp(now: float) -> tuple[datetime, str]:
-    # every event of a batch is recorded with the same `now`: convert it once
-    at = datetime.fromtimestamp(now, UTC)
-    return at, at.isoformat()
-
-
-def first_history_json(record: EventRecord) -> str:
-    """The JSON of a new record's one-entry history (a hot path: no json.dumps needed)."""
-    entry = record.history[0]
-    return f'[{{"at": "{entry["at"]}", "status": "{entry["status"]}"}}]'
-
-
-def history_entry(now: float, status: Status, **extra: Any) -> dict[str, Any]:
-    entry: dict[str, Any] = {"at": ts(now).isoformat(), "status": status.value}  # type: ignore[union-attr]
-    entry.update({k: v for k, v in extra.items() if v is not None})
-    return entry
-
-
-def append_history(history_json: str | None, entry: dict[str, Any]) -> str:
-    items = json.loads(history_json or "[]")
-    items.append(entry)
-    return json.dumps(items[-HISTORY_LIMIT:])
-
-
-def record_from_row(row: dict[str, Any]) -> EventRecord:
-    """Both adapters store the same columns: epoch-second floats, JSON text for documents."""
-
-    def num(name: str) -> float | None:
-        value = row.get(name)
-        return None if value is None else float(value)
-
-    return EventRecord(
-        id=row["id"],
-        key=row["key"],
-        kind=EventKind(row["kind"]),
-        source=row["source"],
-        model=row.get("model"),
-        version=row.get("version"),
-        status=Status(row["status"]),
-        attempts=int(row.get("attempts") or 0),
-        deliveries=int(row.get("deliveries") or 1),
-        received_at=ts(num("received_at")),
-        updated_at=ts(num("updated_at")),
-        started_at=ts(num("started_at")),
-        finished_at=ts(num("finished_at")),
-        due_at=ts(num("due_at")),
-        worker=row.get("worker"),
-        lease_token=row.get("lease_token"),
-        outcome=json.loads(row["outcome"]) if row.get("outcome") else None,
-        last_error=row.get("last_error"),
-        event=Event.model_validate_json(row["event"]),
-        history=json.loads(row.get("history") or "[]"),
-    )
-
-
-def initial_status(event: Event) -> Status:
-    return Status.IGNORED if event.kind is EventKind.IGNORED else Status.RECEIVED
-
-
-def new_record(event: Event, now: float) -> EventRecord:
-    """The record of a first delivery, built from the event in hand (no read-back).
-
-    Every value here is ours and already typed, so pydantic's validation is skipped: this
-    runs once per webhook on the edge's hot path.
-    """
-    status = initial_status(event)
-    at, iso = _stamp(now)
-    return EventRecord.model_construct(
-        id=event.id,
-        key=event.key,
-        kind=event.kind,
-        source=event.source.value,
-        model=event.model,
-        version=event.version,
-        status=status,
-        received_at=at,  # type: ignore[arg-type]
-        updated_at=at,  # type: ignore[arg-type]
-        due_at=at if status is Status.RECEIVED else None,
-        attempts=0,
-        deliveries=1,
-        event=event,
-        history=[{"at": iso, "status": status.value}],
-    )
-
-
-class Ledger(ABC):
+class EventLog(ABC):
     """Durable, de-duplicating event store with leased claims."""
 
     @abstractmethod
@@ -282,30 +190,6 @@ class Ledger(ABC):
         """End a claim: only the holder of ``token`` may; ``due_at`` keeps it claimable."""
 
     @abstractmethod
-    def acquire(self, name: str, holder: str, *, now: float, until: float | None = None) -> Hold:
-        """First writer wins: take the guard ``name`` unless someone else holds it.
-
-        Returns the hold in force: ours (newly taken, or already ours - so a retried handler
-        passes again) or the other holder's. A hold with ``until`` lapses then and can be taken
-        anew; ``until=None`` holds for good (a promotion request's one decision).
-        """
-
-    @abstractmethod
-    def release(self, name: str, holder: str) -> bool:
-        """Give the guard up; only its holder can. False when it was not held by ``holder``."""
-
-    @abstractmethod
-    def save_run(self, run: JobRun) -> None:
-        """Insert or replace a job run's record."""
-
-    @abstractmethod
-    def get_run(self, run_id: str) -> JobRun | None: ...
-
-    @abstractmethod
-    def list_runs(self, *, unfinished: bool = False, limit: int = 100) -> list[JobRun]:
-        """Newest first; ``unfinished``: only those still pending or running."""
-
-    @abstractmethod
     def requeue(self, event_id: str, *, now: float, reason: str = "replay") -> EventRecord:
         """Any state -> received, attempts reset: the audit history keeps what came before."""
 
@@ -323,14 +207,38 @@ class Ledger(ABC):
         """Release connections and threads."""
 
 
-def open_ledger(url: str, *, endpoint_url: str | None = None) -> Ledger:
-    """The one place that maps a ledger URL to its adapter."""
-    if url.startswith("sqlite:///"):
-        from mlops_hooks.shared.adapters.ledger_sqlite import SqliteLedger
+class Guards(ABC):
+    """Named holds, first writer wins: one decision per request, one retraining at a time."""
 
-        return SqliteLedger(url.removeprefix("sqlite:///"))
-    if url.startswith("dynamodb://"):
-        from mlops_hooks.shared.adapters.ledger_dynamodb import DynamoDBLedger
+    @abstractmethod
+    def acquire(self, name: str, holder: str, *, now: float, until: float | None = None) -> Hold:
+        """First writer wins: take the guard ``name`` unless someone else holds it.
 
-        return DynamoDBLedger(url.removeprefix("dynamodb://"), endpoint_url=endpoint_url)
-    raise LedgerError(f"unknown ledger URL {url!r}: use sqlite:///path or dynamodb://table")
+        Returns the hold in force: ours (newly taken, or already ours - so a retried handler
+        passes again) or the other holder's. A hold with ``until`` lapses then and can be taken
+        anew; ``until=None`` holds for good (a promotion request's one decision).
+        """
+
+    @abstractmethod
+    def release(self, name: str, holder: str) -> bool:
+        """Give the guard up; only its holder can. False when it was not held by ``holder``."""
+
+
+class JobRuns(ABC):
+    """The job runs events launched (local subprocesses, Databricks runs)."""
+
+    @abstractmethod
+    def save_run(self, run: JobRun) -> None:
+        """Insert or replace a job run's record."""
+
+    @abstractmethod
+    def get_run(self, run_id: str) -> JobRun | None: ...
+
+    @abstractmethod
+    def list_runs(self, *, unfinished: bool = False, limit: int = 100) -> list[JobRun]:
+        """Newest first; ``unfinished``: only those still pending or running."""
+
+
+class Ledger(EventLog, Guards, JobRuns):
+    """One store behind the three ports (SQLite locally, DynamoDB on AWS): the adapters
+    implement them together, so a handler's writes to all three share one backend."""

@@ -19,17 +19,18 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from mlops_hooks.shared.metrics import (
+from mlops_hooks.shared.domain.metrics import (
     LOWER_IS_BETTER,
     NEEDS_SCORES,
     MetricUnavailable,
     metric_value,
 )
-from mlops_hooks.shared.policy import Comparison as ComparisonPolicy
+from mlops_hooks.shared.domain.policy import Comparison as ComparisonPolicy
 
 if TYPE_CHECKING:
     import numpy as np
-    from mlops_hooks.shared.scoring import Scored
+
+    from mlops_hooks.shared.domain.scoring import Scored
 
 CHUNK_CELLS = 4_000_000  # resamples x rows per block of draw counts (32 MB of float64)
 

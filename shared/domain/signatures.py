@@ -12,8 +12,10 @@ import hmac
 import time
 from collections.abc import Mapping
 
+from mlops_hooks.shared.domain.errors import MlopsHooksError
 
-class SignatureError(Exception):
+
+class SignatureError(MlopsHooksError):
     """The request is not provably from the configured sender. Message is one line."""
 
 

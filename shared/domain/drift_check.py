@@ -15,16 +15,19 @@ import json
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from mlops_hooks.shared.domain.errors import PermanentError
+
 if TYPE_CHECKING:
     import pandas as pd
-    from mlops_hooks.shared.drift import DriftReport
+
+    from mlops_hooks.shared.domain.drift import DriftReport
 
 ALARM_PREFIX = "mlops-drift-"  # functions/aws_events.py maps it back to the model
 SCORING_COLUMNS = ("prediction", "model_version", "scored_at", "score_date")
 DETAILED_FEATURES = 8  # features whose bins travel with the alarm (for the histograms)
 
 
-class DriftCheckError(ValueError):
+class DriftCheckError(PermanentError, ValueError):
     """The check cannot run with what it was given; one readable line."""
 
 

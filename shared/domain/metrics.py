@@ -7,16 +7,47 @@ and the comparison issue's bootstrap.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal
+
+from mlops_hooks.shared.domain.errors import MlopsHooksError
 
 if TYPE_CHECKING:
     import numpy as np
 
-NEEDS_SCORES = frozenset({"roc_auc", "log_loss"})
-LOWER_IS_BETTER = frozenset({"log_loss", "rmse", "mae"})
+
+@dataclass(frozen=True)
+class MetricSpec:
+    """One metric of the catalogue: which way is better, what it needs, which models it fits."""
+
+    name: str
+    direction: Literal["maximize", "minimize"]
+    needs_probabilities: bool
+    task: Literal["classifier", "regressor"]
 
 
-class MetricUnavailable(ValueError):
+# The metric catalogue: the one list policy, validation, comparison and reports use.
+CATALOGUE: dict[str, MetricSpec] = {
+    spec.name: spec
+    for spec in (
+        MetricSpec("roc_auc", "maximize", True, "classifier"),
+        MetricSpec("f1", "maximize", False, "classifier"),
+        MetricSpec("accuracy", "maximize", False, "classifier"),
+        MetricSpec("precision", "maximize", False, "classifier"),
+        MetricSpec("recall", "maximize", False, "classifier"),
+        MetricSpec("log_loss", "minimize", True, "classifier"),
+        MetricSpec("rmse", "minimize", False, "regressor"),
+        MetricSpec("mae", "minimize", False, "regressor"),
+        MetricSpec("r2", "maximize", False, "regressor"),
+    )
+}
+CLASSIFIER_METRICS = tuple(n for n, s in CATALOGUE.items() if s.task == "classifier")
+REGRESSOR_METRICS = tuple(n for n, s in CATALOGUE.items() if s.task == "regressor")
+NEEDS_SCORES = frozenset(n for n, s in CATALOGUE.items() if s.needs_probabilities)
+LOWER_IS_BETTER = frozenset(n for n, s in CATALOGUE.items() if s.direction == "minimize")
+
+
+class MetricUnavailable(MlopsHooksError, ValueError):
     """The metric cannot be computed here; the message says why in a few words."""
 
 

@@ -1,0 +1,107 @@
+"""How both ledger adapters store a record: epoch-second floats, JSON text for documents.
+
+The row codec is the adapters' business (the ports speak EventRecord); SQLite and DynamoDB
+store the same columns, so they share it.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from functools import lru_cache
+from typing import Any
+
+from mlops_hooks.shared.domain.events import Event, EventKind
+from mlops_hooks.shared.ports.ledger import EventRecord, Status
+
+HISTORY_LIMIT = 50  # transitions kept per event (DynamoDB items are capped at 400 KB)
+
+
+def ts(value: float | None) -> datetime | None:
+    return None if value is None else datetime.fromtimestamp(value, UTC)
+
+
+@lru_cache(maxsize=16)
+def _stamp(now: float) -> tuple[datetime, str]:
+    # every event of a batch is recorded with the same `now`: convert it once
+    at = datetime.fromtimestamp(now, UTC)
+    return at, at.isoformat()
+
+
+def first_history_json(record: EventRecord) -> str:
+    """The JSON of a new record's one-entry history (a hot path: no json.dumps needed)."""
+    entry = record.history[0]
+    return f'[{{"at": "{entry["at"]}", "status": "{entry["status"]}"}}]'
+
+
+def history_entry(now: float, status: Status, **extra: Any) -> dict[str, Any]:
+    entry: dict[str, Any] = {"at": ts(now).isoformat(), "status": status.value}  # type: ignore[union-attr]
+    entry.update({k: v for k, v in extra.items() if v is not None})
+    return entry
+
+
+def append_history(history_json: str | None, entry: dict[str, Any]) -> str:
+    items = json.loads(history_json or "[]")
+    items.append(entry)
+    return json.dumps(items[-HISTORY_LIMIT:])
+
+
+def record_from_row(row: dict[str, Any]) -> EventRecord:
+    """Both adapters store the same columns: epoch-second floats, JSON text for documents."""
+
+    def num(name: str) -> float | None:
+        value = row.get(name)
+        return None if value is None else float(value)
+
+    return EventRecord(
+        id=row["id"],
+        key=row["key"],
+        kind=EventKind(row["kind"]),
+        source=row["source"],
+        model=row.get("model"),
+        version=row.get("version"),
+        status=Status(row["status"]),
+        attempts=int(row.get("attempts") or 0),
+        deliveries=int(row.get("deliveries") or 1),
+        received_at=ts(num("received_at")),
+        updated_at=ts(num("updated_at")),
+        started_at=ts(num("started_at")),
+        finished_at=ts(num("finished_at")),
+        due_at=ts(num("due_at")),
+        worker=row.get("worker"),
+        lease_token=row.get("lease_token"),
+        outcome=json.loads(row["outcome"]) if row.get("outcome") else None,
+        last_error=row.get("last_error"),
+        event=Event.model_validate_json(row["event"]),
+        history=json.loads(row.get("history") or "[]"),
+    )
+
+
+def initial_status(event: Event) -> Status:
+    return Status.IGNORED if event.kind is EventKind.IGNORED else Status.RECEIVED
+
+
+def new_record(event: Event, now: float) -> EventRecord:
+    """The record of a first delivery, built from the event in hand (no read-back).
+
+    Every value here is ours and already typed, so pydantic's validation is skipped: this
+    runs once per webhook on the edge's hot path.
+    """
+    status = initial_status(event)
+    at, iso = _stamp(now)
+    return EventRecord.model_construct(
+        id=event.id,
+        key=event.key,
+        kind=event.kind,
+        source=event.source.value,
+        model=event.model,
+        version=event.version,
+        status=status,
+        received_at=at,  # type: ignore[arg-type]
+        updated_at=at,  # type: ignore[arg-type]
+        due_at=at if status is Status.RECEIVED else None,
+        attempts=0,
+        deliveries=1,
+        event=event,
+        history=[{"at": iso, "status": status.value}],
+    )

@@ -1,0 +1,84 @@
+"""The bundle of ports a handler receives. Built by bootstrap; tests pass fakes into bootstrap.
+
+A port that a deployment does not configure is None (or absent from ``registries``), and a
+handler that needs it fails with a clear error (see ``Deps.need`` / ``Deps.registry_for``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from mlops_hooks.shared.domain.errors import PortMissing
+from mlops_hooks.shared.ports.ledger import EventLog, Guards, JobRuns, Ledger
+from mlops_hooks.shared.ports.notifier import Notifier
+from mlops_hooks.shared.ports.registry import Registry
+from mlops_hooks.shared.ports.renderer import Renderer
+from mlops_hooks.shared.ports.runtime import Clock, SystemClock
+from mlops_hooks.shared.settings import Settings
+
+if TYPE_CHECKING:
+    from mlops_hooks.shared.domain.policy import ModelPolicy, Policy
+    from mlops_hooks.shared.ports.jobs import Jobs
+    from mlops_hooks.shared.ports.tables import Tables
+
+
+@dataclass
+class Deps:
+    """Everything a handler may use.
+
+    ``registries`` maps an event's ``registry`` ("mlflow", "databricks") to its adapter; it may
+    be a lazy mapping, so an edge function that never handles an event never imports mlflow.
+    The ledger is one store behind three ports: ``events`` (the event log), ``guards``
+    (first-writer-wins holds) and ``runs`` (job runs); handlers use the one they need.
+    """
+
+    settings: Settings
+    ledger: Ledger
+    notifier: Notifier
+    renderer: Renderer
+    clock: Clock = field(default_factory=SystemClock)
+    registries: Mapping[str, Registry] = field(default_factory=dict)
+    jobs: Jobs | None = None
+    tables: Tables | None = None
+    policy: Policy | Callable[[], Policy] | None = None
+
+    @property
+    def events(self) -> EventLog:
+        return self.ledger
+
+    @property
+    def guards(self) -> Guards:
+        return self.ledger
+
+    @property
+    def runs(self) -> JobRuns:
+        return self.ledger
+
+    def need(self, name: str) -> Any:
+        port = getattr(self, name)
+        if port is None:
+            raise PortMissing(f"the {name} port is not configured in this deployment")
+        return port
+
+    def registry_for(self, registry: str) -> Registry:
+        try:
+            return self.registries[registry]
+        except KeyError:
+            raise PortMissing(
+                f"no {registry!r} registry is configured in this deployment"
+            ) from None
+
+    def loaded_policy(self) -> Policy:
+        """The policy, loaded on first use (the built-in default when none is set)."""
+        from mlops_hooks.shared.domain.policy import Policy, default_policy
+
+        if self.policy is None:
+            self.policy = default_policy()
+        elif not isinstance(self.policy, Policy):
+            self.policy = self.policy()
+        return self.policy
+
+    def policy_for(self, model: str) -> ModelPolicy:
+        return self.loaded_policy().for_model(model)

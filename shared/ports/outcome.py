@@ -1,0 +1,33 @@
+"""What a handler returns: its result for the audit trail, and the follow-up events it emits."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from mlops_hooks.shared.domain.events import Event
+
+if TYPE_CHECKING:
+    from mlops_hooks.shared.ports.deps import Deps
+
+
+@dataclass
+class Outcome:
+    """What a handler reports. ``emit`` events are recorded through the ledger like any other."""
+
+    result: str = "done"  # "done", "skipped", "rejected", ... (free text, shown in the audit)
+    summary: str = ""
+    data: dict[str, Any] = field(default_factory=dict)
+    emit: list[Event] = field(default_factory=list)
+
+    def as_json(self, emitted: list[str]) -> dict[str, Any]:
+        return {
+            "result": self.result,
+            "summary": self.summary,
+            "data": self.data,
+            "emitted": emitted,
+        }
+
+
+Handler = Callable[[Event, "Deps"], Outcome | None]
