@@ -11,16 +11,29 @@ import logging
 import sys
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
+from mlops_hooks.functions.cli_common import (
+    dispatcher_or_fail,
+    err,
+    fail,
+    one_line,
+    out,
+    run_action,
+    say,
+    settings_or_fail,
+)
+from mlops_hooks.functions.cli_demo import demo
+from mlops_hooks.functions.cli_drift import drift
+from mlops_hooks.functions.cli_jobs import jobs_app
 from mlops_hooks.shared.domain import tags
 from mlops_hooks.shared.domain.events import EventKind
 from mlops_hooks.shared.ports.ledger import Status
-from mlops_hooks.shared.settings import Settings, SettingsError
+from mlops_hooks.shared.settings import Settings
 
 app = typer.Typer(
     name="mlops-hooks",
@@ -34,47 +47,18 @@ policy_app = typer.Typer(help="Check and show the policy file.", no_args_is_help
 app.add_typer(events_app, name="events")
 app.add_typer(policy_app, name="policy")
 app.add_typer(webhooks_app, name="webhooks")
+app.add_typer(jobs_app, name="jobs")
+app.command()(drift)
+app.command()(demo)
 
-out = Console(soft_wrap=True)  # messages stay one line (ids and URLs stay copyable)
-err = Console(stderr=True)
-
-
-@app.callback()
-def _root(
-    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log debug details.")] = False,
-) -> None:
-    """Event-driven MLOps on model-registry webhooks."""
-    logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.WARNING,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
-    if not verbose:  # SDK chatter (config discovery, retries) is not the user's business
-        for noisy in ("databricks.sdk", "mlflow", "botocore", "urllib3"):
-            logging.getLogger(noisy).setLevel(logging.ERROR)
-
-
-def fail(message: str, code: int = 2) -> NoReturn:
-    err.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
-    raise typer.Exit(code)
-
-
-def _settings(**overrides: Any) -> Settings:
-    from mlops_hooks.functions.wiring import load_settings
-
-    try:
-        return load_settings(**{k: v for k, v in overrides.items() if v is not None})
-    except SettingsError as exc:
-        fail(str(exc))
-
-
-def _dispatcher(settings: Settings):
-    from mlops_hooks.functions.wiring import build_dispatcher
-
-    try:
-        return build_dispatcher(settings)
-    except Exception as exc:
-        fail(f"cannot open the ledger at {settings.resolved_ledger_url}: {exc}")
-
+RequestOption = Annotated[
+    str | None,
+    typer.Option(
+        help="Names this request: running the command again with the same id is a retry, "
+        "carried out once [a new id each run]."
+    ),
+]
+TimeoutOption = Annotated[float, typer.Option(min=1, help="Seconds to wait for the outcome.")]
 
 # --- serve --------------------------------------------------------------------------------
 
@@ -98,7 +82,7 @@ def serve(
     from mlops_hooks.functions.serve import ServeError, run_server
 
     logging.getLogger().setLevel(log_level.upper())
-    settings = _settings(state_dir=state_dir, workers=workers)
+    settings = settings_or_fail(state_dir=state_dir, workers=workers)
     try:
         run_server(
             settings,
@@ -130,6 +114,7 @@ class KindChoice(StrEnum):
     drift_detected = "drift_detected"
     scheduled = "scheduled"
     approval = "approval"
+    action = "action"
     ignored = "ignored"
 
 
@@ -141,7 +126,7 @@ def events_list(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """List recorded events, newest first."""
-    dispatcher = _dispatcher(_settings())
+    dispatcher = dispatcher_or_fail(settings_or_fail())
     records = dispatcher.ledger.list(
         status=Status(status.value) if status else None,
         kind=EventKind(kind.value) if kind else None,
@@ -155,20 +140,32 @@ def events_list(
     table.add_column("id", no_wrap=True, min_width=27)
     table.add_column("kind", no_wrap=True, min_width=len("promotion_requested"))
     table.add_column("status", no_wrap=True, min_width=len("received"))
+    table.add_column("source", no_wrap=True)
     table.add_column("att.", justify="right")
     table.add_column("model")
     table.add_column("received (UTC)", no_wrap=True)
     table.add_column("last error", overflow="ellipsis", no_wrap=True, max_width=50)
     for r in records:
         model = f"{r.model} v{r.version}" if r.model and r.version else r.model or ""
+        kind = (
+            f"{r.kind.value}:{r.event.task}"
+            if r.event.task and r.kind.value == "action"
+            else r.kind.value
+        )
         table.add_row(
-            r.id,
-            r.kind.value,
-            r.status.value,
-            str(r.attempts),
-            model,
-            r.received_at.strftime("%m-%d %H:%M:%S"),
-            r.last_error or "",
+            *(
+                Text(cell)  # data, never markup
+                for cell in (
+                    r.id,
+                    kind,
+                    r.status.value,
+                    r.source,
+                    str(r.attempts),
+                    model,
+                    r.received_at.strftime("%m-%d %H:%M:%S"),
+                    r.last_error or "",
+                )
+            )
         )
     out.print(table)
     if not records:
@@ -181,7 +178,7 @@ def events_show(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Show one event: its payload, attempts, outcome and history."""
-    record = _dispatcher(_settings()).ledger.get(event_id)
+    record = dispatcher_or_fail(settings_or_fail()).ledger.get(event_id)
     if record is None:
         fail(f"no event with id {event_id}", code=1)
     if as_json:
@@ -213,29 +210,28 @@ def events_replay(
             help="Run the handler here and now, instead of leaving it to a running `serve`."
         ),
     ] = False,
+    request_id: RequestOption = None,
+    timeout: TimeoutOption = 120.0,
 ) -> None:
-    """Queue an event to run again (attempts reset; its history is kept)."""
-    from mlops_hooks.shared.ports.ledger import LedgerError
+    """Queue an event to run again (attempts reset; its history is kept).
 
-    dispatcher = _dispatcher(_settings())
-    try:
-        dispatcher.replay(event_id)
-    except LedgerError as exc:
-        fail(str(exc), code=1)
+    The replay itself is recorded as an event (source cli, who ran it)."""
+    if dispatcher_or_fail(settings_or_fail()).ledger.get(event_id) is None:
+        fail(f"no event with id {event_id}", code=1)  # a typo records nothing
+    record = run_action("replay", {"event_id": event_id}, request_id=request_id, timeout=timeout)
+    say(f"{record.outcome['summary'] if record.outcome else event_id + ' queued again'}")
     if not run:
-        out.print(
-            f"{event_id} queued again; a running `mlops-hooks serve` will pick it up "
-            "(or pass --run to run it here)"
-        )
+        say("a running `mlops-hooks serve` will pick it up (or pass --run to run it here)")
         return
-    record = dispatcher.process(event_id, worker="cli")
-    if record is None:
+    dispatcher = dispatcher_or_fail(settings_or_fail())
+    replayed = dispatcher.process(event_id, worker="cli")
+    if replayed is None:
         fail(f"{event_id} was picked up by another worker first", code=1)
-    out.print(
-        f"{event_id}: {record.status.value}"
-        + (f" ({record.last_error})" if record.last_error else "")
+    say(
+        f"{event_id}: {replayed.status.value}"
+        + (f" ({replayed.last_error})" if replayed.last_error else "")
     )
-    if record.status not in (Status.DONE, Status.IGNORED):
+    if replayed.status not in (Status.DONE, Status.IGNORED):
         raise typer.Exit(1)
 
 
@@ -272,7 +268,7 @@ def policy_show(
     """Print the effective policy of MODEL (or the defaults) as YAML."""
     import yaml
 
-    policy = _load_policy(file or _settings().resolved_policy_path)
+    policy = _load_policy(file or settings_or_fail().resolved_policy_path)
     name = model or "*"
     entry = policy.entry_for(name) if model else None
     origin = f"entry {entry.name!r}" if entry else "defaults"
@@ -312,7 +308,7 @@ def _registry(settings: Settings, databricks: bool) -> Any:
     try:
         return registries[key]
     except Exception as exc:
-        fail(f"cannot reach the {key} registry: {_one_line(exc)}", code=1)
+        fail(f"cannot reach the {key} registry: {one_line(exc)}", code=1)
 
 
 @app.command()
@@ -334,7 +330,7 @@ def compare(
     from mlops_hooks.handlers.promotion_requested import decide
     from mlops_hooks.shared.adapters.table_reader import TableReader
 
-    settings = _settings()
+    settings = settings_or_fail()
     policy = _load_policy(settings.resolved_policy_path).for_model(model)
     if data:
         policy = policy.model_copy(
@@ -364,7 +360,7 @@ def compare(
     except typer.Exit:
         raise
     except Exception as exc:
-        fail(_one_line(exc), code=1)
+        fail(one_line(exc), code=1)
     if as_json:
         print(json.dumps({**dataclasses.asdict(decision), "verdict": decision.verdict}, indent=2))
         return
@@ -397,20 +393,15 @@ def compare(
 def rollback(
     model: Annotated[str, typer.Argument(help="Registered model name.")],
     databricks: DatabricksOption = False,
+    request_id: RequestOption = None,
+    timeout: TimeoutOption = 120.0,
 ) -> None:
-    """Move the champion alias back to the previous champion (the two aliases swap)."""
-    from mlops_hooks.handlers.promotion_requested import rollback as roll_back
-    from mlops_hooks.shared.domain.errors import PermanentError
+    """Move the champion alias back to the previous champion (the two aliases swap).
 
-    settings = _settings()
-    policy = _load_policy(settings.resolved_policy_path).for_model(model)
-    registry = _registry(settings, databricks)
-    try:
-        out.print(roll_back(registry, model, policy), highlight=False)
-    except PermanentError as exc:
-        fail(str(exc), code=1)
-    except Exception as exc:
-        fail(_one_line(exc), code=1)
+    Recorded as an event (source cli, who ran it); a retried request is carried out once."""
+    arguments = {"model": model, "registry": "databricks" if databricks else "mlflow"}
+    record = run_action("rollback", arguments, request_id=request_id, timeout=timeout)
+    say((record.outcome or {}).get("summary") or "done")
 
 
 # --- webhooks -----------------------------------------------------------------------------
@@ -444,55 +435,24 @@ def webhooks_register(
         str | None, typer.Option(help="Databricks: only this model (default: registry-wide).")
     ] = None,
     name: Annotated[str, typer.Option(help="MLflow webhook name.")] = "mlops-hooks",
+    request_id: RequestOption = None,
+    timeout: TimeoutOption = 120.0,
 ) -> None:
-    """Create the registry webhook with the configured secret (or update ours in place)."""
-    from mlops_hooks.shared.adapters import webhook_registration as reg
+    """Create the registry webhook with the configured secret (or update ours in place).
 
-    settings = _settings()
+    Recorded as an event (source cli, who ran it); the secret is read from settings, never
+    recorded."""
     if not url.startswith(("http://", "https://")):
         fail(f"--url must be an http(s) URL, got {url!r}")
-    try:
-        if databricks:
-            secret = settings.secret("databricks_webhook_secret")
-            if not secret:
-                fail("set MLOPS_HOOKS_DATABRICKS_WEBHOOK_SECRET first: it signs every delivery")
-            token = settings.secret("databricks_token")
-            done = reg.register_databricks_webhook(
-                host=settings.databricks_host,
-                token=token,
-                url=url,
-                secret=secret,
-                events=events or reg.DATABRICKS_EVENTS,
-                model_name=model,
-                retry_timeout_seconds=settings.databricks_retry_timeout_seconds,
-            )
-        else:
-            secret = settings.secret("mlflow_webhook_secret")
-            if not secret:
-                fail("set MLOPS_HOOKS_MLFLOW_WEBHOOK_SECRET first: it signs every delivery")
-            if not settings.mlflow_tracking_uri:
-                fail(
-                    "set MLFLOW_TRACKING_URI to the MLflow server (webhooks need a server "
-                    "with a SQL backend)"
-                )
-            done = reg.register_mlflow_webhook(
-                tracking_uri=settings.mlflow_tracking_uri,
-                url=url,
-                secret=secret,
-                events=events or reg.MLFLOW_EVENTS,
-                name=name,
-            )
-    except typer.Exit:
-        raise
-    except Exception as exc:
-        fail(f"could not register the webhook: {_one_line(exc)}", code=1)
-    verb = "created" if done.created else "updated"
-    out.print(f"{verb} webhook {done.id} -> {done.url} for {', '.join(done.events)}")
-
-
-def _one_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return f"{type(exc).__name__}: {text[0] if text else ''}"
+    arguments = {
+        "registry": "databricks" if databricks else "mlflow",
+        "url": url,
+        "events": events or [],
+        "name": name,
+        "model": model,
+    }
+    record = run_action("register_webhook", arguments, request_id=request_id, timeout=timeout)
+    say((record.outcome or {}).get("summary") or "done")
 
 
 def main() -> None:
@@ -504,18 +464,3 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
-
-
-# --- jobs (its own module; registered last, as it builds on the helpers above) --------------
-
-from mlops_hooks.functions.cli_jobs import jobs_app  # noqa: E402
-
-app.add_typer(jobs_app, name="jobs")
-
-from mlops_hooks.functions.cli_drift import drift  # noqa: E402
-
-app.command()(drift)
-
-from mlops_hooks.functions.cli_demo import demo  # noqa: E402
-
-app.command()(demo)

@@ -10,7 +10,7 @@ from typing import Annotated, Any
 
 import typer
 
-from mlops_hooks.functions.cli import err, fail, out
+from mlops_hooks.functions.cli_common import err, fail, out
 
 
 def demo(

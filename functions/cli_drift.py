@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from mlops_hooks.functions.cli import _settings, fail, out
+from mlops_hooks.functions.cli_common import fail, out, settings_or_fail
 
 
 def drift(
@@ -26,7 +26,7 @@ def drift(
     from mlops_hooks.shared.adapters.table_reader import TableReader
     from mlops_hooks.shared.domain.errors import TableError
 
-    settings = _settings()
+    settings = settings_or_fail()
     uri = table or settings.table_uri(model, "monitoring")
     try:
         rows = TableReader(endpoint_url=settings.aws_endpoint_url).read(uri, "delta")

@@ -10,7 +10,14 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from mlops_hooks.functions.cli import _dispatcher, _settings, fail, out
+from mlops_hooks.functions.cli_common import (
+    dispatcher_or_fail,
+    fail,
+    out,
+    run_action,
+    say,
+    settings_or_fail,
+)
 
 jobs_app = typer.Typer(
     help="Job runs (train, batch_inference) launched by events.", no_args_is_help=True
@@ -24,7 +31,9 @@ def jobs_list(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """List job runs, newest first."""
-    runs = _dispatcher(_settings()).ledger.list_runs(unfinished=unfinished, limit=limit)
+    runs = dispatcher_or_fail(settings_or_fail()).ledger.list_runs(
+        unfinished=unfinished, limit=limit
+    )
     if as_json:
         print(json.dumps([r.model_dump(mode="json") for r in runs], indent=2))
         return
@@ -55,7 +64,7 @@ def jobs_logs(
     tail: Annotated[int | None, typer.Option(min=1, help="Only the last N lines.")] = None,
 ) -> None:
     """Print a local run's log (a Databricks run: where to read it)."""
-    run = _dispatcher(_settings()).ledger.get_run(run_id)
+    run = dispatcher_or_fail(settings_or_fail()).ledger.get_run(run_id)
     if run is None:
         fail(f"no job run {run_id}; see `mlops-hooks jobs list`")
     if not run.log_path:
@@ -69,10 +78,13 @@ def jobs_logs(
 
 
 @jobs_app.command("reconcile")
-def jobs_reconcile() -> None:
-    """Refresh the state of unfinished runs now and notify failures (what the tick does)."""
-    from mlops_hooks.handlers.scheduled import reconcile
+def jobs_reconcile(
+    request_id: Annotated[
+        str | None, typer.Option(help="Names this request: the same id again is a retry.")
+    ] = None,
+) -> None:
+    """Refresh the state of unfinished runs now and notify failures (what the tick does).
 
-    dispatcher = _dispatcher(_settings())
-    outcome = reconcile(dispatcher.deps)
-    out.print(outcome.summary, highlight=False)
+    Recorded as an event (source cli, who ran it)."""
+    record = run_action("reconcile", {}, request_id=request_id)
+    say((record.outcome or {}).get("summary") or "done")

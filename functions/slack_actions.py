@@ -27,14 +27,14 @@ SLACK_TIMESTAMP = "x-slack-request-timestamp"
 
 def verify_slack(secret: str, headers: dict[str, str], body: bytes, settings: Settings) -> str:
     """slack_sdk's SignatureVerifier (HMAC-SHA256, constant-time compare, 5-minute window)."""
-    from slack_sdk.signature import SignatureVerifier
+    from mlops_hooks.shared.adapters.slack_signature import slack_request_is_valid
 
     timestamp, signature = headers.get(SLACK_TIMESTAMP), headers.get(SLACK_SIGNATURE)
     if not timestamp or not signature:
         raise SignatureError(f"missing {SLACK_SIGNATURE} or {SLACK_TIMESTAMP} header")
     if not timestamp.isdigit():
         raise SignatureError(f"{SLACK_TIMESTAMP} is not a unix timestamp")
-    if not SignatureVerifier(secret).is_valid(body, timestamp, signature):
+    if not slack_request_is_valid(secret, body, timestamp, signature):
         raise SignatureError(
             f"{SLACK_SIGNATURE} does not match the body, or the request is over 5 minutes old"
         )

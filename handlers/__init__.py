@@ -12,6 +12,7 @@ import importlib
 from collections.abc import Mapping
 
 from mlops_hooks.handlers import (
+    action,
     approval,
     data_landed,
     drift_detected,
@@ -30,6 +31,7 @@ BUILTIN: dict[EventKind, Handler] = {
     EventKind.DATA_LANDED: data_landed.handle,
     EventKind.SCHEDULED: scheduled.handle,
     EventKind.DRIFT_DETECTED: drift_detected.handle,
+    EventKind.ACTION: action.handle,
 }
 
 

@@ -194,25 +194,6 @@ def decide(
     return decision, scored
 
 
-def rollback(registry: Registry, name: str, policy: ModelPolicy) -> str:
-    """Champion back to the previous champion; the two aliases swap, so it can be undone."""
-    aliases = policy.aliases
-    current = registry.get_alias(name, aliases.champion)
-    previous = registry.get_alias(name, aliases.previous)
-    if previous is None:
-        raise PermanentError(f"{name} has no {aliases.previous!r} alias to roll back to")
-    if current == previous:
-        return f"{aliases.champion!r} is already v{previous}"
-    registry.set_alias(name, aliases.champion, previous)
-    if current is not None:
-        registry.set_alias(name, aliases.previous, current)
-        registry.set_tags(name, current, {tags.PROMOTION: "rolled_back"})
-    return (
-        f"moved {aliases.champion!r} from v{current} back to v{previous}; "
-        f"{aliases.previous!r} is now v{current}"
-    )
-
-
 def carry_out(
     registry: Registry,
     policy: ModelPolicy,

@@ -10,8 +10,7 @@ from collections.abc import Callable
 from typing import Any
 
 from mlops_hooks.shared.domain.errors import PermanentError
-
-RESULT_PREFIX = "MLOPS_HOOKS_RESULT "
+from mlops_hooks.shared.ports.jobs import RESULT_PREFIX
 
 
 class JobError(PermanentError):

@@ -13,7 +13,6 @@ to the alarm SNS topic: the same signed AWS path a real alarm takes, which becom
 from __future__ import annotations
 
 import argparse
-import json
 import time
 from datetime import UTC, datetime
 from typing import Any
@@ -100,10 +99,9 @@ def drift_check(args: argparse.Namespace) -> dict[str, Any]:
     )
     alarmed = False
     if report.drifted and args.alarm_topic_arn:
-        import boto3
+        from mlops_hooks.shared.adapters.sns_alarm import publish_alarm
 
-        message = alarm_message(report, checked_at=checked_at, **where)
-        boto3.client("sns").publish(TopicArn=args.alarm_topic_arn, Message=json.dumps(message))
+        publish_alarm(args.alarm_topic_arn, alarm_message(report, checked_at=checked_at, **where))
         alarmed = True
     return {
         "model": args.model,

@@ -41,6 +41,7 @@ def bootstrap(
     if "notifier" not in ports:
         ports["notifier"] = notifier_from(settings)
     ports.setdefault("renderer", ReportRenderer())
+    ports.setdefault("webhooks", LazyPort(lambda: _webhooks_from(settings)))
     ports.setdefault("registries", registries_from(settings))
     ports.setdefault("tables", _tables_from(settings))
     ports.setdefault("policy", lambda: _policy_from(settings))
@@ -205,6 +206,12 @@ def load_settings(**overrides: object) -> Settings:
 
         overrides = {**settings_from_ssm(name), **overrides}
     return settings_from(**overrides)
+
+
+def _webhooks_from(settings: Settings) -> Any:
+    from mlops_hooks.shared.adapters.webhook_registration import WebhookRegistrar
+
+    return WebhookRegistrar(settings)
 
 
 def _policy_from(settings: Settings) -> Any:

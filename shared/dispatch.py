@@ -141,6 +141,8 @@ class Dispatcher:
             child = follow_up.model_copy(update={"parent_id": record.id})
             emitted.append(self.submit(child).record.id)
         self.ledger.complete(record.id, token=token, outcome=outcome.as_json(emitted), now=now())
+        for event_id in outcome.wake:
+            self.queue.notify(event_id)
 
     def _start_heartbeat(self, event_id: str, token: str) -> Callable[[], None]:
         stop = threading.Event()

@@ -19,8 +19,8 @@ import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from mlops_hooks.jobs.cli import RESULT_PREFIX  # the line a job prints its result on
 from mlops_hooks.shared.domain.errors import PermanentError
+from mlops_hooks.shared.ports.jobs import RESULT_PREFIX
 from mlops_hooks.shared.ports.ledger import JobRun, Ledger, RunState
 
 if TYPE_CHECKING:

@@ -6,7 +6,13 @@ duplicated, because two webhooks would double every delivery.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from mlops_hooks.shared.domain.errors import ConfigError
+from mlops_hooks.shared.ports.webhooks import Registered
+
+if TYPE_CHECKING:
+    from mlops_hooks.shared.settings import Settings
 
 MLFLOW_EVENTS = ["model_version.created", "model_version_alias.created", "model_version_tag.set"]
 DATABRICKS_EVENTS = [
@@ -15,12 +21,48 @@ DATABRICKS_EVENTS = [
 ]
 
 
-@dataclass(frozen=True)
-class Registered:
-    id: str
-    url: str
-    events: list[str]
-    created: bool
+class WebhookRegistrar:
+    """The Webhooks port over settings: the server, credentials and secrets configured here."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+
+    def register(
+        self, registry: str, *, url: str, events: list[str] | None, name: str, model: str | None
+    ) -> Registered:
+        settings = self.settings
+        if registry == "databricks":
+            secret = settings.secret("databricks_webhook_secret")
+            if not secret:
+                raise ConfigError(
+                    "set MLOPS_HOOKS_DATABRICKS_WEBHOOK_SECRET first: it signs every delivery"
+                )
+            return register_databricks_webhook(
+                host=settings.databricks_host,
+                token=settings.secret("databricks_token"),
+                url=url,
+                secret=secret,
+                events=events or DATABRICKS_EVENTS,
+                model_name=model,
+                retry_timeout_seconds=settings.databricks_retry_timeout_seconds,
+            )
+        secret = settings.secret("mlflow_webhook_secret")
+        if not secret:
+            raise ConfigError(
+                "set MLOPS_HOOKS_MLFLOW_WEBHOOK_SECRET first: it signs every delivery"
+            )
+        if not settings.mlflow_tracking_uri:
+            raise ConfigError(
+                "set MLFLOW_TRACKING_URI to the MLflow server (webhooks need a server with a SQL "
+                "backend)"
+            )
+        return register_mlflow_webhook(
+            tracking_uri=settings.mlflow_tracking_uri,
+            url=url,
+            secret=secret,
+            events=events or MLFLOW_EVENTS,
+            name=name,
+        )
 
 
 def register_mlflow_webhook(

@@ -24,6 +24,8 @@ class EventKind(StrEnum):
     DRIFT_DETECTED = "drift_detected"
     SCHEDULED = "scheduled"
     APPROVAL = "approval"
+    # A person's command (CLI, web UI): rollback, replay, reconcile, webhook registration
+    ACTION = "action"
     # An authentic delivery that maps to no action. Kept for the audit trail.
     IGNORED = "ignored"
 
@@ -37,6 +39,7 @@ class Source(StrEnum):
     SLACK = "slack"
     HANDLER = "handler"  # emitted by another handler
     CLI = "cli"
+    UI = "ui"
 
 
 def utcnow() -> datetime:
@@ -166,6 +169,34 @@ def approval(action_id: str, **fields: Any) -> Event:
         kind=EventKind.APPROVAL,
         key=_join("approval", action_id),
         source=fields.pop("source", Source.SLACK),
+        **fields,
+    )
+
+
+def action(
+    command: str,
+    arguments: dict[str, Any],
+    request_id: str,
+    *,
+    user: str,
+    source: Source = Source.CLI,
+    **fields: Any,
+) -> Event:
+    """A person's command, keyed by command + arguments + request id: the same request retried
+    is one event (carried out once); running the command again is a new request."""
+    import json
+
+    digest = hashlib.sha256(
+        json.dumps(arguments, sort_keys=True, separators=(",", ":")).encode()
+    ).hexdigest()[:16]
+    return Event(
+        kind=EventKind.ACTION,
+        key=_join("action", source.value, command, digest, request_id),
+        source=source,
+        task=command,
+        model=arguments.get("model"),
+        reason=f"{command} by {user}",
+        payload={"arguments": arguments, "user": user, "request_id": request_id},
         **fields,
     )
 

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from mlops_hooks.shared.domain.policy import ModelPolicy, Policy
     from mlops_hooks.shared.ports.jobs import Jobs
     from mlops_hooks.shared.ports.tables import Tables
+    from mlops_hooks.shared.ports.webhooks import Webhooks
 
 
 @dataclass
@@ -42,6 +43,7 @@ class Deps:
     registries: Mapping[str, Registry] = field(default_factory=dict)
     jobs: Jobs | None = None
     tables: Tables | None = None
+    webhooks: Webhooks | None = None
     policy: Policy | Callable[[], Policy] | None = None
 
     @property

@@ -10,6 +10,10 @@ from mlops_hooks.shared.ports.ledger import JobRun
 if TYPE_CHECKING:
     from mlops_hooks.shared.domain.policy import Job as JobSpec
 
+# A job reports its result as one JSON line on stdout behind this prefix (jobs/cli.py writes
+# it, LocalJobs reads it from the run's log).
+RESULT_PREFIX = "MLOPS_HOOKS_RESULT "
+
 
 class Jobs(Protocol):
     """Launches the Spark jobs (jobs/) without waiting for them; the ledger keeps their runs."""

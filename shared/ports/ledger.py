@@ -73,6 +73,8 @@ class EventRecord(BaseModel):
             "key": self.key,
             "kind": self.kind.value,
             "source": self.source,
+            "task": self.event.task,
+            "user": self.event.payload.get("user") if self.kind is EventKind.ACTION else None,
             "status": self.status.value,
             "attempts": self.attempts,
             "deliveries": self.deliveries,

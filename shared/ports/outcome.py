@@ -14,12 +14,14 @@ if TYPE_CHECKING:
 
 @dataclass
 class Outcome:
-    """What a handler reports. ``emit`` events are recorded through the ledger like any other."""
+    """What a handler reports. ``emit`` events are recorded through the ledger like any other;
+    ``wake`` names recorded events put back to run (a replay), for the queue to wake a worker."""
 
     result: str = "done"  # "done", "skipped", "rejected", ... (free text, shown in the audit)
     summary: str = ""
     data: dict[str, Any] = field(default_factory=dict)
     emit: list[Event] = field(default_factory=list)
+    wake: list[str] = field(default_factory=list)
 
     def as_json(self, emitted: list[str]) -> dict[str, Any]:
         return {

@@ -1,0 +1,115 @@
+"""What every `mlops-hooks` command shares: consoles that print data as data, one-line errors,
+settings and the dispatcher, and ``run_action``: a state change submitted through the ledger.
+
+Error lines are printed without markup interpretation (a model may be called ``churn[v2]``).
+"""
+
+from __future__ import annotations
+
+import getpass
+import socket
+import time
+import uuid
+from typing import TYPE_CHECKING, Any, NoReturn
+
+import typer
+from rich.console import Console
+from rich.text import Text
+
+from mlops_hooks.shared.settings import Settings, SettingsError
+
+if TYPE_CHECKING:
+    from mlops_hooks.shared.dispatch import Dispatcher
+    from mlops_hooks.shared.ports.ledger import EventRecord
+
+out = Console(soft_wrap=True)  # messages stay one line (ids and URLs stay copyable)
+err = Console(stderr=True)
+
+ACTION_TIMEOUT_SECONDS = 120.0
+
+
+def fail(message: str, code: int = 2) -> NoReturn:
+    err.print(Text("error: ", style="bold red") + Text(message), highlight=False, soft_wrap=True)
+    raise typer.Exit(code)
+
+
+def say(message: str) -> None:
+    """One line of data, printed as it is (no markup, no highlighting)."""
+    out.print(Text(message), highlight=False)
+
+
+def one_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0] if text else ''}"
+
+
+def settings_or_fail(**overrides: Any) -> Settings:
+    from mlops_hooks.functions.wiring import load_settings
+
+    try:
+        return load_settings(**{k: v for k, v in overrides.items() if v is not None})
+    except SettingsError as exc:
+        fail(str(exc))
+
+
+def dispatcher_or_fail(settings: Settings) -> Dispatcher:
+    from mlops_hooks.functions.wiring import build_dispatcher
+
+    try:
+        return build_dispatcher(settings)
+    except Exception as exc:
+        fail(f"cannot open the ledger at {settings.resolved_ledger_url}: {one_line(exc)}")
+
+
+def who() -> str:
+    """The OS user who ran the command, and where (the audit trail's "who")."""
+    try:
+        user = getpass.getuser()
+    except Exception:  # no user name (a container without /etc/passwd entry)
+        user = "unknown"
+    return f"{user}@{socket.gethostname()}"
+
+
+def run_action(
+    command: str,
+    arguments: dict[str, Any],
+    *,
+    request_id: str | None = None,
+    timeout: float = ACTION_TIMEOUT_SECONDS,
+) -> EventRecord:
+    """Record the command as an ``action`` event, carry it out (here, unless a running ``serve``
+    claimed it first) and wait for its outcome; exit 1 with one line if it fails or times out.
+
+    The same ``request_id`` retried is the same event: carried out once, its outcome reported.
+    """
+    from mlops_hooks.shared.domain import events
+    from mlops_hooks.shared.ports.ledger import Status
+
+    settings = settings_or_fail()
+    dispatcher = dispatcher_or_fail(settings)
+    event = events.action(command, arguments, request_id or uuid.uuid4().hex, user=who())
+    try:
+        recorded = dispatcher.submit(event)
+    except Exception as exc:
+        fail(f"could not record the {command} command: {one_line(exc)}", code=1)
+    if not recorded.created:
+        say(f"request {event.payload['request_id']} was recorded before as {event.id}:")
+    terminal = (Status.DONE, Status.DEAD, Status.IGNORED)
+    deadline = time.monotonic() + timeout
+    record = recorded.record
+    while record.status not in terminal:
+        if time.monotonic() > deadline:
+            fail(
+                f"{command}: no outcome after {timeout:g} s (event {record.id} is "
+                f"{record.status.value}; a running `mlops-hooks serve` will finish it, see "
+                f"`mlops-hooks events show {record.id}`)",
+                code=1,
+            )
+        processed = dispatcher.process(record.id, worker=f"cli-{who()}")
+        if processed is None:  # leased elsewhere or waiting for its retry time
+            time.sleep(0.2)
+        record = dispatcher.ledger.get(record.id) or record
+    dispatcher.ledger.close()
+    if record.status is not Status.DONE:
+        fail(f"{command} failed ({record.id}): {record.last_error or record.status.value}", code=1)
+    return record

@@ -1,0 +1,69 @@
+"""The layers are enforced: import-linter's contracts hold on the tree and fail on a broken copy;
+every module of the package imports on its own (no cycle hides behind an import order)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from tests.support.layers import ROOT, SUBPACKAGES, lint_imports, package_view
+
+
+def test_every_contract_is_kept(tmp_path: Path) -> None:
+    done = lint_imports(package_view(tmp_path))
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "Contracts: 6 kept, 0 broken." in done.stdout
+
+
+def test_a_handler_importing_mlflow_breaks_the_contracts(tmp_path: Path) -> None:
+    view = package_view(tmp_path, copy=True)
+    leak = view / "mlops_hooks" / "handlers" / "leaky.py"
+    leak.write_text('"""A handler that talks to MLflow itself."""\n\nimport mlflow  # noqa\n')
+    done = lint_imports(view)
+    assert done.returncode == 1, done.stdout
+    assert "only adapters import vendor SDKs BROKEN" in done.stdout
+    assert "mlops_hooks.handlers.leaky -> mlflow" in done.stdout
+
+
+def test_an_upward_import_breaks_the_layers(tmp_path: Path) -> None:
+    view = package_view(tmp_path, copy=True)
+    domain = view / "mlops_hooks" / "shared" / "domain" / "upward.py"
+    domain.write_text("from mlops_hooks.shared.dispatch import Dispatcher  # noqa: F401\n")
+    done = lint_imports(view)
+    assert done.returncode == 1
+    assert "mlops_hooks.shared.domain.upward -> mlops_hooks.shared.dispatch" in done.stdout
+
+
+def modules() -> list[str]:
+    names = ["mlops_hooks"]
+    for sub in SUBPACKAGES:
+        for path in sorted((ROOT / sub).rglob("*.py")):
+            parts = ["mlops_hooks", *path.relative_to(ROOT).with_suffix("").parts]
+            if parts[-1] == "__init__":
+                parts.pop()
+            names.append(".".join(parts))
+    return names
+
+
+def test_every_module_imports_on_its_own(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MLOPS_HOOKS_")}
+
+    def load(module: str) -> tuple[str, int, str]:
+        done = subprocess.run(
+            [sys.executable, "-c", f"import {module}"],
+            cwd=tmp_path,  # not the repo: nothing found by accident
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        return module, done.returncode, done.stderr.strip().splitlines()[-1:]
+
+    names = modules()
+    assert len(names) > 80 and "mlops_hooks.functions.cli_demo" in names
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        failed = [(m, why) for m, code, why in pool.map(load, names) if code != 0]
+    assert failed == []
