@@ -1,9 +1,10 @@
-"""A tiny recording HTTP server for fakes of third-party APIs (Databricks, Slack).
+"""A tiny recording HTTP server: the demo's Slack sink (and, extended with fault injection
+under tests/, the suite's fakes of Databricks and Slack).
 
 Routes are (method, path) -> handler(request) -> (status, json); a path may hold ``{name}``
-segments, whose values land in ``request.params``. Every request is recorded;
-``fail_next`` injects 429/5xx answers (with Retry-After) before the real handler runs.
-Runs on a thread in the test process, on 127.0.0.1 only.
+segments, whose values land in ``request.params``. Every request is recorded. Runs on a
+thread, on 127.0.0.1 only. Hand-written because the standard library's http.server is all it
+needs and no well-kept package records requests this simply.
 """
 
 from __future__ import annotations
@@ -35,19 +36,9 @@ Handler = Callable[[Request], tuple[int, Any]]
 
 
 @dataclass
-class Fault:
-    method: str
-    path: str
-    status: int
-    times: int
-    retry_after: int | None
-
-
-@dataclass
-class FakeHTTP:
+class RecordingHTTP:
     routes: dict[tuple[str, str], Handler] = field(default_factory=dict)
     requests: list[Request] = field(default_factory=list)
-    faults: list[Fault] = field(default_factory=list)
 
     def route(self, method: str, path: str) -> Callable[[Handler], Handler]:
         def register(fn: Handler) -> Handler:
@@ -55,11 +46,6 @@ class FakeHTTP:
             return fn
 
         return register
-
-    def fail_next(
-        self, method: str, path: str, status: int, times: int = 1, retry_after: int | None = None
-    ) -> None:
-        self.faults.append(Fault(method, path, status, times, retry_after))
 
     def calls(self, method: str, path: str) -> list[Request]:
         return [r for r in self.requests if r.method == method and r.path == path]
@@ -114,18 +100,6 @@ class FakeHTTP:
         return None
 
     def _answer(self, req: Request) -> tuple[int, Any, dict[str, str]]:
-        for fault in self.faults:
-            if fault.times > 0 and (fault.method, fault.path) == (req.method, req.path):
-                fault.times -= 1
-                headers = {"Retry-After": str(fault.retry_after)} if fault.retry_after else {}
-                return (
-                    fault.status,
-                    {
-                        "error_code": "TEMPORARILY_UNAVAILABLE",
-                        "message": f"injected {fault.status}",
-                    },
-                    headers,
-                )
         handler = self.routes.get((req.method, req.path)) or self._templated(req)
         if handler is None:
             return (

@@ -65,9 +65,9 @@ class SlackSink:
     """Slack's Web API (chat.postMessage) and the clicks' response URLs, recorded in memory."""
 
     def __init__(self) -> None:
-        from mlops_hooks.functions.demo.recording_http import FakeHTTP
+        from mlops_hooks.functions.demo.recording_http import RecordingHTTP
 
-        self.http = FakeHTTP()
+        self.http = RecordingHTTP()
         self.http.route("POST", "/api/chat.postMessage")(
             lambda req: (200, {"ok": True, "channel": "C0DEMO", "ts": "1800000000.000100"})
         )

@@ -16,6 +16,7 @@ from mlops_hooks.shared.domain import churn_data, events
 from mlops_hooks.shared.domain.events import Source
 from mlops_hooks.shared.domain.policy import parse_policy
 from mlops_hooks.shared.ports.ledger import Status
+from mlops_hooks.shared.ports.renderer import Image
 from mlops_hooks.shared.settings import Settings
 from tests.support.fake_databricks import MLFLOW, UC, Workspace, fake_databricks
 from tests.support.fake_http import FakeHTTP
@@ -286,8 +287,7 @@ def test_the_comparison_picture_is_uploaded_into_the_runs_dbfs_artifacts(
     ws, fake, registry = workspace
     root = "dbfs:/databricks/mlflow-tracking/42/run-9/artifacts"
     ws.runs["run-9"] = {"info": {"run_id": "run-9", "experiment_id": "42", "artifact_uri": root}}
-    png = tmp_path / "champion-vs-v9.png"
-    png.write_bytes(b"\x89PNG fake bytes")
+    png = Image("champion-vs-v9.png", b"\x89PNG fake bytes")
     assert registry.log_artifact("run-9", png, "mlops-hooks") is None  # no browser URL on DBFS
     target = "/databricks/mlflow-tracking/42/run-9/artifacts/mlops-hooks/champion-vs-v9.png"
     assert ws.files == {target: b"\x89PNG fake bytes"}

@@ -7,7 +7,9 @@ passes validation but loses the comparison: rejected, the champion stays v2.
 
 from __future__ import annotations
 
+import getpass
 import json
+import socket
 import uuid
 from pathlib import Path
 
@@ -87,8 +89,24 @@ def test_better_challengers_are_promoted_and_worse_ones_rejected(
     assert decided["primary"]["delta"] < 0
     assert champion() == v2  # compare never acts
 
-    # rollback: the champion goes back to the previous one, and says so
-    done = cli("rollback", name, env=env, cwd=tmp_path)
+    # rollback: the champion goes back to the previous one, and says so; the command is an
+    # event in the ledger (source cli, who ran it), carried out once when it is retried
+    request = uuid.uuid4().hex
+    done = cli("rollback", name, "--request-id", request, env=env, cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     assert f"moved 'champion' from v{v2} back to v{v1}" in done.stdout
     assert champion() == v1
+    again = cli("rollback", name, "--request-id", request, env=env, cwd=tmp_path)
+    assert again.returncode == 0, again.stderr
+    assert f"request {request} was recorded before" in again.stdout
+    assert champion() == v1  # not swapped back: one rollback
+    listed = cli("events", "list", "--kind", "action", "--json", env=env, cwd=tmp_path)
+    [action] = json.loads(listed.stdout)
+    assert (action["source"], action["task"], action["status"]) == ("cli", "rollback", "done")
+    assert action["deliveries"] == 2 and action["model"] == name
+    assert action["user"] == f"{getpass.getuser()}@{socket.gethostname()}"
+    table = cli("events", "list", env={**env, "COLUMNS": "160"}, cwd=tmp_path)
+    assert "action:rollback" in table.stdout and "cli" in table.stdout
+    # running the command again is a new request: the aliases swap back
+    assert cli("rollback", name, env=env, cwd=tmp_path).returncode == 0
+    assert champion() == v2
