@@ -27,37 +27,63 @@ SECTION = "approval"
 log = logging.getLogger("mlops_hooks.approval")
 
 
+def refuse_click(
+    *,
+    user: str,
+    approve: bool,
+    reviewers: list[str],
+    request_status: Status,
+    request_result: str | None,
+    verdict: str | None,
+    model: str,
+) -> tuple[str, str] | None:
+    """Pure: why this click changes nothing ((result, what to tell the clicker)), or None."""
+    name = model.rsplit(" v", 1)[0]
+    if user not in reviewers:
+        return (
+            "not_allowed",
+            f"Not allowed: <@{user}> is not a reviewer of {name} (promotion.reviewers in the "
+            "policy). Nothing changed.",
+        )
+    asked = request_result if request_status is Status.DONE else None
+    if asked != AWAITING_APPROVAL:
+        return (
+            "not_awaiting",
+            f"{model} is not awaiting approval (its request is "
+            f"{request_status.value}{f': {asked}' if asked else ''}). Nothing changed.",
+        )
+    if approve and verdict != "passed":
+        return "not_validated", f"{model} has not passed validation; it cannot be approved."
+    return None
+
+
 def handle(event: Event, deps: Deps) -> Outcome:
     click = event.payload
     request_id, decision, user = click["request_id"], click["decision"], click["user_id"]
     reply = _Replier(deps, click)
 
-    request = deps.ledger.get(request_id)
+    request = deps.events.get(request_id)
     if request is None or request.kind is not EventKind.PROMOTION_REQUESTED:
         return reply.refuse("unknown_request", f"No promotion request {request_id} is known here.")
     name, version, policy, registry = model_version_of(request.event, deps)
-    if user not in policy.promotion.reviewers:
-        return reply.refuse(
-            "not_allowed",
-            f"Not allowed: <@{user}> is not a reviewer of {name} (promotion.reviewers in the "
-            "policy). Nothing changed.",
-        )
-    asked = request.status is Status.DONE and (request.outcome or {}).get("result")
-    if asked != AWAITING_APPROVAL:
-        return reply.refuse(
-            "not_awaiting",
-            f"{name} v{version} is not awaiting approval (its request is "
-            f"{request.status.value}{f': {asked}' if asked else ''}). Nothing changed.",
-        )
     approve = decision == "approve"
-    if approve and registry.get_version(name, version).tags.get(tags.VALIDATION) != "passed":
-        return reply.refuse(
-            "not_validated", f"{name} v{version} has not passed validation; it cannot be approved."
-        )
+    # load only what the decision needs: the verdict matters only to an approval
+    verdict = registry.get_version(name, version).tags.get(tags.VALIDATION) if approve else None
+    refusal = refuse_click(
+        user=user,
+        approve=approve,
+        reviewers=policy.promotion.reviewers,
+        request_status=request.status,
+        request_result=(request.outcome or {}).get("result"),
+        verdict=verdict,
+        model=f"{name} v{version}",
+    )
+    if refusal is not None:
+        return reply.refuse(*refusal)
 
-    hold = deps.ledger.acquire(f"decision:{request_id}", event.id, now=deps.clock.now())
+    hold = deps.guards.acquire(f"decision:{request_id}", event.id, now=deps.clock.now())
     if not hold.held_by(event.id):
-        first = deps.ledger.get(hold.holder)
+        first = deps.events.get(hold.holder)
         said = first.event.reason if first is not None else "decided"
         return reply.refuse("already_decided", f"Already decided: {said}. Nothing changed.")
 

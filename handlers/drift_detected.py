@@ -36,13 +36,13 @@ def handle(event: Event, deps: Deps) -> Outcome:
     policy = deps.policy_for(model)
     now = deps.clock.now()
     guard = f"retrain:{model}"
-    hold = deps.ledger.acquire(guard, event.id, now=now)
+    hold = deps.guards.acquire(guard, event.id, now=now)
     if not hold.held_by(event.id):
         busy = _busy(deps, model, hold, now, policy.drift.cooldown_hours)
         if busy:
             return Outcome(result="skipped", summary=busy, data={"guard_holder": hold.holder})
-        deps.ledger.release(guard, hold.holder)
-        hold = deps.ledger.acquire(guard, event.id, now=now)
+        deps.guards.release(guard, hold.holder)
+        hold = deps.guards.acquire(guard, event.id, now=now)
         if not hold.held_by(event.id):
             return Outcome(result="skipped", summary=f"alarm {hold.holder} took the retraining")
 
@@ -50,7 +50,7 @@ def handle(event: Event, deps: Deps) -> Outcome:
     drifted: list[str] = found.get("drifted", [])
     data = policy.jobs.train.params.get("data") or _last_training_data(deps, model)
     if not data:
-        deps.ledger.release(guard, event.id)
+        deps.guards.release(guard, event.id)
         raise PermanentError(
             f"no data to retrain {model} on: set jobs.train.params.data in the policy "
             "(or let a data_landed event train it once)"
@@ -71,16 +71,24 @@ def handle(event: Event, deps: Deps) -> Outcome:
 
 
 def _busy(deps: Deps, model: str, hold: Any, now: float, cooldown_hours: float) -> str | None:
-    """Why the guard's holder still has it; None when it may be taken over."""
-    runs = [r for r in deps.ledger.list_runs(limit=500) if r.event_id == hold.holder]
-    if not runs:
+    """Load the holder's run (refreshed when unfinished), then decide."""
+    runs = [r for r in deps.runs.list_runs(limit=500) if r.event_id == hold.holder]
+    run = runs[0] if runs else None
+    jobs = deps.jobs
+    unfinished = run is not None and not run.state.finished
+    if unfinished and jobs is not None and run.backend == jobs.backend:
+        run = jobs.refresh(run)
+    return busy_reason(model, hold, run, now=now, cooldown_hours=cooldown_hours)
+
+
+def busy_reason(
+    model: str, hold: Any, run: Any | None, *, now: float, cooldown_hours: float
+) -> str | None:
+    """Pure: why the guard's holder still has the retraining; None when it may be taken over."""
+    if run is None:
         if now - hold.since < LAUNCH_GRACE_SECONDS:
             return f"a retraining of {model} is being launched (event {hold.holder})"
         return None  # its holder never launched anything
-    run = runs[0]
-    jobs = deps.jobs
-    if jobs is not None and not run.state.finished and run.backend == jobs.backend:
-        run = jobs.refresh(run)
     if not run.state.finished:
         return f"a retraining of {model} is running (run {run.run_id}); this alarm is noted"
     until = hold.since + cooldown_hours * 3600
@@ -94,7 +102,7 @@ def _busy(deps: Deps, model: str, hold: Any, now: float, cooldown_hours: float) 
 
 def _last_training_data(deps: Deps, model: str) -> str | None:
     """The data the latest train run of this model used."""
-    for run in deps.ledger.list_runs(limit=500):
+    for run in deps.runs.list_runs(limit=500):
         if run.job == "train" and run.params.get("model") == model and run.params.get("data"):
             return run.params["data"]
     return None

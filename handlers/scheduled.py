@@ -70,7 +70,7 @@ def batch_inference(event: Event, deps: Deps) -> Outcome:
 def reconcile(deps: Deps) -> Outcome:
     """Refresh running jobs; notify failures once (the run is marked reported)."""
     jobs = deps.need("jobs")
-    ledger = deps.ledger
+    ledger = deps.runs
     for run in ledger.list_runs(unfinished=True, limit=500):
         if run.backend == jobs.backend:
             jobs.refresh(run)

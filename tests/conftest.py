@@ -33,6 +33,12 @@ os.environ.update(
 for name in list(os.environ):
     if name.startswith("MLOPS_HOOKS_"):
         del os.environ[name]
+# The processes the suite starts (serve, jobs) load test handlers and jobs from tests/support:
+# the repository root is on their path (the installed package is found by its own finder).
+ROOT = Path(__file__).resolve().parents[1]
+os.environ["PYTHONPATH"] = os.pathsep.join(
+    p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p
+)
 
 WEBHOOK_SECRET = "test-webhook-secret"
 

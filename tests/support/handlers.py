@@ -38,7 +38,12 @@ def recording_handler(event: Event, deps: Deps) -> Outcome:
     return Outcome(summary=f"recorded {event.kind.value}")
 
 
-HANDLERS = {kind.value: recording_handler for kind in EventKind if kind is not EventKind.IGNORED}
+# every event kind but the people's commands (replay must still requeue) and the ignored
+HANDLERS = {
+    kind.value: recording_handler
+    for kind in EventKind
+    if kind not in (EventKind.IGNORED, EventKind.ACTION)
+}
 
 
 def read_log(path: Path) -> list[list[str]]:

@@ -148,3 +148,40 @@ def test_manual_mode_asks_only_for_validated_challengers() -> None:
     auto = parse_policy("models: [{name: m, promotion: {mode: auto}}]", "p").for_model("m")
     assert asks_reviewers(manual, "passed") and not asks_reviewers(manual, "failed")
     assert not asks_reviewers(auto, "passed")
+
+
+def test_the_retraining_guard_decides_on_values() -> None:
+    from mlops_hooks.handlers.drift_detected import LAUNCH_GRACE_SECONDS, busy_reason
+    from mlops_hooks.shared.ports.ledger import Hold, JobRun, RunState
+
+    hold = Hold("retrain:churn", "ev_a", since=1000.0, until=None)
+    run = JobRun(run_id="r1", job="train", backend="local", started_at=1000.0)
+    launching = busy_reason("churn", hold, None, now=1010.0, cooldown_hours=1)
+    assert launching.startswith("a retraining of churn is being launched")
+    assert (
+        busy_reason("churn", hold, None, now=1000 + LAUNCH_GRACE_SECONDS, cooldown_hours=1) is None
+    )
+    assert "is running (run r1)" in busy_reason("churn", hold, run, now=5000.0, cooldown_hours=1)
+    ended = run.model_copy(update={"state": RunState.SUCCESS})
+    assert busy_reason("churn", hold, ended, now=2000.0, cooldown_hours=1).startswith("cooldown")
+    assert busy_reason("churn", hold, ended, now=1000 + 3600, cooldown_hours=1) is None
+
+
+def test_a_click_is_refused_on_values() -> None:
+    from mlops_hooks.handlers.approval import refuse_click
+
+    base = dict(
+        user="U_ALICE",
+        approve=True,
+        reviewers=["U_ALICE"],
+        request_status=Status.DONE,
+        request_result="awaiting_approval",
+        verdict="passed",
+        model="churn v2",
+    )
+    assert refuse_click(**base) is None
+    assert refuse_click(**{**base, "user": "U_EVE"})[0] == "not_allowed"
+    assert refuse_click(**{**base, "request_result": "promote"})[0] == "not_awaiting"
+    assert refuse_click(**{**base, "request_status": Status.RUNNING})[0] == "not_awaiting"
+    assert refuse_click(**{**base, "verdict": "failed"})[0] == "not_validated"
+    assert refuse_click(**{**base, "verdict": "failed", "approve": False}) is None  # reject is fine
