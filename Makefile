@@ -38,9 +38,11 @@ node_modules/.bin/osls: package.json | check-node
 	npm install --no-audit --no-fund --loglevel=error
 	@touch $@
 
+# ruff, and the import-linter contracts of pyproject.toml (the layers; no cycles)
 lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(PY) -m tests.support.layers
 
 test: install check-java node_modules/.bin/osls lint
 	$(PY) -m pytest

@@ -40,7 +40,7 @@ def lint_imports(view: Path) -> subprocess.CompletedProcess[str]:
     """import-linter over the view, with the project's contracts; never the installed copy."""
     command = Path(sys.executable).with_name("lint-imports")
     return subprocess.run(
-        [str(command), "--config", str(ROOT / "pyproject.toml"), "--no-cache"],
+        [str(command), str(ROOT / "pyproject.toml"), "--no-cache"],
         cwd=view,
         env={**os.environ, "PYTHONPATH": str(view)},
         capture_output=True,

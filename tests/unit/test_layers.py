@@ -67,3 +67,40 @@ def test_every_module_imports_on_its_own(tmp_path: Path) -> None:
     with ThreadPoolExecutor(max_workers=4) as pool:
         failed = [(m, why) for m, code, why in pool.map(load, names) if code != 0]
     assert failed == []
+
+
+def test_every_error_we_raise_has_one_root() -> None:
+    """Every exception class the package defines derives from MlopsHooksError, so the
+    dispatcher can read ``retryable`` off any of them."""
+    import importlib
+    import inspect
+
+    from mlops_hooks.shared.domain.errors import MlopsHooksError, is_retryable
+
+    skip = ("mlops_hooks.jobs", "mlops_hooks.functions.lambda_")  # need Spark / a Lambda env
+    defined = []
+    for name in modules():
+        if name.startswith(skip):
+            continue
+        module = importlib.import_module(name)
+        for _, cls in inspect.getmembers(module, inspect.isclass):
+            if issubclass(cls, BaseException) and cls.__module__ == name:
+                defined.append(cls)
+    assert len(defined) >= 15
+    assert [c.__qualname__ for c in defined if not issubclass(c, MlopsHooksError)] == []
+    from mlops_hooks.shared.domain.errors import PermanentError, PortMissing, TableError
+
+    assert not is_retryable(PortMissing("x")) and not is_retryable(TableError("x"))
+    assert is_retryable(ConnectionError("an SDK's")) and not is_retryable(PermanentError("x"))
+
+
+def test_the_command_line_imports_no_demo_code_until_the_demo_runs(tmp_path: Path) -> None:
+    probe = (
+        "import sys, mlops_hooks.functions.cli\n"
+        "print(sorted(m for m in sys.modules if m.startswith('mlops_hooks.functions.demo')))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe], cwd=tmp_path, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"
