@@ -8,7 +8,6 @@ resample indices, in one run. Target (issue 4): >= 10x faster, identical numbers
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from pathlib import Path
@@ -18,6 +17,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.results_format import Target, all_met, write  # noqa: E402
 from mlops_hooks.shared.domain.comparison import metric_bootstrap, resample_indices  # noqa: E402
 
 
@@ -62,23 +62,20 @@ def main() -> int:
     print(f"sklearn loop: {loop:.2f} s")
     print(f"speed-up: {loop / vectorised:.1f}x (target >= 10x)")
     print(f"largest difference between the two: {worst:.2e}; 95% interval [{low:.5f}, {high:.5f}]")
-    out = ROOT / "bench" / "results" / "bootstrap.json"
-    out.write_text(
-        json.dumps(
-            {
-                "rows": args.rows,
-                "resamples": args.resamples,
-                "vectorised_s": vectorised,
-                "loop_s": loop,
-                "speedup": loop / vectorised,
-                "max_abs_difference": worst,
-                "interval": [low, high],
-            },
-            indent=2,
-        )
+    targets = [
+        Target("speed-up over the sklearn loop", loop / vectorised, "x", ">=", 10),
+        Target("largest difference from the loop", worst, "", "<=", 1e-9),
+    ]
+    write(
+        "bootstrap",
+        targets,
+        rows=args.rows,
+        resamples=args.resamples,
+        vectorised_s=vectorised,
+        loop_s=loop,
+        interval=[low, high],
     )
-    print(f"written to {out.relative_to(ROOT)}")
-    return 0 if loop / vectorised >= 10 and worst <= 1e-9 else 2
+    return 0 if all_met(targets) else 2
 
 
 if __name__ == "__main__":

@@ -26,6 +26,7 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.results_format import Target, all_met, write  # noqa: E402
 from mlops_hooks.shared.domain.drift import compare_frames  # noqa: E402
 
 BENCH_VENV = ROOT / ".venv-bench"
@@ -121,26 +122,23 @@ def main() -> int:
     speedup = theirs["seconds"] / ours
     print(f"speed-up: {speedup:.0f}x (target >= 50x; ours <= 2 s)")
     print(f"PSI >= 0.1 — ours: {', '.join(flagged_ours)}; evidently: {', '.join(flagged_theirs)}")
-    out = ROOT / "bench" / "results" / "drift.json"
-    out.write_text(
-        json.dumps(
-            {
-                "rows": args.rows,
-                "features": reference.shape[1],
-                "ours_s": ours,
-                "ours_runs_s": runs,
-                "evidently_s": theirs["seconds"],
-                "speedup": speedup,
-                "flagged_ours": flagged_ours,
-                "flagged_evidently": flagged_theirs,
-                "psi_ours": {f: r.psi for f, r in by_name.items()},
-                "psi_evidently": theirs["psi"],
-            },
-            indent=2,
-        )
+    targets = [
+        Target("ours, median of 3", ours, "s", "<=", 2),
+        Target("speed-up over evidently", speedup, "x", ">=", 50),
+    ]
+    write(
+        "drift",
+        targets,
+        rows=args.rows,
+        features=reference.shape[1],
+        ours_runs_s=runs,
+        evidently_s=theirs["seconds"],
+        flagged_ours=flagged_ours,
+        flagged_evidently=flagged_theirs,
+        psi_ours={f: r.psi for f, r in by_name.items()},
+        psi_evidently=theirs["psi"],
     )
-    print(f"written to {out.relative_to(ROOT)}")
-    return 0 if ours <= 2 and speedup >= 50 else 2
+    return 0 if all_met(targets) else 2
 
 
 if __name__ == "__main__":

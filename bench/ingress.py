@@ -25,6 +25,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.results_format import Target, write  # noqa: E402
 from mlops_hooks.shared.domain.signatures import sign_mlflow  # noqa: E402
 from tests.support.processes import free_port, start  # noqa: E402
 
@@ -233,10 +234,12 @@ def main() -> int:
     for name, m in results["import_ms"].items():
         print(f"  {name:32}{m['ms']:8.1f}{m['baseline_ms']:16.1f}{m['ratio']:7.2f}x")
     print(f"worst: {worst_name} at {worst['ratio']:.2f}x fastapi+mangum  (target <= 1.2x)")
-    out = ROOT / "bench" / "results" / "ingress.json"
-    out.parent.mkdir(exist_ok=True)
-    out.write_text(json.dumps(results, indent=2))
-    print(f"written to {out.relative_to(ROOT)}")
+    targets = [
+        Target("throughput edge / bare FastAPI", results["throughput_ratio"], "x", ">=", 0.7),
+        Target("edge p99", edge["p99_us"] / 1000, "ms", "<=", 15),
+        Target(f"cold import, worst ({worst_name})", worst["ratio"], "x", "<=", 1.2),
+    ]
+    write("ingress", targets, **results)
     return 0
 
 

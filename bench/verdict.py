@@ -12,7 +12,6 @@ the verdict time is ours.
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import sys
 import tempfile
@@ -25,6 +24,7 @@ sys.path.insert(0, str(ROOT))
 import httpx  # noqa: E402
 from mlflow import MlflowClient  # noqa: E402
 
+from bench.results_format import Target, all_met, write  # noqa: E402
 from mlops_hooks.shared.domain import churn_data  # noqa: E402
 from tests.support.churn import TELCO, split, telco  # noqa: E402
 from tests.support.mlflow_models import log_and_register  # noqa: E402
@@ -114,10 +114,9 @@ def run(tmp: Path, versions: int) -> int:
             "  median seconds per check: "
             + ", ".join(f"{k} {v:.3f}" for k, v in figures["per_check_s"].items())
         )
-    out = ROOT / "bench" / "results" / "verdict.json"
-    out.write_text(json.dumps({"data": data, "models": summary, "runs": results}, indent=2))
-    print(f"written to {out.relative_to(ROOT)}")
-    return 0 if summary["telco-churn"]["p50_s"] <= 3 else 2
+    targets = [Target("telco-churn verdict p50", summary["telco-churn"]["p50_s"], "s", "<=", 3)]
+    write("verdict", targets, data=data, models=summary, runs=results)
+    return 0 if all_met(targets) else 2
 
 
 def measure(
