@@ -13,6 +13,7 @@ record the whole batch on the thread.
 from __future__ import annotations
 
 import asyncio
+import functools
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -50,12 +51,10 @@ class GroupCommit:
         batch, self._pending = self._pending, []
         events = [event for event, _ in batch]
         if self._writer is None:
-            job = loop.run_in_executor(
-                self._thread,
-                self.dispatcher.ledger.record_many,
-                events,
-                self.dispatcher.clock.now(),
+            record = functools.partial(
+                self.dispatcher.ledger.record_many, events, now=self.dispatcher.clock.now()
             )
+            job = loop.run_in_executor(self._thread, record)
             job.add_done_callback(
                 lambda j: self._settle(
                     loop, batch, j.exception(), None if j.exception() else j.result()
