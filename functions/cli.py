@@ -60,6 +60,22 @@ RequestOption = Annotated[
 ]
 TimeoutOption = Annotated[float, typer.Option(min=1, help="Seconds to wait for the outcome.")]
 
+
+@app.callback()
+def _root(
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log debug details.")] = False,
+) -> None:
+    """Event-driven MLOps on model-registry webhooks."""
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    if not verbose:  # SDK chatter (config discovery, retries) is not the user's business;
+        # nor are the dispatcher's retry lines: a command's failure is its one error line
+        for noisy in ("databricks.sdk", "mlflow", "botocore", "urllib3", "mlops_hooks.dispatch"):
+            logging.getLogger(noisy).setLevel(logging.ERROR)
+
+
 # --- serve --------------------------------------------------------------------------------
 
 
@@ -444,6 +460,15 @@ def webhooks_register(
     recorded."""
     if not url.startswith(("http://", "https://")):
         fail(f"--url must be an http(s) URL, got {url!r}")
+    settings = settings_or_fail()  # what is missing is said before anything is recorded
+    secret = "databricks_webhook_secret" if databricks else "mlflow_webhook_secret"
+    if not settings.secret(secret):
+        fail(f"set MLOPS_HOOKS_{secret.upper()} first: it signs every delivery")
+    if not databricks and not settings.mlflow_tracking_uri:
+        fail(
+            "set MLFLOW_TRACKING_URI to the MLflow server "
+            "(webhooks need a server with a SQL backend)"
+        )
     arguments = {
         "registry": "databricks" if databricks else "mlflow",
         "url": url,

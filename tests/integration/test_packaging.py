@@ -19,7 +19,13 @@ EDGE_LIMIT_BYTES = 40 * 1024 * 1024
 PROBE = ROOT / "tests" / "support" / "edge_probe.py"
 
 
+def clean_env() -> dict[str, str]:
+    """No PYTHONPATH: the checkout (with its egg-info) must not look installed to pip."""
+    return {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+
+
 def run(*command: str | Path, **kw) -> subprocess.CompletedProcess[str]:
+    kw.setdefault("env", clean_env())
     done = subprocess.run(
         [str(c) for c in command], capture_output=True, text=True, timeout=600, **kw
     )
@@ -71,7 +77,11 @@ def test_a_fresh_venv_gets_mlops_hooks_and_the_command_with_its_extra(
     assert "mlops_hooks" in installed
     assert installed.isdisjoint({"functions", "shared", "handlers", "jobs"})
     bare = subprocess.run(
-        [venv / "bin" / "mlops-hooks", "--help"], capture_output=True, text=True, cwd=tmp_path
+        [venv / "bin" / "mlops-hooks", "--help"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env=clean_env(),
     )  # the core alone: the command says which extra it needs, in one line
     assert bare.returncode == 2 and bare.stderr.strip().count("\n") == 0
     assert "pip install 'mlops-hooks[cli]'" in bare.stderr
