@@ -234,7 +234,13 @@ def events_replay(
     The replay itself is recorded as an event (source cli, who ran it)."""
     if dispatcher_or_fail(settings_or_fail()).ledger.get(event_id) is None:
         fail(f"no event with id {event_id}", code=1)  # a typo records nothing
-    record = run_action("replay", {"event_id": event_id}, request_id=request_id, timeout=timeout)
+    record = run_action(
+        "replay",
+        {"event_id": event_id},
+        failure=f"could not queue {event_id} again",
+        request_id=request_id,
+        timeout=timeout,
+    )
     say(f"{record.outcome['summary'] if record.outcome else event_id + ' queued again'}")
     if not run:
         say("a running `mlops-hooks serve` will pick it up (or pass --run to run it here)")
@@ -416,7 +422,13 @@ def rollback(
 
     Recorded as an event (source cli, who ran it); a retried request is carried out once."""
     arguments = {"model": model, "registry": "databricks" if databricks else "mlflow"}
-    record = run_action("rollback", arguments, request_id=request_id, timeout=timeout)
+    record = run_action(
+        "rollback",
+        arguments,
+        failure=f"could not roll {model} back",
+        request_id=request_id,
+        timeout=timeout,
+    )
     say((record.outcome or {}).get("summary") or "done")
 
 
@@ -476,7 +488,13 @@ def webhooks_register(
         "name": name,
         "model": model,
     }
-    record = run_action("register_webhook", arguments, request_id=request_id, timeout=timeout)
+    record = run_action(
+        "register_webhook",
+        arguments,
+        failure="could not register the webhook",
+        request_id=request_id,
+        timeout=timeout,
+    )
     say((record.outcome or {}).get("summary") or "done")
 
 

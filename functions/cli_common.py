@@ -74,18 +74,22 @@ def run_action(
     command: str,
     arguments: dict[str, Any],
     *,
+    failure: str,
     request_id: str | None = None,
     timeout: float = ACTION_TIMEOUT_SECONDS,
 ) -> EventRecord:
     """Record the command as an ``action`` event, carry it out (here, unless a running ``serve``
-    claimed it first) and wait for its outcome; exit 1 with one line if it fails or times out.
+    claimed it first) and wait for its outcome; exit 1 with one line (``failure``: the reason)
+    if it fails or times out.
 
     The same ``request_id`` retried is the same event: carried out once, its outcome reported.
+    Carried out here, a failing command is not retried behind the user's back: it ends ``dead``
+    at once (kept, and replayable with `events replay`).
     """
     from mlops_hooks.shared.domain import events
     from mlops_hooks.shared.ports.ledger import Status
 
-    settings = settings_or_fail()
+    settings = settings_or_fail(max_attempts=1)
     dispatcher = dispatcher_or_fail(settings)
     event = events.action(command, arguments, request_id or uuid.uuid4().hex, user=who())
     try:
@@ -111,5 +115,5 @@ def run_action(
         record = dispatcher.ledger.get(record.id) or record
     dispatcher.ledger.close()
     if record.status is not Status.DONE:
-        fail(f"{command} failed ({record.id}): {record.last_error or record.status.value}", code=1)
+        fail(f"{failure}: {record.last_error or record.status.value} (event {record.id})", code=1)
     return record

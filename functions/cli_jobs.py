@@ -86,5 +86,7 @@ def jobs_reconcile(
     """Refresh the state of unfinished runs now and notify failures (what the tick does).
 
     Recorded as an event (source cli, who ran it)."""
-    record = run_action("reconcile", {}, request_id=request_id)
+    record = run_action(
+        "reconcile", {}, failure="could not reconcile the job runs", request_id=request_id
+    )
     say((record.outcome or {}).get("summary") or "done")
