@@ -41,6 +41,18 @@ class EdgeAPI(FastAPI):
         await super().__call__(scope, receive, send)
 
 
+def bearer_token(header: str | None) -> str | None:
+    """The token of an ``Authorization: Bearer <token>`` header (RFC 7235 / 6750: the scheme is
+    case-insensitive, the token required); None for anything else."""
+    if not header:
+        return None
+    scheme, _, token = header.strip().partition(" ")
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token or " " in token:
+        return None
+    return token
+
+
 def create_app(runtime: Runtime | None = None) -> EdgeAPI:
     runtime = runtime or Runtime()
     app = EdgeAPI(
@@ -80,9 +92,13 @@ def create_app(runtime: Runtime | None = None) -> EdgeAPI:
     def _authorize(request: Request) -> None:
         token = runtime.settings.secret("api_token")
         if token is None:
-            return
-        given = request.headers.get("authorization", "").removeprefix("Bearer ").strip()
-        if not hmac.compare_digest(given.encode(), token.encode()):
+            if runtime.public:  # payloads carry Slack response_urls: never open to the world
+                raise Rejected(
+                    403, "the read API is off: set MLOPS_HOOKS_API_TOKEN (a bearer token) to use it"
+                )
+            return  # bound to loopback: this machine's users only
+        given = bearer_token(request.headers.get("authorization"))
+        if given is None or not hmac.compare_digest(given.encode(), token.encode()):
             raise Rejected(401, "missing or wrong bearer token (MLOPS_HOOKS_API_TOKEN)")
 
     @app.get("/events")

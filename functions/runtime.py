@@ -36,12 +36,16 @@ class Runtime:
         *,
         factory: Callable[[Settings], Dispatcher] | None = None,
         insecure_no_signature: bool = False,
+        public: bool = False,
     ) -> None:
+        """``public``: reachable from other machines (a Lambda behind an HTTP API, ``serve`` on a
+        non-loopback address): the read API then needs MLOPS_HOOKS_API_TOKEN."""
         self._settings = settings
         self._dispatcher = dispatcher
         self._factory = factory
         self._lock = threading.Lock()
         self.insecure_no_signature = insecure_no_signature
+        self.public = public
         self._group_commit: GroupCommit | None = None
 
     @property

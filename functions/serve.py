@@ -10,6 +10,7 @@ from mlops_hooks.shared.domain.errors import ConfigError
 from mlops_hooks.shared.settings import Settings
 
 log = logging.getLogger("mlops_hooks.serve")
+LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
 
 
 class ServeError(ConfigError):
@@ -76,7 +77,12 @@ def run_server(
 
     scheduler = Scheduler.from_policy(dispatcher)
     scheduler.start()
-    runtime = Runtime(settings, dispatcher, insecure_no_signature=insecure_no_signature)
+    public = host not in LOOPBACK
+    if public and settings.secret("api_token") is None:
+        log.warning("bound to %s: GET /events answers 403 until MLOPS_HOOKS_API_TOKEN is set", host)
+    runtime = Runtime(
+        settings, dispatcher, insecure_no_signature=insecure_no_signature, public=public
+    )
     app = create_app(runtime)
     settle_heap()
     log.info(

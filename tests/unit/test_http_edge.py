@@ -274,3 +274,42 @@ def test_unconfigured_slack_secret_is_503(tmp_path: Path) -> None:
 
 
 CLICK = click_body("ev_abc", "U_ALICE")
+
+
+@pytest.mark.parametrize(
+    ("header", "token"),
+    [
+        ("Bearer t0ken", "t0ken"),
+        ("bearer t0ken", "t0ken"),  # the scheme is case-insensitive (RFC 7235)
+        ("BEARER   t0ken  ", "t0ken"),
+        ("t0ken", None),  # no scheme
+        ("Bearer", None),  # no token
+        ("Bearer ", None),
+        ("Basic dDBrZW4=", None),
+        ("Bearer t0 ken", None),
+        ("", None),
+        (None, None),
+    ],
+)
+def test_bearer_tokens_are_parsed_as_rfc_7235_says(header, token) -> None:
+    from mlops_hooks.functions.app import bearer_token
+
+    assert bearer_token(header) == token
+
+
+def test_a_public_edge_serves_no_events_without_a_token(tmp_path: Path) -> None:
+    settings = Settings(mlflow_webhook_secret=SECRET, state_dir=tmp_path)
+    ledger = SqliteLedger(tmp_path / "l.db")
+    dispatcher = bootstrap(settings, ledger=ledger, queue=NoQueue(), handlers=BUILTIN)
+    public = TestClient(create_app(Runtime(settings, dispatcher, public=True)))
+    refused = public.get("/events")
+    assert refused.status_code == 403 and "MLOPS_HOOKS_API_TOKEN" in refused.json()["error"]
+    assert public.get("/events/ev_1").status_code == 403
+    assert public.get("/healthz").status_code == 200
+    local = TestClient(create_app(Runtime(settings, dispatcher)))  # loopback: open
+    assert local.get("/events").status_code == 200
+    with_token = Settings(mlflow_webhook_secret=SECRET, api_token="t0ken", state_dir=tmp_path)
+    secured = TestClient(create_app(Runtime(with_token, dispatcher, public=True)))
+    assert secured.get("/events", headers={"Authorization": "bearer t0ken"}).status_code == 200
+    assert secured.get("/events", headers={"Authorization": "t0ken"}).status_code == 401
+    ledger.close()
