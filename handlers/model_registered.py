@@ -25,7 +25,6 @@ if TYPE_CHECKING:
     from mlops_hooks.shared.domain.validation import Validation
 
 SECTION = "validation"
-READY_TIMEOUT_SECONDS = 300
 
 
 @dataclass(frozen=True)
@@ -87,7 +86,8 @@ def handle(event: Event, deps: Deps) -> Outcome:
 
     # --- load ---------------------------------------------------------------------------
     name, version, policy, registry = model_version_of(event, deps)
-    model_version = registry.wait_ready(name, version, timeout=READY_TIMEOUT_SECONDS)
+    # not READY within the wait: a RegistryError, retried later with backoff
+    model_version = registry.wait_ready(name, version, timeout=deps.settings.ready_wait_seconds)
     tables, holdout = deps.tables, policy.holdout
     read_holdout = None
     if tables is not None and holdout.uri:

@@ -58,7 +58,7 @@ def planned_action(decision: Decision, policy: ModelPolicy, *, ask: bool) -> str
 def handle(event: Event, deps: Deps) -> Outcome:
     # --- load ---------------------------------------------------------------------------
     name, version, policy, registry = model_version_of(event, deps)
-    challenger_mv = registry.wait_ready(name, version, timeout=60)
+    challenger_mv = registry.wait_ready(name, version, timeout=deps.settings.ready_wait_seconds)
     verdict = challenger_mv.tags.get(tags.VALIDATION)
     if verdict is None:
         raise AwaitingValidation(f"{name} v{version} has no validation verdict yet")

@@ -73,6 +73,9 @@ class Settings(BaseSettings):
     retry_base_seconds: float = Field(default=2.0, gt=0)
     retry_max_seconds: float = Field(default=300.0, gt=0)
     lease_seconds: float = Field(default=60.0, gt=0)
+    # how long a handler waits for a version to become READY before it gives the event back to
+    # be retried with backoff (a worker never blocks a whole function timeout on it)
+    ready_wait_seconds: float = Field(default=20.0, gt=0)
     poll_seconds: float = Field(default=1.0, gt=0)
     max_body_bytes: int = 1024 * 1024
     signature_tolerance_seconds: int = 300
