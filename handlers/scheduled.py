@@ -67,11 +67,14 @@ def batch_inference(event: Event, deps: Deps) -> Outcome:
     )
 
 
+STUCK_AFTER_SECONDS = 60.0  # a wake-up normally starts an event within a second or two
+
+
 def reconcile(deps: Deps) -> Outcome:
     """Refresh running jobs; notify failures once (the run is marked reported)."""
-    jobs = deps.need("jobs")
+    jobs = deps.jobs  # none configured: nothing to refresh, the rest still runs
     ledger = deps.runs
-    for run in ledger.list_runs(unfinished=True, limit=500):
+    for run in ledger.list_runs(unfinished=True, limit=500) if jobs is not None else []:
         if run.backend == jobs.backend:
             jobs.refresh(run)
     ended: dict[str, list[str]] = {"failed": [], "succeeded": [], "still running": []}
@@ -87,8 +90,13 @@ def reconcile(deps: Deps) -> Outcome:
         else:
             ended["succeeded"].append(run.run_id)
         ledger.save_run(run.model_copy(update={"reported": True}))
+    # the AWS-side sweeper: events still waiting a while after they were due lost their wake-up
+    # (the queue was down after the ledger write): wake them again
+    stuck = deps.events.due_ids(deps.clock.now() - STUCK_AFTER_SECONDS, limit=100)
     summary = ", ".join(f"{len(ids)} {what}" for what, ids in ended.items())
-    return Outcome(result="done", summary=summary, data=ended)
+    if stuck:
+        summary += f"; {len(stuck)} waiting events woken again"
+    return Outcome(result="done", summary=summary, data={**ended, "woken": stuck}, wake=stuck)
 
 
 def _failure(run: Any) -> Notification:

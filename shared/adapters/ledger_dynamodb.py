@@ -168,6 +168,16 @@ class DynamoDBLedger(Ledger):
 
     # --- state changes -----------------------------------------------------------------
 
+    def due_ids(self, before: float, *, limit: int = 100) -> list[str]:
+        # a query on the due index (never a scan): the sparse index holds only waiting events
+        page = self._table.query(
+            IndexName=DUE_INDEX,
+            KeyConditionExpression="due = :q AND due_at <= :before",
+            ExpressionAttributeValues={":q": _QUEUE, ":before": _num(before)},
+            Limit=limit,
+        )
+        return [i["id"] for i in page.get("Items", [])]
+
     def _candidates(self, now: float) -> list[str]:
         page = self._table.query(
             IndexName=DUE_INDEX,

@@ -172,6 +172,14 @@ class SqliteLedger(Ledger):
     def _tx(self) -> _Transaction:
         return _Transaction(self._conn)
 
+    def due_ids(self, before: float, *, limit: int = 100) -> list[str]:
+        rows = self._conn.execute(
+            "SELECT id FROM events WHERE due_at IS NOT NULL AND due_at <= ?"
+            " ORDER BY due_at LIMIT ?",
+            (before, limit),
+        ).fetchall()
+        return [row["id"] for row in rows]
+
     def claim(
         self, event_id: str | None, *, worker: str, token: str, now: float, lease_seconds: float
     ) -> EventRecord | None:

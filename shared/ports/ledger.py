@@ -162,6 +162,11 @@ class EventLog(ABC):
         """
 
     @abstractmethod
+    def due_ids(self, before: float, *, limit: int = 100) -> list[str]:
+        """Events due to run since ``before`` or earlier (received, retry due, lease expired):
+        those whose wake-up was lost, for the tick to wake again. Most overdue first."""
+
+    @abstractmethod
     def heartbeat(self, event_id: str, *, token: str, until: float, now: float) -> bool:
         """Extend the lease; False when it was lost to another worker."""
 

@@ -201,3 +201,14 @@ def test_job_runs_are_saved_listed_newest_first_and_filtered_by_state(ledger: Le
     assert saved is not None and saved.state is RunState.SUCCESS and saved.event_id == "ev_1"
     assert ledger.get_run("nope") is None
     assert ledger.list() == []  # runs are not events
+
+
+def test_due_ids_are_the_waiting_events_most_overdue_first(ledger: Ledger) -> None:
+    first = ledger.record(registered("1"), now=T0).record
+    second = ledger.record(registered("2"), now=T0 + 10).record
+    ledger.record(events.ignored(Source.MLFLOW, "d9", "test"), now=T0)  # never due
+    assert ledger.due_ids(T0 - 1) == []
+    assert ledger.due_ids(T0 + 5) == [first.id]
+    ledger.claim(second.id, worker="w", token="t", now=T0 + 20, lease_seconds=30)
+    assert ledger.due_ids(T0 + 20) == [first.id]  # running under a live lease: not due
+    assert ledger.due_ids(T0 + 60) == [first.id, second.id]  # its lease expired: due again

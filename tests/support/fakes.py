@@ -261,5 +261,6 @@ def dispatcher_over(folder: Any, **ports: Any) -> tuple[Any, Any]:
     ports.setdefault("notifier", RecordingNotifier())
     ports.setdefault("handlers", BUILTIN)
     settings = ports.pop("settings", None) or Settings(state_dir=folder)
-    dispatcher = bootstrap(settings, ledger=ledger, queue=Wakes(), clock=FixedClock(), **ports)
+    ports.setdefault("clock", FixedClock())
+    dispatcher = bootstrap(settings, ledger=ledger, queue=Wakes(), **ports)
     return dispatcher, ledger

@@ -3,6 +3,7 @@ and the handlers' pure decisions, tested on values alone."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -185,3 +186,21 @@ def test_a_click_is_refused_on_values() -> None:
     assert refuse_click(**{**base, "request_status": Status.RUNNING})[0] == "not_awaiting"
     assert refuse_click(**{**base, "verdict": "failed"})[0] == "not_validated"
     assert refuse_click(**{**base, "verdict": "failed", "approve": False}) is None  # reject is fine
+
+
+def test_the_tick_wakes_events_whose_wake_up_was_lost(tmp_path: Path) -> None:
+    from mlops_hooks.handlers.scheduled import STUCK_AFTER_SECONDS
+    from tests.support.fakes import FixedClock
+
+    clock = FixedClock()
+    dispatcher, ledger = dispatcher_over(tmp_path, clock=clock)
+    lost = dispatcher.ledger.record(events.drift_detected("churn", "w1"), now=clock.now())
+    assert dispatcher.queue.ids == []  # recorded, but nobody was told
+    tick = events.scheduled("reconcile", datetime(2026, 11, 23, 6, tzinfo=UTC), "reconcile")
+    clock._now += STUCK_AFTER_SECONDS + 1
+    done = dispatcher.process(dispatcher.submit(tick).record.id)
+    assert done.status is Status.DONE, done.last_error
+    assert done.outcome["data"]["woken"] == [lost.record.id]
+    assert dispatcher.queue.ids[-1] == lost.record.id
+    assert "1 waiting events woken again" in done.outcome["summary"]
+    ledger.close()
