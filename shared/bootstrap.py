@@ -35,7 +35,7 @@ def bootstrap(
     the shared layer knows the handlers' contract, never the handlers themselves.
     """
     if ledger is None:
-        ledger = open_ledger(settings.resolved_ledger_url, endpoint_url=settings.aws_endpoint_url)
+        ledger = open_ledger(settings)
     if queue is None:
         queue = _queue_from(settings)
     if "notifier" not in ports:
@@ -62,8 +62,9 @@ def bootstrap(
     )
 
 
-def open_ledger(url: str, *, endpoint_url: str | None = None) -> Ledger:
+def open_ledger(settings: Settings) -> Ledger:
     """The one place that maps a ledger URL to its adapter."""
+    url = settings.resolved_ledger_url
     if url.startswith("sqlite:///"):
         from mlops_hooks.shared.adapters.ledger_sqlite import SqliteLedger
 
@@ -71,7 +72,12 @@ def open_ledger(url: str, *, endpoint_url: str | None = None) -> Ledger:
     if url.startswith("dynamodb://"):
         from mlops_hooks.shared.adapters.ledger_dynamodb import DynamoDBLedger
 
-        return DynamoDBLedger(url.removeprefix("dynamodb://"), endpoint_url=endpoint_url)
+        return DynamoDBLedger(
+            url.removeprefix("dynamodb://"),
+            endpoint_url=settings.aws_endpoint_url,
+            tick_retention_days=settings.tick_retention_days,
+            run_retention_days=settings.run_retention_days,
+        )
     raise LedgerError(f"unknown ledger URL {url!r}: use sqlite:///path or dynamodb://table")
 
 

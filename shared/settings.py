@@ -42,6 +42,10 @@ class Settings(BaseSettings):
         description="sqlite:///path/to/ledger.db (default: <state_dir>/ledger.db) "
         "or dynamodb://table-name",
     )
+    # DynamoDB ledger: reconcile ticks (one a minute) and finished job runs expire after these
+    # (DynamoDB TTL); every other event is the audit trail and stays
+    tick_retention_days: float = Field(default=7, gt=0)
+    run_retention_days: float = Field(default=90, gt=0)
     # SQS queue that wakes the worker function on AWS; unset locally (the worker pool polls).
     queue_url: str | None = None
 

@@ -36,9 +36,41 @@ from mlops_hooks.shared.ports.ledger import (
 )
 
 DUE_INDEX = "due-index"
+# Every read has an index (queries, never scans): events newest first (with status and kind
+# projected for filters), runs newest first, unfinished runs (sparse: only they carry its key).
+EVENTS_INDEX = "events-index"
+RUNS_INDEX = "runs-index"
+OPEN_RUNS_INDEX = "open-runs-index"
+TTL_ATTRIBUTE = "expires_at"  # DynamoDB deletes an item some time after this epoch second
+DAY = 86400.0
+_EVENTS = "e"
+_RUNS = "r"
 _HOLD = "hold#"
 _RUN = "run#"
 _QUEUE = "q"
+
+
+# The table's key attributes and indexes: serverless.yml declares the same (a test compares).
+TABLE_ATTRIBUTES = {
+    "id": "S",
+    "due": "S",
+    "due_at": "N",
+    "events": "S",
+    "received_at": "N",
+    "runs": "S",
+    "open_runs": "S",
+    "run_started_at": "N",
+}
+INDEXES: dict[str, tuple[str, str, dict[str, Any]]] = {
+    DUE_INDEX: ("due", "due_at", {"ProjectionType": "KEYS_ONLY"}),
+    EVENTS_INDEX: (
+        "events",
+        "received_at",
+        {"ProjectionType": "INCLUDE", "NonKeyAttributes": ["status", "kind"]},
+    ),
+    RUNS_INDEX: ("runs", "run_started_at", {"ProjectionType": "ALL"}),
+    OPEN_RUNS_INDEX: ("open_runs", "run_started_at", {"ProjectionType": "ALL"}),
+}
 
 
 def _num(value: float) -> Decimal:
@@ -47,13 +79,24 @@ def _num(value: float) -> Decimal:
 
 class DynamoDBLedger(Ledger):
     def __init__(
-        self, table_name: str, *, endpoint_url: str | None = None, create: bool = False
+        self,
+        table_name: str,
+        *,
+        endpoint_url: str | None = None,
+        create: bool = False,
+        tick_retention_days: float = 7,
+        run_retention_days: float = 90,
     ) -> None:
+        """``tick_retention_days``: how long a reconcile tick (one a minute) is kept;
+        ``run_retention_days``: a finished job run. Every other event stays: the audit trail."""
         import boto3  # adapter-only import: keeps edge functions' cold start small
 
         self.table_name = table_name
+        self.tick_retention = tick_retention_days * DAY
+        self.run_retention = run_retention_days * DAY
         self._client = boto3.client("dynamodb", endpoint_url=endpoint_url)
-        self._table = boto3.resource("dynamodb", endpoint_url=endpoint_url).Table(table_name)
+        self._resource = boto3.resource("dynamodb", endpoint_url=endpoint_url)
+        self._table = self._resource.Table(table_name)
         self._conditional_failed = self._client.exceptions.ConditionalCheckFailedException
         if create:
             self.create_table()
@@ -67,23 +110,27 @@ class DynamoDBLedger(Ledger):
             TableName=self.table_name,
             BillingMode="PAY_PER_REQUEST",
             AttributeDefinitions=[
-                {"AttributeName": "id", "AttributeType": "S"},
-                {"AttributeName": "due", "AttributeType": "S"},
-                {"AttributeName": "due_at", "AttributeType": "N"},
+                {"AttributeName": name, "AttributeType": kind}
+                for name, kind in TABLE_ATTRIBUTES.items()
             ],
             KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
             GlobalSecondaryIndexes=[
                 {
-                    "IndexName": DUE_INDEX,
+                    "IndexName": name,
                     "KeySchema": [
-                        {"AttributeName": "due", "KeyType": "HASH"},
-                        {"AttributeName": "due_at", "KeyType": "RANGE"},
+                        {"AttributeName": hash_key, "KeyType": "HASH"},
+                        {"AttributeName": range_key, "KeyType": "RANGE"},
                     ],
-                    "Projection": {"ProjectionType": "KEYS_ONLY"},
+                    "Projection": projection,
                 }
+                for name, (hash_key, range_key, projection) in INDEXES.items()
             ],
         )
         self._client.get_waiter("table_exists").wait(TableName=self.table_name)
+        self._client.update_time_to_live(
+            TableName=self.table_name,
+            TimeToLiveSpecification={"AttributeName": TTL_ATTRIBUTE, "Enabled": True},
+        )
 
     # --- recording ---------------------------------------------------------------------
 
@@ -102,7 +149,10 @@ class DynamoDBLedger(Ledger):
             "updated_at": _num(now),
             "event": event.model_dump_json(),
             "history": first_history_json(record),
+            "events": _EVENTS,
         }
+        if event.kind is EventKind.SCHEDULED and event.task == "reconcile":
+            item[TTL_ATTRIBUTE] = int(now + self.tick_retention)  # one a minute: not kept
         if event.model:
             item["model"] = event.model
         if event.version:
@@ -134,39 +184,56 @@ class DynamoDBLedger(Ledger):
     def list(
         self, *, status: Status | None = None, kind: EventKind | None = None, limit: int = 100
     ) -> list[EventRecord]:
-        # An audit listing, not a hot path: a filtered scan is fine at ledger sizes.
-        names: dict[str, str] = {"#k": "kind"}
-        values: dict[str, Any] = {}
-        filters: list[str] = ["attribute_exists(#k)"]  # events only, not holds
+        """Newest first: a query on the events index (status and kind are projected there, so
+        filters cost no item reads); then the full items of the page, in one batch read each
+        100."""
+        names: dict[str, str] = {}
+        values: dict[str, Any] = {":e": _EVENTS}
+        filters: list[str] = []
         if status:
             names["#s"] = "status"
             values[":s"] = status.value
             filters.append("#s = :s")
         if kind:
+            names["#k"] = "kind"
             values[":k"] = kind.value
             filters.append("#k = :k")
-        kwargs: dict[str, Any] = {
-            "ConsistentRead": True,
-            "FilterExpression": " AND ".join(filters),
-            "ExpressionAttributeNames": names,
+        query: dict[str, Any] = {
+            "IndexName": EVENTS_INDEX,
+            "KeyConditionExpression": "events = :e",
+            "ExpressionAttributeValues": values,
+            "ScanIndexForward": False,
         }
-        if values:
-            kwargs["ExpressionAttributeValues"] = values
-        items = self._scan(kwargs)
-        items.sort(key=lambda i: (-float(i["received_at"]), i["id"]))
-        return [record_from_row(i) for i in items[:limit]]
+        if filters:
+            query["FilterExpression"] = " AND ".join(filters)
+            query["ExpressionAttributeNames"] = names
+        ids = [item["id"] for item in self._query(query, limit)]
+        found = self._batch_get(ids)
+        return [record_from_row(found[i]) for i in ids if i in found]
 
-    def _scan(self, kwargs: dict[str, Any]) -> list[dict[str, Any]]:
-        """Every page of a filtered scan."""
+    def _query(self, query: dict[str, Any], limit: int) -> list[dict[str, Any]]:
+        """Pages of a query until ``limit`` items matched (filters apply after each page)."""
         items: list[dict[str, Any]] = []
-        while True:
-            page = self._table.scan(**kwargs)
+        while len(items) < limit:
+            page = self._table.query(**query, Limit=max(limit - len(items), 25))
             items.extend(page.get("Items", []))
             if "LastEvaluatedKey" not in page:
-                return items
-            kwargs = {**kwargs, "ExclusiveStartKey": page["LastEvaluatedKey"]}
+                break
+            query = {**query, "ExclusiveStartKey": page["LastEvaluatedKey"]}
+        return items[:limit]
 
-    # --- state changes -----------------------------------------------------------------
+    def _batch_get(self, ids: list[str]) -> dict[str, dict[str, Any]]:
+        found: dict[str, dict[str, Any]] = {}
+        resource = self._resource
+        for start in range(0, len(ids), 100):
+            keys = [{"id": i} for i in ids[start : start + 100]]
+            request: dict[str, Any] = {self.table_name: {"Keys": keys, "ConsistentRead": True}}
+            while request:
+                answer = resource.batch_get_item(RequestItems=request)
+                for item in answer["Responses"].get(self.table_name, []):
+                    found[item["id"]] = item
+                request = answer.get("UnprocessedKeys") or {}
+        return found
 
     def due_ids(self, before: float, *, limit: int = 100) -> list[str]:
         # a query on the due index (never a scan): the sparse index holds only waiting events
@@ -361,33 +428,32 @@ class DynamoDBLedger(Ledger):
             return False
 
     def save_run(self, run: JobRun) -> None:
-        self._table.put_item(
-            Item={
-                "id": _RUN + run.run_id,
-                "run_started_at": _num(run.started_at),
-                "run_finished": run.state.finished,
-                "doc": run.model_dump_json(),
-            }
-        )
+        item: dict[str, Any] = {
+            "id": _RUN + run.run_id,
+            "runs": _RUNS,
+            "run_started_at": _num(run.started_at),
+            "run_finished": run.state.finished,
+            "doc": run.model_dump_json(),
+        }
+        if run.state.finished:
+            ended = run.ended_at if run.ended_at is not None else run.started_at
+            item[TTL_ATTRIBUTE] = int(ended + self.run_retention)
+        else:
+            item["open_runs"] = _RUNS  # in the sparse index of unfinished runs
+        self._table.put_item(Item=item)
 
     def get_run(self, run_id: str) -> JobRun | None:
         item = self._item(_RUN + run_id)
         return JobRun.model_validate_json(item["doc"]) if item else None
 
     def list_runs(self, *, unfinished: bool = False, limit: int = 100) -> list[JobRun]:
-        # runs are few next to events; a filtered scan is fine for the reconcile tick
-        filters = "begins_with(id, :run)" + (" AND run_finished = :no" if unfinished else "")
-        values: dict[str, Any] = {":run": _RUN}
-        if unfinished:
-            values[":no"] = False
-        kwargs: dict[str, Any] = {
-            "ConsistentRead": True,
-            "FilterExpression": filters,
-            "ExpressionAttributeValues": values,
+        query = {
+            "IndexName": OPEN_RUNS_INDEX if unfinished else RUNS_INDEX,
+            "KeyConditionExpression": ("open_runs" if unfinished else "runs") + " = :r",
+            "ExpressionAttributeValues": {":r": _RUNS},
+            "ScanIndexForward": False,  # newest first
         }
-        items = self._scan(kwargs)
-        items.sort(key=lambda i: -float(i["run_started_at"]))
-        return [JobRun.model_validate_json(i["doc"]) for i in items[:limit]]
+        return [JobRun.model_validate_json(i["doc"]) for i in self._query(query, limit)]
 
     def requeue(self, event_id: str, *, now: float, reason: str = "replay") -> EventRecord:
         item = self._item(event_id)

@@ -212,3 +212,50 @@ def test_due_ids_are_the_waiting_events_most_overdue_first(ledger: Ledger) -> No
     ledger.claim(second.id, worker="w", token="t", now=T0 + 20, lease_seconds=30)
     assert ledger.due_ids(T0 + 20) == [first.id]  # running under a live lease: not due
     assert ledger.due_ids(T0 + 60) == [first.id, second.id]  # its lease expired: due again
+
+
+def test_dynamodb_reads_are_queries_and_ticks_and_finished_runs_expire(moto_server) -> None:
+    import boto3
+
+    from mlops_hooks.shared.adapters.ledger_dynamodb import TTL_ATTRIBUTE, DynamoDBLedger
+    from mlops_hooks.shared.ports.ledger import JobRun, RunState
+
+    name = f"ttl-{uuid.uuid4().hex[:8]}"
+    led = DynamoDBLedger(name, endpoint_url=moto_server, create=True, tick_retention_days=1)
+    client = boto3.client("dynamodb", endpoint_url=moto_server)
+    ttl = client.describe_time_to_live(TableName=name)["TimeToLiveDescription"]
+    assert ttl == {"TimeToLiveStatus": "ENABLED", "AttributeName": TTL_ATTRIBUTE}
+    from datetime import UTC, datetime
+
+    tick = events.scheduled("reconcile", datetime(2026, 11, 23, 6, tzinfo=UTC), "reconcile")
+    nightly = events.scheduled("nightly", datetime(2026, 11, 23, 2, tzinfo=UTC), "batch_inference")
+    tick_id = led.record(tick, now=T0).record.id
+    nightly_id = led.record(nightly, now=T0).record.id
+    raw = {
+        i: client.get_item(TableName=name, Key={"id": {"S": i}})["Item"]
+        for i in (tick_id, nightly_id)
+    }
+    assert int(raw[tick_id][TTL_ATTRIBUTE]["N"]) == int(T0 + 86400)
+    assert TTL_ATTRIBUTE not in raw[nightly_id]  # the audit trail stays
+    led.save_run(JobRun(run_id="a", job="train", backend="local", started_at=T0))
+    led.save_run(
+        JobRun(
+            run_id="b",
+            job="train",
+            backend="local",
+            started_at=T0 + 1,
+            state=RunState.SUCCESS,
+            ended_at=T0 + 5,
+        )
+    )
+    assert [r.run_id for r in led.list_runs()] == ["b", "a"]
+    assert [r.run_id for r in led.list_runs(unfinished=True)] == ["a"]
+    run_b = client.get_item(TableName=name, Key={"id": {"S": "run#b"}})["Item"]
+    assert int(run_b[TTL_ATTRIBUTE]["N"]) == int(T0 + 5 + 90 * 86400)
+    later = led.record(registered("5"), now=T0 + 30).record.id  # listed newest first
+    assert led.list(limit=10)[0].id == later
+    assert {r.id for r in led.list(kind=EventKind.SCHEDULED)} == {tick_id, nightly_id}
+    assert [r.id for r in led.list(status=Status.RECEIVED, kind=EventKind.MODEL_REGISTERED)] == [
+        later
+    ]
+    led.close()
