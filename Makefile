@@ -4,7 +4,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: install test lint bench serve demo clean check-java check-node
+.PHONY: install test lint bench serve demo package clean check-java check-node
 
 $(PY):
 	$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "mlops-hooks needs Python >= 3.11")'
@@ -55,6 +55,11 @@ bench: install
 	$(PY) bench/batch_inference.py
 	$(PY) bench/drift.py
 
+# The deployable artefacts of serverless.yml: build/edge-layer.zip (arm64) and build/worker/
+# (the worker image's build context); ARCH=x86_64 for an x86_64 stack
+package: install
+	$(PY) infra/package.py --arch $(or $(ARCH),arm64)
+
 serve: install
 	$(VENV)/bin/mlops-hooks serve
 
@@ -63,4 +68,4 @@ demo: install check-java
 	$(VENV)/bin/mlops-hooks demo $(DEMO_ARGS)
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache .mlops-hooks
+	rm -rf $(VENV) .pytest_cache .ruff_cache .mlops-hooks build

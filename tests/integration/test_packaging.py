@@ -7,6 +7,8 @@ import json
 import os
 import subprocess
 import sys
+import time
+import uuid
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,6 +19,7 @@ ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = ROOT / "tests" / "fixtures" / "aws_powertools"
 EDGE_LIMIT_BYTES = 40 * 1024 * 1024
 PROBE = ROOT / "tests" / "support" / "edge_probe.py"
+WORKER_PROBE = ROOT / "tests" / "support" / "worker_probe.py"
 
 
 def clean_env() -> dict[str, str]:
@@ -92,14 +95,36 @@ def test_a_fresh_venv_gets_mlops_hooks_and_the_command_with_its_extra(
         assert command in helped.stdout
 
 
-def test_the_edge_extra_alone_runs_every_lambda_edge_handler(wheel: Path, tmp_path: Path) -> None:
-    target = tmp_path / "edge"
-    run(sys.executable, "-m", "pip", "install", "-q", "--target", target, f"{wheel}[edge]")
-    size = folder_bytes(target)
-    assert size <= EDGE_LIMIT_BYTES, f"edge artefact is {size / 2**20:.1f} MB"
-    installed = {p.name.split("-")[0].lower() for p in target.iterdir()}
+def test_make_package_builds_an_edge_layer_that_runs_every_edge_handler_alone(
+    tmp_path: Path,
+) -> None:
+    """The script behind `make package`, for this machine's platform (the real build targets
+    arm64, which this machine cannot run): the layer's python/ alone runs every edge handler."""
+    out = tmp_path / "build"
+    done = run(sys.executable, ROOT / "infra" / "package.py", "--arch", "host", "--out", out)
+    assert "edge layer (host" in done.stdout and "MB zipped" in done.stdout
+    layer = out / "edge-layer" / "python"
+    size = folder_bytes(layer)
+    assert size <= EDGE_LIMIT_BYTES, f"edge layer is {size / 2**20:.1f} MB"
+    with zipfile.ZipFile(out / "edge-layer.zip") as zf:
+        assert "python/mlops_hooks/functions/lambda_http.py" in zf.namelist()
+    assert {p.name for p in (out / "worker").iterdir()} == {
+        "Dockerfile",
+        "mlops.yml",
+        next((out / "dist").glob("*.whl")).name,
+    }
+    installed = {p.name.split("-")[0].lower() for p in layer.iterdir()}
     assert installed.isdisjoint({"mlflow", "pandas", "numpy", "pyarrow", "boto3", "pyspark"})
-    state = tmp_path / "state"
+    report = probe_edge(layer, tmp_path / "state")
+    assert report["http_status"] == 202
+    assert report["recorded"] == {"s3": 1, "schedule": 1, "alarm": 1}
+    assert report["kinds"] == ["data_landed", "drift_detected", "model_registered", "scheduled"]
+    assert report["ledger"] == "SqliteLedger" and report["site"] == []
+    assert report["heavy"] == []
+    print(f"edge layer: {size / 2**20:.1f} MB")
+
+
+def probe_edge(path: Path, state: Path) -> dict:
     done = run(
         sys.executable,
         "-S",  # no site-packages: only the artefact
@@ -107,14 +132,95 @@ def test_the_edge_extra_alone_runs_every_lambda_edge_handler(wheel: Path, tmp_pa
         PROBE.read_text(),
         state,
         FIXTURES,
+        cwd=state.parent,
+        env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "PYTHONPATH": str(path)},
+    )
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def test_the_worker_set_alone_validates_a_real_version(
+    wheel: Path, tmp_path: Path, mlflow_server, churn
+) -> None:
+    """The worker image's requirement set, installed for this machine: with nothing else on the
+    path (python -S) the SQS worker function validates a version on the real MLflow server."""
+    from mlflow import MlflowClient
+
+    from mlops_hooks.shared.adapters.ledger_sqlite import SqliteLedger
+    from mlops_hooks.shared.domain import events
+    from mlops_hooks.shared.domain.events import Source
+    from tests.support.mlflow_models import log_and_register
+
+    target = tmp_path / "worker"
+    run(sys.executable, "-m", "pip", "install", "-q", "--target", target, f"{wheel}[worker]")
+    installed = {p.name.split("-")[0].lower() for p in target.iterdir()}
+    assert "mlflow" in installed and installed.isdisjoint({"pyspark", "flask", "moto"})
+    train, holdout_csv, model = churn
+    name = f"worker-{uuid.uuid4().hex[:6]}"
+    version = log_and_register(mlflow_server.url, name, model, train)
+    policy = tmp_path / "mlops.yml"
+    policy.write_text(
+        f"""
+models:
+  - name: worker-*
+    checks: {{loads: {{}}, signature: {{}}, predictions: {{}},
+             metrics: {{thresholds: {{roc_auc: {{min: 0.6}}}}}}}}
+    holdout: {{uri: {holdout_csv}, label: Churn}}
+    promotion: {{after_validation: none}}
+"""
+    )
+    state = tmp_path / "state"
+    ledger = SqliteLedger(state / "ledger.db")
+    event = events.model_registered(Source.MLFLOW, name, version)
+    ledger.record(event, now=time.time())
+    ledger.close()
+    done = run(
+        sys.executable,
+        "-S",
+        "-c",
+        WORKER_PROBE.read_text(),
+        event.id,
         cwd=tmp_path,
-        env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "PYTHONPATH": str(target)},
+        env={
+            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+            "PYTHONPATH": str(target),
+            "HOME": str(tmp_path),
+            "MLFLOW_TRACKING_URI": mlflow_server.url,
+            "MLOPS_HOOKS_STATE_DIR": str(state),
+            "MLOPS_HOOKS_POLICY": str(policy),
+            "MLFLOW_DISABLE_TELEMETRY": "true",
+        },
     )
     report = json.loads(done.stdout.strip().splitlines()[-1])
-    assert report["http_status"] == 202
-    assert report["recorded"] == {"s3": 1, "schedule": 1, "alarm": 1}
-    assert report["kinds"] == ["data_landed", "drift_detected", "model_registered", "scheduled"]
-    assert report["ledger"] == "SqliteLedger" and report["site"] == []
-    assert report["heavy"] == []
-    (tmp_path / "edge-size.txt").write_text(f"{size}\n")
-    print(f"edge artefact: {size / 2**20:.1f} MB")
+    assert report["failures"] == [] and report["site"] == []
+    assert report["status"] == "done", report["error"]
+    assert report["outcome"]["result"] == "passed", report["outcome"]
+    assert report["outcome"]["data"]["checks"]["metrics"] == "passed"
+    tags = MlflowClient(mlflow_server.url).get_model_version(name, version).tags
+    assert tags["mlops.validation"] == "passed"
+
+
+def test_the_stage_smoke_test_passes_on_a_healthy_edge_and_says_why_not(
+    start_serve, tmp_path: Path
+) -> None:
+    from tests.conftest import WEBHOOK_SECRET
+
+    serve = start_serve()
+    smoke = [sys.executable, str(ROOT / "infra" / "smoke.py"), serve.url]
+    env = {**os.environ, "MLOPS_HOOKS_MLFLOW_WEBHOOK_SECRET": WEBHOOK_SECRET}
+    ok = subprocess.run(smoke, env=env, capture_output=True, text=True, timeout=60)
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+    assert "a signed test delivery was accepted (202)" in ok.stdout
+    assert WEBHOOK_SECRET not in ok.stdout + ok.stderr
+    wrong = {**env, "MLOPS_HOOKS_MLFLOW_WEBHOOK_SECRET": "not-the-secret"}
+    bad = subprocess.run(smoke, env=wrong, capture_output=True, text=True, timeout=60)
+    assert bad.returncode == 1 and bad.stdout.startswith(
+        "smoke: a signed test delivery answered 401"
+    )
+    down = subprocess.run(
+        [sys.executable, str(ROOT / "infra" / "smoke.py"), "http://127.0.0.1:9"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert down.returncode == 1 and "healthz answered 0" in down.stdout

@@ -69,6 +69,27 @@ def test_a_version_tag_deploys_staging_then_prod_with_osls_and_the_bundle() -> N
     assert jobs["staging"]["with"]["stage"] == "staging" and jobs["prod"]["with"]["stage"] == "prod"
     stage = yaml.safe_load((ROOT / ".github" / "workflows" / "deploy-stage.yml").read_text())
     run = "\n".join(steps(stage))
-    assert 'npx osls deploy --stage "${{ inputs.stage }}"' in run
-    assert 'databricks bundle deploy --target "${{ inputs.stage }}"' in run
+    assert stage["jobs"]["deploy"]["env"]["STAGE"] == "${{ inputs.stage }}"
+    # build -> push -> publish -> deploy with every required parameter -> bundle -> smoke
+    order = [
+        "infra/package.py --arch arm64",
+        "docker buildx build --platform linux/arm64",
+        "aws lambda publish-layer-version",
+        'npx osls deploy --stage "$STAGE"',
+        'databricks bundle deploy --target "$STAGE"',
+        'infra/smoke.py "$url"',
+    ]
+    positions = [run.index(step) for step in order]
+    assert positions == sorted(positions), "the deploy steps are out of order"
+    for param in ("databricksHost", "secretsKeyId", "workerImageUri", "edgeLayerArn"):
+        assert f'--param="{param}=' in run
+    # every action is pinned to a commit
+    uses = [
+        s["uses"]
+        for w in ("ci.yml", "deploy.yml", "deploy-stage.yml")
+        for job in yaml.safe_load((ROOT / ".github" / "workflows" / w).read_text())["jobs"].values()
+        for s in job.get("steps", [])
+        if "uses" in s
+    ]
+    assert uses and all(len(u.split("@")[1]) == 40 for u in uses), uses
     assert stage["permissions"]["id-token"] == "write"  # OIDC, no stored AWS keys
