@@ -67,9 +67,6 @@ def batch_inference(event: Event, deps: Deps) -> Outcome:
     )
 
 
-STUCK_AFTER_SECONDS = 60.0  # a wake-up normally starts an event within a second or two
-
-
 def reconcile(deps: Deps) -> Outcome:
     """Refresh running jobs; notify failures once (the run is marked reported)."""
     jobs = deps.jobs  # none configured: nothing to refresh, the rest still runs
@@ -92,7 +89,8 @@ def reconcile(deps: Deps) -> Outcome:
         ledger.save_run(run.model_copy(update={"reported": True}))
     # the AWS-side sweeper: events still waiting a while after they were due lost their wake-up
     # (the queue was down after the ledger write): wake them again
-    stuck = deps.events.due_ids(deps.clock.now() - STUCK_AFTER_SECONDS, limit=100)
+    # (MLOPS_HOOKS_REWAKE_AFTER_SECONDS: a wake-up normally starts an event within seconds)
+    stuck = deps.events.due_ids(deps.clock.now() - deps.settings.rewake_after_seconds, limit=100)
     summary = ", ".join(f"{len(ids)} {what}" for what, ids in ended.items())
     if stuck:
         summary += f"; {len(stuck)} waiting events woken again"

@@ -80,6 +80,9 @@ class Settings(BaseSettings):
     # how long a handler waits for a version to become READY before it gives the event back to
     # be retried with backoff (a worker never blocks a whole function timeout on it)
     ready_wait_seconds: float = Field(default=20.0, gt=0)
+    # the reconcile tick wakes events still waiting this long after they were due (their wake-up
+    # was lost: the queue was down after the ledger write)
+    rewake_after_seconds: float = Field(default=60.0, gt=0)
     poll_seconds: float = Field(default=1.0, gt=0)
     max_body_bytes: int = 1024 * 1024
     signature_tolerance_seconds: int = 300

@@ -43,13 +43,18 @@ def package(osls: Path, folder: Path, stage: str, **params: str) -> dict[str, An
     return packaged(osls, folder, stage, **params)["Resources"]
 
 
-def packaged(osls: Path, folder: Path, stage: str, **params: str) -> dict[str, Any]:
-    """The whole CloudFormation template ``osls package`` writes for ``stage``."""
+def packaged(
+    osls: Path, folder: Path, stage: str, *, files: dict[str, str] | None = None, **params: str
+) -> dict[str, Any]:
+    """The whole CloudFormation template ``osls package`` writes for ``stage`` (``files``: more
+    files beside serverless.yml, e.g. another policy to ship)."""
     work = folder / stage
     work.mkdir()
     for name in ("serverless.yml", "package.json"):
         shutil.copy(ROOT / name, work / name)
     shutil.copytree(ROOT / "examples", work / "examples")
+    for name, text in (files or {}).items():
+        (work / name).write_text(text)
     env = {**os.environ, "AWS_ACCESS_KEY_ID": "AKIAPACKAGE", "AWS_SECRET_ACCESS_KEY": "x"}
     env.pop("AWS_ENDPOINT_URL", None)
     given = [f"--param={k}={v}" for k, v in {**PARAMS, **params}.items()]
@@ -224,6 +229,7 @@ NOT_IN_THE_ENVIRONMENT = {
     "retry_max_seconds": "default",
     "lease_seconds": "default",
     "ready_wait_seconds": "default (the worker's timeout is sized for it)",
+    "rewake_after_seconds": "default",
     "max_body_bytes": "default (API Gateway caps bodies at 10 MB before us)",
     "signature_tolerance_seconds": "default",
     "handler_modules": "a deployment that adds handlers sets it",

@@ -189,7 +189,6 @@ def test_a_click_is_refused_on_values() -> None:
 
 
 def test_the_tick_wakes_events_whose_wake_up_was_lost(tmp_path: Path) -> None:
-    from mlops_hooks.handlers.scheduled import STUCK_AFTER_SECONDS
     from tests.support.fakes import FixedClock
 
     clock = FixedClock()
@@ -197,7 +196,7 @@ def test_the_tick_wakes_events_whose_wake_up_was_lost(tmp_path: Path) -> None:
     lost = dispatcher.ledger.record(events.drift_detected("churn", "w1"), now=clock.now())
     assert dispatcher.queue.ids == []  # recorded, but nobody was told
     tick = events.scheduled("reconcile", datetime(2026, 11, 23, 6, tzinfo=UTC), "reconcile")
-    clock._now += STUCK_AFTER_SECONDS + 1
+    clock._now += dispatcher.deps.settings.rewake_after_seconds + 1
     done = dispatcher.process(dispatcher.submit(tick).record.id)
     assert done.status is Status.DONE, done.last_error
     assert done.outcome["data"]["woken"] == [lost.record.id]
