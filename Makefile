@@ -54,6 +54,7 @@ bench: install
 	$(PY) bench/bootstrap.py
 	$(PY) bench/batch_inference.py
 	$(PY) bench/drift.py
+	$(PY) bench/aws_rehearsal.py
 
 # The deployable artefacts of serverless.yml: build/edge-layer.zip (arm64) and build/worker/
 # (the worker image's build context); ARCH=x86_64 for an x86_64 stack
