@@ -16,7 +16,7 @@ from urllib.parse import parse_qs
 from mlops_hooks.functions.errors import Rejected
 from mlops_hooks.shared.domain import events
 from mlops_hooks.shared.domain.events import Event, Source
-from mlops_hooks.shared.domain.signatures import SignatureError
+from mlops_hooks.shared.domain.signatures import MAX_HEADER_CHARS, SignatureError, unix_timestamp
 
 if TYPE_CHECKING:
     from mlops_hooks.shared.settings import Settings
@@ -32,8 +32,9 @@ def verify_slack(secret: str, headers: dict[str, str], body: bytes, settings: Se
     timestamp, signature = headers.get(SLACK_TIMESTAMP), headers.get(SLACK_SIGNATURE)
     if not timestamp or not signature:
         raise SignatureError(f"missing {SLACK_SIGNATURE} or {SLACK_TIMESTAMP} header")
-    if not timestamp.isdigit():
-        raise SignatureError(f"{SLACK_TIMESTAMP} is not a unix timestamp")
+    unix_timestamp(timestamp, SLACK_TIMESTAMP)  # strict digits: slack-sdk would int() it
+    if len(signature) > MAX_HEADER_CHARS:
+        raise SignatureError(f"{SLACK_SIGNATURE} is longer than {MAX_HEADER_CHARS} characters")
     if not slack_request_is_valid(secret, body, timestamp, signature):
         raise SignatureError(
             f"{SLACK_SIGNATURE} does not match the body, or the request is over 5 minutes old"

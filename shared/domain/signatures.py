@@ -25,6 +25,10 @@ MLFLOW_DELIVERY_ID = "x-mlflow-delivery-id"
 DATABRICKS_SIGNATURE = "x-databricks-signature"
 
 
+MAX_HEADER_CHARS = 1024  # what a signature, timestamp or delivery id can reasonably be
+_DIGITS = frozenset("0123456789")
+
+
 def _header(headers: Mapping[str, str], name: str) -> str:
     # Starlette headers are case-insensitive; plain dicts (Lambda, tests) may not be.
     value = headers.get(name)
@@ -33,7 +37,18 @@ def _header(headers: Mapping[str, str], name: str) -> str:
         value = lowered.get(name)
     if not value:
         raise SignatureError(f"missing {name} header")
+    if len(value) > MAX_HEADER_CHARS:
+        raise SignatureError(f"{name} header is longer than {MAX_HEADER_CHARS} characters")
     return value
+
+
+def unix_timestamp(value: str, name: str) -> int:
+    """Seconds since the epoch from a header, read before any signature is checked: ASCII
+    digits only (``isdigit`` accepts "²", ``int`` accepts "١٢"), at most 12 of them (no
+    overflow when compared with the clock)."""
+    if not value or len(value) > 12 or not set(value) <= _DIGITS:
+        raise SignatureError(f"{name} is not a unix timestamp")
+    return int(value)
 
 
 def sign_mlflow(secret: str, delivery_id: str, timestamp: str, body: bytes) -> str:
@@ -55,10 +70,7 @@ def verify_mlflow(
     signature = _header(headers, MLFLOW_SIGNATURE)
     timestamp = _header(headers, MLFLOW_TIMESTAMP)
     delivery_id = _header(headers, MLFLOW_DELIVERY_ID)
-    try:
-        sent_at = int(timestamp)
-    except ValueError:
-        raise SignatureError("x-mlflow-timestamp is not a unix timestamp") from None
+    sent_at = unix_timestamp(timestamp, MLFLOW_TIMESTAMP)
     skew = abs((time.time() if now is None else now) - sent_at)
     if skew > tolerance_seconds:
         raise SignatureError(

@@ -313,3 +313,39 @@ def test_a_public_edge_serves_no_events_without_a_token(tmp_path: Path) -> None:
     assert secured.get("/events", headers={"Authorization": "bearer t0ken"}).status_code == 200
     assert secured.get("/events", headers={"Authorization": "t0ken"}).status_code == 401
     ledger.close()
+
+
+@pytest.mark.parametrize(
+    "stamp",
+    ["9" * 400, "²", "١٢٣٤٥٦٧٨٩٠", "-1", "1e9", " 1700000000", "1" * 13],
+)
+def test_hostile_timestamps_are_refused_before_the_signature_with_one_line(
+    client: TestClient, stamp: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Read before the secret is checked: strict ASCII digits, bounded (no OverflowError)."""
+    body = body_for()
+    raw = stamp.encode()  # sent as UTF-8 bytes, as a hostile client may
+    headers = {**signed(body), "X-MLflow-Timestamp": raw}
+    response = client.post("/webhooks/mlflow", content=body, headers=headers)
+    assert response.status_code == 401, response.text
+    assert response.json() == {"error": "x-mlflow-timestamp is not a unix timestamp"}
+    slack = client.post(
+        "/slack/actions",
+        content=click_body("ev_1", "U1"),
+        headers={
+            "X-Slack-Request-Timestamp": raw,
+            "X-Slack-Signature": "v0=" + "0" * 64,
+            "Content-Type": "application/x-www-form-urlencoded",
+        },
+    )
+    assert slack.status_code == 401
+    assert slack.json() == {"error": "x-slack-request-timestamp is not a unix timestamp"}
+    assert "Traceback" not in caplog.text
+
+
+def test_an_overlong_signature_header_is_refused(client: TestClient) -> None:
+    body = body_for()
+    headers = {**signed(body), "X-MLflow-Signature": "v1," + "A" * 5000}
+    response = client.post("/webhooks/mlflow", content=body, headers=headers)
+    assert response.status_code == 401
+    assert "longer than 1024 characters" in response.json()["error"]
