@@ -19,7 +19,7 @@ from typing import Any
 
 from mlops_hooks.shared.dispatch import Dispatcher
 from mlops_hooks.shared.domain.events import Event
-from mlops_hooks.shared.ports.ledger import Recorded
+from mlops_hooks.shared.ports.ledger import UNRECORDABLE, Recorded, Unrecordable
 
 Pending = list[tuple[Event, "asyncio.Future[Recorded]"]]
 
@@ -50,10 +50,8 @@ class GroupCommit:
     def _start_batch(self, loop: asyncio.AbstractEventLoop) -> None:
         batch, self._pending = self._pending, []
         events = [event for event, _ in batch]
-        if self._writer is None:
-            record = functools.partial(
-                self.dispatcher.ledger.record_many, events, now=self.dispatcher.clock.now()
-            )
+        if self._writer is None:  # a networked ledger: one write per event anyway
+            record = functools.partial(self._record_each, events, self.dispatcher.clock.now())
             job = loop.run_in_executor(self._thread, record)
             job.add_done_callback(
                 lambda j: self._settle(
@@ -69,20 +67,33 @@ class GroupCommit:
         job = loop.run_in_executor(self._thread, self._writer.commit)
         job.add_done_callback(lambda j: self._settle(loop, batch, j.exception(), staged))
 
+    def _record_each(self, events: list[Event], now: float) -> list[Recorded | Unrecordable]:
+        """Each event on its own: one that cannot be stored fails alone (as Unrecordable);
+        the store itself failing fails the rest, unacknowledged, for their senders to retry."""
+        out: list[Recorded | Unrecordable] = []
+        for event in events:
+            try:
+                out.append(self.dispatcher.ledger.record(event, now=now))
+            except UNRECORDABLE as exc:
+                out.append(Unrecordable(exc))
+        return out
+
     def _settle(
         self,
         loop: asyncio.AbstractEventLoop,
         batch: Pending,
         exc: BaseException | None,
-        results: list[Recorded] | None,
+        results: list[Recorded | Unrecordable] | None,
     ) -> None:
         if exc is None and results is not None:
-            self.dispatcher.wake(results)
+            self.dispatcher.wake([r for r in results if isinstance(r, Recorded)])
         for n, (_, fut) in enumerate(batch):
             if fut.done():
                 continue
             if exc is not None or results is None:  # nothing was recorded: say so to all
                 fut.set_exception(exc or RuntimeError("batch not recorded"))
+            elif isinstance(results[n], Unrecordable):  # this one alone
+                fut.set_exception(results[n].error)
             else:
                 fut.set_result(results[n])
         if self._pending:

@@ -17,7 +17,7 @@ from starlette.types import Receive, Scope, Send
 
 from mlops_hooks.functions.errors import Rejected
 from mlops_hooks.shared.domain.signatures import SignatureError, verify_databricks, verify_mlflow
-from mlops_hooks.shared.ports.ledger import Status
+from mlops_hooks.shared.ports.ledger import UNRECORDABLE, Status
 
 if TYPE_CHECKING:
     from mlops_hooks.functions.runtime import Runtime
@@ -122,6 +122,10 @@ class SignedWebhook:
         event = self.parse(body, delivery or headers.get("x-mlflow-delivery-id", ""), settings)
         try:
             recorded = await runtime.group_commit.submit(event)
+        except UNRECORDABLE as exc:  # this payload can never be stored: say so, no retry
+            raise Rejected(
+                400, f"the payload cannot be recorded ({type(exc).__name__}): {_short(exc)}"
+            ) from None
         except Exception as exc:  # not recorded -> not acknowledged: the sender retries
             log.exception("ledger write failed for %s", event.key)
             raise Rejected(
@@ -142,6 +146,11 @@ class SignedWebhook:
             f'{{"id": "{record.id}", "kind": "{record.kind.value}", '
             f'"status": "{record.status.value}", "duplicate": {duplicate}}}'
         ).encode()
+
+
+def _short(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return (text[0] if text else "")[:200]
 
 
 def _verify_mlflow(secret: str, headers: Headers, body: bytes, settings: Settings) -> str:

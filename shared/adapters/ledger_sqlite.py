@@ -25,6 +25,7 @@ from mlops_hooks.shared.adapters.ledger_codec import (
 from mlops_hooks.shared.domain.events import Event, EventKind
 from mlops_hooks.shared.ports.ledger import (
     CLAIMABLE,
+    UNRECORDABLE,
     EventRecord,
     Hold,
     JobRun,
@@ -32,6 +33,7 @@ from mlops_hooks.shared.ports.ledger import (
     LedgerError,
     Recorded,
     Status,
+    Unrecordable,
     lease_lost,
 )
 
@@ -365,15 +367,24 @@ class SqliteBatchWriter:
         self._checkpointer.join(timeout=10)
         self.conn.close()
 
-    def stage(self, batch: list[Event], *, now: float) -> list[Recorded]:
+    def stage(self, batch: list[Event], *, now: float) -> list[Recorded | Unrecordable]:
+        """Stage every event of the batch; one that cannot be stored (its document does not
+        serialise, a lone surrogate will not bind) is returned as ``Unrecordable`` in its place
+        and harms none of its neighbours: it fails before the statement writes anything."""
         if self.ledger._closed:
             raise LedgerError("ledger is closed")
         self.conn.execute("BEGIN IMMEDIATE")
+        staged: list[Recorded | Unrecordable] = []
         try:
-            return [self.ledger._insert(self.conn, event, now) for event in batch]
+            for event in batch:
+                try:
+                    staged.append(self.ledger._insert(self.conn, event, now))
+                except UNRECORDABLE as exc:
+                    staged.append(Unrecordable(exc))
         except BaseException:
             self.conn.execute("ROLLBACK")
             raise
+        return staged
 
     def commit(self) -> None:
         try:

@@ -131,6 +131,18 @@ class Hold:
         return self.holder == holder
 
 
+# What an event that cannot be stored raises (not the store failing): a document that does not
+# serialise (too deep, a lone surrogate), a value the store will not bind.
+UNRECORDABLE = (ValueError, TypeError, RecursionError, UnicodeError, OverflowError)
+
+
+@dataclass(frozen=True)
+class Unrecordable:
+    """In a batch's results: this event could not be stored (the others were)."""
+
+    error: BaseException
+
+
 @dataclass(frozen=True)
 class Recorded:
     record: EventRecord

@@ -4,6 +4,7 @@ takes. It used to answer every signed delivery 503 (the batch writer called reco
 
 from __future__ import annotations
 
+import json
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 
@@ -38,6 +39,11 @@ def test_signed_webhooks_are_recorded_in_dynamodb_and_answered_202(moto_server, 
 
         with ThreadPoolExecutor(max_workers=8) as pool:
             assert set(pool.map(post, range(10, 30))) == {202}
+        poisoned = json.loads(body_for(version="77"))
+        poisoned["data"]["description"] = "\udc00"  # valid JSON, unstorable text
+        raw = json.dumps(poisoned).encode()
+        refused = client.post("/webhooks/mlflow", content=raw, headers=signed(raw))
+        assert refused.status_code == 400, refused.text  # alone, and not a 503 to retry
     record = ledger.get(first.json()["id"])
     assert record.kind is EventKind.MODEL_REGISTERED and record.version == "3"
     assert record.status is Status.RECEIVED and record.deliveries == 2

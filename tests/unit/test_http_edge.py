@@ -349,3 +349,50 @@ def test_an_overlong_signature_header_is_refused(client: TestClient) -> None:
     response = client.post("/webhooks/mlflow", content=body, headers=headers)
     assert response.status_code == 401
     assert "longer than 1024 characters" in response.json()["error"]
+
+
+def nested(depth: int) -> dict:
+    doc: dict = {}
+    for _ in range(depth):
+        doc = {"a": doc}
+    return doc
+
+
+@pytest.mark.parametrize(
+    "poison",
+    [
+        {"description": "\udc00 a lone surrogate"},  # valid JSON ("\\udc00"), not storable text
+        {"tags": nested(300)},  # a few hundred levels deep
+    ],
+)
+def test_a_poisoned_delivery_is_refused_alone_and_its_batch_is_recorded(
+    dispatcher: Dispatcher, poison: dict
+) -> None:
+    """Fifteen valid deliveries and one unstorable, in one group commit: 202 x 15, 400 x 1."""
+    import asyncio
+
+    import httpx
+
+    app = create_app(Runtime(dispatcher.deps.settings, dispatcher))
+
+    def delivery(version: int, extra: dict | None = None) -> bytes:
+        doc = json.loads(body_for(version=str(version)))
+        doc["data"].update(extra or {})
+        return json.dumps(doc).encode()
+
+    bodies = [delivery(v) for v in range(1, 16)] + [delivery(99, poison)]
+
+    async def send_all() -> list[httpx.Response]:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://edge") as client:
+            return await asyncio.gather(
+                *(client.post("/webhooks/mlflow", content=b, headers=signed(b)) for b in bodies)
+            )
+
+    answers = asyncio.run(send_all())
+    assert [a.status_code for a in answers[:15]] == [202] * 15
+    assert answers[15].status_code == 400
+    assert answers[15].json()["error"].startswith("the payload cannot be recorded")
+    recorded = dispatcher.ledger.list(kind=EventKind.MODEL_REGISTERED, limit=100)
+    assert sorted(int(r.version) for r in recorded) == list(range(1, 16))
+    app.state.runtime.close()
