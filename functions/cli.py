@@ -18,6 +18,7 @@ from rich.table import Table
 from rich.text import Text
 
 from mlops_hooks.functions.cli_common import (
+    as_data,
     dispatcher_or_fail,
     err,
     fail,
@@ -170,7 +171,7 @@ def events_list(
         )
         table.add_row(
             *(
-                Text(cell)  # data, never markup
+                as_data(cell)  # data, never markup or terminal escapes
                 for cell in (
                     r.id,
                     kind,
@@ -200,20 +201,27 @@ def events_show(
     if as_json:
         print(record.model_dump_json(indent=2))
         return
-    out.print(f"[bold]{record.id}[/]  {record.kind.value}  [bold]{record.status.value}[/]")
-    out.print(f"key: {record.key}")
     out.print(
+        Text(record.id, style="bold")
+        + "  "
+        + record.kind.value
+        + "  "
+        + Text(record.status.value, style="bold"),
+        highlight=False,
+    )
+    say(f"key: {record.key}")
+    say(
         f"source: {record.source}   model: {record.model or '-'}   version: {record.version or '-'}"
     )
-    out.print(f"attempts: {record.attempts}   deliveries: {record.deliveries}")
+    say(f"attempts: {record.attempts}   deliveries: {record.deliveries}")
     if record.last_error:
-        out.print(f"last error: {record.last_error}")
+        say(f"last error: {record.last_error}")
     if record.outcome:
-        out.print("outcome:", json.dumps(record.outcome, indent=2))
+        say("outcome: " + json.dumps(record.outcome, indent=2))
     table = Table("at", "status", "detail")
     for h in record.history:
         detail = ", ".join(f"{k}={v}" for k, v in h.items() if k not in ("at", "status"))
-        table.add_row(h["at"], h["status"], detail)
+        table.add_row(as_data(h["at"]), as_data(h["status"]), as_data(detail))
     out.print(table)
 
 
@@ -276,7 +284,7 @@ def policy_check(
     for warning in policy.warnings():
         err.print(f"{file}: warning: {warning}", highlight=False, soft_wrap=True)
     entries = ", ".join(e.name for e in policy.file.models) or "no model entries"
-    out.print(f"{file}: ok ({entries})")
+    say(f"{file}: ok ({entries})")
 
 
 @policy_app.command("show")
@@ -294,7 +302,7 @@ def policy_show(
     name = model or "*"
     entry = policy.entry_for(name) if model else None
     origin = f"entry {entry.name!r}" if entry else "defaults"
-    out.print(f"# policy for {name}: {policy.source}, {origin}", highlight=False)
+    say(f"# policy for {name}: {policy.source}, {origin}")
     effective = policy.for_model(name).model_dump(mode="json", exclude_none=True)
     print(yaml.safe_dump(effective, sort_keys=False), end="")
 
@@ -387,7 +395,7 @@ def compare(
         print(json.dumps({**dataclasses.asdict(decision), "verdict": decision.verdict}, indent=2))
         return
     if decision.primary is not None:
-        table = Table(title=f"{model}: v{challenger} vs champion v{champion}")
+        table = Table(title=as_data(f"{model}: v{challenger} vs champion v{champion}"))
         for column in (
             "metric",
             "champion",
@@ -408,7 +416,7 @@ def compare(
                 f"[{delta.low:+.4f}, {delta.high:+.4f}]",
             )
         out.print(table)
-    out.print(f"decision: {decision.verdict} ({'; '.join(decision.reasons)})", highlight=False)
+    say(f"decision: {decision.verdict} ({'; '.join(decision.reasons)})")
 
 
 @app.command()

@@ -7,6 +7,7 @@ Error lines are printed without markup interpretation (a model may be called ``c
 from __future__ import annotations
 
 import getpass
+import re
 import socket
 import time
 import uuid
@@ -29,13 +30,22 @@ ACTION_TIMEOUT_SECONDS = 120.0
 
 
 def fail(message: str, code: int = 2) -> NoReturn:
-    err.print(Text("error: ", style="bold red") + Text(message), highlight=False, soft_wrap=True)
+    err.print(Text("error: ", style="bold red") + as_data(message), highlight=False, soft_wrap=True)
     raise typer.Exit(code)
 
 
-def say(message: str) -> None:
+CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def as_data(value: object) -> Text:
+    """A value printed as data: rich markup is not interpreted (``[/]``, ``churn[v2]``) and
+    control characters (an escape sequence in a model name) are shown escaped, never sent."""
+    return Text(CONTROL.sub(lambda m: repr(m.group(0))[1:-1], str(value)))
+
+
+def say(message: object) -> None:
     """One line of data, printed as it is (no markup, no highlighting)."""
-    out.print(Text(message), highlight=False)
+    out.print(as_data(message), highlight=False)
 
 
 def one_line(exc: BaseException) -> str:

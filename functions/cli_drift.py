@@ -7,8 +7,9 @@ from typing import Annotated
 
 import typer
 from rich.table import Table
+from rich.text import Text
 
-from mlops_hooks.functions.cli_common import fail, out, settings_or_fail
+from mlops_hooks.functions.cli_common import as_data, fail, out, say, settings_or_fail
 
 
 def drift(
@@ -43,10 +44,9 @@ def drift(
         print(json.dumps(latest.to_dict(orient="records"), default=str, indent=2))
         return
     first = latest.iloc[0]
-    out.print(
+    say(
         f"{model} v{first['model_version']}: scored {first['window_start']} to "
-        f"{first['window_end']} against its training reference; checked {first['checked_at']}",
-        highlight=False,
+        f"{first['window_end']} against its training reference; checked {first['checked_at']}"
     )
     grid = Table(box=None, pad_edge=False)
     for name in ("feature", "kind", "PSI", "status", "KS", "Wasserstein", "JS", "rows"):
@@ -60,10 +60,10 @@ def drift(
 
     for r in latest.itertuples():
         grid.add_row(
-            r.feature,
-            r.kind,
+            as_data(r.feature),
+            as_data(r.kind),
             number(r.psi),
-            f"[{colour[r.status]}]{r.status}[/]",
+            Text(str(r.status), style=colour.get(r.status, "")),
             number(r.ks),
             number(r.wasserstein),
             number(r.js_distance),
@@ -71,4 +71,4 @@ def drift(
         )
     out.print(grid)
     drifted = latest[latest["status"] == "drift"]["feature"].tolist()
-    out.print(f"drifted: {', '.join(drifted) or 'none'}", highlight=False)
+    say(f"drifted: {', '.join(drifted) or 'none'}")

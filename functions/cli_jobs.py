@@ -11,6 +11,7 @@ import typer
 from rich.table import Table
 
 from mlops_hooks.functions.cli_common import (
+    as_data,
     dispatcher_or_fail,
     fail,
     out,
@@ -45,13 +46,18 @@ def jobs_list(
     for r in runs:
         started = datetime.fromtimestamp(r.started_at, UTC).strftime("%m-%d %H:%M:%S")
         table.add_row(
-            r.run_id,
-            r.job,
-            r.backend,
-            r.state.value,
-            started,
-            r.event_id or "",
-            r.url or r.log_path or "",
+            *(
+                as_data(cell)
+                for cell in (
+                    r.run_id,
+                    r.job,
+                    r.backend,
+                    r.state.value,
+                    started,
+                    r.event_id or "",
+                    r.url or r.log_path or "",
+                )
+            )
         )
     out.print(table)
     if not runs:
@@ -68,7 +74,7 @@ def jobs_logs(
     if run is None:
         fail(f"no job run {run_id}; see `mlops-hooks jobs list`")
     if not run.log_path:
-        out.print(f"{run.backend} run {run_id}: its logs are at {run.url}", highlight=False)
+        say(f"{run.backend} run {run_id}: its logs are at {run.url}")
         return
     path = Path(run.log_path)
     if not path.exists():

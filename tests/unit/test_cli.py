@@ -85,3 +85,38 @@ def test_bad_handler_module_stops_serve(state: Path, monkeypatch: pytest.MonkeyP
     result = runner.invoke(app, ["serve", "--port", "0"])
     assert result.exit_code == 2
     assert "handler module 'no.such.module:HANDLERS'" in result.output
+
+
+def test_data_is_printed_as_data_never_as_markup_or_escapes(
+    state: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A tag value "[/]" (rich's closing tag), the legal name "churn[v2]" and an escape
+    sequence in a model name: printed as they are, the escape shown, not sent."""
+    from mlops_hooks.functions.wiring import build_dispatcher
+    from mlops_hooks.shared.domain import events
+    from mlops_hooks.shared.domain.events import Source
+    from mlops_hooks.shared.settings import Settings
+
+    dispatcher = build_dispatcher(Settings(state_dir=state))
+    names = ["churn[v2]", "evil\x1b[31mred", "[bold]x[/]"]
+    ids = [
+        dispatcher.submit(
+            events.model_registered(Source.MLFLOW, n, "1", payload={"tags": {"t": "[/]"}})
+        ).record.id
+        for n in names
+    ]
+    dispatcher.ledger.close()
+    monkeypatch.setattr(cli, "out", Console(width=200))
+    listed = runner.invoke(app, ["events", "list"])
+    assert listed.exit_code == 0, listed.output
+    assert "churn[v2] v1" in listed.output and "[bold]x[/] v1" in listed.output
+    assert "\x1b" not in listed.output and "evil\\x1b[31mred" in listed.output
+    for event_id in ids:
+        shown = runner.invoke(app, ["events", "show", event_id])
+        assert shown.exit_code == 0, shown.output
+        assert "\x1b" not in shown.output
+    assert "key: model_registered:mlflow:churn[v2]:1" in runner.invoke(
+        app, ["events", "show", ids[0]]
+    ).output
+    as_json = runner.invoke(app, ["events", "list", "--json"])
+    assert {e["model"] for e in json.loads(as_json.output)} >= set(names)  # JSON: exact data
