@@ -6,7 +6,12 @@ import hashlib
 from datetime import UTC, datetime
 from typing import Any
 
-from mlops_hooks.functions.errors import Rejected, parse_json_object
+from mlops_hooks.functions.errors import (
+    Rejected,
+    parse_json_object,
+    require_str,
+    require_version,
+)
 from mlops_hooks.shared.domain import events
 from mlops_hooks.shared.domain.events import Event, Source
 
@@ -37,17 +42,20 @@ def event_from_databricks(body: bytes) -> Event:
             f"Databricks {kind} without model_name/version (test ping)",
             **common,
         )
+    if acted_on:  # what the key is built from: text, bounded; the version a positive integer
+        model = require_str(doc, "model_name", kind)
+        version = require_version(doc, "version", kind)
     if kind == "MODEL_VERSION_CREATED":
-        return events.model_registered(Source.DATABRICKS, str(model), str(version), **common)
+        return events.model_registered(Source.DATABRICKS, model, version, **common)
     if kind in _TRANSITION_REQUESTS:
         target = _TRANSITION_REQUESTS[kind] or doc.get("to_stage")
         if not isinstance(target, str) or not target:
             raise Rejected(400, f"{kind}: missing to_stage")
         return events.promotion_requested(
             Source.DATABRICKS,
-            str(model),
-            str(version),
-            target,
+            model,
+            version,
+            require_str({"to_stage": target}, "to_stage", kind),
             stage=doc.get("from_stage"),
             **common,
         )

@@ -5,7 +5,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from mlops_hooks.functions.errors import Rejected, parse_json_object, require_str
+from mlops_hooks.functions.errors import (
+    Rejected,
+    parse_json_object,
+    require_str,
+    require_version,
+)
 from mlops_hooks.shared.domain import events
 from mlops_hooks.shared.domain.events import Event, Source
 from mlops_hooks.shared.settings import Settings
@@ -26,7 +31,7 @@ def event_from_mlflow(body: bytes, delivery_id: str, settings: Settings) -> Even
         return events.model_registered(
             Source.MLFLOW,
             require_str(data, "name", kind),
-            require_str(data, "version", kind),
+            require_version(data, "version", kind),
             **common,
         )
     if kind == "model_version_alias.created" and data.get("alias") == settings.challenger_alias:
@@ -34,7 +39,7 @@ def event_from_mlflow(body: bytes, delivery_id: str, settings: Settings) -> Even
         return events.promotion_requested(
             Source.MLFLOW,
             require_str(data, "name", kind),
-            require_str(data, "version", kind),
+            require_version(data, "version", kind),
             settings.champion_alias,
             alias=settings.challenger_alias,
             **common,
@@ -43,7 +48,7 @@ def event_from_mlflow(body: bytes, delivery_id: str, settings: Settings) -> Even
         return events.promotion_requested(
             Source.MLFLOW,
             require_str(data, "name", kind),
-            require_str(data, "version", kind),
+            require_version(data, "version", kind),
             require_str(data, "value", kind),
             **common,
         )

@@ -13,6 +13,7 @@ import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from pydantic import ValidationError
 from starlette.types import Receive, Scope, Send
 
 from mlops_hooks.functions.errors import Rejected
@@ -119,7 +120,12 @@ class SignedWebhook:
                 delivery = self.verify(secret, headers, body, settings)
             except SignatureError as exc:
                 raise Rejected(401, str(exc)) from None
-        event = self.parse(body, delivery or headers.get("x-mlflow-delivery-id", ""), settings)
+        try:
+            event = self.parse(body, delivery or headers.get("x-mlflow-delivery-id", ""), settings)
+        except ValidationError as exc:  # a field the event model refuses (a key too long, ...)
+            first = exc.errors()[0]
+            where = ".".join(str(p) for p in first["loc"]) or "event"
+            raise Rejected(400, f"cannot make an event of it: {where}: {first['msg']}") from None
         try:
             recorded = await runtime.group_commit.submit(event)
         except UNRECORDABLE as exc:  # this payload can never be stored: say so, no retry

@@ -115,8 +115,9 @@ def test_data_is_printed_as_data_never_as_markup_or_escapes(
         shown = runner.invoke(app, ["events", "show", event_id])
         assert shown.exit_code == 0, shown.output
         assert "\x1b" not in shown.output
-    assert "key: model_registered:mlflow:churn[v2]:1" in runner.invoke(
-        app, ["events", "show", ids[0]]
-    ).output
+    assert (
+        "key: model_registered:mlflow:churn[v2]:1"
+        in runner.invoke(app, ["events", "show", ids[0]]).output
+    )
     as_json = runner.invoke(app, ["events", "list", "--json"])
     assert {e["model"] for e in json.loads(as_json.output)} >= set(names)  # JSON: exact data

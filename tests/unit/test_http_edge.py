@@ -391,8 +391,45 @@ def test_a_poisoned_delivery_is_refused_alone_and_its_batch_is_recorded(
 
     answers = asyncio.run(send_all())
     assert [a.status_code for a in answers[:15]] == [202] * 15
-    assert answers[15].status_code == 400
-    assert answers[15].json()["error"].startswith("the payload cannot be recorded")
+    assert answers[15].status_code == 400  # refused at parsing (depth) or at storing (text)
+    assert answers[15].json()["error"].startswith(
+        ("the payload cannot be recorded", "body nests deeper")
+    )
     recorded = dispatcher.ledger.list(kind=EventKind.MODEL_REGISTERED, limit=100)
     assert sorted(int(r.version) for r in recorded) == list(range(1, 16))
     app.state.runtime.close()
+
+
+@pytest.mark.parametrize(
+    ("data", "says"),
+    [
+        ({"version": True}, "version must be a positive integer"),  # JSON true is not "True"
+        ({"version": "1" * 300}, "version must be a positive integer"),
+        ({"version": "0"}, "version must be a positive integer"),
+        ({"version": "-3"}, "version must be a positive integer"),
+        ({"version": "²"}, "version must be a positive integer"),
+        ({"name": "m" * 5000}, "name is longer than 800 characters"),
+        ({"name": "churn\udc00"}, "name is not valid text"),
+        ({"tags": nested(400)}, "nests deeper than 32 levels"),
+    ],
+)
+def test_signed_bad_input_is_a_400_with_one_line(client: TestClient, data: dict, says: str) -> None:
+    doc = json.loads(body_for())
+    doc["data"].update(data)
+    raw = json.dumps(doc).encode()
+    response = client.post("/webhooks/mlflow", content=raw, headers=signed(raw))
+    assert response.status_code == 400, response.text
+    assert says in response.json()["error"] and "\n" not in response.json()["error"]
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b'{"entity": "model_version", "action": "created", "data": {"n": ' + b"9" * 5000 + b"}}",
+        b'{"a":' * 5000 + b"1" + b"}" * 5000,  # past Python's own recursion limit
+    ],
+)
+def test_unparseable_signed_json_is_a_400(client: TestClient, raw: bytes) -> None:
+    response = client.post("/webhooks/mlflow", content=raw, headers=signed(raw))
+    assert response.status_code == 400, response.text
+    assert response.json()["error"].startswith(("body is not acceptable JSON", "body nests"))
