@@ -141,14 +141,23 @@ def events_list(
     kind: Annotated[KindChoice | None, typer.Option(help="Only this kind.")] = None,
     limit: Annotated[int, typer.Option(min=1, help="At most this many, newest first.")] = 50,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    show_all: Annotated[
+        bool, typer.Option("--all", help="Also the echoes of mlops-hooks' own registry writes.")
+    ] = False,
 ) -> None:
-    """List recorded events, newest first."""
+    """List recorded events, newest first (echoes of our own writes hidden unless --all)."""
+    from mlops_hooks.shared.domain.events import is_own_write
+
     dispatcher = dispatcher_or_fail(settings_or_fail())
-    records = dispatcher.ledger.list(
-        status=Status(status.value) if status else None,
-        kind=EventKind(kind.value) if kind else None,
-        limit=limit,
-    )
+    records = [
+        r
+        for r in dispatcher.ledger.list(
+            status=Status(status.value) if status else None,
+            kind=EventKind(kind.value) if kind else None,
+            limit=limit if show_all else min(limit * 4, 1000),
+        )
+        if show_all or not is_own_write(r.event)
+    ][:limit]
     if as_json:
         print(json.dumps([r.summary() for r in records], indent=2))
         return

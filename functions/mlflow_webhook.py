@@ -11,9 +11,21 @@ from mlops_hooks.functions.errors import (
     require_str,
     require_version,
 )
-from mlops_hooks.shared.domain import events
-from mlops_hooks.shared.domain.events import Event, Source
+from mlops_hooks.shared.domain import events, tags
+from mlops_hooks.shared.domain.events import OWN_WRITE, Event, Source
 from mlops_hooks.shared.settings import Settings
+
+# What MLflow's "Test" button (mlflow.webhooks.delivery.test_webhook) sends for
+# model_version.created: its example payload, with no test marker. (MLflow 3.17's
+# get_example_payload_for_event; tests/fixtures/mlflow/ keeps it, a test compares the two.)
+TEST_DELIVERY = {
+    "name": "example_model",
+    "version": "1",
+    "source": "models:/123",
+    "run_id": "abcd1234abcd5678",
+    "tags": {"example_key": "example_value"},
+    "description": "An example model version",
+}
 
 
 def event_from_mlflow(body: bytes, delivery_id: str, settings: Settings) -> Event:
@@ -27,6 +39,14 @@ def event_from_mlflow(body: bytes, delivery_id: str, settings: Settings) -> Even
         "occurred_at": _occurred_at(doc.get("timestamp")),
         "payload": doc,
     }
+    if kind == "model_version.created" and data == TEST_DELIVERY:
+        # recorded for the audit trail (a test arrived), keyed by its delivery: a real
+        # example_model v1 later still gets its own key
+        return events.ignored(Source.MLFLOW, delivery_id, "test delivery", **common)
+    if kind == "model_version_tag.set" and _ours(data.get("key"), settings):
+        return events.ignored(
+            Source.MLFLOW, delivery_id, f"{OWN_WRITE}: tag {data.get('key')}", **common
+        )
     if kind == "model_version.created":
         return events.model_registered(
             Source.MLFLOW,
@@ -53,6 +73,11 @@ def event_from_mlflow(body: bytes, delivery_id: str, settings: Settings) -> Even
             **common,
         )
     return events.ignored(Source.MLFLOW, delivery_id, f"MLflow {kind} is not acted on", **common)
+
+
+def _ours(key: object, settings: Settings) -> bool:
+    """A tag of our vocabulary that mlops-hooks writes (not mlops.promote: a person's request)."""
+    return isinstance(key, str) and tags.is_ours(key) and key != settings.promote_tag
 
 
 def _occurred_at(value: object) -> datetime:

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 from mlops_hooks.handlers.common import model_version_of, now_iso
 from mlops_hooks.shared.domain import events, tags
+from mlops_hooks.shared.domain.errors import VersionNotFound
 from mlops_hooks.shared.domain.events import Event, Source
 from mlops_hooks.shared.ports.deps import Deps
 from mlops_hooks.shared.ports.notifier import Notification
@@ -87,7 +88,10 @@ def handle(event: Event, deps: Deps) -> Outcome:
     # --- load ---------------------------------------------------------------------------
     name, version, policy, registry = model_version_of(event, deps)
     # not READY within the wait: a RegistryError, retried later with backoff
-    model_version = registry.wait_ready(name, version, timeout=deps.settings.ready_wait_seconds)
+    try:
+        model_version = registry.wait_ready(name, version, timeout=deps.settings.ready_wait_seconds)
+    except VersionNotFound as exc:  # a test delivery, a version deleted since: nothing to judge
+        return Outcome(result="skipped", summary=str(exc))
     tables, holdout = deps.tables, policy.holdout
     read_holdout = None
     if tables is not None and holdout.uri:

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from mlops_hooks.handlers.common import model_version_of, now_iso
 from mlops_hooks.shared.domain import tags
-from mlops_hooks.shared.domain.errors import PermanentError, RetryableError
+from mlops_hooks.shared.domain.errors import PermanentError, RetryableError, VersionNotFound
 from mlops_hooks.shared.domain.events import Event
 from mlops_hooks.shared.ports.deps import Deps
 from mlops_hooks.shared.ports.notifier import ApprovalRequest, Notification
@@ -58,7 +58,10 @@ def planned_action(decision: Decision, policy: ModelPolicy, *, ask: bool) -> str
 def handle(event: Event, deps: Deps) -> Outcome:
     # --- load ---------------------------------------------------------------------------
     name, version, policy, registry = model_version_of(event, deps)
-    challenger_mv = registry.wait_ready(name, version, timeout=deps.settings.ready_wait_seconds)
+    try:
+        challenger_mv = registry.wait_ready(name, version, timeout=deps.settings.ready_wait_seconds)
+    except VersionNotFound as exc:
+        return Outcome(result="skipped", summary=str(exc))
     verdict = challenger_mv.tags.get(tags.VALIDATION)
     if verdict is None:
         raise AwaitingValidation(f"{name} v{version} has no validation verdict yet")

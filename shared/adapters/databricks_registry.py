@@ -25,6 +25,7 @@ from mlops_hooks.shared.adapters.registry_common import (
     wait_until_ready,
 )
 from mlops_hooks.shared.domain import tags
+from mlops_hooks.shared.domain.errors import VersionNotFound
 from mlops_hooks.shared.ports.registry import Lineage, ModelVersion
 from mlops_hooks.shared.ports.renderer import Image
 
@@ -63,6 +64,14 @@ class DatabricksRegistry:
     # --- versions --------------------------------------------------------------------------
 
     def get_version(self, name: str, version: str) -> ModelVersion:
+        from databricks.sdk.errors import NotFound, ResourceDoesNotExist
+
+        try:
+            return self._get_version(name, version)
+        except (NotFound, ResourceDoesNotExist):
+            raise VersionNotFound(f"{name} v{version} does not exist in the registry") from None
+
+    def _get_version(self, name: str, version: str) -> ModelVersion:
         if is_unity_catalog(name):
             info = self.client.model_versions.get(name, int(version), include_aliases=True)
             return ModelVersion(

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 from mlops_hooks.shared.adapters.markdown import replace_section
 from mlops_hooks.shared.adapters.registry_common import move_champion, wait_until_ready
 from mlops_hooks.shared.domain import tags
+from mlops_hooks.shared.domain.errors import VersionNotFound
 from mlops_hooks.shared.ports.registry import Lineage, ModelVersion
 from mlops_hooks.shared.ports.renderer import Image
 
@@ -31,7 +32,14 @@ class MlflowRegistry:
         self.client = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
 
     def get_version(self, name: str, version: str) -> ModelVersion:
-        mv = self.client.get_model_version(name, str(version))
+        from mlflow.exceptions import MlflowException
+
+        try:
+            mv = self.client.get_model_version(name, str(version))
+        except MlflowException as exc:
+            if exc.error_code == "RESOURCE_DOES_NOT_EXIST":
+                raise VersionNotFound(f"{name} v{version} does not exist in the registry") from None
+            raise
         return ModelVersion(
             name=mv.name,
             version=str(mv.version),

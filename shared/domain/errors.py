@@ -35,6 +35,11 @@ class PortMissing(PermanentError):
     """A handler needs a port this deployment does not configure."""
 
 
+class VersionNotFound(PermanentError):
+    """The registry has no such model version (a test delivery, a deleted version): retrying
+    cannot make it exist; the handler says so and skips."""
+
+
 class TableError(PermanentError, ValueError):
     """A table cannot be read (missing, unreadable, unknown format): one line saying which."""
 

@@ -201,6 +201,15 @@ def action(
     )
 
 
+# The reason an echo of mlops-hooks' own registry writes (its mlops.* tags) is recorded with:
+# kept for the audit trail, hidden by default wherever events are listed.
+OWN_WRITE = "own write"
+
+
+def is_own_write(event: Event) -> bool:
+    return event.kind is EventKind.IGNORED and (event.reason or "").startswith(OWN_WRITE)
+
+
 def ignored(source: Source, delivery: str, reason: str, **fields: Any) -> Event:
     """An authentic delivery we do not act on; keyed by the delivery so retries collapse."""
     return Event(

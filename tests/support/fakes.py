@@ -98,6 +98,10 @@ class MemoryRegistry:
         self.versions[(name, version)] = ModelVersion(name, version, "READY", **fields)
 
     def get_version(self, name: str, version: str) -> ModelVersion:
+        from mlops_hooks.shared.domain.errors import VersionNotFound
+
+        if (name, version) not in self.versions:  # as the adapters say it
+            raise VersionNotFound(f"{name} v{version} does not exist in the registry")
         mv = self.versions[(name, version)]
         aliases = [a for (n, a), v in self.aliases.items() if n == name and v == version]
         return replace(mv, aliases=aliases)

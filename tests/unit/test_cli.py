@@ -121,3 +121,20 @@ def test_data_is_printed_as_data_never_as_markup_or_escapes(
     )
     as_json = runner.invoke(app, ["events", "list", "--json"])
     assert {e["model"] for e in json.loads(as_json.output)} >= set(names)  # JSON: exact data
+
+
+def test_own_write_echoes_are_hidden_unless_asked_for(state: Path) -> None:
+    from mlops_hooks.functions.wiring import build_dispatcher
+    from mlops_hooks.shared.domain import events
+    from mlops_hooks.shared.domain.events import OWN_WRITE, Source
+    from mlops_hooks.shared.settings import Settings
+
+    dispatcher = build_dispatcher(Settings(state_dir=state))
+    echo = dispatcher.submit(
+        events.ignored(Source.MLFLOW, "d-echo", f"{OWN_WRITE}: tag mlops.validation")
+    ).record
+    dispatcher.ledger.close()
+    shown = {e["id"] for e in json.loads(runner.invoke(app, ["events", "list", "--json"]).output)}
+    assert echo.id not in shown and shown  # the others are still listed
+    everything = runner.invoke(app, ["events", "list", "--json", "--all"]).output
+    assert echo.id in {e["id"] for e in json.loads(everything)}

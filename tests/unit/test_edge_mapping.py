@@ -307,3 +307,79 @@ def test_aws_garbage_is_rejected(doc) -> None:
     with pytest.raises(Rejected) as err:
         events_from_aws(doc)
     assert err.value.status == 400
+
+
+EXAMPLES = json.loads(
+    (
+        __import__("pathlib").Path(__file__).parents[1]
+        / "fixtures"
+        / "mlflow"
+        / "test_webhook_examples.json"
+    ).read_text()
+)
+
+
+def test_the_fixture_is_what_mlflows_test_button_sends() -> None:
+    for kind, data in EXAMPLES.items():
+        entity, action = kind.split(".")
+        assert get_example_payload_for_event(WebhookEvent(entity, action)) == data
+
+
+def test_mlflows_test_deliveries_are_recorded_as_ignored_and_take_no_real_key() -> None:
+    from mlops_hooks.functions.mlflow_webhook import TEST_DELIVERY
+
+    assert EXAMPLES["model_version.created"] == TEST_DELIVERY
+    for kind, data in EXAMPLES.items():
+        entity, action = kind.split(".")
+        body = json.dumps({"entity": entity, "action": action, "data": data}).encode()
+        ev = event_from_mlflow(body, f"test-{kind}", SETTINGS)
+        assert ev.kind is EventKind.IGNORED, kind
+        assert ev.key.startswith("ignored:mlflow:test-")  # keyed by the delivery
+    created = EXAMPLES["model_version.created"]
+    body = json.dumps({"entity": "model_version", "action": "created", "data": created}).encode()
+    assert event_from_mlflow(body, "d1", SETTINGS).reason == "test delivery"
+    real = {**created, "source": "models:/m-real", "run_id": "0123456789"}  # a real example_model
+    body = json.dumps({"entity": "model_version", "action": "created", "data": real}).encode()
+    ev = event_from_mlflow(body, "d2", SETTINGS)
+    assert (
+        ev.kind is EventKind.MODEL_REGISTERED
+        and ev.key == "model_registered:mlflow:example_model:1"
+    )
+
+
+def test_echoes_of_our_own_tags_are_ignored_as_own_writes_but_promote_is_a_request() -> None:
+    from mlops_hooks.shared.domain.events import is_own_write
+
+    echo = event_from_mlflow(
+        mlflow_body(
+            "model_version_tag",
+            "set",
+            name="churn",
+            version="3",
+            key="mlops.validation",
+            value="passed",
+        ),
+        "d1",
+        SETTINGS,
+    )
+    assert echo.kind is EventKind.IGNORED and echo.reason == "own write: tag mlops.validation"
+    assert is_own_write(echo)
+    request = event_from_mlflow(
+        mlflow_body(
+            "model_version_tag",
+            "set",
+            name="churn",
+            version="3",
+            key="mlops.promote",
+            value="champion",
+        ),
+        "d2",
+        SETTINGS,
+    )
+    assert request.kind is EventKind.PROMOTION_REQUESTED and not is_own_write(request)
+    other = event_from_mlflow(
+        mlflow_body("model_version_tag", "set", name="churn", version="3", key="team", value="x"),
+        "d3",
+        SETTINGS,
+    )
+    assert other.kind is EventKind.IGNORED and not is_own_write(other)

@@ -392,8 +392,10 @@ def test_a_poisoned_delivery_is_refused_alone_and_its_batch_is_recorded(
     answers = asyncio.run(send_all())
     assert [a.status_code for a in answers[:15]] == [202] * 15
     assert answers[15].status_code == 400  # refused at parsing (depth) or at storing (text)
-    assert answers[15].json()["error"].startswith(
-        ("the payload cannot be recorded", "body nests deeper")
+    assert (
+        answers[15]
+        .json()["error"]
+        .startswith(("the payload cannot be recorded", "body nests deeper"))
     )
     recorded = dispatcher.ledger.list(kind=EventKind.MODEL_REGISTERED, limit=100)
     assert sorted(int(r.version) for r in recorded) == list(range(1, 16))
@@ -433,3 +435,17 @@ def test_unparseable_signed_json_is_a_400(client: TestClient, raw: bytes) -> Non
     response = client.post("/webhooks/mlflow", content=raw, headers=signed(raw))
     assert response.status_code == 400, response.text
     assert response.json()["error"].startswith(("body is not acceptable JSON", "body nests"))
+
+
+def test_the_read_api_hides_own_write_echoes_unless_asked(
+    client: TestClient, dispatcher: Dispatcher
+) -> None:
+    from mlops_hooks.shared.domain import events
+    from mlops_hooks.shared.domain.events import OWN_WRITE, Source
+
+    echo = dispatcher.submit(events.ignored(Source.MLFLOW, "d-echo", f"{OWN_WRITE}: tag x"))
+    body = body_for()
+    assert client.post("/webhooks/mlflow", content=body, headers=signed(body)).status_code == 202
+    listed = [e["id"] for e in client.get("/events").json()]
+    assert echo.record.id not in listed and len(listed) == 1
+    assert echo.record.id in [e["id"] for e in client.get("/events?all=true").json()]

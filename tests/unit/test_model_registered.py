@@ -127,3 +127,13 @@ def test_an_unconfigured_registry_sends_the_event_dead_at_once(world) -> None:
     record = dispatcher.process(recorded.record.id)
     assert record.status is Status.DEAD and record.attempts == 1
     assert "no 'databricks' registry is configured" in record.last_error
+
+
+def test_a_version_the_registry_does_not_have_is_skipped_not_retried(world) -> None:
+    dispatcher, _, notifier = world
+    record = dispatcher.submit(events.model_registered(Source.MLFLOW, "churn", "404")).record
+    done = dispatcher.process(record.id)
+    assert done.status is Status.DONE and done.attempts == 1
+    assert done.outcome["result"] == "skipped"
+    assert done.outcome["summary"] == "churn v404 does not exist in the registry"
+    assert not notifier.messages
