@@ -18,21 +18,8 @@ import urllib.error
 import urllib.request
 import uuid
 
+from mlops_hooks.functions.mlflow_webhook import TEST_DELIVERY
 from mlops_hooks.shared.domain.signatures import sign_mlflow
-
-# MLflow's test_webhook example for model_version.created (mlflow.webhooks.types)
-TEST_DELIVERY = {
-    "entity": "model_version",
-    "action": "created",
-    "data": {
-        "name": "example_model",
-        "version": "1",
-        "source": "models:/123",
-        "run_id": "abcd1234abcd5678",
-        "tags": {"example_key": "example_value"},
-        "description": "An example model version",
-    },
-}
 
 
 def call(request: urllib.request.Request) -> tuple[int, str]:
@@ -59,7 +46,10 @@ def main(argv: list[str]) -> int:
     if status != 200:
         print(f"smoke: GET {base}/healthz answered {status}: {text[:200]}")
         return 1
-    body = json.dumps(TEST_DELIVERY).encode()
+    # what MLflow's own Test button sends: recorded as a test delivery, never a real version
+    body = json.dumps(
+        {"entity": "model_version", "action": "created", "data": TEST_DELIVERY}
+    ).encode()
     delivery, stamp = str(uuid.uuid4()), str(int(time.time()))
     request = urllib.request.Request(  # noqa: S310
         f"{base}/webhooks/mlflow",
