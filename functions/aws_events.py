@@ -12,6 +12,10 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import unquote_plus
 
+from aws_lambda_powertools.utilities.data_classes.cloud_watch_alarm_event import (
+    CloudWatchAlarmData,
+    CloudWatchAlarmEvent,
+)
 from aws_lambda_powertools.utilities.parser.models import (
     EventBridgeModel,
     S3EventNotificationEventBridgeModel,
@@ -59,6 +63,18 @@ class S3Record(S3RecordModel):
     s3: _S3MessageLenient  # type: ignore[assignment]
 
 
+class SnsNotification(SnsNotificationModel):
+    """Powertools' SNS notification with the URLs we never follow as plain text: a strict URL
+    check of fields nothing reads must not refuse an authentic delivery."""
+
+    UnsubscribeUrl: str | None = None  # type: ignore[assignment]
+    SigningCertUrl: str | None = None  # type: ignore[assignment]
+
+
+class SnsRecord(SnsRecordModel):
+    Sns: SnsNotification  # type: ignore[assignment]
+
+
 class AlarmDimension(BaseModel):
     name: str
     value: str
@@ -69,6 +85,18 @@ class AlarmTrigger(BaseModel):
     MetricName: str | None = None
     Namespace: str | None = None
     Dimensions: list[AlarmDimension] = []
+    # a metric-math alarm names its metrics here: Metrics[].MetricStat.Metric.Dimensions
+    Metrics: list[dict[str, Any]] = []
+
+    def dimensions(self) -> list[AlarmDimension]:
+        found = list(self.Dimensions)
+        for metric in self.Metrics:
+            stat = metric.get("MetricStat") if isinstance(metric, dict) else None
+            inner = stat.get("Metric") if isinstance(stat, dict) else None
+            for dim in (inner or {}).get("Dimensions") or []:
+                if isinstance(dim, dict) and {"name", "value"} <= set(dim):
+                    found.append(AlarmDimension(name=str(dim["name"]), value=str(dim["value"])))
+        return found
 
 
 class CloudWatchAlarmMessage(BaseModel):
@@ -117,10 +145,23 @@ def _dispatch(doc: Any) -> list[Event]:
             out.extend(_record(record))
         return out
     if doc.get("Type") == "Notification" and "Message" in doc:  # SNS -> SQS (not raw)
-        note = SnsNotificationModel.model_validate(doc)
+        note = SnsNotification.model_validate(doc)
         return _dispatch(_loads(str(note.Message)))
     if doc.get("detail-type") == "Object Created" and doc.get("source") == "aws.s3":
         return [_from_eventbridge_s3(S3EventNotificationEventBridgeModel.model_validate(doc))]
+    if doc.get("source") == "aws.s3" and isinstance(doc.get("detail-type"), str):
+        detail = doc.get("detail") if isinstance(doc.get("detail"), dict) else {}
+        what = f"{doc.get('detail-type')}:{json.dumps(detail, sort_keys=True)[:300]}"
+        return [
+            events.ignored(Source.S3, what, f"S3 {doc['detail-type']} is not acted on", payload=doc)
+        ]
+    if doc.get("source") == "aws.cloudwatch" and isinstance(doc.get("alarmData"), dict):
+        # a CloudWatch alarm invoking the function directly (Powertools' CloudWatchAlarmEvent)
+        return _from_alarm_data(CloudWatchAlarmEvent(doc).alarm_data, doc)
+    if doc.get("detail-type") == "CloudWatch Alarm State Change" and isinstance(
+        doc.get("detail"), dict
+    ):  # the same alarm data, through EventBridge
+        return _from_alarm_data(CloudWatchAlarmData(doc["detail"]), doc)
     if doc.get("detail-type") == "Scheduled Event":
         return [_from_scheduled_event(EventBridgeModel.model_validate(doc))]
     if "AlarmName" in doc and "NewStateValue" in doc:
@@ -139,7 +180,7 @@ def _record(record: Any) -> list[Event]:
     if source == "aws:sqs":
         return _dispatch(SqsRecordModel.model_validate(record).body)
     if source == "aws:sns":
-        return _dispatch(str(SnsRecordModel.model_validate(record).Sns.Message))
+        return _dispatch(str(SnsRecord.model_validate(record).Sns.Message))
     raise Rejected(400, f"unsupported record source {source!r}")
 
 
@@ -252,12 +293,51 @@ def _from_alarm(doc: CloudWatchAlarmMessage) -> list[Event]:
 
 
 def _alarm_model(doc: CloudWatchAlarmMessage) -> str | None:
-    for dim in doc.Trigger.Dimensions if doc.Trigger else []:
-        if dim.name in _MODEL_DIMENSIONS:
-            return dim.value
-    if doc.AlarmName.startswith(DRIFT_ALARM_PREFIX):
-        return doc.AlarmName.removeprefix(DRIFT_ALARM_PREFIX) or None
+    dims = {d.name: d.value for d in (doc.Trigger.dimensions() if doc.Trigger else [])}
+    return _model_of(doc.AlarmName, dims)
+
+
+def _model_of(alarm_name: str, dimensions: dict[str, str]) -> str | None:
+    """The model an alarm is about: its ``model`` dimension, or a name mlops-drift-<model>."""
+    for name in _MODEL_DIMENSIONS:
+        if dimensions.get(name):
+            return dimensions[name]
+    if alarm_name.startswith(DRIFT_ALARM_PREFIX):
+        return alarm_name.removeprefix(DRIFT_ALARM_PREFIX) or None
     return None
+
+
+def _from_alarm_data(data: CloudWatchAlarmData, doc: dict[str, Any]) -> list[Event]:
+    """Alarm data as Lambda (``alarmData``) and EventBridge (``detail``) carry it: the state,
+    and the metrics (a metric-math or composite alarm has several, or none)."""
+    name, state = data.alarm_name, data.state
+    delivery = f"{name}@{state.timestamp}"
+    if state.value != "ALARM":
+        return [
+            events.ignored(
+                Source.ALARM, delivery, f"alarm state {state.value} is not acted on", payload=doc
+            )
+        ]
+    dimensions: dict[str, str] = {}
+    configuration = data.get("configuration")  # a composite alarm has no metrics
+    metrics = configuration.get("metrics") if isinstance(configuration, dict) else None
+    for metric in metrics if isinstance(metrics, list) else []:
+        stat = metric.get("metricStat") if isinstance(metric, dict) else None
+        found = ((stat or {}).get("metric") or {}).get("dimensions") or {}
+        if isinstance(found, dict):
+            dimensions.update({str(k): str(v) for k, v in found.items()})
+    model = _model_of(name, dimensions)
+    if model is None:
+        return [
+            events.ignored(
+                Source.ALARM,
+                delivery,
+                f"alarm {name} names no model (add a 'model' dimension or name it "
+                f"{DRIFT_ALARM_PREFIX}<model>)",
+                payload=doc,
+            )
+        ]
+    return [events.drift_detected(model, state.timestamp, reason=state.reason, payload=doc)]
 
 
 def _loads(text: str) -> Any:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 from mlflow.entities.webhook import WebhookEvent
@@ -309,14 +310,8 @@ def test_aws_garbage_is_rejected(doc) -> None:
     assert err.value.status == 400
 
 
-EXAMPLES = json.loads(
-    (
-        __import__("pathlib").Path(__file__).parents[1]
-        / "fixtures"
-        / "mlflow"
-        / "test_webhook_examples.json"
-    ).read_text()
-)
+FIXTURES = Path(__file__).parents[1] / "fixtures"
+EXAMPLES = json.loads((FIXTURES / "mlflow" / "test_webhook_examples.json").read_text())
 
 
 def test_the_fixture_is_what_mlflows_test_button_sends() -> None:
@@ -383,3 +378,91 @@ def test_echoes_of_our_own_tags_are_ignored_as_own_writes_but_promote_is_a_reque
         SETTINGS,
     )
     assert other.kind is EventKind.IGNORED and not is_own_write(other)
+
+
+def powertools(name: str) -> dict:
+    return json.loads((FIXTURES / "aws_powertools" / name).read_text())
+
+
+def test_powertools_direct_alarm_events_become_drift_or_say_why_not() -> None:
+    single = powertools("cloudWatchAlarmEventSingleMetric.json")
+    [nameless] = events_from_aws(single)  # AWS/Lambda metrics: no model dimension
+    assert nameless.kind is EventKind.IGNORED and "names no model" in nameless.reason
+    single["alarmData"]["configuration"]["metrics"][1]["metricStat"]["metric"]["dimensions"] = {
+        "model": "churn"
+    }  # the same alarm on a metric of ours
+    [drift] = events_from_aws(single)
+    assert drift.kind is EventKind.DRIFT_DETECTED and drift.model == "churn"
+    assert drift.key == "drift_detected:churn:2024-02-17T11%3A53%3A08.431+0000"
+    composite = powertools("cloudWatchAlarmEventCompositeMetric.json")
+    [ignored] = events_from_aws(composite)  # a composite alarm has no metrics of its own
+    assert ignored.kind is EventKind.IGNORED and "CompositeDemo.Main names no model" in (
+        ignored.reason
+    )
+    composite["alarmData"]["alarmName"] = "mlops-drift-fraud"
+    [named] = events_from_aws(composite)
+    assert named.kind is EventKind.DRIFT_DETECTED and named.model == "fraud"
+    single["alarmData"]["state"]["value"] = "OK"
+    [ok] = events_from_aws(single)
+    assert ok.kind is EventKind.IGNORED and ok.reason == "alarm state OK is not acted on"
+
+
+def test_eventbridge_alarm_state_changes_and_metric_math_dimensions() -> None:
+    data = powertools("cloudWatchAlarmEventSingleMetric.json")["alarmData"]
+    data["configuration"]["metrics"][2]["metricStat"]["metric"]["dimensions"] = {"model": "m9"}
+    change = {
+        "version": "0",
+        "id": "c4c1c1c9-6542-e61b-6ef0-8c4d36933a92",
+        "detail-type": "CloudWatch Alarm State Change",
+        "source": "aws.cloudwatch",
+        "account": "123456789012",
+        "time": "2024-02-17T11:53:08Z",
+        "region": "eu-west-1",
+        "resources": ["arn:aws:cloudwatch:eu-west-1:123456789012:alarm:test_alarm"],
+        "detail": data,
+    }
+    [drift] = events_from_aws(change)
+    assert drift.kind is EventKind.DRIFT_DETECTED and drift.model == "m9"
+    math = json.loads(alarm(dims=[]))
+    math["Trigger"]["Metrics"] = [
+        {"Id": "e1", "Expression": "m1 / 2"},
+        {"Id": "m1", "MetricStat": {"Metric": {"Dimensions": [{"name": "model", "value": "m7"}]}}},
+    ]
+    [via_sns] = events_from_aws(math)
+    assert via_sns.kind is EventKind.DRIFT_DETECTED and via_sns.model == "m7"
+
+
+def test_s3_object_deleted_through_eventbridge_is_ignored_not_refused() -> None:
+    deleted = {
+        "version": "0",
+        "id": "2ee9cc15-d022-99ea-1fb8-1b1bac4850f9",
+        "detail-type": "Object Deleted",
+        "source": "aws.s3",
+        "account": "111122223333",
+        "time": "2021-11-12T00:00:00Z",
+        "region": "ca-central-1",
+        "resources": ["arn:aws:s3:::landing"],
+        "detail": {
+            "version": "0",
+            "bucket": {"name": "landing"},
+            "object": {"key": "churn/old.csv", "sequencer": "617f08299329d189"},
+            "request-id": "N4N7GDK58NMKJ12R",
+            "requester": "123456789012",
+            "source-ip-address": "1.2.3.4",
+            "reason": "DeleteObject",
+            "deletion-type": "Permanently Deleted",
+        },
+    }
+    [ignored] = events_from_aws(deleted)
+    assert (
+        ignored.kind is EventKind.IGNORED and ignored.reason == "S3 Object Deleted is not acted on"
+    )
+
+
+def test_sns_records_with_odd_urls_in_fields_never_read_are_accepted() -> None:
+    record = powertools("snsEvent.json")
+    record["Records"][0]["Sns"]["Message"] = alarm()
+    record["Records"][0]["Sns"]["SigningCertUrl"] = "not a url"
+    record["Records"][0]["Sns"]["UnsubscribeUrl"] = ""
+    [drift] = events_from_aws(record)
+    assert drift.kind is EventKind.DRIFT_DETECTED and drift.model == "churn"
