@@ -39,6 +39,8 @@ def event_from_mlflow(body: bytes, delivery_id: str, settings: Settings) -> Even
         "occurred_at": _occurred_at(doc.get("timestamp")),
         "payload": doc,
     }
+    if doc.get("workspace") is not None:  # a server with MLFLOW_ENABLE_WORKSPACES
+        common["workspace"] = require_str(doc, "workspace", kind)
     if kind == "model_version.created" and data == TEST_DELIVERY:
         # recorded for the audit trail (a test arrived), keyed by its delivery: a real
         # example_model v1 later still gets its own key

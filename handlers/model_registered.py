@@ -153,7 +153,12 @@ def handle(event: Event, deps: Deps) -> Outcome:
         )
         outcome.emit.append(
             events.promotion_requested(
-                Source.HANDLER, name, version, decided.request_target, registry=event.registry
+                Source.HANDLER,
+                name,
+                version,
+                decided.request_target,
+                registry=event.registry,
+                workspace=event.workspace,  # the same key as the alias webhook's
             )
         )
     return outcome

@@ -62,6 +62,9 @@ class Event(BaseModel):
     occurred_at: datetime = Field(default_factory=utcnow)
     # which model registry the model coordinates refer to: the OSS server or a workspace
     registry: str = "mlflow"
+    # an MLflow 3 server with workspaces (MLFLOW_ENABLE_WORKSPACES): the workspace the model is
+    # in; team-a's and team-b's "shared_model" v1 are two facts
+    workspace: str | None = None
     model: str | None = None
     version: str | None = None
     alias: str | None = None
@@ -94,13 +97,18 @@ def _join(*parts: object) -> str:
     return ":".join(texts)
 
 
+def _where(registry: str, workspace: str | None) -> str:
+    """The registry part of a key: "mlflow", or "mlflow@team-a" on a workspace server."""
+    return registry if workspace is None else f"{registry}@{workspace}"
+
+
 def model_registered(
     source: Source, model: str, version: str, *, registry: str | None = None, **fields: Any
 ) -> Event:
     registry = registry or _registry_of(source)
     return Event(
         kind=EventKind.MODEL_REGISTERED,
-        key=_join("model_registered", registry, model, version),
+        key=_join("model_registered", _where(registry, fields.get("workspace")), model, version),
         source=source,
         registry=registry,
         model=model,
@@ -121,7 +129,9 @@ def promotion_requested(
     registry = registry or _registry_of(source)
     return Event(
         kind=EventKind.PROMOTION_REQUESTED,
-        key=_join("promotion_requested", registry, model, version, target),
+        key=_join(
+            "promotion_requested", _where(registry, fields.get("workspace")), model, version, target
+        ),
         source=source,
         registry=registry,
         model=model,

@@ -466,3 +466,21 @@ def test_sns_records_with_odd_urls_in_fields_never_read_are_accepted() -> None:
     record["Records"][0]["Sns"]["UnsubscribeUrl"] = ""
     [drift] = events_from_aws(record)
     assert drift.kind is EventKind.DRIFT_DETECTED and drift.model == "churn"
+
+
+def test_mlflow_workspaces_are_part_of_the_key() -> None:
+    """With MLFLOW_ENABLE_WORKSPACES the server adds "workspace" to each delivery."""
+
+    def created(workspace: str | None) -> bytes:
+        doc = json.loads(mlflow_body("model_version", "created", name="shared_model", version="1"))
+        if workspace is not None:
+            doc["workspace"] = workspace
+        return json.dumps(doc).encode()
+
+    team_a = event_from_mlflow(created("team-a"), "d1", SETTINGS)
+    team_b = event_from_mlflow(created("team-b"), "d2", SETTINGS)
+    plain = event_from_mlflow(created(None), "d3", SETTINGS)
+    assert team_a.key == "model_registered:mlflow@team-a:shared_model:1"
+    assert team_b.key == "model_registered:mlflow@team-b:shared_model:1"
+    assert plain.key == "model_registered:mlflow:shared_model:1"  # no workspaces: as before
+    assert team_a.workspace == "team-a" and team_a.id != team_b.id
