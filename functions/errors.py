@@ -30,7 +30,9 @@ def parse_json_object(body: bytes) -> dict[str, Any]:
         raise Rejected(400, f"body is not acceptable JSON: {str(exc).splitlines()[0]}") from None
     if not isinstance(doc, dict):
         raise Rejected(400, "body must be a JSON object")
-    if depth(doc) > MAX_DEPTH:
+    # nesting past MAX_DEPTH needs more than MAX_DEPTH brackets: count them (C speed) before
+    # walking the document (the hot path's webhooks have a dozen)
+    if body.count(b"{") + body.count(b"[") > MAX_DEPTH and depth(doc) > MAX_DEPTH:
         raise Rejected(400, f"body nests deeper than {MAX_DEPTH} levels")
     return doc
 
