@@ -245,21 +245,12 @@ class DynamoDBLedger(Ledger):
         )
         return [i["id"] for i in page.get("Items", [])]
 
-    def _candidates(self, now: float) -> list[str]:
-        page = self._table.query(
-            IndexName=DUE_INDEX,
-            KeyConditionExpression="due = :q AND due_at <= :now",
-            ExpressionAttributeValues={":q": _QUEUE, ":now": _num(now)},
-            Limit=10,
-        )
-        return [i["id"] for i in page.get("Items", [])]
-
     def claim(
         self, event_id: str | None, *, worker: str, token: str, now: float, lease_seconds: float
     ) -> EventRecord | None:
         # The GSI is eventually consistent: every candidate is re-read consistently and
         # claimed with a condition on its revision, so a stale index entry is harmless.
-        for candidate in [event_id] if event_id else self._candidates(now):
+        for candidate in [event_id] if event_id else self.due_ids(now, limit=10):
             item = self._item(candidate)
             if not item or Status(item["status"]) not in CLAIMABLE:
                 continue
