@@ -49,6 +49,15 @@ def event_from_mlflow(body: bytes, delivery_id: str, settings: Settings) -> Even
         return events.ignored(
             Source.MLFLOW, delivery_id, f"{OWN_WRITE}: tag {data.get('key')}", **common
         )
+    if kind in _ALIAS_MOVES and data.get("alias") in _managed_aliases(settings):
+        # only the promotion gate and a rollback move these: the webhook is our own move coming
+        # back (kept, with the version, for the audit trail; never acted on)
+        return events.ignored(
+            Source.MLFLOW,
+            delivery_id,
+            f"{OWN_WRITE}: alias {data.get('alias')} {_ALIAS_MOVES[kind]} v{data.get('version')}",
+            **common,
+        )
     if kind == "model_version.created":
         return events.model_registered(
             Source.MLFLOW,
@@ -75,6 +84,13 @@ def event_from_mlflow(body: bytes, delivery_id: str, settings: Settings) -> Even
             **common,
         )
     return events.ignored(Source.MLFLOW, delivery_id, f"MLflow {kind} is not acted on", **common)
+
+
+_ALIAS_MOVES = {"model_version_alias.created": "->", "model_version_alias.deleted": "off"}
+
+
+def _managed_aliases(settings: Settings) -> set[str]:
+    return {settings.champion_alias, settings.previous_alias}
 
 
 def _ours(key: object, settings: Settings) -> bool:

@@ -22,7 +22,7 @@ def model_version_of(event: Event, deps: Deps) -> tuple[str, str, ModelPolicy, R
         event.model,
         event.version,
         deps.policy_for(event.model),
-        deps.registry_for(event.registry),
+        deps.registry_for(event.registry, event.workspace),
     )
 
 
@@ -37,7 +37,7 @@ def scheduled_model(event: Event, deps: Deps) -> tuple[str, ModelPolicy, Registr
     if not model:
         raise PermanentError(f"a {event.task} schedule needs a model")
     policy = deps.policy_for(model)
-    registry = deps.registry_for(event.registry)
+    registry = deps.registry_for(event.registry, event.workspace)
     champion = registry.champion_version(
         model, alias=policy.aliases.champion, stage=policy.promotion.target_stage
     )

@@ -114,7 +114,7 @@ def _histograms(deps: Deps, event: Event, found: dict[str, Any], model: str) -> 
     version = found.get("model_version")
     if not features or not version:
         return None
-    registry = deps.registry_for(event.registry)
+    registry = deps.registry_for(event.registry, event.workspace)
     run_id = registry.get_version(model, str(version)).run_id
     if not run_id:
         return None

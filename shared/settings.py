@@ -55,6 +55,8 @@ class Settings(BaseSettings):
     # --- mapping rules at the edge ---
     challenger_alias: str = "challenger"
     champion_alias: str = "champion"
+    # the aliases mlops-hooks itself moves (a promotion, a rollback): their webhooks are echoes
+    previous_alias: str = "previous_champion"
     promote_tag: str = tags.PROMOTE
 
     # --- jobs (jobs/): "local" subprocesses on local Spark, or "databricks" (jobs.run_now) ---

@@ -25,7 +25,7 @@ from mlops_hooks.shared.adapters.registry_common import (
     wait_until_ready,
 )
 from mlops_hooks.shared.domain import tags
-from mlops_hooks.shared.domain.errors import VersionNotFound
+from mlops_hooks.shared.domain.errors import ConfigError, VersionNotFound
 from mlops_hooks.shared.ports.registry import Lineage, ModelVersion
 from mlops_hooks.shared.ports.renderer import Image
 
@@ -60,6 +60,15 @@ class DatabricksRegistry:
         from mlops_hooks.shared.adapters.databricks_client import workspace_client
 
         return cls(*workspace_client(host, token, retry_timeout_seconds=retry_timeout_seconds))
+
+    def in_workspace(self, workspace: str | None) -> DatabricksRegistry:
+        """Databricks has no MLflow 3 workspaces: a Databricks workspace is its own host."""
+        if workspace is not None:
+            raise ConfigError(
+                f"MLflow workspace {workspace!r} given for a Databricks registry "
+                "(a Databricks workspace is its own host)"
+            )
+        return self
 
     # --- versions --------------------------------------------------------------------------
 

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import copy
+import functools
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from mlops_hooks.shared.adapters.markdown import replace_section
+from mlops_hooks.shared.adapters.mlflow_workspace import with_workspace, workspace_scope
 from mlops_hooks.shared.adapters.registry_common import move_champion, wait_until_ready
 from mlops_hooks.shared.domain import tags
 from mlops_hooks.shared.domain.errors import VersionNotFound
@@ -16,8 +20,23 @@ from mlops_hooks.shared.ports.renderer import Image
 if TYPE_CHECKING:
     from mlops_hooks.shared.adapters.pyfunc_model import PyfuncModel
 
+Call = TypeVar("Call", bound=Callable[..., Any])
+
+
+def _in_workspace(method: Call) -> Call:
+    """Run the registry call in this view's workspace (none: the server's default)."""
+
+    @functools.wraps(method)
+    def scoped(self: MlflowRegistry, *args: Any, **kwargs: Any) -> Any:
+        with workspace_scope(self.workspace):
+            return method(self, *args, **kwargs)
+
+    return scoped  # type: ignore[return-value]
+
 
 class MlflowRegistry:
+    workspace: str | None = None  # an MLflow 3 workspace (MLFLOW_ENABLE_WORKSPACES)
+
     def __init__(self, tracking_uri: str, *, ui_url: str | None = None) -> None:
         import mlflow
         from mlflow import MlflowClient
@@ -31,6 +50,15 @@ class MlflowRegistry:
         self.ui_url = (ui_url or tracking_uri).rstrip("/")
         self.client = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
 
+    def in_workspace(self, workspace: str | None) -> MlflowRegistry:
+        """This registry seen from one workspace (the client is shared; MLflow's is stateless)."""
+        if workspace == self.workspace:
+            return self
+        view = copy.copy(self)
+        view.workspace = workspace
+        return view
+
+    @_in_workspace
     def get_version(self, name: str, version: str) -> ModelVersion:
         from mlflow.exceptions import MlflowException
 
@@ -55,6 +83,7 @@ class MlflowRegistry:
     def wait_ready(self, name: str, version: str, *, timeout: float = 300) -> ModelVersion:
         return wait_until_ready(self.get_version, name, version, timeout)
 
+    @_in_workspace
     def load_model(self, name: str, version: str) -> PyfuncModel:
         """The version as pyfunc; an evaluation runs in its source run's experiment."""
         from mlops_hooks.shared.adapters.pyfunc_model import PyfuncModel
@@ -67,8 +96,10 @@ class MlflowRegistry:
             run_name=f"validate {name} v{version}",
             run_tags={tags.RUN_MODEL: name, tags.RUN_VERSION: str(version)},
             run_url=self.run_url,
+            scope=lambda: workspace_scope(self.workspace),
         )
 
+    @_in_workspace
     def lineage(self, run_id: str) -> Lineage:
         from mlflow.exceptions import MlflowException
 
@@ -92,6 +123,7 @@ class MlflowRegistry:
             run_url=self._run_link(run.info.experiment_id, run_id),
         )
 
+    @_in_workspace
     def request_promotion(
         self, name: str, version: str, *, alias: str, stage: str, comment: str
     ) -> str:
@@ -99,16 +131,19 @@ class MlflowRegistry:
         self.set_alias(name, alias, version)
         return f"set alias {alias!r} on version {version}"
 
+    @_in_workspace
     def write_report(self, name: str, version: str, section: str, markdown: str) -> None:
         current = self.get_version(name, version).description
         updated = replace_section(current, section, markdown)
         if updated != current:
             self.client.update_model_version(name, str(version), description=updated)
 
+    @_in_workspace
     def set_tags(self, name: str, version: str, tags: dict[str, str]) -> None:
         for key, value in tags.items():
             self.client.set_model_version_tag(name, str(version), key, str(value))
 
+    @_in_workspace
     def get_alias(self, name: str, alias: str) -> str | None:
         from mlflow.exceptions import MlflowException
 
@@ -119,12 +154,14 @@ class MlflowRegistry:
                 return None
             raise
 
+    @_in_workspace
     def set_alias(self, name: str, alias: str, version: str) -> None:
         self.client.set_registered_model_alias(name, alias, str(version))
 
     def champion_version(self, name: str, *, alias: str, stage: str) -> str | None:
         return self.get_alias(name, alias)
 
+    @_in_workspace
     def promote(
         self, name: str, version: str, *, alias: str, previous_alias: str, stage: str, comment: str
     ) -> str:
@@ -133,10 +170,12 @@ class MlflowRegistry:
         self.set_tags(name, version, {tags.PROMOTION: "promoted"})
         return done
 
+    @_in_workspace
     def reject(self, name: str, version: str, *, stage: str, comment: str) -> str:
         self.set_tags(name, version, {tags.PROMOTION: "rejected"})
         return f"tagged v{version} mlops.promotion=rejected"
 
+    @_in_workspace
     def log_artifact(self, run_id: str, image: Image, artifact_path: str) -> str | None:
         with tempfile.TemporaryDirectory() as folder:
             path = Path(folder) / image.name
@@ -145,10 +184,13 @@ class MlflowRegistry:
         return f"{self.ui_url}/get-artifact?path={artifact_path}/{image.name}&run_uuid={run_id}"
 
     def version_url(self, name: str, version: str) -> str | None:
-        return f"{self.ui_url}/#/models/{name}/versions/{version}"
+        return with_workspace(f"{self.ui_url}/#/models/{name}/versions/{version}", self.workspace)
 
+    @_in_workspace
     def run_url(self, run_id: str) -> str | None:
         return self._run_link(self.client.get_run(run_id).info.experiment_id, run_id)
 
     def _run_link(self, experiment_id: str, run_id: str) -> str:
-        return f"{self.ui_url}/#/experiments/{experiment_id}/runs/{run_id}"
+        return with_workspace(
+            f"{self.ui_url}/#/experiments/{experiment_id}/runs/{run_id}", self.workspace
+        )

@@ -10,6 +10,8 @@ import shutil
 import tempfile
 import threading
 import time
+from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -47,6 +49,7 @@ class PyfuncModel:
         run_url: Any = None,
         tracking_uri: str | None = None,
         can_evaluate: bool = True,
+        scope: Callable[[], AbstractContextManager[Any]] = nullcontext,
     ) -> None:
         import mlflow
         import mlflow.pyfunc
@@ -54,10 +57,12 @@ class PyfuncModel:
 
         started = time.perf_counter()
         self._dir = Path(tempfile.mkdtemp(prefix="mlops-hooks-model-"))
+        self._scope = scope  # the registry's workspace, for the download and the evaluation run
         try:
-            local = mlflow.artifacts.download_artifacts(
-                artifact_uri=model_uri, dst_path=str(self._dir), tracking_uri=tracking_uri
-            )
+            with scope():
+                local = mlflow.artifacts.download_artifacts(
+                    artifact_uri=model_uri, dst_path=str(self._dir), tracking_uri=tracking_uri
+                )
             self.path = Path(local)
             self.meta = Model.load(str(self.path))
             self.pyfunc = mlflow.pyfunc.load_model(str(self.path))
@@ -132,6 +137,7 @@ class PyfuncModel:
         if positive is not None:
             config["pos_label"] = positive
         with (
+            self._scope(),
             _EVALUATE_LOCK,
             mlflow.start_run(
                 experiment_id=self._experiment_id, run_name=self._run_name, tags=self._run_tags

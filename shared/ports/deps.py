@@ -64,13 +64,15 @@ class Deps:
             raise PortMissing(f"the {name} port is not configured in this deployment")
         return port
 
-    def registry_for(self, registry: str) -> Registry:
+    def registry_for(self, registry: str, workspace: str | None = None) -> Registry:
+        """The event's registry, in the event's workspace (an MLflow 3 server's team)."""
         try:
-            return self.registries[registry]
+            found = self.registries[registry]
         except KeyError:
             raise PortMissing(
                 f"no {registry!r} registry is configured in this deployment"
             ) from None
+        return found.in_workspace(workspace) if workspace is not None else found
 
     def loaded_policy(self) -> Policy:
         """The policy, loaded on first use (the built-in default when none is set)."""

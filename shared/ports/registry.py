@@ -90,6 +90,10 @@ class Lineage:
 class Registry(Protocol):
     """A model registry: MLflow OSS, or a Databricks workspace."""
 
+    def in_workspace(self, workspace: str | None) -> Registry:
+        """This registry as one MLflow 3 workspace sees it (None: the server's default)."""
+        ...
+
     def get_version(self, name: str, version: str) -> ModelVersion: ...
 
     def wait_ready(self, name: str, version: str, *, timeout: float = 300) -> ModelVersion: ...

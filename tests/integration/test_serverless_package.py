@@ -217,6 +217,7 @@ NOT_IN_THE_ENVIRONMENT = {
     # sensible defaults for every stage
     "challenger_alias": "default",
     "champion_alias": "default",
+    "previous_alias": "default",
     "promote_tag": "default",
     "ledger_url": "set",  # (listed below, as MLOPS_HOOKS_LEDGER_URL)
     "reconcile_cron": "serve's scheduler only: EventBridge ticks on AWS",

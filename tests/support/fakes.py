@@ -92,6 +92,11 @@ class MemoryRegistry:
     promotions: list[tuple[str, str, str]] = field(default_factory=list)
     artifacts: list[str] = field(default_factory=list)
     loads: int = 0
+    workspaces: list[str | None] = field(default_factory=list)  # every in_workspace asked
+
+    def in_workspace(self, workspace: str | None) -> MemoryRegistry:
+        self.workspaces.append(workspace)
+        return self
 
     def add(self, name: str, version: str, model: Any, **fields: Any) -> None:
         self.models[(name, version)] = model

@@ -380,6 +380,26 @@ def test_echoes_of_our_own_tags_are_ignored_as_own_writes_but_promote_is_a_reque
     assert other.kind is EventKind.IGNORED and not is_own_write(other)
 
 
+def test_echoes_of_our_champion_moves_are_own_writes_the_challenger_alias_a_request() -> None:
+    from mlops_hooks.shared.domain.events import is_own_write
+
+    def alias(action: str, name: str, delivery: str):
+        body = mlflow_body("model_version_alias", action, name="churn", version="5", alias=name)
+        return event_from_mlflow(body, delivery, SETTINGS)
+
+    moved = alias("created", "champion", "d1")
+    assert is_own_write(moved) and moved.reason == "own write: alias champion -> v5"
+    kept = alias("created", "previous_champion", "d2")
+    assert is_own_write(kept) and kept.reason == "own write: alias previous_champion -> v5"
+    assert is_own_write(alias("deleted", "champion", "d3"))
+    assert not is_own_write(alias("created", "challenger", "d4"))  # a person's request
+    shadow = alias("created", "shadow", "d5")
+    assert shadow.kind is EventKind.IGNORED and not is_own_write(shadow)
+    renamed = Settings(champion_alias="prod", previous_alias="prod_before")
+    body = mlflow_body("model_version_alias", "created", name="churn", version="5", alias="prod")
+    assert is_own_write(event_from_mlflow(body, "d6", renamed))
+
+
 def powertools(name: str) -> dict:
     return json.loads((FIXTURES / "aws_powertools" / name).read_text())
 

@@ -137,3 +137,16 @@ def test_a_version_the_registry_does_not_have_is_skipped_not_retried(world) -> N
     assert done.outcome["result"] == "skipped"
     assert done.outcome["summary"] == "churn v404 does not exist in the registry"
     assert not notifier.messages
+
+
+def test_a_workspace_event_reaches_the_registry_in_its_workspace_and_so_does_its_request(
+    world,
+) -> None:
+    dispatcher, registry, _ = world
+    event = events.model_registered(Source.MLFLOW, "churn", "1", workspace="team-a")
+    record = dispatcher.process(dispatcher.submit(event).record.id)
+    assert record.outcome["result"] == "passed"
+    [emitted] = record.outcome["emitted"]
+    request = dispatcher.process(emitted)
+    assert request.event.workspace == "team-a"
+    assert set(registry.workspaces) == {"team-a"} and len(registry.workspaces) == 2
