@@ -12,8 +12,8 @@ from mlops_hooks.functions.errors import (
     require_str,
     require_version,
 )
-from mlops_hooks.shared.domain import events
-from mlops_hooks.shared.domain.events import Event, Source
+from mlops_hooks.shared.domain import events, tags
+from mlops_hooks.shared.domain.events import OWN_WRITE, Event, Source
 
 _TRANSITION_REQUESTS = {
     "TRANSITION_REQUEST_CREATED": None,  # target stage from the payload's to_stage
@@ -22,7 +22,7 @@ _TRANSITION_REQUESTS = {
 }
 
 
-def event_from_databricks(body: bytes) -> Event:
+def event_from_databricks(body: bytes, *, promote_tag: str = tags.PROMOTE) -> Event:
     doc = parse_json_object(body)
     kind = doc.get("event")
     if not isinstance(kind, str):
@@ -47,6 +47,10 @@ def event_from_databricks(body: bytes) -> Event:
         version = require_version(doc, "version", kind)
     if kind == "MODEL_VERSION_CREATED":
         return events.model_registered(Source.DATABRICKS, model, version, **common)
+    keys = _tag_keys(doc.get("tags")) if kind == "MODEL_VERSION_TAG_SET" else []
+    if keys and all(tags.written_by_us(key, promote_tag) for key in keys):
+        reason = f"{OWN_WRITE}: tag {', '.join(keys)}"
+        return events.ignored(Source.DATABRICKS, delivery, reason, **common)
     if kind in _TRANSITION_REQUESTS:
         target = _TRANSITION_REQUESTS[kind] or doc.get("to_stage")
         if not isinstance(target, str) or not target:
@@ -62,6 +66,13 @@ def event_from_databricks(body: bytes) -> Event:
     return events.ignored(
         Source.DATABRICKS, delivery, f"Databricks {kind} is not acted on", **common
     )
+
+
+def _tag_keys(value: object) -> list[str]:
+    """The keys of a MODEL_VERSION_TAG_SET payload's ``tags: [{key, value}, ...]``."""
+    if not isinstance(value, list):
+        return []
+    return [str(t.get("key")) for t in value if isinstance(t, dict)]
 
 
 def _occurred_at(value: object) -> datetime:

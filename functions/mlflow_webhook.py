@@ -45,7 +45,9 @@ def event_from_mlflow(body: bytes, delivery_id: str, settings: Settings) -> Even
         # recorded for the audit trail (a test arrived), keyed by its delivery: a real
         # example_model v1 later still gets its own key
         return events.ignored(Source.MLFLOW, delivery_id, "test delivery", **common)
-    if kind == "model_version_tag.set" and _ours(data.get("key"), settings):
+    if kind == "model_version_tag.set" and tags.written_by_us(
+        data.get("key"), settings.promote_tag
+    ):
         return events.ignored(
             Source.MLFLOW, delivery_id, f"{OWN_WRITE}: tag {data.get('key')}", **common
         )
@@ -91,11 +93,6 @@ _ALIAS_MOVES = {"model_version_alias.created": "->", "model_version_alias.delete
 
 def _managed_aliases(settings: Settings) -> set[str]:
     return {settings.champion_alias, settings.previous_alias}
-
-
-def _ours(key: object, settings: Settings) -> bool:
-    """A tag of our vocabulary that mlops-hooks writes (not mlops.promote: a person's request)."""
-    return isinstance(key, str) and tags.is_ours(key) and key != settings.promote_tag
 
 
 def _occurred_at(value: object) -> datetime:

@@ -179,7 +179,7 @@ def _parse_mlflow(body: bytes, delivery: str, settings: Settings) -> Event:
 def _parse_databricks(body: bytes, delivery: str, settings: Settings) -> Event:
     from mlops_hooks.functions.databricks_webhook import event_from_databricks
 
-    return event_from_databricks(body)
+    return event_from_databricks(body, promote_tag=settings.promote_tag)
 
 
 def _verify_slack(secret: str, headers: Headers, body: bytes, settings: Settings) -> str:

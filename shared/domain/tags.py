@@ -35,3 +35,8 @@ def comment_tag(section: str) -> str:
 def is_ours(key: str) -> bool:
     """A tag in our vocabulary (its webhook echo is our own write)."""
     return key.startswith(PREFIX)
+
+
+def written_by_us(key: object, promote_tag: str = PROMOTE) -> bool:
+    """A tag mlops-hooks writes: ours, except the promote tag (a person's request)."""
+    return isinstance(key, str) and is_ours(key) and key != promote_tag

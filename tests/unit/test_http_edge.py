@@ -449,3 +449,66 @@ def test_the_read_api_hides_own_write_echoes_unless_asked(
     listed = [e["id"] for e in client.get("/events").json()]
     assert echo.record.id not in listed and len(listed) == 1
     assert echo.record.id in [e["id"] for e in client.get("/events?all=true").json()]
+
+
+FIXTURES = Path(__file__).parents[1] / "fixtures"
+
+
+def test_the_databricks_docs_example_payloads_are_recorded_as_not_acted_on(
+    client: TestClient, dispatcher
+) -> None:
+    """tests/fixtures/databricks: the docs' three examples, signed as Databricks signs."""
+    examples = json.loads((FIXTURES / "databricks" / "registry_webhook_examples.json").read_text())
+
+    def post(doc: dict) -> dict:
+        body = json.dumps(doc).encode()
+        answer = client.post(
+            "/webhooks/databricks",
+            content=body,
+            headers={"X-Databricks-Signature": sign_databricks(DBX_SECRET, body)},
+        )
+        assert answer.status_code == 202, answer.text
+        return answer.json()
+
+    for event, doc in examples.items():
+        answer = post(doc)
+        assert answer["status"] == "ignored"
+        assert answer["reason"] == f"Databricks {event} is not acted on"
+    ours = {
+        **examples["MODEL_VERSION_TAG_SET"],
+        "tags": [{"key": "mlops.validation", "value": "passed"}],
+    }
+    assert post(ours)["reason"] == "own write: tag mlops.validation"
+    promote = {**ours, "tags": [{"key": "mlops.promote", "value": "Production"}]}
+    assert post(promote)["reason"] == "Databricks MODEL_VERSION_TAG_SET is not acted on"
+    recorded = dispatcher.ledger.list(limit=10)
+    assert len(recorded) == 5 and {r.kind for r in recorded} == {EventKind.IGNORED}
+    assert {r.event.occurred_at.year for r in recorded} == {2020}  # event_timestamp, in ms
+
+
+def test_bolt_pythons_block_actions_payload_is_ignored_and_with_our_button_an_approval(
+    client: TestClient, dispatcher
+) -> None:
+    """tests/fixtures/slack: bolt-python's block_actions test body, form-encoded as Slack posts."""
+    from urllib.parse import quote
+
+    doc = json.loads((FIXTURES / "slack" / "bolt_block_actions.json").read_text())
+
+    def post(payload: dict) -> None:
+        body = f"payload={quote(json.dumps(payload))}".encode()
+        answer = client.post(
+            "/slack/actions", content=body, headers=signed_headers(SLACK_SECRET, body)
+        )
+        assert answer.status_code == 200 and answer.content == b""
+
+    post(doc)
+    [foreign] = dispatcher.ledger.list()
+    assert foreign.kind is EventKind.IGNORED
+    assert foreign.event.reason == "Slack action a is not acted on"
+    button = {**doc["actions"][0], "action_id": "mlops_approve", "value": "ev_123"}
+    post({**doc, "actions": [button]})
+    [approval] = [r for r in dispatcher.ledger.list() if r.kind is EventKind.APPROVAL]
+    assert approval.event.reason == "approve by W111"
+    assert approval.event.payload["user_name"] == "primary-owner"
+    assert approval.event.payload["action_ts"] == "1596530385.194939"
+    assert approval.event.payload["response_url"] == doc["response_url"]
