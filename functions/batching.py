@@ -33,6 +33,10 @@ class GroupCommit:
         make_writer = getattr(dispatcher.ledger, "batch_writer", None)
         self._writer: Any = make_writer() if make_writer else None
 
+    def busy(self) -> bool:
+        """Deliveries are waiting for the next batch (the edge is behind, not just working)."""
+        return bool(self._pending)
+
     def close(self) -> None:
         self._thread.shutdown(wait=True)
         if self._writer is not None:

@@ -83,6 +83,7 @@ def run_server(
     runtime = Runtime(
         settings, dispatcher, insecure_no_signature=insecure_no_signature, public=public
     )
+    pool.edge_busy = runtime.group_commit.busy  # accepting deliveries comes first
     app = create_app(runtime)
     settle_heap()
     log.info(

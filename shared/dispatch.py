@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 import traceback
 import uuid
 from collections.abc import Callable, Mapping
@@ -52,6 +53,7 @@ class Dispatcher:
         self.queue = queue
         self.retry = retry
         self.lease_seconds = lease_seconds
+        self._leases = LeaseKeeper(self)
 
     @property
     def clock(self) -> Clock:
@@ -86,10 +88,14 @@ class Dispatcher:
 
     # --- processing --------------------------------------------------------------------
 
-    def process(self, event_id: str | None = None, *, worker: str = "worker") -> EventRecord | None:
+    def process(
+        self, event_id: str | None = None, *, worker: str = "worker", refresh: bool = True
+    ) -> EventRecord | None:
         """Claim one due event (the given one, or the most overdue) and run it.
 
-        Returns the event's record after processing, or None when nothing was claimable.
+        Returns the event's record after processing (``refresh=False``: as it was claimed,
+        saving a read for a caller that only asks whether there was work), or None when
+        nothing was claimable.
         """
         token = uuid.uuid4().hex
         claimed = self.ledger.claim(
@@ -101,12 +107,12 @@ class Dispatcher:
         )
         if claimed is None:
             return None
-        stop_heartbeat = self._start_heartbeat(claimed.id, token)
+        self._leases.hold(claimed.id, token)
         try:
             self._run(claimed, token)
         finally:
-            stop_heartbeat()
-        return self.ledger.get(claimed.id)
+            self._leases.release(claimed.id)
+        return self.ledger.get(claimed.id) if refresh else claimed
 
     def _run(self, record: EventRecord, token: str) -> None:
         event = record.event
@@ -144,35 +150,78 @@ class Dispatcher:
         for event_id in outcome.wake:
             self.queue.notify(event_id)
 
-    def _start_heartbeat(self, event_id: str, token: str) -> Callable[[], None]:
-        stop = threading.Event()
-        interval = self.lease_seconds / 3
 
-        def beat() -> None:
-            while not stop.wait(interval):
-                now = self.clock.now()
-                if not self.ledger.heartbeat(
-                    event_id, token=token, until=now + self.lease_seconds, now=now
-                ):
+class LeaseKeeper:
+    """Renews the leases of the events this process is running, from one thread.
+
+    Every lease_seconds / 3 it extends each running event's lease; an event whose lease was
+    lost (taken over after a stall) is dropped and its handler's result is refused at the end.
+    One thread for all, started on first use, instead of one per event: starting and joining a
+    thread per event cost more than recording it.
+    """
+
+    def __init__(self, dispatcher: Dispatcher) -> None:
+        self.dispatcher = dispatcher
+        self._held: dict[str, str] = {}  # event id -> lease token
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+
+    def hold(self, event_id: str, token: str) -> None:
+        with self._lock:
+            self._held[event_id] = token
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._beat, name="leases", daemon=True)
+                self._thread.start()
+
+    def release(self, event_id: str) -> None:
+        with self._lock:
+            self._held.pop(event_id, None)
+
+    def _beat(self) -> None:
+        d = self.dispatcher
+        while True:
+            time.sleep(d.lease_seconds / 3)
+            with self._lock:
+                if not self._held:  # idle: end; the next hold starts a new thread
+                    self._thread = None
                     return
-
-        thread = threading.Thread(target=beat, name=f"lease-{event_id}", daemon=True)
-        thread.start()
-
-        def stop_it() -> None:
-            stop.set()
-            thread.join(timeout=5)
-
-        return stop_it
+                held = list(self._held.items())
+            for event_id, token in held:
+                now = d.clock.now()
+                try:
+                    kept = d.ledger.heartbeat(
+                        event_id, token=token, until=now + d.lease_seconds, now=now
+                    )
+                except Exception:  # the ledger is down: try again next beat
+                    log.exception("lease renewal of %s failed", event_id)
+                    continue
+                if not kept:
+                    self.release(event_id)
 
 
 class WorkerPool:
-    """Threads in the server process that drain the ledger; woken by new events, else poll."""
+    """Threads in the server process that drain the ledger; woken by new events, else poll.
 
-    def __init__(self, *, size: int, poll_seconds: float) -> None:
+    Accepting comes first: while ``edge_busy()`` says the HTTP edge has deliveries waiting,
+    a worker pauses after each event for ``yield_ratio`` times as long as the event took, so
+    the threads (one GIL) leave the edge most of the CPU in a burst and catch up after it.
+    A sender that is answered late retries and gives up (MLflow: after 3 retries); an event
+    that is processed late is only late.
+    """
+
+    def __init__(
+        self,
+        *,
+        size: int,
+        poll_seconds: float,
+        edge_busy: Callable[[], bool] | None = None,
+        yield_ratio: float = 2.0,
+    ) -> None:
         self.dispatcher: Dispatcher | None = None
         self.size = size
         self.poll_seconds = poll_seconds
+        self.edge_busy = edge_busy
+        self.yield_ratio = yield_ratio
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
@@ -195,13 +244,17 @@ class WorkerPool:
         assert self.dispatcher is not None
         while not self._stop.is_set():
             self._wake.clear()  # a notify() from here on wakes the wait below
+            started = time.monotonic()
             try:
-                processed = self.dispatcher.process(worker=worker)
+                processed = self.dispatcher.process(worker=worker, refresh=False)
             except Exception:  # the ledger itself failed: log, back off, keep serving
                 log.exception("worker %s: ledger error", worker)
                 processed = None
             if processed is None:
                 self._wake.wait(self.poll_seconds)
+            elif self.edge_busy is not None and self.edge_busy():
+                took = time.monotonic() - started
+                self._stop.wait(min(0.05, took * self.yield_ratio))
 
     def stop(self, timeout: float = 10) -> None:
         self._stop.set()

@@ -170,3 +170,72 @@ def test_a_worker_that_died_mid_handler_is_replaced_after_its_lease(ledger, cloc
     got = dispatcher.process()
     assert got is not None and got.status is Status.DONE and got.attempts == 2
     assert runs == [1]
+
+
+def test_a_handler_that_outlives_its_lease_keeps_it_from_the_one_lease_thread(tmp_path: Path):
+    """Real clock, a 0.6 s lease and a 1.5 s handler: renewed every 0.2 s, never reclaimed."""
+    import threading
+    import time
+
+    ledger = SqliteLedger(tmp_path / "l.db")
+    rivals: list[object] = []
+    keepers: list[threading.Thread | None] = []
+
+    def slow(event: Event, deps) -> Outcome:
+        keepers.append(dispatcher._leases._thread)  # this dispatcher's one lease thread
+        deadline = time.time() + 1.5
+        while time.time() < deadline:  # a rival worker keeps trying to take it over
+            rivals.append(dispatcher.ledger.claim(
+                event.id, worker="rival", token="r", now=time.time(), lease_seconds=0.6
+            ))  # fmt: skip
+            time.sleep(0.1)
+        return Outcome(summary="slow")
+
+    dispatcher = bootstrap(
+        Settings(state_dir=tmp_path, lease_seconds=0.6),
+        ledger=ledger,
+        queue=Wakes(),
+        handlers={EventKind.MODEL_REGISTERED: slow},
+    )
+    rec = dispatcher.submit(registered()).record
+    done = dispatcher.process(rec.id)
+    assert done is not None and done.status is Status.DONE and done.attempts == 1
+    assert rivals and all(r is None for r in rivals)
+    [keeper] = keepers
+    assert keeper is not None
+    keeper.join(timeout=1)  # idle: the lease thread ends by itself
+    assert not keeper.is_alive()
+    ledger.close()
+
+
+def test_workers_give_a_busy_edge_twice_the_time_each_event_took(tmp_path: Path) -> None:
+    import time
+
+    from mlops_hooks.shared.dispatch import WorkerPool
+
+    ledger = SqliteLedger(tmp_path / "l.db")
+    ran: list[float] = []
+
+    def work(event: Event, deps) -> Outcome:
+        ran.append(time.monotonic())
+        time.sleep(0.02)
+        return Outcome()
+
+    def run_pool(busy: bool) -> float:
+        ran.clear()
+        pool = WorkerPool(size=1, poll_seconds=0.05, edge_busy=lambda: busy)
+        dispatcher = bootstrap(
+            Settings(state_dir=tmp_path), ledger=ledger, queue=pool,
+            handlers={EventKind.MODEL_REGISTERED: work},
+        )  # fmt: skip
+        dispatcher.submit_many([registered(f"{busy}{n}") for n in range(6)])
+        pool.start(dispatcher)
+        while len(ran) < 6:
+            time.sleep(0.01)
+        pool.stop()
+        return (ran[-1] - ran[0]) / 5
+
+    idle_gap, busy_gap = run_pool(False), run_pool(True)
+    assert idle_gap < 0.04  # back to back: 20 ms of work each
+    assert busy_gap >= 0.055  # 20 ms of work, then 40 ms left to the edge
+    ledger.close()
