@@ -56,6 +56,7 @@ bench: install
 	$(PY) bench/drift.py
 	$(PY) bench/aws_rehearsal.py
 	$(PY) bench/soak.py
+	$(PY) bench/fuzz.py
 
 # The deployable artefacts of serverless.yml: build/edge-layer.zip (arm64) and build/worker/
 # (the worker image's build context); ARCH=x86_64 for an x86_64 stack

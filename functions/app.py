@@ -12,8 +12,10 @@ from typing import Any
 
 from anyio import to_thread
 from fastapi import FastAPI, Query, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from mlops_hooks.functions.errors import Rejected
@@ -66,13 +68,26 @@ def create_app(runtime: Runtime | None = None) -> EdgeAPI:
     async def _rejected(_: Request, exc: Rejected) -> JSONResponse:
         return JSONResponse({"error": exc.reason}, status_code=exc.status)
 
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+        first = exc.errors()[0]
+        where = " ".join(str(p) for p in first.get("loc", ()))
+        return JSONResponse({"error": f"{where}: {first.get('msg')}"[:300]}, status_code=400)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        return JSONResponse(
+            {"error": str(exc.detail)}, status_code=exc.status_code, headers=exc.headers
+        )
+
     @app.get("/healthz")
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
     from starlette.routing import Route
 
-    from mlops_hooks.functions.webhooks import WEBHOOK_OPENAPI, webhook_endpoints
+    from mlops_hooks.functions.openapi import exact_answers, webhook_paths
+    from mlops_hooks.functions.webhooks import webhook_endpoints
 
     app.fast_routes = dict(webhook_endpoints(runtime))
     for path, endpoint in app.fast_routes.items():
@@ -83,7 +98,9 @@ def create_app(runtime: Runtime | None = None) -> EdgeAPI:
             schema = get_openapi(
                 title=app.title, version=app.version, description=app.description, routes=app.routes
             )
-            schema["paths"] = {**WEBHOOK_OPENAPI, **schema["paths"]}
+            exact_answers(schema["paths"])
+            signed = not runtime.insecure_no_signature
+            schema["paths"] = {**webhook_paths(runtime.settings, signed=signed), **schema["paths"]}
             app.openapi_schema = schema
         return app.openapi_schema
 

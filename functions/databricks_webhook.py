@@ -35,7 +35,7 @@ def event_from_databricks(body: bytes, *, promote_tag: str = tags.PROMOTE) -> Ev
     # Databricks sends no delivery id: identify the delivery by its content.
     delivery = hashlib.sha256(body).hexdigest()[:32]
     acted_on = kind == "MODEL_VERSION_CREATED" or kind in _TRANSITION_REQUESTS
-    if acted_on and not (model and version):
+    if acted_on and (model in (None, "") or version in (None, "")):
         return events.ignored(
             Source.DATABRICKS,
             delivery,

@@ -56,9 +56,9 @@ def require_str(doc: dict[str, Any], name: str, where: str) -> str:
     value = doc.get(name)
     if value is None or (isinstance(value, str) and not value):
         raise Rejected(400, f"{where}: missing {name}")
-    if isinstance(value, bool) or not isinstance(value, str | int):
+    if not isinstance(value, str):  # registries send names as text
         raise Rejected(400, f"{where}: {name} must be a string")
-    text = str(value)
+    text = value
     if len(text) > MAX_FIELD_CHARS:
         raise Rejected(400, f"{where}: {name} is longer than {MAX_FIELD_CHARS} characters")
     try:
@@ -69,13 +69,16 @@ def require_str(doc: dict[str, Any], name: str, where: str) -> str:
 
 
 def require_version(doc: dict[str, Any], name: str, where: str) -> str:
-    """A model version: a positive integer (as MLflow and Databricks number them), as text."""
+    """A model version: a positive integer (as MLflow and Databricks number them), as text
+    without leading zeros (so "7" and "07" are not two keys for one version)."""
     value = doc.get(name)
     if value is None or value == "":
         raise Rejected(400, f"{where}: missing {name}")
+    if isinstance(value, float) and value.is_integer():  # JSON's 27.0 is the integer 27
+        value = int(value)
     if isinstance(value, bool) or not isinstance(value, str | int):
         raise Rejected(400, f"{where}: {name} must be a positive integer")
     text = str(value)
-    if not (text.isascii() and text.isdigit()) or len(text) > MAX_VERSION_DIGITS or int(text) < 1:
+    if not (text.isascii() and text.isdigit()) or len(text) > MAX_VERSION_DIGITS or text[0] == "0":
         raise Rejected(400, f"{where}: {name} must be a positive integer, not {text[:20]!r}")
     return text

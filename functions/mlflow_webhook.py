@@ -51,13 +51,14 @@ def event_from_mlflow(body: bytes, delivery_id: str, settings: Settings) -> Even
         return events.ignored(
             Source.MLFLOW, delivery_id, f"{OWN_WRITE}: tag {data.get('key')}", **common
         )
-    if kind in _ALIAS_MOVES and data.get("alias") in _managed_aliases(settings):
+    alias = data.get("alias")
+    if kind in _ALIAS_MOVES and isinstance(alias, str) and alias in _managed_aliases(settings):
         # only the promotion gate and a rollback move these: the webhook is our own move coming
         # back (kept, with the version, for the audit trail; never acted on)
         return events.ignored(
             Source.MLFLOW,
             delivery_id,
-            f"{OWN_WRITE}: alias {data.get('alias')} {_ALIAS_MOVES[kind]} v{data.get('version')}",
+            f"{OWN_WRITE}: alias {alias} {_ALIAS_MOVES[kind]} v{data.get('version')}",
             **common,
         )
     if kind == "model_version.created":

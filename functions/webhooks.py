@@ -3,7 +3,7 @@
 Why not FastAPI routes: on this hot path FastAPI's per-route machinery (dependency solving,
 Request and Response objects) costs more CPU than verifying, parsing and durably recording
 the webhook itself (bench/ingress.py). The routes still appear in the OpenAPI document
-(``WEBHOOK_OPENAPI``); everything else in the app is ordinary FastAPI.
+(functions/openapi.py); everything else in the app is ordinary FastAPI.
 """
 
 from __future__ import annotations
@@ -218,95 +218,3 @@ def webhook_endpoints(runtime: Runtime) -> dict[str, SignedWebhook]:
             empty_answer=True,
         ),
     }
-
-
-def _doc(summary: str, headers: list[str]) -> dict[str, Any]:
-    def answer(text: str) -> dict[str, Any]:
-        return {
-            "description": text,
-            "content": {
-                "application/json": {
-                    "schema": {"type": "object", "properties": {"error": {"type": "string"}}}
-                }
-            },
-        }
-
-    return {
-        "post": {
-            "summary": summary,
-            "parameters": [
-                {"name": h, "in": "header", "required": True, "schema": {"type": "string"}}
-                for h in headers
-            ],
-            "requestBody": {
-                "required": True,
-                "content": {"application/json": {"schema": {"type": "object"}}},
-            },
-            "responses": {
-                "202": {
-                    "description": "Recorded (or recorded as ignored); see id and status",
-                    "content": {
-                        "application/json": {
-                            "schema": {
-                                "type": "object",
-                                "properties": {
-                                    "id": {"type": "string"},
-                                    "kind": {"type": "string"},
-                                    "status": {"type": "string"},
-                                    "duplicate": {"type": "boolean"},
-                                    "reason": {"type": "string"},
-                                },
-                            }
-                        }
-                    },
-                },
-                "400": answer("Malformed payload"),
-                "401": answer("Missing or invalid signature, or stale timestamp"),
-                "413": answer("Body over the size limit (1 MiB)"),
-                "503": answer("Endpoint not configured, or the ledger could not record it"),
-            },
-        }
-    }
-
-
-WEBHOOK_OPENAPI = {
-    "/webhooks/mlflow": _doc(
-        "MLflow 3 OSS registry webhook (X-MLflow-Signature, 300 s timestamp window)",
-        ["X-MLflow-Signature", "X-MLflow-Timestamp", "X-MLflow-Delivery-Id"],
-    ),
-    "/webhooks/databricks": _doc(
-        "Databricks workspace-registry webhook (X-Databricks-Signature: hex HMAC-SHA256)",
-        ["X-Databricks-Signature"],
-    ),
-    "/slack/actions": {
-        "post": {
-            **_doc("", [])["post"],
-            "summary": "Slack interactivity: Approve / Reject clicks (slack_sdk SignatureVerifier, "
-            "5-minute window); answered with an empty 200, decided by the approval handler",
-            "parameters": [
-                {"name": h, "in": "header", "required": True, "schema": {"type": "string"}}
-                for h in ("X-Slack-Signature", "X-Slack-Request-Timestamp")
-            ],
-            "requestBody": {
-                "required": True,
-                "content": {
-                    "application/x-www-form-urlencoded": {
-                        "schema": {
-                            "type": "object",
-                            "properties": {"payload": {"type": "string"}},
-                            "required": ["payload"],
-                        }
-                    }
-                },
-            },
-            "responses": {
-                "200": {"description": "Recorded (empty body, as Slack expects)"},
-                **{
-                    code: answer
-                    for code, answer in _doc("", [])["post"]["responses"].items()
-                    if code != "202"
-                },
-            },
-        }
-    },
-}

@@ -191,13 +191,15 @@ def start_mlflow_server(folder: Path, *, workspaces: bool = False) -> Proc:
     )
 
 
-def start_serve_process(name: str, folder: Path, env: Mapping[str, str], port: int = 0) -> Proc:
-    """`mlops-hooks serve` on ``port`` (a free one by default), run in and logging to
-    ``folder``, once /healthz answers."""
+def start_serve_process(
+    name: str, folder: Path, env: Mapping[str, str], port: int = 0, *options: str
+) -> Proc:
+    """`mlops-hooks serve` on ``port`` (a free one by default) with ``options``, run in and
+    logging to ``folder``, once /healthz answers."""
     port = port or free_port()
     return start(
         name,
-        [str(BIN / "mlops-hooks"), "serve", "--port", str(port)],
+        [str(BIN / "mlops-hooks"), "serve", "--port", str(port), *options],
         url=f"http://127.0.0.1:{port}",
         ready="/healthz",
         log_dir=folder,
