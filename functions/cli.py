@@ -432,6 +432,13 @@ def compare(
 def rollback(
     model: Annotated[str, typer.Argument(help="Registered model name.")],
     databricks: DatabricksOption = False,
+    workspace: Annotated[
+        str | None,
+        typer.Option(
+            envvar="MLFLOW_WORKSPACE",
+            help="The MLflow 3 workspace the model is in (a server with workspaces).",
+        ),
+    ] = None,
     request_id: RequestOption = None,
     timeout: TimeoutOption = 120.0,
 ) -> None:
@@ -439,6 +446,8 @@ def rollback(
 
     Recorded as an event (source cli, who ran it); a retried request is carried out once."""
     arguments = {"model": model, "registry": "databricks" if databricks else "mlflow"}
+    if workspace:
+        arguments["workspace"] = workspace
     record = run_action(
         "rollback",
         arguments,

@@ -66,7 +66,7 @@ def rollback(event: Event, deps: Deps, arguments: dict) -> Outcome:
     model = arguments.get("model")
     if not model:
         raise PermanentError("rollback needs a model")
-    registry = deps.registry_for(arguments.get("registry") or "mlflow")
+    registry = deps.registry_for(arguments.get("registry") or "mlflow", arguments.get("workspace"))
     aliases = deps.policy_for(model).aliases
     fresh = plan_rollback(
         model,

@@ -115,6 +115,18 @@ def test_an_unknown_command_goes_dead_at_once(tmp_path: Path) -> None:
 # --- pure decisions: values in, values out -------------------------------------------------
 
 
+def test_a_rollback_in_an_mlflow_workspace_moves_that_workspaces_aliases(tmp_path: Path) -> None:
+    registry = MemoryRegistry()
+    for version in ("1", "2"):
+        registry.add("churn", version, FakeModel(Constant("No"), None))
+    registry.aliases.update({("churn", "champion"): "2", ("churn", "previous_champion"): "1"})
+    dispatcher, _ = dispatcher_over(tmp_path, registries={"mlflow": registry})
+    event = action("rollback", model="churn", registry="mlflow", workspace="team-a")
+    done = dispatcher.process(dispatcher.submit(event).record.id)
+    assert done.status is Status.DONE and registry.workspaces == ["team-a"]
+    assert registry.get_alias("churn", "champion") == "1"
+
+
 def test_plan_rollback() -> None:
     assert plan_rollback("churn", "3", "2", "previous_champion") == RollbackPlan("2", "3")
     assert plan_rollback("churn", None, "2", "previous_champion") == RollbackPlan("2", None)
