@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -29,13 +30,17 @@ class GroupCommit:
         self.dispatcher = dispatcher
         self._pending: Pending = []
         self._in_flight = False
+        self._last_submit = 0.0
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ledger-commit")
         make_writer = getattr(dispatcher.ledger, "batch_writer", None)
         self._writer: Any = make_writer() if make_writer else None
 
+    BUSY_SECONDS = 0.05  # a delivery this recent means more are probably on their way
+
     def busy(self) -> bool:
-        """Deliveries are waiting for the next batch (the edge is behind, not just working)."""
-        return bool(self._pending)
+        """Deliveries are arriving: one is waiting for a batch, or one came in just now (when
+        the loop is starved the next ones wait in the socket, where nothing here sees them)."""
+        return bool(self._pending) or time.monotonic() - self._last_submit < self.BUSY_SECONDS
 
     def close(self) -> None:
         self._thread.shutdown(wait=True)
@@ -46,6 +51,7 @@ class GroupCommit:
         loop = asyncio.get_running_loop()
         done: asyncio.Future[Recorded] = loop.create_future()
         self._pending.append((event, done))
+        self._last_submit = time.monotonic()
         if not self._in_flight:
             self._in_flight = True
             loop.call_soon(self._start_batch, loop)  # let this turn's requests join first

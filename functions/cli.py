@@ -60,6 +60,13 @@ RequestOption = Annotated[
     ),
 ]
 TimeoutOption = Annotated[float, typer.Option(min=1, help="Seconds to wait for the outcome.")]
+WorkspaceOption = Annotated[
+    str | None,
+    typer.Option(
+        envvar="MLFLOW_WORKSPACE",
+        help="The MLflow 3 workspace (a server with workspaces); default: MLFLOW_WORKSPACE.",
+    ),
+]
 
 
 @app.callback()
@@ -432,13 +439,7 @@ def compare(
 def rollback(
     model: Annotated[str, typer.Argument(help="Registered model name.")],
     databricks: DatabricksOption = False,
-    workspace: Annotated[
-        str | None,
-        typer.Option(
-            envvar="MLFLOW_WORKSPACE",
-            help="The MLflow 3 workspace the model is in (a server with workspaces).",
-        ),
-    ] = None,
+    workspace: WorkspaceOption = None,
     request_id: RequestOption = None,
     timeout: TimeoutOption = 120.0,
 ) -> None:
@@ -489,6 +490,7 @@ def webhooks_register(
         str | None, typer.Option(help="Databricks: only this model (default: registry-wide).")
     ] = None,
     name: Annotated[str, typer.Option(help="MLflow webhook name.")] = "mlops-hooks",
+    workspace: WorkspaceOption = None,
     request_id: RequestOption = None,
     timeout: TimeoutOption = 120.0,
 ) -> None:
@@ -514,6 +516,8 @@ def webhooks_register(
         "name": name,
         "model": model,
     }
+    if workspace and not databricks:
+        arguments["workspace"] = workspace
     record = run_action(
         "register_webhook",
         arguments,

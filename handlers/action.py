@@ -114,6 +114,7 @@ def register_webhook(deps: Deps, arguments: dict) -> Outcome:
         events=arguments.get("events") or None,
         name=arguments.get("name") or "mlops-hooks",
         model=arguments.get("model"),
+        workspace=arguments.get("workspace"),
     )
     verb = "created" if done.created else "updated"
     return Outcome(

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from mlops_hooks.shared.adapters.mlflow_workspace import workspace_scope
 from mlops_hooks.shared.domain.errors import ConfigError
 from mlops_hooks.shared.ports.webhooks import Registered
 
@@ -28,7 +29,14 @@ class WebhookRegistrar:
         self.settings = settings
 
     def register(
-        self, registry: str, *, url: str, events: list[str] | None, name: str, model: str | None
+        self,
+        registry: str,
+        *,
+        url: str,
+        events: list[str] | None,
+        name: str,
+        model: str | None,
+        workspace: str | None = None,
     ) -> Registered:
         settings = self.settings
         if registry == "databricks":
@@ -56,13 +64,14 @@ class WebhookRegistrar:
                 "set MLFLOW_TRACKING_URI to the MLflow server (webhooks need a server with a SQL "
                 "backend)"
             )
-        return register_mlflow_webhook(
-            tracking_uri=settings.mlflow_tracking_uri,
-            url=url,
-            secret=secret,
-            events=events or MLFLOW_EVENTS,
-            name=name,
-        )
+        with workspace_scope(workspace):  # a webhook belongs to its workspace
+            return register_mlflow_webhook(
+                tracking_uri=settings.mlflow_tracking_uri,
+                url=url,
+                secret=secret,
+                events=events or MLFLOW_EVENTS,
+                name=name,
+            )
 
 
 def register_mlflow_webhook(

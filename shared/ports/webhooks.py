@@ -19,7 +19,15 @@ class Registered:
 
 class Webhooks(Protocol):
     def register(
-        self, registry: str, *, url: str, events: list[str] | None, name: str, model: str | None
+        self,
+        registry: str,
+        *,
+        url: str,
+        events: list[str] | None,
+        name: str,
+        model: str | None,
+        workspace: str | None = None,
     ) -> Registered:
-        """``registry``: "mlflow" or "databricks"; ``events`` None: the ones we act on."""
+        """``registry``: "mlflow" or "databricks"; ``events`` None: the ones we act on;
+        ``workspace``: the MLflow 3 workspace the webhook belongs to."""
         ...

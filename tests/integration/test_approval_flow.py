@@ -62,7 +62,7 @@ def test_a_listed_reviewers_signed_click_promotes_once(
             return [p for p in posted if p["text"].startswith("Approval requested")]
 
         version = log_and_register(mlflow_server.url, name, model, train, client=client)
-        wait_for(asked, 30, "the approval request on Slack")
+        wait_for(asked, 120, "the approval request on Slack")
         [request] = asked()
         [buttons] = [b for b in request["blocks"] if b.get("block_id") == "mlops_approval"]
         request_id = buttons["elements"][0]["value"]
@@ -86,7 +86,7 @@ def test_a_listed_reviewers_signed_click_promotes_once(
 
         mallory = click("U_MALLORY", "1.2")
         assert post(mallory, signed_headers(SIGNING_SECRET, mallory)).status_code == 200
-        wait_for(lambda: slack.calls("POST", RESPONSE), 15, "the answer to U_MALLORY")
+        wait_for(lambda: slack.calls("POST", RESPONSE), 60, "the answer to U_MALLORY")
         [refusal] = [c.json() for c in slack.calls("POST", RESPONSE)]
         assert refusal["response_type"] == "ephemeral"
         assert refusal["text"].startswith("Not allowed: <@U_MALLORY>")
@@ -95,8 +95,8 @@ def test_a_listed_reviewers_signed_click_promotes_once(
         alice = click("U_ALICE", "1.3")
         for _ in range(2):  # the click, and Slack's retry of it
             assert post(alice, signed_headers(SIGNING_SECRET, alice)).status_code == 200
-        wait_for(lambda: champion() == version, 30, "the approved version to become champion")
-        wait_for(lambda: len(slack.calls("POST", RESPONSE)) == 2, 15, "the message update")
+        wait_for(lambda: champion() == version, 120, "the approved version to become champion")
+        wait_for(lambda: len(slack.calls("POST", RESPONSE)) == 2, 60, "the message update")
         update = slack.calls("POST", RESPONSE)[1].json()
         assert update["replace_original"] is True
         assert update["text"].startswith(":white_check_mark: *Approved* by <@U_ALICE> at ")
@@ -109,7 +109,7 @@ def test_a_listed_reviewers_signed_click_promotes_once(
             records = [httpx.get(f"{serve.url}/events/{s['id']}").json() for s in listed]
             return {r["outcome"]["result"]: r for r in records if r["status"] == "done"}
 
-        wait_for(lambda: len(approvals()) == 2, 15, "both clicks to be done")
+        wait_for(lambda: len(approvals()) == 2, 60, "both clicks to be done")
         by_result = approvals()
         assert sorted(by_result) == ["approved", "not_allowed"]  # two events, one promotion
         assert by_result["approved"]["deliveries"] == 2

@@ -13,6 +13,7 @@ import uuid
 from pathlib import Path
 
 import boto3
+import pytest
 from deltalake import DeltaTable
 from mlflow import MlflowClient
 
@@ -45,6 +46,7 @@ models:
 """
 
 
+@pytest.mark.timeout(1200)  # four Spark jobs end to end: minutes on a slow 2-core machine
 def test_landed_data_trains_a_validated_version_once_and_the_champion_scores_a_table(
     mlflow_server: Proc, moto_server: str, validating_serve, tmp_path: Path
 ) -> None:
@@ -89,7 +91,7 @@ def test_landed_data_trains_a_validated_version_once_and_the_champion_scores_a_t
     # data that breaks the contract: refused, naming the column, nothing trained
     broken = churn_data.generate(300, seed=2).drop(columns=["Churn"])
     s3.put_object(Bucket=bucket, Key="landing/broken.csv", Body=broken.to_csv(index=False))
-    wait_for(lambda: [e for e in events("data_landed") if e["status"] == "done"], 30, "refusal")
+    wait_for(lambda: [e for e in events("data_landed") if e["status"] == "done"], 120, "refusal")
     [refused] = events("data_landed")
     shown = json.loads(
         cli("events", "show", refused["id"], "--json", env=cli_env, cwd=tmp_path).stdout

@@ -45,14 +45,14 @@ def test_registering_a_version_and_setting_challenger_raise_one_event_each(
         version = client.create_model_version(
             name, f"runs:/{run.info.run_id}/model", run.info.run_id
         )
-        got = wait_for(lambda: events_of(serve, "model_registered"), 5, "model_registered")
+        got = wait_for(lambda: events_of(serve, "model_registered"), 30, "model_registered")
         elapsed = time.monotonic() - started
         assert elapsed < 5
         [event] = got  # type: ignore[misc]
         assert (event["model"], event["version"]) == (name, version.version)
 
         client.set_registered_model_alias(name, "challenger", version.version)
-        promo = wait_for(lambda: events_of(serve, "promotion_requested"), 5, "promotion_requested")
+        promo = wait_for(lambda: events_of(serve, "promotion_requested"), 30, "promotion_requested")
         assert len(promo) == 1 and promo[0]["version"] == version.version  # type: ignore[arg-type]
         detail = httpx.get(f"{serve.url}/events/{promo[0]['id']}").json()  # type: ignore[index]
         assert detail["event"]["target"] == "champion"

@@ -55,13 +55,13 @@ def test_better_challengers_are_promoted_and_worse_ones_rejected(
         return client.get_model_version(name, version).tags.get("mlops.promotion")
 
     v1 = log_and_register(mlflow_server.url, name, weak_model, train[weak_columns], client=client)
-    wait_for(lambda: champion() == v1, 20, "v1 to become champion (no champion before)")
+    wait_for(lambda: champion() == v1, 120, "v1 to become champion (no champion before)")
     assert "no champion yet" in read_section(
         client.get_model_version(name, v1).description, "promotion"
     )
 
     v2 = log_and_register(mlflow_server.url, name, full_model, train, client=client)
-    wait_for(lambda: champion() == v2, 30, "v2 to be promoted over v1")
+    wait_for(lambda: champion() == v2, 120, "v2 to be promoted over v1")
     assert client.get_model_version_by_alias(name, "previous_champion").version == v1
     report = read_section(client.get_model_version(name, v2).description, "promotion")
     assert report.startswith(f"### mlops-hooks promotion: ✅ promote v{v2}")
@@ -73,7 +73,7 @@ def test_better_challengers_are_promoted_and_worse_ones_rejected(
     ]
 
     v3 = log_and_register(mlflow_server.url, name, weak_model, train[weak_columns], client=client)
-    wait_for(lambda: promotion_tag(v3), 30, "v3's promotion verdict")
+    wait_for(lambda: promotion_tag(v3), 120, "v3's promotion verdict")
     assert promotion_tag(v3) == "rejected"
     assert champion() == v2
     report = read_section(client.get_model_version(name, v3).description, "promotion")

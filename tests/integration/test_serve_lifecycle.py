@@ -86,7 +86,7 @@ def test_failing_handler_backs_off_goes_dead_and_replay_runs_it_again(
     fail.unlink()
     replay = cli("events", "replay", event_id, env=serve.env, cwd=tmp_path)
     assert replay.returncode == 0, replay.stderr
-    done = wait_for(lambda: (e := event(serve, event_id))["status"] == "done" and e, 10, "done")
+    done = wait_for(lambda: (e := event(serve, event_id))["status"] == "done" and e, 30, "done")
     assert done["attempts"] == 1  # type: ignore[index]
     assert [line[0] for line in read_log(log)] == ["start"] * 4 + ["done"]
 
@@ -105,7 +105,7 @@ def test_sigkill_after_ack_before_handler_finished_processes_the_event_once(
     port = free_port()
     first = start_serve(port=port, **env)
     event_id = post_registered(first)["id"]  # acknowledged: it is in the ledger
-    wait_for(lambda: read_log(log), 10, "the handler to start")
+    wait_for(lambda: read_log(log), 30, "the handler to start")
     first.kill()  # SIGKILL mid-handler
     assert first.popen.returncode == -9
 
