@@ -203,7 +203,7 @@ class WorkerPool:
     """Threads in the server process that drain the ledger; woken by new events, else poll.
 
     Accepting comes first: while ``edge_busy()`` says the HTTP edge has deliveries waiting,
-    a worker pauses after each event for ``yield_ratio`` times as long as the event took, so
+    a worker pauses after each event for ``yield_ratio`` (4) times as long as it took, so
     the threads (one GIL) leave the edge most of the CPU in a burst and catch up after it.
     A sender that is answered late retries and gives up (MLflow: after 3 retries); an event
     that is processed late is only late.
@@ -215,7 +215,7 @@ class WorkerPool:
         size: int,
         poll_seconds: float,
         edge_busy: Callable[[], bool] | None = None,
-        yield_ratio: float = 2.0,
+        yield_ratio: float = 4.0,
     ) -> None:
         self.dispatcher: Dispatcher | None = None
         self.size = size

@@ -208,7 +208,7 @@ def test_a_handler_that_outlives_its_lease_keeps_it_from_the_one_lease_thread(tm
     ledger.close()
 
 
-def test_workers_give_a_busy_edge_twice_the_time_each_event_took(tmp_path: Path) -> None:
+def test_workers_give_a_busy_edge_more_time_than_each_event_took(tmp_path: Path) -> None:
     import time
 
     from mlops_hooks.shared.dispatch import WorkerPool
