@@ -43,6 +43,28 @@ os.environ["PYTHONPATH"] = os.pathsep.join(
 WEBHOOK_SECRET = "test-webhook-secret"
 
 
+# MLflow exports these to the environment (mlflow.set_tracking_uri / set_registry_uri, as
+# MlflowRegistry calls them; WorkspaceContext): a test that leaves one behind would point every
+# later subprocess (serve, the CLI) at its server, long gone.
+MLFLOW_PROCESS_ENV = ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI", "MLFLOW_WORKSPACE")
+
+
+@pytest.fixture(autouse=True)
+def _mlflow_env_restored() -> Iterator[None]:
+    import mlflow
+
+    before = {name: os.environ.get(name) for name in MLFLOW_PROCESS_ENV}
+    yield
+    for name, value in before.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
+    # and the module globals behind them (the next test sets its own)
+    mlflow.set_tracking_uri(before["MLFLOW_TRACKING_URI"] or None)
+    mlflow.set_registry_uri(before["MLFLOW_REGISTRY_URI"] or "")
+
+
 # fixtures shared by several test modules
 pytest_plugins = ["tests.support.promotion"]
 

@@ -79,7 +79,9 @@ def register_mlflow_webhook(
 ) -> Registered:
     from mlflow import MlflowClient
 
-    client = MlflowClient(tracking_uri=tracking_uri)
+    # the registry is the tracking server we were given: never a MLFLOW_REGISTRY_URI inherited
+    # from elsewhere (mlflow.set_registry_uri exports it to every child process)
+    client = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
     existing = [w for w in _all_mlflow_webhooks(client) if w.url == url]
     if existing:
         hook = client.update_webhook(
