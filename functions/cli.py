@@ -60,6 +60,15 @@ RequestOption = Annotated[
     ),
 ]
 TimeoutOption = Annotated[float, typer.Option(min=1, help="Seconds to wait for the outcome.")]
+
+
+def _in_workspace(arguments: dict, workspace: str | None, *, databricks: bool) -> None:
+    """An MLflow workspace (often only inherited from MLFLOW_WORKSPACE) means nothing to a
+    Databricks registry, whose registry port would refuse it."""
+    if workspace and not databricks:
+        arguments["workspace"] = workspace
+
+
 WorkspaceOption = Annotated[
     str | None,
     typer.Option(
@@ -447,8 +456,7 @@ def rollback(
 
     Recorded as an event (source cli, who ran it); a retried request is carried out once."""
     arguments = {"model": model, "registry": "databricks" if databricks else "mlflow"}
-    if workspace:
-        arguments["workspace"] = workspace
+    _in_workspace(arguments, workspace, databricks=databricks)
     record = run_action(
         "rollback",
         arguments,
@@ -516,8 +524,7 @@ def webhooks_register(
         "name": name,
         "model": model,
     }
-    if workspace and not databricks:
-        arguments["workspace"] = workspace
+    _in_workspace(arguments, workspace, databricks=databricks)
     record = run_action(
         "register_webhook",
         arguments,

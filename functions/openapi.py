@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from mlops_hooks.functions.errors import MAX_FIELD_CHARS, MAX_VERSION_DIGITS
+from mlops_hooks.shared.domain.signatures import MAX_HEADER_CHARS
 from mlops_hooks.shared.settings import Settings
 
 ERROR = {
@@ -28,7 +29,6 @@ VERSION = {
         {"type": "integer", "minimum": 1, "maximum": 10**MAX_VERSION_DIGITS - 1},
     ],
 }
-HEADER_CHARS = 1024  # signatures.MAX_HEADER_CHARS: a longer header is refused unread
 
 
 def answer(text: str) -> dict[str, Any]:
@@ -159,7 +159,7 @@ def _headers(names: list[str], *, signed: bool) -> list[dict[str, Any]]:
             "name": name,
             "in": "header",
             "required": True,
-            "schema": {"type": "string", "maxLength": HEADER_CHARS},
+            "schema": {"type": "string", "maxLength": MAX_HEADER_CHARS},
         }
         for name in names
     ]

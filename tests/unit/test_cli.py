@@ -138,3 +138,13 @@ def test_own_write_echoes_are_hidden_unless_asked_for(state: Path) -> None:
     assert echo.id not in shown and shown  # the others are still listed
     everything = runner.invoke(app, ["events", "list", "--json", "--all"]).output
     assert echo.id in {e["id"] for e in json.loads(everything)}
+
+
+def test_an_inherited_mlflow_workspace_is_not_given_to_a_databricks_registry() -> None:
+    from mlops_hooks.functions.cli import _in_workspace
+
+    mlflow_args: dict = {}
+    _in_workspace(mlflow_args, "team-a", databricks=False)
+    databricks_args: dict = {}
+    _in_workspace(databricks_args, "team-a", databricks=True)  # MLFLOW_WORKSPACE set, --databricks
+    assert mlflow_args == {"workspace": "team-a"} and databricks_args == {}
