@@ -240,7 +240,7 @@ def _from_scheduled_event(doc: EventBridgeModel) -> Event:
         raise Rejected(
             400,
             "scheduled event without a task: give the rule an input "
-            '{"task": "batch_inference" | "drift_check" | "reconcile"}',
+            '{"task": "batch_inference" | "drift_check" | "reconcile" | "sweep"}',
         )
     rule = _rule_name(doc.resources) or f"schedule:{task}"
     return events.scheduled(

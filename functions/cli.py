@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import logging
 import sys
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
@@ -465,6 +466,43 @@ def rollback(
         timeout=timeout,
     )
     say((record.outcome or {}).get("summary") or "done")
+
+
+@app.command()
+def sweep(
+    since: Annotated[
+        str | None,
+        typer.Option(
+            help="Look from here instead of the last sweep's watermark: an ISO time "
+            "(2026-12-01T08:00:00+00:00) or an age (90m, 6h, 2d). Promotion requests in force "
+            "are raised again too (the ledger keeps each once)."
+        ),
+    ] = None,
+    request_id: RequestOption = None,
+    timeout: TimeoutOption = 120.0,
+) -> None:
+    """Sweep the registries now: record what their webhooks should have said (versions
+    created, challenger aliases, promote tags), with the webhooks' keys.
+
+    Recorded as an event (source cli, who ran it)."""
+    arguments = {"since": None if since is None else parse_since(since).isoformat()}
+    record = run_action(
+        "sweep", arguments, failure="could not sweep", request_id=request_id, timeout=timeout
+    )
+    say((record.outcome or {}).get("summary") or "done")
+
+
+def parse_since(text: str) -> datetime:
+    """An ISO time (naive: UTC) or an age before now: 90m, 6h, 2d."""
+    ages = {"m": 60, "h": 3600, "d": 86400}
+    text = text.strip()
+    if text[-1:] in ages and text[:-1].isdigit():
+        return datetime.now(UTC) - timedelta(seconds=int(text[:-1]) * ages[text[-1]])
+    try:
+        when = datetime.fromisoformat(text)
+    except ValueError:
+        fail(f"--since {text!r}: give an ISO time (2026-12-01T08:00) or an age (90m, 6h, 2d)")
+    return when if when.tzinfo else when.replace(tzinfo=UTC)
 
 
 # --- webhooks -----------------------------------------------------------------------------

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("mlops_hooks.scheduler")
 RECONCILE_RULE = "mlops-hooks:reconcile"
+SWEEP_RULE = "mlops-hooks:sweep"
 
 
 @dataclass(frozen=True)
@@ -32,6 +33,15 @@ class Rule:
     cron: str
     task: str
     model: str | None = None
+    every_seconds: float | None = None  # an interval rule (the sweep): due every N seconds
+
+    def due(self, now: float) -> datetime:
+        """The latest due time at or before ``now``."""
+        from croniter import croniter
+
+        if self.every_seconds:
+            return datetime.fromtimestamp(now - now % self.every_seconds, UTC)
+        return croniter(self.cron, datetime.fromtimestamp(now, UTC)).get_prev(datetime)
 
 
 class Scheduler:
@@ -53,12 +63,13 @@ class Scheduler:
         ]
         if settings.reconcile_cron:
             rules.append(Rule(RECONCILE_RULE, settings.reconcile_cron, "reconcile"))
+        if settings.sweep_seconds:
+            every = settings.sweep_seconds
+            rules.append(Rule(SWEEP_RULE, f"every {every:g}s", "sweep", every_seconds=every))
         return cls(dispatcher, rules, poll_seconds=settings.scheduler_poll_seconds)
 
     def tick(self, now: float | None = None) -> list[Recorded]:
         """Submit each rule's latest due time, if not submitted yet; returns what was recorded."""
-        from croniter import croniter
-
         now = self.dispatcher.clock.now() if now is None else now
         ledger = self.dispatcher.ledger
         recorded = []
@@ -67,13 +78,20 @@ class Scheduler:
                 hold = ledger.acquire(f"schedule:{rule.name}", "scheduler", now=now)
                 self._since[rule.name] = hold.since
             since = self._since[rule.name]
-            due = croniter(rule.cron, datetime.fromtimestamp(now, UTC)).get_prev(datetime)
+            due = rule.due(now)
             if due.timestamp() < since or self._last.get(rule.name) == due:
                 continue
             event = events.scheduled(rule.name, due, rule.task, model=rule.model)
             recorded.append(self.dispatcher.submit(event))
             self._last[rule.name] = due
         return recorded
+
+    def _wait(self) -> float:
+        """Until the next poll, or sooner to the next interval tick (a sweep every 10 s is not
+        held back by a 5 s poll)."""
+        now = self.dispatcher.clock.now()
+        ahead = [r.every_seconds - now % r.every_seconds for r in self.rules if r.every_seconds]
+        return min([self.poll_seconds, *(a + 0.05 for a in ahead)])
 
     def start(self) -> None:
         def loop() -> None:
@@ -82,7 +100,7 @@ class Scheduler:
                     self.tick()
                 except Exception:
                     log.exception("scheduler tick failed; trying again")
-                self._stop.wait(self.poll_seconds)
+                self._stop.wait(self._wait())
 
         self._thread = threading.Thread(target=loop, name="scheduler", daemon=True)
         self._thread.start()

@@ -1,7 +1,8 @@
 """action: a person's command (``source: cli`` or ``ui``), carried out like any other event.
 
 ``rollback`` (champion back to the previous champion), ``replay`` (an event queued again),
-``reconcile`` (job runs refreshed now) and ``register_webhook``. Each is keyed by command +
+``reconcile`` (job runs refreshed now), ``sweep`` (the registries swept now, optionally from
+``since``) and ``register_webhook``. Each is keyed by command +
 arguments + request id, so a retried command is one event; who ran it is in its payload and
 the audit trail. A rollback decides its plan once (the guard ``plan:<event id>`` keeps it), so
 a retried handler re-applies the same alias moves instead of swapping them back.
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from datetime import datetime
 
 from mlops_hooks.shared.domain import tags
 from mlops_hooks.shared.domain.errors import PermanentError
@@ -18,7 +20,7 @@ from mlops_hooks.shared.domain.events import Event
 from mlops_hooks.shared.ports.deps import Deps
 from mlops_hooks.shared.ports.outcome import Outcome
 
-COMMANDS = ("rollback", "replay", "reconcile", "register_webhook")
+COMMANDS = ("rollback", "replay", "reconcile", "sweep", "register_webhook")
 
 
 def handle(event: Event, deps: Deps) -> Outcome:
@@ -32,6 +34,11 @@ def handle(event: Event, deps: Deps) -> Outcome:
         from mlops_hooks.handlers.scheduled import reconcile
 
         return reconcile(deps)
+    if command == "sweep":
+        from mlops_hooks.handlers.sweep import sweep
+
+        since = arguments.get("since")
+        return sweep(deps, since=datetime.fromisoformat(since) if since else None)
     if command == "register_webhook":
         return register_webhook(deps, arguments)
     raise PermanentError(f"unknown command {command!r}; known: {', '.join(COMMANDS)}")

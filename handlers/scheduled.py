@@ -2,6 +2,7 @@
 
 - ``batch_inference``: launch the job for the model's champion (no champion: skipped, saying so);
 - ``reconcile``: refresh the state of every unfinished job run, and notify each failed one once;
+- ``sweep``: the registry sweep (handlers/sweep.py);
 - ``drift_check``: the champion's training reference against the last scoring window: in this
   process when the scored table is small (``drift.in_process_max_rows``), else the drift_check
   job. In-process, a drift over the threshold is emitted as ``drift_detected`` right away; the
@@ -27,6 +28,10 @@ def handle(event: Event, deps: Deps) -> Outcome:
         return batch_inference(event, deps)
     if event.task == "reconcile":
         return reconcile(deps)
+    if event.task == "sweep":
+        from mlops_hooks.handlers.sweep import sweep
+
+        return sweep(deps)
     if event.task == "drift_check":
         from mlops_hooks.handlers.drift_check import drift_check
 

@@ -142,10 +142,10 @@ class Dispatcher:
             )
             log.debug("handler traceback:\n%s", traceback.format_exc())
             return
-        emitted = []
-        for follow_up in outcome.emit:
-            child = follow_up.model_copy(update={"parent_id": record.id})
-            emitted.append(self.submit(child).record.id)
+        children = [e.model_copy(update={"parent_id": record.id}) for e in outcome.emit]
+        emitted = [r.record.id for r in self.submit_many(children)] if children else []
+        for name, value in outcome.cursors.items():  # only past what is recorded
+            self.ledger.save_cursor(name, value, now=now())
         self.ledger.complete(record.id, token=token, outcome=outcome.as_json(emitted), now=now())
         for event_id in outcome.wake:
             self.queue.notify(event_id)

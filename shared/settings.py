@@ -72,6 +72,12 @@ class Settings(BaseSettings):
     # `serve`'s scheduler: the policy's cron schedules plus this reconcile tick ("" turns it off)
     reconcile_cron: str = "* * * * *"
     scheduler_poll_seconds: float = Field(default=5.0, gt=0)
+    # the registry sweep: how far back the first sweep (and a catch-up after downtime) looks,
+    # and the MLflow 3 workspaces it sweeps (comma separated; unset: the server's default)
+    # `serve`'s sweep tick in seconds (0: off; on AWS the schedule's rate sets it)
+    sweep_seconds: float = Field(default=0.0, ge=0)
+    sweep_lookback_hours: float = Field(default=24.0, gt=0)
+    sweep_workspaces: str = ""
 
     # --- processing ---
     workers: int = Field(default=2, ge=1, le=64)
@@ -146,6 +152,11 @@ class Settings(BaseSettings):
             return self.policy
         default = Path("mlops.yml")
         return default if default.exists() else None
+
+    @property
+    def sweep_workspace_list(self) -> list[str | None]:
+        names = [n.strip() for n in self.sweep_workspaces.split(",") if n.strip()]
+        return list(names) or [None]
 
     def secret(self, name: str) -> str | None:
         value: SecretStr | None = getattr(self, name)

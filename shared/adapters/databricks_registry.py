@@ -26,6 +26,7 @@ from mlops_hooks.shared.adapters.registry_common import (
 )
 from mlops_hooks.shared.domain import tags
 from mlops_hooks.shared.domain.errors import ConfigError, VersionNotFound
+from mlops_hooks.shared.domain.sweep import ChangeScan
 from mlops_hooks.shared.ports.registry import Lineage, ModelVersion
 from mlops_hooks.shared.ports.renderer import Image
 
@@ -263,6 +264,16 @@ class DatabricksRegistry:
         return None  # DBFS files have no browser URL; the run's page lists them
 
     # --- links --------------------------------------------------------------------------------
+
+    def changes_since(
+        self, since_ms: int, *, aliases: frozenset[str], promote_tag: str
+    ) -> ChangeScan:
+        """Not built yet: the Databricks workspace registry and Unity Catalog are swept by a
+        later change (their webhooks, where they exist, still deliver)."""
+        raise ConfigError(
+            "the registry sweep does not reach Databricks yet (MLflow OSS only); "
+            "Databricks events still come from its webhooks"
+        )
 
     def version_url(self, name: str, version: str) -> str | None:
         if is_unity_catalog(name):

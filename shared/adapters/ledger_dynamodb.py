@@ -1,7 +1,8 @@
 """DynamoDB ledger for AWS: conditional writes give record-once and exclusive claims.
 
 One item per event (partition key ``id``, derived from the event key), one per held guard
-(``id`` = ``hold#`` + its name) and one per job run (``id`` = ``run#`` + its id); those have no
+(``id`` = ``hold#`` + its name), one per job run (``id`` = ``run#`` + its id) and one per
+cursor (``id`` = ``cursor#`` + its name); those have no
 ``kind``, so event listings skip them. Claimable items carry
 ``due`` = "q" and a numeric ``due_at``; the sparse GSI ``due-index`` (due, due_at) finds the
 most overdue one. Every state change is conditional on the item's revision ``rev``, so two
@@ -22,7 +23,7 @@ from mlops_hooks.shared.adapters.ledger_codec import (
     record_from_row,
     ts,
 )
-from mlops_hooks.shared.domain.events import Event, EventKind
+from mlops_hooks.shared.domain.events import Event, EventKind, is_housekeeping_tick
 from mlops_hooks.shared.ports.ledger import (
     CLAIMABLE,
     EventRecord,
@@ -47,6 +48,7 @@ _EVENTS = "e"
 _RUNS = "r"
 _HOLD = "hold#"
 _RUN = "run#"
+_CURSOR = "cursor#"
 _QUEUE = "q"
 
 
@@ -151,7 +153,7 @@ class DynamoDBLedger(Ledger):
             "history": first_history_json(record),
             "events": _EVENTS,
         }
-        if event.kind is EventKind.SCHEDULED and event.task == "reconcile":
+        if is_housekeeping_tick(event):
             item[TTL_ATTRIBUTE] = int(now + self.tick_retention)  # one a minute: not kept
         if event.model:
             item["model"] = event.model
@@ -417,6 +419,13 @@ class DynamoDBLedger(Ledger):
             return True
         except self._conditional_failed:
             return False
+
+    def get_cursor(self, name: str) -> str | None:
+        item = self._table.get_item(Key={"id": _CURSOR + name}, ConsistentRead=True).get("Item")
+        return None if item is None else str(item["value"])
+
+    def save_cursor(self, name: str, value: str, *, now: float) -> None:
+        self._table.put_item(Item={"id": _CURSOR + name, "value": value, "updated_at": _num(now)})
 
     def save_run(self, run: JobRun) -> None:
         item: dict[str, Any] = {

@@ -84,6 +84,11 @@ CREATE TABLE IF NOT EXISTS runs (
     doc        TEXT NOT NULL  -- the JobRun as JSON
 );
 CREATE INDEX IF NOT EXISTS runs_unfinished ON runs(finished, started_at);
+CREATE TABLE IF NOT EXISTS cursors (
+    name       TEXT PRIMARY KEY,
+    value      TEXT NOT NULL,
+    updated_at REAL NOT NULL
+);
 """
 
 
@@ -329,6 +334,17 @@ class SqliteLedger(Ledger):
             f"SELECT doc FROM runs {where} ORDER BY started_at DESC LIMIT ?", (limit,)
         ).fetchall()
         return [JobRun.model_validate_json(r["doc"]) for r in rows]
+
+    def get_cursor(self, name: str) -> str | None:
+        row = self._conn.execute("SELECT value FROM cursors WHERE name = ?", (name,)).fetchone()
+        return row["value"] if row else None
+
+    def save_cursor(self, name: str, value: str, *, now: float) -> None:
+        with self._tx() as conn:
+            conn.execute(
+                "INSERT OR REPLACE INTO cursors (name, value, updated_at) VALUES (?,?,?)",
+                (name, value, now),
+            )
 
     def requeue(self, event_id: str, *, now: float, reason: str = "replay") -> EventRecord:
         with self._tx() as conn:

@@ -14,6 +14,7 @@ from mlops_hooks.shared.adapters.mlflow_workspace import with_workspace, workspa
 from mlops_hooks.shared.adapters.registry_common import move_champion, wait_until_ready
 from mlops_hooks.shared.domain import tags
 from mlops_hooks.shared.domain.errors import VersionNotFound
+from mlops_hooks.shared.domain.sweep import ChangeScan, RegistryChange
 from mlops_hooks.shared.ports.registry import Lineage, ModelVersion
 from mlops_hooks.shared.ports.renderer import Image
 
@@ -21,6 +22,10 @@ if TYPE_CHECKING:
     from mlops_hooks.shared.adapters.pyfunc_model import PyfuncModel
 
 Call = TypeVar("Call", bound=Callable[..., Any])
+# The sweep's first page of versions, newest first: an idle registry answers it with versions
+# older than the watermark, and the sweep stops there (one call)
+SWEEP_FIRST_PAGE = 100
+SWEEP_PAGE = 1000  # later pages, and the alias and tag listings (MLflow's registered-model cap)
 
 
 def _in_workspace(method: Call) -> Call:
@@ -183,6 +188,64 @@ class MlflowRegistry:
             self.client.log_artifact(run_id, str(path), artifact_path)
         return f"{self.ui_url}/get-artifact?path={artifact_path}/{image.name}&run_uuid={run_id}"
 
+    @_in_workspace
+    def changes_since(
+        self, since_ms: int, *, aliases: frozenset[str], promote_tag: str
+    ) -> ChangeScan:
+        """Versions by ``creation_timestamp DESC`` until one is older than ``since_ms``;
+        the promote tag by MLflow's tag filter; aliases from the registered-model listing.
+
+        MLflow records no time for an alias or a tag, and cannot filter models by alias: the
+        aliases cost one call per 1,000 registered models, the tag one per 1,000 versions that
+        carry it; versions cost one call when nothing is new.
+        """
+        changes: list[RegistryChange] = []
+        calls, token, size = 0, None, SWEEP_FIRST_PAGE
+        while True:
+            page = self.client.search_model_versions(
+                max_results=size, order_by=["creation_timestamp DESC"], page_token=token
+            )
+            calls += 1
+            older = False
+            for mv in page:
+                if int(mv.creation_timestamp) < since_ms:
+                    older = True
+                    break
+                changes.append(
+                    RegistryChange(
+                        "version_created", mv.name, str(mv.version), int(mv.creation_timestamp)
+                    )
+                )
+            token, size = page.token, SWEEP_PAGE
+            if older or not token:
+                break
+        key = promote_tag.replace("`", "")
+        token = None
+        while True:
+            page = self.client.search_model_versions(
+                filter_string=f"tags.`{key}` != ''", max_results=SWEEP_PAGE, page_token=token
+            )
+            calls += 1
+            changes += [
+                RegistryChange("tag", mv.name, str(mv.version), value=mv.tags.get(promote_tag))
+                for mv in page
+            ]
+            if not (token := page.token):
+                break
+        token = None
+        while True:
+            models = self.client.search_registered_models(max_results=SWEEP_PAGE, page_token=token)
+            calls += 1
+            changes += [
+                RegistryChange("alias", model.name, str(version), value=alias)
+                for model in models
+                for alias, version in _aliases(model)
+                if alias in aliases
+            ]
+            if not (token := models.token):
+                break
+        return ChangeScan(changes, calls)
+
     def version_url(self, name: str, version: str) -> str | None:
         return with_workspace(f"{self.ui_url}/#/models/{name}/versions/{version}", self.workspace)
 
@@ -194,3 +257,12 @@ class MlflowRegistry:
         return with_workspace(
             f"{self.ui_url}/#/experiments/{experiment_id}/runs/{run_id}", self.workspace
         )
+
+
+def _aliases(model: Any) -> list[tuple[str, str]]:
+    """A registered model's aliases as (alias, version): MLflow's client gives a list of
+    RegisteredModelAlias, older servers' entities a mapping."""
+    found = model.aliases or []
+    if isinstance(found, dict):
+        return [(str(a), str(v)) for a, v in found.items()]
+    return [(str(a.alias), str(a.version)) for a in found]

@@ -38,6 +38,7 @@ class Source(StrEnum):
     ALARM = "alarm"
     SLACK = "slack"
     HANDLER = "handler"  # emitted by another handler
+    SWEEP = "sweep"  # found by the registry sweep (what a lost webhook would have said)
     CLI = "cli"
     UI = "ui"
 
@@ -172,6 +173,15 @@ def scheduled(rule: str, scheduled_time: datetime, task: str, **fields: Any) -> 
         occurred_at=scheduled_time,
         **fields,
     )
+
+
+# The frequent ticks that keep the system current (job runs refreshed, the registry swept): their
+# events are housekeeping, expired from the DynamoDB ledger after tick_retention_days.
+HOUSEKEEPING_TASKS = frozenset({"reconcile", "sweep"})
+
+
+def is_housekeeping_tick(event: Event) -> bool:
+    return event.kind is EventKind.SCHEDULED and event.task in HOUSEKEEPING_TASKS
 
 
 def approval(action_id: str, **fields: Any) -> Event:

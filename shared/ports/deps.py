@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from mlops_hooks.shared.domain.errors import PortMissing
-from mlops_hooks.shared.ports.ledger import EventLog, Guards, JobRuns, Ledger
+from mlops_hooks.shared.ports.ledger import Cursors, EventLog, Guards, JobRuns, Ledger
 from mlops_hooks.shared.ports.notifier import Notifier
 from mlops_hooks.shared.ports.registry import Registry
 from mlops_hooks.shared.ports.renderer import Renderer
@@ -56,6 +56,10 @@ class Deps:
 
     @property
     def runs(self) -> JobRuns:
+        return self.ledger
+
+    @property
+    def cursors(self) -> Cursors:
         return self.ledger
 
     def need(self, name: str) -> Any:

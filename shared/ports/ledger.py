@@ -258,6 +258,19 @@ class JobRuns(ABC):
         """Newest first; ``unfinished``: only those still pending or running."""
 
 
-class Ledger(EventLog, Guards, JobRuns):
-    """One store behind the three ports (SQLite locally, DynamoDB on AWS): the adapters
-    implement them together, so a handler's writes to all three share one backend."""
+class Cursors(ABC):
+    """Named positions in someone else's history (the registry sweep's watermark), saved
+    only once what was found before them is recorded."""
+
+    @abstractmethod
+    def get_cursor(self, name: str) -> str | None:
+        """The saved position (a JSON document the owner reads), or None: never saved."""
+
+    @abstractmethod
+    def save_cursor(self, name: str, value: str, *, now: float) -> None:
+        """Insert or replace the position."""
+
+
+class Ledger(EventLog, Guards, JobRuns, Cursors):
+    """One store behind the four ports (SQLite locally, DynamoDB on AWS): the adapters
+    implement them together, so a handler's writes to all of them share one backend."""

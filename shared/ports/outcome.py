@@ -15,13 +15,16 @@ if TYPE_CHECKING:
 @dataclass
 class Outcome:
     """What a handler reports. ``emit`` events are recorded through the ledger like any other;
-    ``wake`` names recorded events put back to run (a replay), for the queue to wake a worker."""
+    ``wake`` names recorded events put back to run (a replay), for the queue to wake a worker;
+    ``cursors`` are positions saved once the ``emit`` events are recorded (the sweep's watermark
+    moves only past what is safely in the ledger)."""
 
     result: str = "done"  # "done", "skipped", "rejected", ... (free text, shown in the audit)
     summary: str = ""
     data: dict[str, Any] = field(default_factory=dict)
     emit: list[Event] = field(default_factory=list)
     wake: list[str] = field(default_factory=list)
+    cursors: dict[str, str] = field(default_factory=dict)
 
     def as_json(self, emitted: list[str]) -> dict[str, Any]:
         return {

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
+from mlops_hooks.shared.domain.sweep import ChangeScan
 from mlops_hooks.shared.ports.renderer import Image
 
 if TYPE_CHECKING:
@@ -134,4 +135,12 @@ class Registry(Protocol):
 
     def log_artifact(self, run_id: str, image: Image, artifact_path: str) -> str | None:
         """Attach a rendered picture to a run; returns a URL to it when the registry serves one."""
+        ...
+
+    def changes_since(
+        self, since_ms: int, *, aliases: frozenset[str], promote_tag: str
+    ) -> ChangeScan:
+        """For the sweep: versions created at or after ``since_ms`` (server-side ordering, so an
+        idle registry costs one call), plus the promotion requests in force now (versions with
+        one of ``aliases``, with ``promote_tag``, with an open transition request)."""
         ...

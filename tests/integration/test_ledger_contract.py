@@ -203,6 +203,17 @@ def test_job_runs_are_saved_listed_newest_first_and_filtered_by_state(ledger: Le
     assert ledger.list() == []  # runs are not events
 
 
+def test_a_cursor_is_saved_replaced_and_is_not_an_event(ledger: Ledger) -> None:
+    assert ledger.get_cursor("sweep:mlflow") is None
+    ledger.save_cursor("sweep:mlflow", '{"created_ms": 1}', now=T0)
+    ledger.save_cursor("sweep:mlflow", '{"created_ms": 2}', now=T0 + 1)
+    ledger.save_cursor("sweep:databricks", '{"created_ms": 7}', now=T0 + 1)
+    assert ledger.get_cursor("sweep:mlflow") == '{"created_ms": 2}'
+    assert ledger.get_cursor("sweep:databricks") == '{"created_ms": 7}'
+    assert ledger.list() == []  # cursors are not events
+    assert ledger.claim(None, worker="w", token="t", now=T0 + 9, lease_seconds=5) is None
+
+
 def test_due_ids_are_the_waiting_events_most_overdue_first(ledger: Ledger) -> None:
     first = ledger.record(registered("1"), now=T0).record
     second = ledger.record(registered("2"), now=T0 + 10).record
@@ -229,13 +240,16 @@ def test_dynamodb_reads_are_queries_and_ticks_and_finished_runs_expire(moto_serv
 
     tick = events.scheduled("reconcile", datetime(2026, 11, 23, 6, tzinfo=UTC), "reconcile")
     nightly = events.scheduled("nightly", datetime(2026, 11, 23, 2, tzinfo=UTC), "batch_inference")
+    sweep = events.scheduled("sweep", datetime(2026, 11, 23, 6, tzinfo=UTC), "sweep")
     tick_id = led.record(tick, now=T0).record.id
+    sweep_id = led.record(sweep, now=T0).record.id
     nightly_id = led.record(nightly, now=T0).record.id
     raw = {
         i: client.get_item(TableName=name, Key={"id": {"S": i}})["Item"]
-        for i in (tick_id, nightly_id)
+        for i in (tick_id, sweep_id, nightly_id)
     }
     assert int(raw[tick_id][TTL_ATTRIBUTE]["N"]) == int(T0 + 86400)
+    assert int(raw[sweep_id][TTL_ATTRIBUTE]["N"]) == int(T0 + 86400)
     assert TTL_ATTRIBUTE not in raw[nightly_id]  # the audit trail stays
     led.save_run(JobRun(run_id="a", job="train", backend="local", started_at=T0))
     led.save_run(
@@ -254,7 +268,7 @@ def test_dynamodb_reads_are_queries_and_ticks_and_finished_runs_expire(moto_serv
     assert int(run_b[TTL_ATTRIBUTE]["N"]) == int(T0 + 5 + 90 * 86400)
     later = led.record(registered("5"), now=T0 + 30).record.id  # listed newest first
     assert led.list(limit=10)[0].id == later
-    assert {r.id for r in led.list(kind=EventKind.SCHEDULED)} == {tick_id, nightly_id}
+    assert {r.id for r in led.list(kind=EventKind.SCHEDULED)} == {tick_id, sweep_id, nightly_id}
     assert [r.id for r in led.list(status=Status.RECEIVED, kind=EventKind.MODEL_REGISTERED)] == [
         later
     ]

@@ -222,6 +222,9 @@ NOT_IN_THE_ENVIRONMENT = {
     "ledger_url": "set",  # (listed below, as MLOPS_HOOKS_LEDGER_URL)
     "reconcile_cron": "serve's scheduler only: EventBridge ticks on AWS",
     "scheduler_poll_seconds": "serve's scheduler only",
+    "sweep_seconds": "serve's scheduler only: an EventBridge rate on AWS",
+    "sweep_lookback_hours": "default",
+    "sweep_workspaces": "default: the sweep reaches no Databricks registry yet",
     "ingest_queue_url": "serve only: on AWS S3/SNS trigger the functions directly",
     "workers": "serve's worker pool only",
     "poll_seconds": "serve's worker pool only",

@@ -10,6 +10,7 @@ import pandas as pd
 
 from mlops_hooks.shared.adapters.markdown import replace_section
 from mlops_hooks.shared.domain import tags
+from mlops_hooks.shared.domain.sweep import ChangeScan, RegistryChange
 from mlops_hooks.shared.ports.notifier import Answer, ApprovalRequest, Notification
 from mlops_hooks.shared.ports.registry import Evaluation, InputColumn, Lineage, ModelVersion
 
@@ -93,6 +94,8 @@ class MemoryRegistry:
     artifacts: list[str] = field(default_factory=list)
     loads: int = 0
     workspaces: list[str | None] = field(default_factory=list)  # every in_workspace asked
+    created_ms: dict[tuple[str, str], int] = field(default_factory=dict)  # for the sweep
+    scans: int = 0
 
     def in_workspace(self, workspace: str | None) -> MemoryRegistry:
         self.workspaces.append(workspace)
@@ -169,6 +172,21 @@ class MemoryRegistry:
 
     def run_url(self, run_id: str) -> str | None:
         return f"http://registry/runs/{run_id}"
+
+    def changes_since(self, since_ms: int, *, aliases, promote_tag) -> ChangeScan:
+        self.scans += 1
+        found = [
+            RegistryChange("version_created", n, v, at)
+            for (n, v), at in self.created_ms.items()
+            if at >= since_ms
+        ]
+        found += [RegistryChange("alias", n, v, value=a) for (n, a), v in self.aliases.items()]
+        found += [
+            RegistryChange("tag", n, v, value=mv.tags[promote_tag])
+            for (n, v), mv in self.versions.items()
+            if mv.tags.get(promote_tag)
+        ]
+        return ChangeScan([c for c in found if c.kind != "alias" or c.value in aliases], 1)
 
 
 @dataclass

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from pathlib import Path
 
-from mlops_hooks.functions.scheduler import RECONCILE_RULE, Rule, Scheduler
+from mlops_hooks.functions.scheduler import RECONCILE_RULE, SWEEP_RULE, Rule, Scheduler
 from mlops_hooks.shared.domain.events import EventKind
 from mlops_hooks.shared.domain.policy import parse_policy
 from mlops_hooks.shared.settings import Settings
@@ -76,3 +76,24 @@ def test_an_invalid_cron_is_a_policy_error() -> None:
             "models:\n  - name: a\n"
             "    schedules: [{name: x, cron: '61 * * * *', task: reconcile}]\n"
         )
+
+
+def test_the_sweep_ticks_every_interval_and_the_loop_wakes_for_it(tmp_path: Path) -> None:
+    from tests.support.fakes import FixedClock
+
+    clock = FixedClock(at(6, 0, 3))
+    dispatcher, ledger = dispatcher_over(
+        tmp_path, clock=clock, settings=Settings(state_dir=tmp_path, sweep_seconds=10)
+    )
+    scheduler = Scheduler.from_policy(dispatcher)
+    sweep = next(r for r in scheduler.rules if r.name == SWEEP_RULE)
+    assert (sweep.task, sweep.every_seconds) == ("sweep", 10)
+    assert scheduler.tick(at(6, 0, 3)) == []  # first seen at 06:00:03: nothing due since
+    ticked = scheduler.tick(at(6, 0, 11))
+    assert [(r.record.event.task, r.record.event.occurred_at.second) for r in ticked] == [
+        ("sweep", 10)
+    ]
+    assert scheduler.tick(at(6, 0, 19)) == []  # 06:00:10 already submitted
+    clock.set(at(6, 0, 19))
+    assert 1.0 <= scheduler._wait() <= 1.06  # wakes for 06:00:20, not after the 5 s poll
+    ledger.close()

@@ -1,0 +1,80 @@
+"""sweep: ask each configured registry what its webhooks should have said (lost deliveries,
+downtime) and record it with the webhooks' keys: push and pull are one event.
+
+load (the cursor, the registry's changes) -> decide (shared/domain/sweep.py, pure) -> apply
+(the events are emitted; the dispatcher saves the cursor only once they are recorded). A
+registry that cannot be reached is reported and tried again at the next sweep; the others go on.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from mlops_hooks.shared.domain.sweep import SweepCursor, SweepRules, decide, start_ms
+from mlops_hooks.shared.ports.deps import Deps
+from mlops_hooks.shared.ports.outcome import Outcome
+
+
+def cursor_name(registry: str, workspace: str | None) -> str:
+    return f"sweep:{registry}" + ("" if workspace is None else f"@{workspace}")
+
+
+def sweep(deps: Deps, *, since: datetime | None = None) -> Outcome:
+    settings = deps.settings
+    now_ms = int(deps.clock.now() * 1000)
+    outcome = Outcome(result="done")
+    problems, lines = [], []
+    for name in deps.registries:
+        for workspace in settings.sweep_workspace_list if name == "mlflow" else [None]:
+            where = cursor_name(name, workspace)
+            try:
+                found = _sweep_one(deps, name, workspace, now_ms, since)
+            except Exception as exc:  # reported; the next sweep tries again
+                problems.append(f"{where}: {type(exc).__name__}: {exc}")
+                continue
+            decision, calls, saved = found
+            outcome.emit += decision.events
+            outcome.cursors[where] = saved
+            outcome.data[where] = {
+                "calls": calls,
+                "found": decision.found,
+                "raised": decision.counts,
+                "baseline": decision.baseline,
+            }
+            lines.append(f"{where}: {len(decision.events)} new of {decision.found} ({calls} calls)")
+    if problems:
+        outcome.result = "incomplete"
+        outcome.data["errors"] = problems
+    if not deps.registries:
+        outcome.result = "skipped"
+        lines.append("no registry is configured")
+    outcome.summary = "; ".join(lines + problems)
+    return outcome
+
+
+def _sweep_one(
+    deps: Deps, name: str, workspace: str | None, now_ms: int, since: datetime | None
+) -> tuple[Any, int, str]:
+    settings = deps.settings
+    registry = deps.registry_for(name, workspace)
+    cursor = SweepCursor.from_json(deps.cursors.get_cursor(cursor_name(name, workspace)))
+    explicit = None if since is None else int(since.timestamp() * 1000)
+    start = start_ms(
+        cursor,
+        now_ms=now_ms,
+        lookback_ms=int(settings.sweep_lookback_hours * 3_600_000),
+        since_ms=explicit,
+    )
+    scan = registry.changes_since(
+        start, aliases=frozenset({settings.challenger_alias}), promote_tag=settings.promote_tag
+    )
+    rules = SweepRules(
+        registry=name,
+        workspace=workspace,
+        challenger_alias=settings.challenger_alias,
+        champion_alias=settings.champion_alias,
+        promote_tag=settings.promote_tag,
+    )
+    decision = decide(scan.changes, cursor, rules, start=start, explicit=explicit is not None)
+    return decision, scan.calls, decision.cursor.to_json()
