@@ -9,9 +9,14 @@ registry that cannot be reached is reported and tried again at the next sweep; t
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
-from mlops_hooks.shared.domain.sweep import SweepCursor, SweepRules, decide, start_ms
+from mlops_hooks.shared.domain.sweep import (
+    SweepCursor,
+    SweepDecision,
+    SweepRules,
+    decide,
+    start_ms,
+)
 from mlops_hooks.shared.ports.deps import Deps
 from mlops_hooks.shared.ports.outcome import Outcome
 
@@ -29,13 +34,12 @@ def sweep(deps: Deps, *, since: datetime | None = None) -> Outcome:
         for workspace in settings.sweep_workspace_list if name == "mlflow" else [None]:
             where = cursor_name(name, workspace)
             try:
-                found = _sweep_one(deps, name, workspace, now_ms, since)
+                decision, calls = _sweep_one(deps, name, workspace, now_ms, since)
             except Exception as exc:  # reported; the next sweep tries again
                 problems.append(f"{where}: {type(exc).__name__}: {exc}")
                 continue
-            decision, calls, saved = found
             outcome.emit += decision.events
-            outcome.cursors[where] = saved
+            outcome.cursors[where] = decision.cursor.to_json()
             outcome.data[where] = {
                 "calls": calls,
                 "found": decision.found,
@@ -55,7 +59,7 @@ def sweep(deps: Deps, *, since: datetime | None = None) -> Outcome:
 
 def _sweep_one(
     deps: Deps, name: str, workspace: str | None, now_ms: int, since: datetime | None
-) -> tuple[Any, int, str]:
+) -> tuple[SweepDecision, int]:
     settings = deps.settings
     registry = deps.registry_for(name, workspace)
     cursor = SweepCursor.from_json(deps.cursors.get_cursor(cursor_name(name, workspace)))
@@ -77,4 +81,4 @@ def _sweep_one(
         promote_tag=settings.promote_tag,
     )
     decision = decide(scan.changes, cursor, rules, start=start, explicit=explicit is not None)
-    return decision, scan.calls, decision.cursor.to_json()
+    return decision, scan.calls

@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 import functools
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -200,51 +200,53 @@ class MlflowRegistry:
         carry it; versions cost one call when nothing is new.
         """
         changes: list[RegistryChange] = []
-        calls, token, size = 0, None, SWEEP_FIRST_PAGE
-        while True:
-            page = self.client.search_model_versions(
-                max_results=size, order_by=["creation_timestamp DESC"], page_token=token
-            )
-            calls += 1
-            older = False
-            for mv in page:
-                if int(mv.creation_timestamp) < since_ms:
-                    older = True
-                    break
-                changes.append(
-                    RegistryChange(
-                        "version_created", mv.name, str(mv.version), int(mv.creation_timestamp)
-                    )
+        calls = [0]
+        newest_first = self._pages(
+            calls,
+            self.client.search_model_versions,
+            first=SWEEP_FIRST_PAGE,
+            order_by=["creation_timestamp DESC"],
+        )
+        for mv in (mv for page in newest_first for mv in page):
+            if int(mv.creation_timestamp) < since_ms:
+                break  # stops paging: the rest is older still
+            changes.append(
+                RegistryChange(
+                    "version_created", mv.name, str(mv.version), int(mv.creation_timestamp)
                 )
-            token, size = page.token, SWEEP_PAGE
-            if older or not token:
-                break
-        key = promote_tag.replace("`", "")
-        token = None
-        while True:
-            page = self.client.search_model_versions(
-                filter_string=f"tags.`{key}` != ''", max_results=SWEEP_PAGE, page_token=token
             )
-            calls += 1
-            changes += [
-                RegistryChange("tag", mv.name, str(mv.version), value=mv.tags.get(promote_tag))
-                for mv in page
-            ]
-            if not (token := page.token):
-                break
-        token = None
+        key = promote_tag.replace("`", "")
+        tagged = self._pages(
+            calls, self.client.search_model_versions, filter_string=f"tags.`{key}` != ''"
+        )
+        changes += [
+            RegistryChange("tag", mv.name, str(mv.version), value=mv.tags.get(promote_tag))
+            for page in tagged
+            for mv in page
+        ]
+        changes += [
+            RegistryChange("alias", model.name, str(version), value=alias)
+            for page in self._pages(calls, self.client.search_registered_models)
+            for model in page
+            for alias, version in _aliases(model)
+            if alias in aliases
+        ]
+        return ChangeScan(changes, calls[0])
+
+    @staticmethod
+    def _pages(
+        calls: list[int], search: Callable[..., Any], *, first: int = SWEEP_PAGE, **query: Any
+    ) -> Iterator[Any]:
+        """MLflow's paged search, page by page while the caller reads (``calls[0]`` counts
+        the requests): stopping early makes no further call."""
+        token, size = None, first
         while True:
-            models = self.client.search_registered_models(max_results=SWEEP_PAGE, page_token=token)
-            calls += 1
-            changes += [
-                RegistryChange("alias", model.name, str(version), value=alias)
-                for model in models
-                for alias, version in _aliases(model)
-                if alias in aliases
-            ]
-            if not (token := models.token):
-                break
-        return ChangeScan(changes, calls)
+            page = search(max_results=size, page_token=token, **query)
+            calls[0] += 1
+            yield page
+            token, size = page.token, SWEEP_PAGE
+            if not token:
+                return
 
     def version_url(self, name: str, version: str) -> str | None:
         return with_workspace(f"{self.ui_url}/#/models/{name}/versions/{version}", self.workspace)

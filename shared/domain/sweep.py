@@ -17,7 +17,8 @@ watched); ``sweep --since`` raises every request in force.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from collections import Counter
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -101,7 +102,11 @@ class SweepDecision:
     cursor: SweepCursor
     found: int  # versions and requests seen, new or not
     baseline: int = 0  # requests in force taken as they are on a first sweep
-    counts: dict[str, int] = field(default_factory=dict)  # raised, by kind
+
+    @property
+    def counts(self) -> dict[str, int]:
+        """What is raised, by kind."""
+        return dict(Counter(e.kind.value for e in self.events))
 
 
 def start_ms(
@@ -127,7 +132,8 @@ def decide(
     where = {"registry": rules.registry, "workspace": rules.workspace}
     raised: list[Event] = []
     created = [c for c in changes if c.kind == "version_created" and (c.at_ms or 0) >= start]
-    recent = cursor.recent if cursor is not None and not explicit else frozenset()
+    prior = None if explicit else cursor  # --since reads as if nothing was seen before
+    recent = prior.recent if prior is not None else frozenset()
     created_keys: dict[str, int] = {}
     for change in sorted(created, key=lambda c: (c.at_ms or 0, c.model, c.version)):
         event = events.model_registered(
@@ -151,17 +157,15 @@ def decide(
         if request is not None:
             in_force.setdefault(request.key, request)
     first = cursor is None and not explicit
-    if first:  # only what the look-back covers; the rest was there before we watched
+    if prior is not None:
+        known = prior.requests
+    elif first:  # only what the look-back covers; the rest was there before we watched
         known = frozenset(
             k for k, e in in_force.items() if (e.model, e.version) not in new_versions
         )
     else:
-        known = frozenset() if explicit or cursor is None else cursor.requests
-    requests = [e for k, e in in_force.items() if k not in known]
-    raised.extend(requests)
-    counts: dict[str, int] = {}
-    for event in raised:
-        counts[event.kind.value] = counts.get(event.kind.value, 0) + 1
+        known = frozenset()
+    raised.extend(e for k, e in in_force.items() if k not in known)
     return SweepDecision(
         events=raised,
         cursor=SweepCursor(
@@ -171,7 +175,6 @@ def decide(
         ),
         found=len(created) + len(in_force),
         baseline=len(known) if first else 0,
-        counts=counts,
     )
 
 
