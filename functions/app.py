@@ -20,7 +20,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from mlops_hooks.functions.errors import Rejected
 from mlops_hooks.functions.runtime import Runtime
-from mlops_hooks.shared.domain.events import EventKind, is_own_write
+from mlops_hooks.shared.domain.events import EventKind
 from mlops_hooks.shared.ports.ledger import Status
 
 
@@ -124,15 +124,17 @@ def create_app(runtime: Runtime | None = None) -> EdgeAPI:
         status: Status | None = None,
         kind: EventKind | None = None,
         limit: int = Query(default=100, ge=1, le=1000),
-        all: bool = Query(default=False, description="Also the echoes of our own writes."),
+        all: bool = Query(
+            default=False,
+            description="Also the echoes of our own writes and the housekeeping ticks.",
+        ),
     ) -> list[dict[str, Any]]:
         _authorize(request)
         ledger = runtime.dispatcher.ledger
-        wanted = limit if all else min(limit * 4, 1000)
         records = await to_thread.run_sync(
-            lambda: ledger.list(status=status, kind=kind, limit=wanted)
+            lambda: ledger.list(status=status, kind=kind, limit=limit, everything=all)
         )
-        return [r.summary() for r in records if all or not is_own_write(r.event)][:limit]
+        return [r.summary() for r in records]
 
     @app.get("/events/{event_id}")
     async def get_event(request: Request, event_id: str) -> dict[str, Any]:

@@ -110,13 +110,24 @@ def serve(
     insecure_no_signature: Annotated[
         bool, typer.Option(help="Accept unsigned webhooks. Local experiments only.")
     ] = False,
+    poll_only: Annotated[
+        bool,
+        typer.Option(
+            help="No registry webhooks (Unity Catalog, a registry that cannot reach this "
+            "machine): no webhook secret needed, the registry sweep finds every change "
+            "[MLOPS_HOOKS_POLL_ONLY]."
+        ),
+    ] = False,
     log_level: Annotated[str, typer.Option(help="debug, info, warning, error.")] = "info",
 ) -> None:
-    """Run the HTTP edge with its worker pool: webhooks in, handlers run, events recorded."""
+    """Run the HTTP edge with its worker pool: webhooks in, handlers run, events recorded.
+
+    The registry sweep runs every MLOPS_HOOKS_SWEEP_SECONDS (10) beside the webhooks."""
     from mlops_hooks.functions.serve import ServeError, run_server
 
     logging.getLogger().setLevel(log_level.upper())
-    settings = settings_or_fail(state_dir=state_dir, workers=workers)
+    # unset options (None) leave the environment's settings in force
+    settings = settings_or_fail(state_dir=state_dir, workers=workers, poll_only=poll_only or None)
     try:
         run_server(
             settings,
@@ -159,22 +170,23 @@ def events_list(
     limit: Annotated[int, typer.Option(min=1, help="At most this many, newest first.")] = 50,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
     show_all: Annotated[
-        bool, typer.Option("--all", help="Also the echoes of mlops-hooks' own registry writes.")
+        bool,
+        typer.Option(
+            "--all",
+            help="Also the echoes of mlops-hooks' own registry writes and the housekeeping "
+            "ticks (reconcile, sweep).",
+        ),
     ] = False,
 ) -> None:
-    """List recorded events, newest first (echoes of our own writes hidden unless --all)."""
-    from mlops_hooks.shared.domain.events import is_own_write
-
+    """List recorded events, newest first (own-write echoes and housekeeping ticks hidden
+    unless --all)."""
     dispatcher = dispatcher_or_fail(settings_or_fail())
-    records = [
-        r
-        for r in dispatcher.ledger.list(
-            status=Status(status.value) if status else None,
-            kind=EventKind(kind.value) if kind else None,
-            limit=limit if show_all else min(limit * 4, 1000),
-        )
-        if show_all or not is_own_write(r.event)
-    ][:limit]
+    records = dispatcher.ledger.list(
+        status=Status(status.value) if status else None,
+        kind=EventKind(kind.value) if kind else None,
+        limit=limit,
+        everything=show_all,
+    )
     if as_json:
         print(json.dumps([r.summary() for r in records], indent=2))
         return

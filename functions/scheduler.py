@@ -63,7 +63,7 @@ class Scheduler:
         ]
         if settings.reconcile_cron:
             rules.append(Rule(RECONCILE_RULE, settings.reconcile_cron, "reconcile"))
-        if settings.sweep_seconds:
+        if settings.sweep_seconds and dispatcher.deps.registries:  # nothing to sweep without
             every = settings.sweep_seconds
             rules.append(Rule(SWEEP_RULE, f"every {every:g}s", "sweep", every_seconds=every))
         return cls(dispatcher, rules, poll_seconds=settings.scheduler_poll_seconds)

@@ -32,11 +32,22 @@ def check_startup(settings: Settings, *, insecure_no_signature: bool) -> None:
             "anyone who can reach this port can trigger validation, promotion and training."
         )
         return
-    if settings.secret("mlflow_webhook_secret") is None:
+    if settings.poll_only:
+        if not settings.sweep_seconds:
+            raise ServeError(
+                "--poll-only finds changes with the registry sweep, but "
+                "MLOPS_HOOKS_SWEEP_SECONDS is 0 (off): set it to the tick in seconds (10)"
+            )
+        log.info(
+            "poll-only: no registry webhooks; the registry sweep finds every change every %gs",
+            settings.sweep_seconds,
+        )
+    elif settings.secret("mlflow_webhook_secret") is None:
         raise ServeError(
             "MLOPS_HOOKS_MLFLOW_WEBHOOK_SECRET is not set: every webhook must be signed. "
-            "Set it to the secret you give `mlops-hooks webhooks register` (or pass "
-            "--insecure-no-signature for a local experiment)."
+            "Set it to the secret you give `mlops-hooks webhooks register`, or run without "
+            "webhooks (--poll-only: the registry sweep finds every change), or pass "
+            "--insecure-no-signature for a local experiment."
         )
     if settings.secret("databricks_webhook_secret") is None:
         log.info(

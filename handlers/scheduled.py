@@ -95,11 +95,16 @@ def reconcile(deps: Deps) -> Outcome:
     # the AWS-side sweeper: events still waiting a while after they were due lost their wake-up
     # (the queue was down after the ledger write): wake them again
     # (MLOPS_HOOKS_REWAKE_AFTER_SECONDS: a wake-up normally starts an event within seconds)
-    stuck = deps.events.due_ids(deps.clock.now() - deps.settings.rewake_after_seconds, limit=100)
+    now = deps.clock.now()
+    stuck = deps.events.due_ids(now - deps.settings.rewake_after_seconds, limit=100)
+    expired = deps.events.expire_ticks(now=now)  # SQLite: DynamoDB's TTL does it on AWS
     summary = ", ".join(f"{len(ids)} {what}" for what, ids in ended.items())
     if stuck:
         summary += f"; {len(stuck)} waiting events woken again"
-    return Outcome(result="done", summary=summary, data={**ended, "woken": stuck}, wake=stuck)
+    if expired:
+        summary += f"; {expired} old housekeeping ticks expired"
+    data = {**ended, "woken": stuck, "expired_ticks": expired}
+    return Outcome(result="done", summary=summary, data=data, wake=stuck)
 
 
 def _failure(run: Any) -> Notification:

@@ -68,7 +68,9 @@ def open_ledger(settings: Settings) -> Ledger:
     if url.startswith("sqlite:///"):
         from mlops_hooks.shared.adapters.ledger_sqlite import SqliteLedger
 
-        return SqliteLedger(url.removeprefix("sqlite:///"))
+        return SqliteLedger(
+            url.removeprefix("sqlite:///"), tick_retention_days=settings.tick_retention_days
+        )
     if url.startswith("dynamodb://"):
         from mlops_hooks.shared.adapters.ledger_dynamodb import DynamoDBLedger
 

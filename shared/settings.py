@@ -42,8 +42,9 @@ class Settings(BaseSettings):
         description="sqlite:///path/to/ledger.db (default: <state_dir>/ledger.db) "
         "or dynamodb://table-name",
     )
-    # DynamoDB ledger: reconcile ticks (one a minute) and finished job runs expire after these
-    # (DynamoDB TTL); every other event is the audit trail and stays
+    # housekeeping ticks (reconcile, sweep) expire after tick_retention_days (DynamoDB's TTL;
+    # SQLite: deleted by the reconcile tick), finished job runs after run_retention_days
+    # (DynamoDB); every other event is the audit trail and stays
     tick_retention_days: float = Field(default=7, gt=0)
     run_retention_days: float = Field(default=90, gt=0)
     # SQS queue that wakes the worker function on AWS; unset locally (the worker pool polls).
@@ -72,12 +73,15 @@ class Settings(BaseSettings):
     # `serve`'s scheduler: the policy's cron schedules plus this reconcile tick ("" turns it off)
     reconcile_cron: str = "* * * * *"
     scheduler_poll_seconds: float = Field(default=5.0, gt=0)
-    # the registry sweep: how far back the first sweep (and a catch-up after downtime) looks,
-    # and the MLflow 3 workspaces it sweeps (comma separated; unset: the server's default)
-    # `serve`'s sweep tick in seconds (0: off; on AWS the schedule's rate sets it)
-    sweep_seconds: float = Field(default=0.0, ge=0)
+    # the registry sweep: `serve`'s sweep tick in seconds (on by default; 0: off; on AWS the
+    # schedule's rate sets it), how far back the first sweep (and a catch-up after downtime)
+    # looks, and the MLflow 3 workspaces it sweeps (comma separated; unset: the server's default)
+    sweep_seconds: float = Field(default=10.0, ge=0)
     sweep_lookback_hours: float = Field(default=24.0, gt=0)
     sweep_workspaces: str = ""
+    # poll-only: no registry webhooks at all (Unity Catalog, a registry that cannot reach us):
+    # `serve` starts without a webhook secret and the sweep finds every change
+    poll_only: bool = False
 
     # --- processing ---
     workers: int = Field(default=2, ge=1, le=64)

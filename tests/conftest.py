@@ -104,6 +104,9 @@ def start_serve(tmp_path: Path) -> Iterator[Callable[..., Proc]]:
             "MLOPS_HOOKS_MLFLOW_WEBHOOK_SECRET": WEBHOOK_SECRET,
             "MLOPS_HOOKS_STATE_DIR": str(state),
             "MLOPS_HOOKS_POLL_SECONDS": "0.2",
+            # the tests share one MLflow server: a serve sweeps (and so validates, promotes)
+            # only where its test asks for it
+            "MLOPS_HOOKS_SWEEP_SECONDS": "0",
             **env,
         }
         proc = start_serve_process(f"serve-{port}-{len(started)}", tmp_path, full_env, port)

@@ -12,6 +12,7 @@ workers can never both claim, and a worker that lost its lease cannot finish the
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 
@@ -23,7 +24,12 @@ from mlops_hooks.shared.adapters.ledger_codec import (
     record_from_row,
     ts,
 )
-from mlops_hooks.shared.domain.events import Event, EventKind, is_housekeeping_tick
+from mlops_hooks.shared.domain.events import (
+    Event,
+    EventKind,
+    is_housekeeping_tick,
+    is_listed_by_default,
+)
 from mlops_hooks.shared.ports.ledger import (
     CLAIMABLE,
     EventRecord,
@@ -184,11 +190,17 @@ class DynamoDBLedger(Ledger):
         return record_from_row(item) if item else None
 
     def list(
-        self, *, status: Status | None = None, kind: EventKind | None = None, limit: int = 100
+        self,
+        *,
+        status: Status | None = None,
+        kind: EventKind | None = None,
+        limit: int = 100,
+        everything: bool = True,
     ) -> list[EventRecord]:
         """Newest first: a query on the events index (status and kind are projected there, so
         filters cost no item reads); then the full items of the page, in one batch read each
-        100."""
+        100. What ``everything=False`` leaves out is known from the items: more pages are read
+        until ``limit`` are kept."""
         names: dict[str, str] = {}
         values: dict[str, Any] = {":e": _EVENTS}
         filters: list[str] = []
@@ -209,20 +221,34 @@ class DynamoDBLedger(Ledger):
         if filters:
             query["FilterExpression"] = " AND ".join(filters)
             query["ExpressionAttributeNames"] = names
-        ids = [item["id"] for item in self._query(query, limit)]
-        found = self._batch_get(ids)
-        return [record_from_row(found[i]) for i in ids if i in found]
+        kept: list[EventRecord] = []
+        for page in self._pages(query, max(limit, 25)):
+            if everything:  # every item is kept: read no more than the limit needs
+                page = page[: limit - len(kept)]
+            found = self._batch_get([item["id"] for item in page])
+            records = (record_from_row(found[i["id"]]) for i in page if i["id"] in found)
+            kept += [r for r in records if everything or is_listed_by_default(r.event)]
+            if len(kept) >= limit:
+                break
+        return kept[:limit]
 
     def _query(self, query: dict[str, Any], limit: int) -> list[dict[str, Any]]:
         """Pages of a query until ``limit`` items matched (filters apply after each page)."""
         items: list[dict[str, Any]] = []
-        while len(items) < limit:
-            page = self._table.query(**query, Limit=max(limit - len(items), 25))
-            items.extend(page.get("Items", []))
-            if "LastEvaluatedKey" not in page:
+        for page in self._pages(query, max(limit, 25)):
+            items += page
+            if len(items) >= limit:
                 break
-            query = {**query, "ExclusiveStartKey": page["LastEvaluatedKey"]}
         return items[:limit]
+
+    def _pages(self, query: dict[str, Any], page_size: int) -> Iterator[list[dict[str, Any]]]:
+        """A query's pages while the caller reads (stopping early reads no further page)."""
+        while True:
+            page = self._table.query(**query, Limit=page_size)
+            yield page.get("Items", [])
+            if "LastEvaluatedKey" not in page:
+                return
+            query = {**query, "ExclusiveStartKey": page["LastEvaluatedKey"]}
 
     def _batch_get(self, ids: list[str]) -> dict[str, dict[str, Any]]:
         found: dict[str, dict[str, Any]] = {}

@@ -32,7 +32,7 @@ from mlops_hooks.shared.adapters.ledger_codec import (
     record_from_row,
     ts,
 )
-from mlops_hooks.shared.domain.events import Event, EventKind
+from mlops_hooks.shared.domain.events import HOUSEKEEPING_TASKS, OWN_WRITE, Event, EventKind
 from mlops_hooks.shared.ports.ledger import (
     CLAIMABLE,
     UNRECORDABLE,
@@ -92,14 +92,27 @@ CREATE TABLE IF NOT EXISTS cursors (
 """
 
 
+# events.is_own_write and events.is_housekeeping_tick, as SQL over the stored event document
+_OWN_WRITE_SQL = (
+    f"(kind = '{EventKind.IGNORED.value}' AND json_extract(event, '$.reason') LIKE '{OWN_WRITE}%')"
+)
+_HOUSEKEEPING_SQL = (
+    f"(kind = '{EventKind.SCHEDULED.value}' AND json_extract(event, '$.task') IN "
+    f"({', '.join(repr(t) for t in sorted(HOUSEKEEPING_TASKS))}))"
+)
+
+
 _CLAIM_COLUMNS = (
     "status", "attempts", "worker", "lease_token", "started_at", "updated_at", "due_at", "history"
 )  # fmt: skip
 
 
 class SqliteLedger(Ledger):
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, *, tick_retention_days: float = 7) -> None:
+        """``tick_retention_days``: how long a finished housekeeping tick (a sweep every 10 s,
+        a reconcile a minute) is kept, as DynamoDB's TTL keeps them on AWS."""
         self.path = Path(path)
+        self.tick_retention = tick_retention_days * 86_400
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._local = threading.local()
         self._write_lock = threading.Lock()  # one writer at a time in this process
@@ -175,7 +188,12 @@ class SqliteLedger(Ledger):
         return _to_record(row) if row else None
 
     def list(
-        self, *, status: Status | None = None, kind: EventKind | None = None, limit: int = 100
+        self,
+        *,
+        status: Status | None = None,
+        kind: EventKind | None = None,
+        limit: int = 100,
+        everything: bool = True,
     ) -> list[EventRecord]:
         where, args = [], []
         if status:
@@ -184,12 +202,22 @@ class SqliteLedger(Ledger):
         if kind:
             where.append("kind = ?")
             args.append(kind.value)
+        if not everything:  # in SQL, so a day of sweep ticks never buries the page
+            where.append(f"NOT ({_OWN_WRITE_SQL} OR {_HOUSEKEEPING_SQL})")
         sql = "SELECT * FROM events"
         if where:
             sql += " WHERE " + " AND ".join(where)
         sql += " ORDER BY rowid DESC LIMIT ?"  # rows are inserted as they are received
         rows = self._conn.execute(sql, (*args, limit)).fetchall()
         return [_to_record(r) for r in rows]
+
+    def expire_ticks(self, *, now: float) -> int:
+        with self._tx(durable=False) as conn:
+            return conn.execute(
+                f"DELETE FROM events WHERE {_HOUSEKEEPING_SQL} AND received_at < ?"
+                " AND status IN (?, ?)",
+                (now - self.tick_retention, Status.DONE.value, Status.IGNORED.value),
+            ).rowcount
 
     # --- state changes -----------------------------------------------------------------
 

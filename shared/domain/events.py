@@ -230,6 +230,12 @@ def is_own_write(event: Event) -> bool:
     return event.kind is EventKind.IGNORED and (event.reason or "").startswith(OWN_WRITE)
 
 
+def is_listed_by_default(event: Event) -> bool:
+    """Listings (``events list``, ``GET /events``) leave out the echoes of our own writes and
+    the housekeeping ticks (a sweep every 10 s) unless asked for everything."""
+    return not (is_own_write(event) or is_housekeeping_tick(event))
+
+
 def ignored(source: Source, delivery: str, reason: str, **fields: Any) -> Event:
     """An authentic delivery we do not act on; keyed by the delivery so retries collapse."""
     return Event(

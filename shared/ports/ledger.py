@@ -219,8 +219,15 @@ class EventLog(ABC):
         status: Status | None = None,
         kind: EventKind | None = None,
         limit: int = 100,
+        everything: bool = True,
     ) -> list[EventRecord]:
-        """Newest first."""
+        """Newest first; ``everything=False``: only what ``events.is_listed_by_default``
+        keeps (no own-write echoes, no housekeeping ticks)."""
+
+    def expire_ticks(self, *, now: float) -> int:
+        """Delete finished housekeeping ticks (reconcile, sweep) older than the ledger's tick
+        retention; returns how many. The default does nothing: DynamoDB's TTL expires them."""
+        return 0
 
     def close(self) -> None:  # noqa: B027 - optional for adapters without resources
         """Release connections and threads."""

@@ -273,3 +273,51 @@ def test_dynamodb_reads_are_queries_and_ticks_and_finished_runs_expire(moto_serv
         later
     ]
     led.close()
+
+
+def test_listings_leave_out_own_writes_and_housekeeping_ticks_unless_asked(
+    ledger: Ledger,
+) -> None:
+    """A sweep every 10 s must not bury the events people look for: both ledgers filter
+    before the limit, so the page is full of what is listed by default."""
+    from datetime import UTC, datetime, timedelta
+
+    wanted = ledger.record(registered("7"), now=T0).record.id
+    echo = events.ignored(Source.MLFLOW, "d-echo", f"{events.OWN_WRITE}: tag mlops.validation")
+    echo_id = ledger.record(echo, now=T0 + 1).record.id
+    start = datetime(2026, 11, 23, 6, tzinfo=UTC)
+    ticks = [
+        ledger.record(
+            events.scheduled(rule, start + timedelta(seconds=10 * i), rule), now=T0 + 2 + i
+        ).record.id
+        for i in range(60)
+        for rule in ("sweep", "reconcile")
+    ]
+    nightly = events.scheduled("nightly", start, "batch_inference")
+    nightly_id = ledger.record(nightly, now=T0 + 100).record.id
+    assert [r.id for r in ledger.list(limit=2, everything=False)] == [nightly_id, wanted]
+    assert [r.id for r in ledger.list(kind=EventKind.SCHEDULED, limit=5, everything=False)] == [
+        nightly_id
+    ]
+    everything = [r.id for r in ledger.list(limit=1000)]
+    assert echo_id in everything and set(ticks) <= set(everything) and len(everything) == 123
+
+
+def test_sqlite_expires_finished_housekeeping_ticks_after_their_retention(tmp_path: Path) -> None:
+    from datetime import UTC, datetime
+
+    from mlops_hooks.shared.adapters.ledger_sqlite import SqliteLedger
+
+    led = SqliteLedger(tmp_path / "ledger.db", tick_retention_days=1)
+    when = datetime(2026, 11, 23, 6, tzinfo=UTC)
+    old_sweep = led.record(events.scheduled("sweep", when, "sweep"), now=T0).record.id
+    nightly = led.record(events.scheduled("n", when, "batch_inference"), now=T0).record.id
+    waiting = led.record(events.scheduled("reconcile", when, "reconcile"), now=T0).record.id
+    assert led.claim(old_sweep, worker="w", token="t", now=T0, lease_seconds=60) is not None
+    led.complete(old_sweep, token="t", outcome={}, now=T0)
+    fresh = led.record(events.scheduled("sweep", when.replace(hour=7), "sweep"), now=T0 + 86_000)
+    assert led.expire_ticks(now=T0 + 86_401) == 1  # only the finished one past a day
+    left = {r.id for r in led.list(limit=100)}
+    assert left == {nightly, waiting, fresh.record.id}  # unfinished ticks and the audit stay
+    assert led.expire_ticks(now=T0 + 86_401) == 0
+    led.close()

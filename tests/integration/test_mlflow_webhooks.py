@@ -92,3 +92,11 @@ def test_serve_refuses_to_start_without_a_secret(tmp_path: Path) -> None:
     result = cli("serve", env={}, cwd=tmp_path)
     assert result.returncode != 0
     assert "MLOPS_HOOKS_MLFLOW_WEBHOOK_SECRET is not set" in result.stderr
+    assert "--poll-only" in result.stderr  # the way to run without webhooks
+
+
+def test_poll_only_needs_the_sweep(tmp_path: Path) -> None:
+    result = cli("serve", "--poll-only", env={"MLOPS_HOOKS_SWEEP_SECONDS": "0"}, cwd=tmp_path)
+    assert result.returncode != 0
+    [line] = [x for x in result.stderr.splitlines() if "MLOPS_HOOKS_SWEEP_SECONDS" in x]
+    assert "--poll-only" in line and "is 0 (off)" in line

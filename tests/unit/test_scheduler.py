@@ -54,7 +54,10 @@ models:
 """
     )
     dispatcher, ledger = dispatcher_over(
-        tmp_path, policy=policy, settings=Settings(state_dir=tmp_path, reconcile_cron="*/5 * * * *")
+        tmp_path,
+        policy=policy,
+        settings=Settings(state_dir=tmp_path, reconcile_cron="*/5 * * * *"),
+        registries={},  # no registry: nothing to sweep, so no sweep rule (it is on by default)
     )
     rules = Scheduler.from_policy(dispatcher).rules
     assert [(r.name, r.task, r.model) for r in rules] == [
@@ -79,11 +82,14 @@ def test_an_invalid_cron_is_a_policy_error() -> None:
 
 
 def test_the_sweep_ticks_every_interval_and_the_loop_wakes_for_it(tmp_path: Path) -> None:
-    from tests.support.fakes import FixedClock
+    from tests.support.fakes import FixedClock, MemoryRegistry
 
     clock = FixedClock(at(6, 0, 3))
-    dispatcher, ledger = dispatcher_over(
-        tmp_path, clock=clock, settings=Settings(state_dir=tmp_path, sweep_seconds=10)
+    dispatcher, ledger = dispatcher_over(  # the sweep is on by default: every 10 s
+        tmp_path,
+        clock=clock,
+        settings=Settings(state_dir=tmp_path),
+        registries={"mlflow": MemoryRegistry()},
     )
     scheduler = Scheduler.from_policy(dispatcher)
     sweep = next(r for r in scheduler.rules if r.name == SWEEP_RULE)
@@ -96,4 +102,16 @@ def test_the_sweep_ticks_every_interval_and_the_loop_wakes_for_it(tmp_path: Path
     assert scheduler.tick(at(6, 0, 19)) == []  # 06:00:10 already submitted
     clock.set(at(6, 0, 19))
     assert 1.0 <= scheduler._wait() <= 1.06  # wakes for 06:00:20, not after the 5 s poll
+    ledger.close()
+
+
+def test_the_sweep_is_off_with_zero_seconds(tmp_path: Path) -> None:
+    from tests.support.fakes import MemoryRegistry
+
+    dispatcher, ledger = dispatcher_over(
+        tmp_path,
+        settings=Settings(state_dir=tmp_path, sweep_seconds=0),
+        registries={"mlflow": MemoryRegistry()},
+    )
+    assert SWEEP_RULE not in {r.name for r in Scheduler.from_policy(dispatcher).rules}
     ledger.close()
