@@ -2,7 +2,8 @@
 SQS, SNS, S3, SSM), a real MLflow 3 server and the Databricks fake (tests/support/rehearsal.py).
 
 It walks: a real MLflow webhook → the HTTP API route → the DynamoDB ledger → SQS → the worker
-function → verdict and report on the version; an S3 put → the landing function → data_landed →
+function → verdict and report on the version; a version whose webhook never came → the sweep
+rule → found and validated once; an S3 put → the landing function → data_landed →
 Databricks run_now once; an SNS drift alarm → the alarm function → drift_detected; a handler
 failing (Databricks down) → retried on the ticks → dead → visible through GET /events with the
 token, 401 without; a lost SQS wake-up → picked up by the next tick.
@@ -30,7 +31,7 @@ from tests.integration.test_serverless_package import PARAMS, osls, packaged  # 
 from tests.support.fake_databricks import JOBS, JobsState, add_jobs_routes
 from tests.support.fake_http import FakeHTTP
 from tests.support.mlflow_models import log_and_register
-from tests.support.processes import wait_for
+from tests.support.processes import Proc, start_mlflow_server, wait_for
 from tests.support.rehearsal import Topology, put_secrets
 
 SECRETS = {
@@ -60,6 +61,17 @@ FAST = {
     "MLOPS_HOOKS_DATABRICKS_RETRY_TIMEOUT_SECONDS": "1",
     "MLFLOW_DISABLE_TELEMETRY": "true",
 }
+
+
+@pytest.fixture(scope="module")
+def mlflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Proc]:
+    """The rehearsal's own MLflow server (over the session's): its sweep looks back a day
+    and acts on every version it finds, which must be the rehearsal's alone."""
+    proc = start_mlflow_server(tmp_path_factory.mktemp("rehearsal-mlflow"))
+    try:
+        yield proc
+    finally:
+        proc.stop()
 
 
 @pytest.fixture
@@ -142,6 +154,21 @@ def test_the_deployed_topology_end_to_end(
         assert registered.status.value == "done" and registered.source == "mlflow"
     finally:
         client.delete_webhook(hook.webhook_id)
+
+    # --- a version whose webhook never came -> the EventBridge sweep rule -> found, once -----
+    time.sleep(1.5)  # the webhook is gone from the server's cache
+    unannounced = log_and_register(mlflow_server.url, name, model, train, client=client)
+    swept = topology.tick("sweep")
+    assert "error" not in swept, swept
+    wait_for(
+        lambda: client.get_model_version(name, unannounced).tags.get("mlops.validation"),
+        60,
+        "the swept version's verdict",
+    )
+    found = {r.version: r for r in ledger.list(kind=EventKind.MODEL_REGISTERED) if r.model == name}
+    assert set(found) == {version, unannounced}  # one event each
+    assert found[unannounced].source == "sweep" and found[unannounced].status.value == "done"
+    assert found[version].source == "mlflow" and found[version].deliveries == 2  # both paths
 
     # --- an S3 put -> the landing function -> data_landed -> Databricks run_now, once -------
     s3 = boto3.client("s3", endpoint_url=topology.moto, region_name="us-east-1")

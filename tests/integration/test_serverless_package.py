@@ -126,7 +126,13 @@ def test_functions_event_sources_queues_table_and_least_privilege(osls, tmp_path
         for r in of_type(resources, "AWS::Events::Rule").values()
         for t in r["Targets"]
     ]
-    assert {i["task"] for i in inputs} == {"reconcile", "batch_inference", "drift_check"}
+    assert {i["task"] for i in inputs} == {"reconcile", "sweep", "batch_inference", "drift_check"}
+    rates = {
+        json.loads(t["Input"])["task"]: r["ScheduleExpression"]
+        for r in of_type(resources, "AWS::Events::Rule").values()
+        for t in r["Targets"]
+    }
+    assert rates["sweep"] == rates["reconcile"] == "rate(1 minute)"
 
     [subscription] = of_type(resources, "AWS::SNS::Subscription").values()
     assert subscription["TopicArn"] == {"Ref": "AlarmTopic"}
@@ -225,6 +231,7 @@ NOT_IN_THE_ENVIRONMENT = {
     "sweep_seconds": "serve's scheduler only: an EventBridge rate on AWS",
     "sweep_lookback_hours": "default",
     "sweep_workspaces": "default: the sweep reaches no Databricks registry yet",
+    "poll_only": "serve only: on AWS the sweep rule always runs; no secret, no webhook route",
     "ingest_queue_url": "serve only: on AWS S3/SNS trigger the functions directly",
     "workers": "serve's worker pool only",
     "poll_seconds": "serve's worker pool only",
