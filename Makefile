@@ -57,6 +57,7 @@ bench: install
 	$(PY) bench/aws_rehearsal.py
 	$(PY) bench/soak.py
 	$(PY) bench/fuzz.py
+	$(PY) bench/sweep.py
 
 # The deployable artefacts of serverless.yml: build/edge-layer.zip (arm64) and build/worker/
 # (the worker image's build context); ARCH=x86_64 for an x86_64 stack

@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from mlops_hooks.shared.domain import tags
@@ -140,6 +140,17 @@ class Settings(BaseSettings):
         if value and not value.startswith(("sqlite:///", "dynamodb://")):
             raise ValueError("must start with sqlite:/// or dynamodb://")
         return value
+
+    @model_validator(mode="after")
+    def _lookback_covers_the_tick(self) -> Settings:
+        # every sweep reads from max(its watermark, now - look-back): a look-back shorter than
+        # the tick would skip what was created between two ticks
+        if self.sweep_seconds and self.sweep_lookback_hours * 3600 < 2 * self.sweep_seconds:
+            raise ValueError(
+                f"MLOPS_HOOKS_SWEEP_LOOKBACK_HOURS={self.sweep_lookback_hours:g} must cover at "
+                f"least two sweep ticks (MLOPS_HOOKS_SWEEP_SECONDS={self.sweep_seconds:g})"
+            )
+        return self
 
     @property
     def resolved_ledger_url(self) -> str:

@@ -115,3 +115,15 @@ def test_the_sweep_is_off_with_zero_seconds(tmp_path: Path) -> None:
     )
     assert SWEEP_RULE not in {r.name for r in Scheduler.from_policy(dispatcher).rules}
     ledger.close()
+
+
+def test_a_look_back_shorter_than_two_ticks_is_refused_in_one_line() -> None:
+    import pytest
+
+    from mlops_hooks.shared.settings import SettingsError, settings_from
+
+    # every sweep reads from max(watermark, now - look-back): a shorter look-back skips versions
+    with pytest.raises(SettingsError, match=r"SWEEP_LOOKBACK_HOURS=0\.001 must cover") as caught:
+        settings_from(sweep_lookback_hours=0.001)
+    assert "\n" not in str(caught.value)
+    assert settings_from(sweep_lookback_hours=0.001, sweep_seconds=0).sweep_seconds == 0
