@@ -92,6 +92,17 @@ def mlflow_server(session_dir: Path) -> Iterator[Proc]:
         proc.stop()
 
 
+@pytest.fixture(scope="module")
+def own_mlflow(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Proc]:
+    """An MLflow server for one test module alone: a sweeping `serve` acts on every version its
+    look-back finds, which on the session's shared server would be other tests' versions."""
+    proc = start_mlflow_server(tmp_path_factory.mktemp("own-mlflow"))
+    try:
+        yield proc
+    finally:
+        proc.stop()
+
+
 @pytest.fixture
 def start_serve(tmp_path: Path) -> Iterator[Callable[..., Proc]]:
     """Start `mlops-hooks serve` subprocesses; all are stopped when the test ends."""

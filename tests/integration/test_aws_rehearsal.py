@@ -31,7 +31,7 @@ from tests.integration.test_serverless_package import PARAMS, osls, packaged  # 
 from tests.support.fake_databricks import JOBS, JobsState, add_jobs_routes
 from tests.support.fake_http import FakeHTTP
 from tests.support.mlflow_models import log_and_register
-from tests.support.processes import Proc, start_mlflow_server, wait_for
+from tests.support.processes import Proc, wait_for
 from tests.support.rehearsal import Topology, put_secrets
 
 SECRETS = {
@@ -64,14 +64,9 @@ FAST = {
 
 
 @pytest.fixture(scope="module")
-def mlflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Proc]:
-    """The rehearsal's own MLflow server (over the session's): its sweep looks back a day
-    and acts on every version it finds, which must be the rehearsal's alone."""
-    proc = start_mlflow_server(tmp_path_factory.mktemp("rehearsal-mlflow"))
-    try:
-        yield proc
-    finally:
-        proc.stop()
+def mlflow_server(own_mlflow: Proc) -> Proc:
+    """The rehearsal's own server (over the session's): its sweep acts on every version."""
+    return own_mlflow
 
 
 @pytest.fixture

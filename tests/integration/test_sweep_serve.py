@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +24,6 @@ from tests.support.processes import (
     Proc,
     cli,
     free_port,
-    start_mlflow_server,
     start_serve_process,
     wait_for,
 )
@@ -43,15 +41,6 @@ models:
 """
 TICK = "2"  # seconds; the default is 10
 WAIT = 120  # a liveness bound for a slow shared machine (speed is bench/sweep.py's business)
-
-
-@pytest.fixture(scope="module")
-def own_mlflow(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Proc]:
-    proc = start_mlflow_server(tmp_path_factory.mktemp("sweep-mlflow"))
-    try:
-        yield proc
-    finally:
-        proc.stop()
 
 
 @pytest.fixture
