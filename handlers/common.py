@@ -44,11 +44,31 @@ def scheduled_model(event: Event, deps: Deps) -> tuple[str, ModelPolicy, Registr
     return model, policy, registry, champion
 
 
-def predictions_table(deps: Deps, model: str, policy: ModelPolicy) -> str:
-    """Where batch inference writes (and the drift check reads) the model's scored rows."""
-    return policy.jobs.batch_inference.params.get("output") or deps.settings.table_uri(
-        model, "predictions"
-    )
+def table_location(deps: Deps, model: str, table: str, *, given: str | None) -> str | None:
+    """Where one of the model's Delta tables lives, for a job's parameters and for reading it.
+
+    The policy's own job parameter (``given``) wins; then the deployment's root
+    (``MLOPS_HOOKS_TABLES_URI``); with the jobs on Databricks and neither set, None: the
+    parameter is left out, so the bundle's default (``${var.tables_root}``, a Unity Catalog
+    volume) applies instead of a path on this machine; else the local default under the
+    state directory.
+    """
+    settings = deps.settings
+    if given:
+        return given
+    if settings.tables_uri is None and settings.jobs_backend == "databricks":
+        return None
+    return settings.table_uri(model, table)
+
+
+def table_params(deps: Deps, model: str, given: dict[str, str], **tables: str) -> dict[str, str]:
+    """``param=table`` pairs as job parameters, each where ``table_location`` puts it (those
+    left to the bundle are left out)."""
+    found = {
+        param: table_location(deps, model, table, given=given.get(param))
+        for param, table in tables.items()
+    }
+    return {param: where for param, where in found.items() if where is not None}
 
 
 def train_params(
@@ -60,8 +80,13 @@ def train_params(
         "model": model,
         "label": policy.holdout.label,
         "id_columns": ",".join(policy.data.id_columns),
-        "features_table": deps.settings.table_uri(model, "features"),
-        "holdout_table": deps.settings.table_uri(model, "holdout"),
+        **table_params(
+            deps,
+            model,
+            policy.jobs.train.params,
+            features_table="features",
+            holdout_table="holdout",
+        ),
         "event_id": event.id,
         "reason": reason,
     }

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from mlops_hooks.handlers.common import predictions_table, scheduled_model
+from mlops_hooks.handlers.common import scheduled_model, table_params
 from mlops_hooks.shared.domain import events
 from mlops_hooks.shared.domain.errors import PermanentError
 from mlops_hooks.shared.domain.events import Event, Source
@@ -25,11 +25,14 @@ def drift_check(event: Event, deps: Deps) -> Outcome:
     if champion is None:
         return Outcome(result="skipped", summary=f"{model} has no champion: nothing to check")
     settings = deps.settings
-    current = predictions_table(deps, model, policy)
-    monitoring = settings.table_uri(model, "monitoring")
-    tables = deps.need("tables")
-    rows = tables.rows(current)
-    if rows is not None and rows <= policy.drift.in_process_max_rows:
+    given = {  # the scored rows are batch inference's output unless the policy says otherwise
+        "current": policy.jobs.batch_inference.params.get("output", ""),
+        **policy.jobs.drift_check.params,
+    }
+    located = table_params(deps, model, given, current="predictions", monitoring_table="monitoring")
+    current, monitoring = located.get("current"), located.get("monitoring_table")
+    rows = deps.need("tables").rows(current) if current and monitoring else None
+    if current and monitoring and rows is not None and rows <= policy.drift.in_process_max_rows:
         try:
             return _in_process(event, deps, model, policy, registry, champion, current, monitoring)
         except DriftCheckError as exc:
@@ -37,8 +40,7 @@ def drift_check(event: Event, deps: Deps) -> Outcome:
     params = {
         "model": model,
         "alias": policy.aliases.champion,
-        "current": current,
-        "monitoring_table": monitoring,
+        **located,  # those left out: the bundle's locations
         "window_days": str(policy.drift.window_days),
         "features": ",".join(policy.drift.features),
         "label": policy.holdout.label,

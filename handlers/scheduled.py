@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from mlops_hooks.handlers.common import predictions_table, scheduled_model
+from mlops_hooks.handlers.common import scheduled_model, table_params
 from mlops_hooks.shared.domain.errors import PermanentError
 from mlops_hooks.shared.domain.events import Event
 from mlops_hooks.shared.ports.deps import Deps
@@ -51,7 +51,7 @@ def batch_inference(event: Event, deps: Deps) -> Outcome:
     params = {
         "model": model,
         "alias": policy.aliases.champion,
-        "output": predictions_table(deps, model, policy),
+        **table_params(deps, model, spec.params, output="predictions"),
         "label": policy.holdout.label,
         "id_columns": ",".join(policy.data.id_columns),
         "score_date": event.occurred_at.date().isoformat(),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -11,6 +12,7 @@ from mlops_hooks.shared.adapters.databricks_jobs import DatabricksJobs
 from mlops_hooks.shared.domain import churn_data, events
 from mlops_hooks.shared.domain.policy import parse_policy
 from mlops_hooks.shared.ports.ledger import RunState
+from mlops_hooks.shared.settings import Settings
 from tests.support.fake_databricks import JOBS, JobsState, add_jobs_routes
 from tests.support.fake_http import FakeHTTP
 from tests.support.fakes import MemoryTables, dispatcher_over
@@ -26,8 +28,11 @@ models:
 """
 
 
-@pytest.fixture
-def databricks(tmp_path: Path):
+@contextmanager
+def over_databricks(tmp_path: Path, policy: str, **settings: object):
+    """A dispatcher whose jobs run on the Databricks fake through the real databricks-sdk."""
+    from mlops_hooks.shared.adapters.databricks_client import workspace_client
+
     state = JobsState(["[prod] mlops-hooks-train", "[prod] mlops-hooks-batch-inference"])
     fake = FakeHTTP()
     add_jobs_routes(fake, state)
@@ -35,15 +40,67 @@ def databricks(tmp_path: Path):
     dispatcher, ledger = dispatcher_over(
         tmp_path,
         tables=MemoryTables({LANDED: churn_data.generate(200, seed=1)}),
-        policy=parse_policy(POLICY),
+        policy=parse_policy(policy),
+        settings=Settings(state_dir=tmp_path, **settings),
     )
-    from mlops_hooks.shared.adapters.databricks_client import workspace_client
-
     client, host = workspace_client(url, "dapi-test", retry_timeout_seconds=10)
     dispatcher.deps.jobs = DatabricksJobs(client, host, ledger, dispatcher.clock)
-    yield state, fake, dispatcher
-    ledger.close()
-    fake.stop()
+    try:
+        yield state, fake, dispatcher
+    finally:
+        ledger.close()
+        fake.stop()
+
+
+@pytest.fixture
+def databricks(tmp_path: Path):
+    with over_databricks(tmp_path, POLICY) as found:
+        yield found
+
+
+VOLUMES = "/Volumes/prod/mlops/tables/churn"
+POLICY_ON_VOLUMES = f"""
+models:
+  - name: churn
+    holdout: {{label: Churn}}
+    data: {{watch: [{{bucket: landing, prefix: churn/}}]}}
+    jobs:
+      train: {{name: "[prod] mlops-hooks-train", params: {{features_table: {VOLUMES}/features}}}}
+      batch_inference:
+        name: "[prod] mlops-hooks-batch-inference"
+        params: {{input: {VOLUMES}/customers, output: {VOLUMES}/predictions}}
+"""
+
+
+@pytest.mark.parametrize("tables_uri", [None, "s3://elsewhere/tables"])
+def test_run_now_carries_the_policys_tables_never_a_local_path(
+    tmp_path: Path, tables_uri: str | None
+) -> None:
+    """The policy's locations win; what it leaves out goes to the bundle's default (jobs on
+    Databricks, no tables URI) or the deployment's MLOPS_HOOKS_TABLES_URI: never a path under
+    this machine's state directory."""
+    from tests.support.fakes import MemoryRegistry
+
+    settings = {"jobs_backend": "databricks", "tables_uri": tables_uri}
+    with over_databricks(tmp_path, POLICY_ON_VOLUMES, **settings) as (_, fake, dispatcher):
+        registry = MemoryRegistry()  # the champion to score with (not what is tested here)
+        registry.add("churn", "3", None)
+        registry.aliases[("churn", "champion")] = "3"
+        dispatcher.deps.registries = {"mlflow": registry}
+        trained = dispatcher.process(dispatcher.submit(landed()).record.id)
+        nightly = events.scheduled(
+            "nightly", datetime(2026, 11, 24, 2, tzinfo=UTC), "batch_inference", model="churn"
+        )
+        scored = dispatcher.process(dispatcher.submit(nightly).record.id)
+        assert trained.outcome["result"] == scored.outcome["result"] == "launched"
+        train, batch = (c.json()["job_parameters"] for c in fake.calls("POST", f"{JOBS}/run-now"))
+    assert train["features_table"] == f"{VOLUMES}/features"  # the policy's, not a local path
+    assert batch["output"] == f"{VOLUMES}/predictions" and batch["input"] == f"{VOLUMES}/customers"
+    if tables_uri is None:  # the bundle's ${var.tables_root} default applies
+        assert "holdout_table" not in train
+    else:
+        assert train["holdout_table"] == f"{tables_uri}/churn/holdout"
+    assert not [v for v in {**train, **batch}.values() if str(tmp_path) in v or ".mlops-hooks" in v]
 
 
 def landed():
