@@ -13,8 +13,20 @@ from typing import Any
 def publish_alarm(
     topic_arn: str, message: dict[str, Any], *, endpoint_url: str | None = None
 ) -> str:
-    """Publish; returns SNS's message id. Region and credentials: boto3's usual chain."""
+    """Publish; returns SNS's message id.
+
+    The region is the topic's own (its ARN says it): a Databricks cluster has no AWS region
+    configured. Credentials: boto3's usual chain, which on Databricks is the cluster's
+    instance profile (grant it ``sns:Publish`` on the topic).
+    """
     import boto3
 
-    client = boto3.client("sns", endpoint_url=endpoint_url)
+    region = region_of(topic_arn)
+    client = boto3.client("sns", endpoint_url=endpoint_url, region_name=region)
     return client.publish(TopicArn=topic_arn, Message=json.dumps(message))["MessageId"]
+
+
+def region_of(topic_arn: str) -> str | None:
+    """arn:aws:sns:<region>:<account>:<name> -> the region (None for anything else)."""
+    parts = topic_arn.split(":")
+    return parts[3] if len(parts) >= 6 and parts[0] == "arn" and parts[3] else None

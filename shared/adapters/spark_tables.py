@@ -92,7 +92,7 @@ class SparkTables:
             if partition_by:
                 writer = writer.partitionBy(*partition_by)
             writer.save(uri)
-            return -1  # Spark's writer does not say; the table's history does
+            return self.delta_version(uri)  # Spark's writer does not say; the history does
         from deltalake import DeltaTable, write_deltalake
 
         options = delta_storage_options(uri, self.endpoint_url)
@@ -105,3 +105,10 @@ class SparkTables:
             storage_options=options,
         )
         return DeltaTable(uri, storage_options=options).version()
+
+    def delta_version(self, uri: str) -> int:
+        """The Delta table's current version from its history (Spark's Delta, as on Databricks):
+        the drift reference is pinned to it, so it must be the real one, never a placeholder."""
+        quoted = uri.replace("`", "``")
+        [last] = self.spark.sql(f"DESCRIBE HISTORY delta.`{quoted}` LIMIT 1").collect()
+        return int(last["version"])
