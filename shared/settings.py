@@ -79,6 +79,9 @@ class Settings(BaseSettings):
     sweep_seconds: float = Field(default=10.0, ge=0)
     sweep_lookback_hours: float = Field(default=24.0, gt=0)
     sweep_workspaces: str = ""
+    # Unity Catalog has no registry webhooks: the "catalog.schema" pairs (comma separated) whose
+    # models the Databricks registry's sweep reads
+    sweep_uc_schemas: str = ""
     # poll-only: no registry webhooks at all (Unity Catalog, a registry that cannot reach us):
     # `serve` starts without a webhook secret and the sweep finds every change
     poll_only: bool = False
@@ -172,6 +175,18 @@ class Settings(BaseSettings):
     def sweep_workspace_list(self) -> list[str | None]:
         names = [n.strip() for n in self.sweep_workspaces.split(",") if n.strip()]
         return list(names) or [None]
+
+    @property
+    def sweep_uc_schema_list(self) -> list[str]:
+        return [n.strip() for n in self.sweep_uc_schemas.split(",") if n.strip()]
+
+    @field_validator("sweep_uc_schemas")
+    @classmethod
+    def _catalog_dot_schema(cls, value: str) -> str:
+        bad = [n for n in value.split(",") if n.strip() and n.strip().count(".") != 1]
+        if bad:
+            raise ValueError(f"each entry is catalog.schema, not {bad[0].strip()!r}")
+        return value
 
     def secret(self, name: str) -> str | None:
         value: SecretStr | None = getattr(self, name)

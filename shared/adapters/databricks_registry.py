@@ -16,6 +16,7 @@ The SDK's built-in retries handle 429 (honouring Retry-After) and 5xx, bounded b
 from __future__ import annotations
 
 import io
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from mlops_hooks.shared.adapters.markdown import replace_section
@@ -26,7 +27,7 @@ from mlops_hooks.shared.adapters.registry_common import (
 )
 from mlops_hooks.shared.domain import tags
 from mlops_hooks.shared.domain.errors import ConfigError, VersionNotFound
-from mlops_hooks.shared.domain.sweep import ChangeScan
+from mlops_hooks.shared.domain.sweep import ChangeScan, RegistryChange
 from mlops_hooks.shared.ports.registry import Lineage, ModelVersion
 from mlops_hooks.shared.ports.renderer import Image
 
@@ -35,6 +36,9 @@ if TYPE_CHECKING:
     from mlops_hooks.shared.settings import Settings
 
 COMMENT_TAG = tags.COMMENT
+MLFLOW_API = "/api/2.0/mlflow"
+UC_API = "/api/2.1/unity-catalog"
+SWEEP_PAGE = 1000
 
 
 def is_unity_catalog(name: str) -> bool:
@@ -42,9 +46,10 @@ def is_unity_catalog(name: str) -> bool:
 
 
 class DatabricksRegistry:
-    def __init__(self, client: Any, host: str) -> None:
+    def __init__(self, client: Any, host: str, *, uc_schemas: tuple[str, ...] = ()) -> None:
         self.client = client  # databricks.sdk.WorkspaceClient
         self.host = host.rstrip("/")
+        self.uc_schemas = uc_schemas  # "catalog.schema": the Unity Catalog the sweep reads
 
     @classmethod
     def from_settings(cls, settings: Settings) -> DatabricksRegistry:
@@ -52,15 +57,22 @@ class DatabricksRegistry:
             settings.databricks_host,
             settings.secret("databricks_token"),
             retry_timeout_seconds=settings.databricks_retry_timeout_seconds,
+            uc_schemas=tuple(settings.sweep_uc_schema_list),
         )
 
     @classmethod
     def connect(
-        cls, host: str | None, token: str | None, *, retry_timeout_seconds: int = 60
+        cls,
+        host: str | None,
+        token: str | None,
+        *,
+        retry_timeout_seconds: int = 60,
+        uc_schemas: tuple[str, ...] = (),
     ) -> DatabricksRegistry:
         from mlops_hooks.shared.adapters.databricks_client import workspace_client
 
-        return cls(*workspace_client(host, token, retry_timeout_seconds=retry_timeout_seconds))
+        client, url = workspace_client(host, token, retry_timeout_seconds=retry_timeout_seconds)
+        return cls(client, url, uc_schemas=uc_schemas)
 
     def in_workspace(self, workspace: str | None) -> DatabricksRegistry:
         """Databricks has no MLflow 3 workspaces: a Databricks workspace is its own host."""
@@ -268,12 +280,109 @@ class DatabricksRegistry:
     def changes_since(
         self, since_ms: int, *, aliases: frozenset[str], promote_tag: str
     ) -> ChangeScan:
-        """Not built yet: the Databricks workspace registry and Unity Catalog are swept by a
-        later change (their webhooks, where they exist, still deliver)."""
-        raise ConfigError(
-            "the registry sweep does not reach Databricks yet (MLflow OSS only); "
-            "Databricks events still come from its webhooks"
-        )
+        """For the sweep: the workspace registry, and the Unity Catalog schemas in
+        ``uc_schemas``.
+
+        Workspace registry: models by ``last_updated_timestamp DESC`` (its only time ordering;
+        it cannot filter or order versions by time), stopping at the first older than
+        ``since_ms``: one call when nothing is new. For each updated model, its versions (one
+        call), the promote tag on them, and the open transition requests of those not archived
+        (one call each). Unity Catalog: its model listing has no ordering or time filter, so
+        each schema costs one call per page of models (aliases come with them); the versions
+        of models updated since ``since_ms`` cost one call per model.
+
+        The SDK's typed iterators hide their page requests: the pages are read here through
+        its client (same auth, same retries), so calls are counted and paging stops early.
+        """
+        calls = [0]
+        changes = self._workspace_changes(since_ms, promote_tag, calls)
+        for schema in self.uc_schemas:
+            changes += self._uc_changes(schema, since_ms, aliases, calls)
+        return ChangeScan(changes, calls[0])
+
+    def _workspace_changes(
+        self, since_ms: int, promote_tag: str, calls: list[int]
+    ) -> list[RegistryChange]:
+        updated = []
+        query = {"order_by": "last_updated_timestamp DESC", "max_results": SWEEP_PAGE}
+        for model in self._items(
+            f"{MLFLOW_API}/registered-models/search", "registered_models", query, calls
+        ):
+            if int(model.get("last_updated_timestamp") or 0) < since_ms:
+                break  # stops paging: the rest were updated earlier still
+            updated.append(model["name"])
+        changes: list[RegistryChange] = []
+        for name in updated:
+            quoted = name.replace("'", "\\'")
+            versions = self._items(
+                f"{MLFLOW_API}/model-versions/search",
+                "model_versions",
+                {"filter": f"name='{quoted}'", "max_results": SWEEP_PAGE},
+                calls,
+            )
+            for mv in versions:
+                version, created = str(mv["version"]), int(mv.get("creation_timestamp") or 0)
+                if created >= since_ms:
+                    changes.append(RegistryChange("version_created", name, version, created))
+                tag = {t.get("key"): t.get("value") for t in mv.get("tags") or []}.get(promote_tag)
+                if tag:
+                    changes.append(RegistryChange("tag", name, version, value=tag))
+                if mv.get("current_stage") != "Archived":
+                    changes += [
+                        RegistryChange("transition_request", name, version, value=r.to_stage)
+                        for r in self._open_requests(name, version, calls)
+                        if r.to_stage
+                    ]
+        return changes
+
+    def _uc_changes(
+        self, schema: str, since_ms: int, aliases: frozenset[str], calls: list[int]
+    ) -> list[RegistryChange]:
+        catalog, _, schema_name = schema.partition(".")
+        changes: list[RegistryChange] = []
+        updated = []
+        query = {"catalog_name": catalog, "schema_name": schema_name, "max_results": SWEEP_PAGE}
+        for model in self._items(f"{UC_API}/models", "registered_models", query, calls):
+            full = model.get("full_name") or f"{catalog}.{schema_name}.{model['name']}"
+            changes += [
+                RegistryChange("alias", full, str(a["version_num"]), value=a["alias_name"])
+                for a in model.get("aliases") or []
+                if a.get("alias_name") in aliases
+            ]
+            if int(model.get("updated_at") or 0) >= since_ms:
+                updated.append(full)
+        for full in updated:
+            for mv in self._items(
+                f"{UC_API}/models/{full}/versions",
+                "model_versions",
+                {"max_results": SWEEP_PAGE},
+                calls,
+            ):
+                created = int(mv.get("created_at") or 0)
+                if created >= since_ms:
+                    changes.append(
+                        RegistryChange("version_created", full, str(mv["version"]), created)
+                    )
+        return changes
+
+    def _items(
+        self, path: str, key: str, query: dict[str, Any], calls: list[int]
+    ) -> Iterator[dict[str, Any]]:
+        """The items of a paged GET, page by page while the caller reads (``calls[0]`` counts
+        the requests; a page may be empty and still have a next one, as Unity Catalog says)."""
+        query = dict(query)
+        while True:
+            page = self.client.api_client.do("GET", path, query=query)
+            calls[0] += 1
+            yield from page.get(key) or []
+            token = page.get("next_page_token")
+            if not token:
+                return
+            query["page_token"] = token
+
+    def _open_requests(self, name: str, version: str, calls: list[int]) -> list[Any]:
+        calls[0] += 1
+        return list(self.client.model_registry.list_transition_requests(name, version))
 
     def version_url(self, name: str, version: str) -> str | None:
         if is_unity_catalog(name):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import itertools
+import time
 from typing import Any
 
 from tests.support.fake_http import FakeHTTP, Request
@@ -66,16 +67,27 @@ class Workspace:
         self.aliases: dict[tuple[str, str], int] = {}
         self.files: dict[str, bytes] = {}  # DBFS path -> content
         self.ids = itertools.count(1)
+        # a registered model's last update (epoch ms): a version created, a tag set, a
+        # transition requested, an alias moved, as the registries' updated timestamps say
+        self.updated: dict[str, int] = {}
 
-    def add_version(self, name: str, version: str, **fields: Any) -> dict[str, Any]:
+    def touch(self, name: str, at_ms: int | None = None) -> None:
+        self.updated[name] = at_ms if at_ms is not None else int(time.time() * 1000)
+
+    def add_version(
+        self, name: str, version: str, *, created_ms: int | None = None, **fields: Any
+    ) -> dict[str, Any]:
+        created = created_ms if created_ms is not None else int(time.time() * 1000)
         self.versions[(name, version)] = {
             "name": name,
             "version": version,
             "status": "READY",
             "current_stage": "None",
             "tags": [],
+            "creation_timestamp": created,
             **fields,
         }
+        self.touch(name, max(created, self.updated.get(name, 0)))
         return self.versions[(name, version)]
 
     def tags(self, name: str, version: str) -> dict[str, str]:
@@ -108,6 +120,7 @@ def add_registry_routes(fake: FakeHTTP, ws: Workspace) -> None:
             return _not_found("model version")
         mv["tags"] = [t for t in mv["tags"] if t["key"] != body["key"]]
         mv["tags"].append({"key": body["key"], "value": body["value"]})
+        ws.touch(body["name"])
         return 200, {}
 
     @fake.route("POST", f"{MLFLOW}/comments/create")
@@ -131,6 +144,7 @@ def add_registry_routes(fake: FakeHTTP, ws: Workspace) -> None:
         def transition(req: Request, action: str = action) -> tuple[int, Any]:
             body = req.json()
             ws.requests.append({"action": action, **body})
+            ws.touch(body["name"])
             if action == "approve":  # the version moves; others in that stage are archived
                 archive = bool(body.get("archive_existing_versions"))
                 for (name, _), mv in ws.versions.items():
@@ -211,6 +225,7 @@ def add_registry_routes(fake: FakeHTTP, ws: Workspace) -> None:
     def uc_set_alias(req: Request) -> tuple[int, Any]:
         key = (req.params["full_name"], req.params["alias"])
         ws.aliases[key] = req.json()["version_num"]
+        ws.touch(key[0])
         return 200, {"alias_name": key[1], "version_num": ws.aliases[key]}
 
     @fake.route("GET", UC + "/{full_name}/aliases/{alias}")
@@ -219,6 +234,65 @@ def add_registry_routes(fake: FakeHTTP, ws: Workspace) -> None:
         if key not in ws.aliases:
             return _not_found("alias")
         return 200, {"model_name": key[0], "version": ws.aliases[key]}
+
+    # the sweep's listings, paged by a page_token that is the offset
+    def paged(req: Request, items: list[dict[str, Any]], key: str) -> tuple[int, Any]:
+        size = int((req.query.get("max_results") or ["100"])[0])
+        start = int((req.query.get("page_token") or ["0"])[0])
+        page = {key: items[start : start + size]}
+        if start + size < len(items):
+            page["next_page_token"] = str(start + size)
+        return 200, page
+
+    def workspace_models() -> list[str]:
+        return sorted({name for name, _ in ws.versions if name.count(".") != 2})
+
+    @fake.route("GET", f"{MLFLOW}/registered-models/search")
+    def search_models(req: Request) -> tuple[int, Any]:
+        order = (req.query.get("order_by") or [""])[0]
+        models = [{"name": n, "last_updated_timestamp": ws.updated[n]} for n in workspace_models()]
+        if order == "last_updated_timestamp DESC":
+            models.sort(key=lambda m: -m["last_updated_timestamp"])
+        elif order:
+            return 400, {"error_code": "INVALID_PARAMETER_VALUE", "message": f"order {order}"}
+        return paged(req, models, "registered_models")
+
+    @fake.route("GET", f"{MLFLOW}/model-versions/search")
+    def search_versions(req: Request) -> tuple[int, Any]:
+        wanted = (req.query.get("filter") or [""])[0]  # name='x': the one filter it takes
+        name = wanted.removeprefix("name='").removesuffix("'").replace("\\'", "'")
+        found = [mv for (n, _), mv in sorted(ws.versions.items()) if n == name]
+        return paged(req, found, "model_versions")
+
+    @fake.route("GET", UC)
+    def uc_list_models(req: Request) -> tuple[int, Any]:
+        catalog, schema = req.query["catalog_name"][0], req.query["schema_name"][0]
+        models = []
+        for full in sorted({n for n, _ in ws.versions if n.startswith(f"{catalog}.{schema}.")}):
+            aliases = [
+                {"alias_name": a, "version_num": v} for (n, a), v in ws.aliases.items() if n == full
+            ]
+            models.append(
+                {
+                    "full_name": full,
+                    "name": full.rsplit(".", 1)[1],
+                    "catalog_name": catalog,
+                    "schema_name": schema,
+                    "updated_at": ws.updated[full],
+                    "aliases": aliases,
+                }
+            )
+        return paged(req, models, "registered_models")
+
+    @fake.route("GET", UC + "/{full_name}/versions")
+    def uc_list_versions(req: Request) -> tuple[int, Any]:
+        full = req.params["full_name"]
+        found = [
+            {"model_name": full, "version": int(v), "created_at": mv["creation_timestamp"]}
+            for (n, v), mv in sorted(ws.versions.items())
+            if n == full
+        ]
+        return paged(req, found, "model_versions")
 
     @fake.route("POST", f"{MLFLOW}/unity-catalog/model-versions/set-tag")
     def uc_set_tag(req: Request) -> tuple[int, Any]:

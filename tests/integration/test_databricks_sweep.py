@@ -1,0 +1,155 @@
+"""The registry sweep of a Databricks workspace: its workspace model registry and Unity Catalog
+(which has no registry webhooks), through the real databricks-sdk against the recording fake,
+with the keys its webhooks' events have."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from mlops_hooks.functions.databricks_webhook import event_from_databricks
+from mlops_hooks.shared.adapters.databricks_registry import DatabricksRegistry
+from mlops_hooks.shared.domain import events
+from mlops_hooks.shared.domain.events import EventKind
+from mlops_hooks.shared.settings import Settings
+from tests.support.fake_databricks import MLFLOW, UC, Workspace, fake_databricks
+from tests.support.fake_http import FakeHTTP
+from tests.support.fakes import FixedClock, dispatcher_over
+
+DAY_MS = 86_400_000
+UC_MODEL = "main.mlops.churn"
+
+
+@pytest.fixture
+def workspace() -> Iterator[tuple[Workspace, FakeHTTP, DatabricksRegistry]]:
+    ws = Workspace()
+    fake = fake_databricks(ws)
+    url = fake.start()
+    registry = DatabricksRegistry.connect(
+        url, "dapi-test", retry_timeout_seconds=10, uc_schemas=("main.mlops",)
+    )
+    yield ws, fake, registry
+    fake.stop()
+
+
+def seeded(ws: Workspace, now_ms: int) -> None:
+    """Last week: churn v1, fraud v1, UC churn v1. Now: churn v2 with a transition request to
+    Production and fraud's v1 tagged for promotion; UC churn v2 with the challenger alias."""
+    week_ago = now_ms - 7 * DAY_MS
+    for name in ("churn", "fraud", UC_MODEL):
+        ws.add_version(name, "1", created_ms=week_ago)
+    ws.add_version("churn", "2", created_ms=now_ms)
+    ws.requests.append({"action": "create", "name": "churn", "version": "2", "stage": "Production"})
+    ws.versions[("fraud", "1")]["tags"].append({"key": "mlops.promote", "value": "Staging"})
+    ws.touch("fraud", now_ms)
+    ws.add_version(UC_MODEL, "2", created_ms=now_ms)
+    ws.aliases[(UC_MODEL, "challenger")] = 2
+    ws.touch(UC_MODEL, now_ms)
+
+
+def test_changes_since_reads_only_what_changed_and_counts_its_calls(workspace) -> None:
+    ws, fake, registry = workspace
+    now_ms = int(time.time() * 1000)
+    seeded(ws, now_ms)
+    for _ in range(40):  # models nobody touched since last week cost nothing
+        ws.add_version(f"old-{_}", "1", created_ms=now_ms - 7 * DAY_MS)
+    fake.fail_next("GET", f"{MLFLOW}/registered-models/search", 429, retry_after=1)
+
+    scan = registry.changes_since(
+        now_ms - DAY_MS, aliases=frozenset({"challenger"}), promote_tag="mlops.promote"
+    )
+    assert {(c.kind, c.model, c.version, c.value) for c in scan.changes} == {
+        ("version_created", "churn", "2", None),
+        ("transition_request", "churn", "2", "Production"),
+        ("tag", "fraud", "1", "Staging"),
+        ("version_created", UC_MODEL, "2", None),
+        ("alias", UC_MODEL, "2", "challenger"),
+    }
+    # models search (1) + churn's and fraud's versions (2) + their open requests (3: churn v1,
+    # v2, fraud v1) + the UC schema's models (1) + UC churn's versions (1); the 429 is the SDK's
+    assert scan.calls == 8
+    assert len(fake.calls("GET", f"{MLFLOW}/registered-models/search")) == 2  # 429, retried
+
+    idle = registry.changes_since(
+        now_ms + 1, aliases=frozenset({"challenger"}), promote_tag="mlops.promote"
+    )
+    assert not [c for c in idle.changes if c.kind == "version_created"]
+    assert idle.calls == 2  # the newest workspace model is older: one call; one UC listing
+    api = [r for r in fake.requests if r.path.startswith("/api/")]  # not the SDK's discovery
+    assert api and all(r.headers.get("authorization") == "Bearer dapi-test" for r in api)
+
+
+def test_swept_events_have_the_webhooks_keys_and_run_once(workspace, tmp_path: Path) -> None:
+    ws, _, registry = workspace
+    now_ms = int(time.time() * 1000)
+    seeded(ws, now_ms)
+    settings = Settings(state_dir=tmp_path, sweep_uc_schemas="main.mlops")
+    dispatcher, ledger = dispatcher_over(
+        tmp_path,
+        registries={"databricks": registry},
+        clock=FixedClock(now_ms / 1000),
+        settings=settings,
+    )
+    try:
+        # the webhook of churn v2 arrived; the sweep finds it too: one event, two deliveries
+        body = json.dumps(
+            {"event": "MODEL_VERSION_CREATED", "model_name": "churn", "version": "2"}
+        ).encode()
+        webhook = dispatcher.submit(event_from_databricks(body))
+        tick = events.action("sweep", {"since": None}, "r1", user="test")
+        done = dispatcher.process(dispatcher.submit(tick).record.id)
+        assert done.outcome["result"] == "done", done.outcome
+        figures = done.outcome["data"]["sweep:databricks"]
+        assert figures["raised"] == {"model_registered": 2, "promotion_requested": 2}
+        assert figures["baseline"] == 1  # fraud v1's tag predates the look-back: taken as is
+        registered = {(r.model, r.version): r for r in ledger.list(kind=EventKind.MODEL_REGISTERED)}
+        assert set(registered) == {("churn", "2"), (UC_MODEL, "2")}
+        assert registered[("churn", "2")].id == webhook.record.id
+        assert registered[("churn", "2")].deliveries == 2
+        requested = {
+            (r.model, r.version, r.event.target)
+            for r in ledger.list(kind=EventKind.PROMOTION_REQUESTED)
+        }
+        assert requested == {("churn", "2", "Production"), (UC_MODEL, "2", "champion")}
+
+        def sweep(request: str) -> list[str]:
+            tick = events.action("sweep", {"since": None}, request, user="test")
+            return dispatcher.process(dispatcher.submit(tick).record.id).outcome["emitted"]
+
+        assert sweep("r2") == []  # nothing new, nothing raised again
+        # a promotion asked for after the first sweep is heard, once
+        ws.versions[("fraud", "1")]["tags"] = [{"key": "mlops.promote", "value": "Production"}]
+        ws.touch("fraud")
+        [emitted] = sweep("r3")
+        assert ledger.get(emitted).event.target == "Production"
+        assert ledger.get(emitted).model == "fraud" and sweep("r4") == []
+    finally:
+        ledger.close()
+
+
+def test_a_uc_schema_setting_is_catalog_dot_schema() -> None:
+    from mlops_hooks.shared.settings import SettingsError, settings_from
+
+    with pytest.raises(SettingsError, match=r"catalog\.schema, not 'main'"):
+        settings_from(sweep_uc_schemas="main")
+    assert settings_from(sweep_uc_schemas=" main.mlops, dev.ml ").sweep_uc_schema_list == [
+        "main.mlops",
+        "dev.ml",
+    ]
+
+
+def test_uc_listing_pages_are_read_to_the_end(workspace) -> None:
+    ws, fake, registry = workspace
+    now_ms = int(time.time() * 1000)
+    for i in range(1203):  # over one page of 1,000
+        ws.add_version(f"main.mlops.m{i:04d}", "1", created_ms=now_ms - 7 * DAY_MS)
+    ws.aliases[("main.mlops.m1202", "challenger")] = 1
+    scan = registry.changes_since(
+        now_ms - DAY_MS, aliases=frozenset({"challenger"}), promote_tag="mlops.promote"
+    )
+    assert [(c.kind, c.model) for c in scan.changes] == [("alias", "main.mlops.m1202")]
+    assert len(fake.calls("GET", f"{UC}")) == 2
