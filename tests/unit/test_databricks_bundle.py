@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
+import ast
+import copy
+import dataclasses
+import functools
 import importlib
+import inspect
+import itertools
 import re
+import textwrap
 import tomllib
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -21,6 +29,108 @@ def test_targets_and_the_wheel() -> None:
     [artifact] = BUNDLE["artifacts"].values()
     assert artifact["type"] == "whl" and "wheel" in artifact["build"]
     assert (ROOT / "infra" / "databricks" / artifact["path"] / "pyproject.toml").exists()
+    # what the wheel pulls onto a Databricks runtime: the core only, never PyPI's pyspark
+    core = [
+        re.split(r"[<>=!~\[ ;]", d, maxsplit=1)[0] for d in PYPROJECT["project"]["dependencies"]
+    ]
+    assert core and not {"pyspark", "mlflow", "delta-spark"} & set(core), core
+
+
+def test_the_bundle_is_deployable_as_it_stands() -> None:
+    assert bundle_problems(BUNDLE) == []
+
+
+def test_a_host_placeholder_a_deprecated_key_or_an_unknown_one_fails() -> None:
+    placeholder = copy.deepcopy(BUNDLE)
+    placeholder["targets"]["prod"]["workspace"]["host"] = "https://prod.cloud.databricks.com"
+    assert bundle_problems(placeholder) == [
+        "targets.prod.workspace.host is set: the host comes from DATABRICKS_HOST"
+    ]
+    deprecated = copy.deepcopy(BUNDLE)
+    spec = deprecated["resources"]["jobs"]["train"]["environments"][0]["spec"]
+    spec["client"] = "2"
+    assert bundle_problems(deprecated) == ["jobs.train: deprecated .environments[0].spec.client"]
+    unknown = copy.deepcopy(BUNDLE)
+    unknown["resources"]["jobs"]["drift_check"]["max_concurent_runs"] = 1  # a typo
+    [problem] = bundle_problems(unknown)
+    assert problem.startswith("jobs.drift_check: Unexpected field 'max_concurent_runs'")
+    shared = copy.deepcopy(BUNDLE)
+    shared["targets"]["staging"]["workspace"]["root_path"] = "/Shared/.bundle/x"
+    del shared["targets"]["staging"]["run_as"]
+    assert bundle_problems(shared) == [
+        "targets.staging: no run_as service principal",
+        "targets.staging.workspace.root_path is under /Shared (writable by every user)",
+    ]
+
+
+def bundle_problems(bundle: dict[str, Any]) -> list[str]:
+    """What would stop the bundle deploying as intended: each job read by databricks-bundles'
+    models (unknown keys refused) with none of their [DEPRECATED] fields set; the host never in
+    the file; staging and prod as a service principal under their own root path; a new wheel
+    version per build."""
+    from databricks.bundles.jobs import Job
+
+    problems = []
+    for name, job in bundle["resources"]["jobs"].items():
+        try:
+            parsed = Job.from_dict(job)
+        except (ValueError, TypeError) as exc:
+            problems.append(f"jobs.{name}: {exc}")
+            continue
+        problems += [f"jobs.{name}: deprecated {where}" for where in deprecated_in(parsed)]
+        for env in job.get("environments", []):
+            if "environment_version" not in env["spec"]:
+                problems.append(f"jobs.{name}: no environment_version")
+    places = {"": bundle, **{f"targets.{t}.": spec for t, spec in bundle["targets"].items()}}
+    for where, place in places.items():
+        if "host" in (place.get("workspace") or {}):
+            problems.append(f"{where}workspace.host is set: the host comes from DATABRICKS_HOST")
+    for target in ("staging", "prod"):
+        spec = bundle["targets"][target]
+        if not (spec.get("run_as") or {}).get("service_principal_name"):
+            problems.append(f"targets.{target}: no run_as service principal")
+        root = (spec.get("workspace") or {}).get("root_path", "")
+        if not root or root.startswith(("/Shared", "/Workspace/Shared")):
+            problems.append(
+                f"targets.{target}.workspace.root_path is under /Shared (writable by every user)"
+            )
+    for name, artifact in bundle["artifacts"].items():
+        if artifact.get("dynamic_version") is not True:
+            problems.append(f"artifacts.{name}: the same wheel version on every build")
+    return problems
+
+
+def deprecated_in(obj: Any, path: str = "") -> list[str]:
+    """The fields set in a parsed bundle model whose generated docstring says [DEPRECATED]."""
+    if isinstance(obj, list):
+        return [
+            found for i, item in enumerate(obj) for found in deprecated_in(item, f"{path}[{i}]")
+        ]
+    if not dataclasses.is_dataclass(obj):
+        return []
+    marked = _deprecated_fields(type(obj))
+    found = []
+    for f in dataclasses.fields(obj):
+        value = getattr(obj, f.name)
+        if f.name in marked and value not in (None, [], {}):
+            found.append(f"{path}.{f.name}")
+        found += deprecated_in(value, f"{path}.{f.name}")
+    return found
+
+
+@functools.cache
+def _deprecated_fields(cls: type) -> frozenset[str]:
+    # the generated models document each field by a string right after it; no other metadata
+    body = ast.parse(textwrap.dedent(inspect.getsource(cls))).body[0].body  # type: ignore[attr-defined]
+    return frozenset(
+        node.target.id
+        for node, doc in itertools.pairwise(body)
+        if isinstance(node, ast.AnnAssign)
+        and isinstance(node.target, ast.Name)
+        and isinstance(doc, ast.Expr)
+        and isinstance(doc.value, ast.Constant)
+        and "[DEPRECATED]" in str(doc.value.value)
+    )
 
 
 def test_every_job_runs_an_existing_entry_point_with_its_own_parameter_names() -> None:
