@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 from mlops_hooks.handlers.common import model_version_of, now_iso
 from mlops_hooks.shared.domain import events, tags
 from mlops_hooks.shared.domain.errors import VersionNotFound
-from mlops_hooks.shared.domain.events import Event, Source
+from mlops_hooks.shared.domain.events import Event, Source, promotes_by_alias
 from mlops_hooks.shared.ports.deps import Deps
 from mlops_hooks.shared.ports.notifier import Notification
 from mlops_hooks.shared.ports.outcome import Outcome
@@ -55,8 +55,8 @@ def plan(
     )
     target = None
     if result.verdict == "passed" and policy.promotion.after_validation == "request":
-        # MLflow and Unity Catalog promote by alias; the workspace registry by stage
-        target = policy.aliases.champion if registry == "mlflow" else policy.promotion.target_stage
+        by_alias = promotes_by_alias(registry, result.model)
+        target = policy.aliases.champion if by_alias else policy.promotion.target_stage
     return Plan(
         # The verdict tag goes last: whoever waits for it finds the report and the other tags.
         tags={

@@ -66,16 +66,20 @@ class RecordingHTTP:
                 )
                 fake.requests.append(req)
                 status, payload, headers = fake._answer(req)
-                data = json.dumps(payload).encode()
+                raw = isinstance(payload, bytes)  # a file's content (a Files API download)
+                data = payload if raw else json.dumps(payload).encode()
                 self.send_response(status)
-                self.send_header("Content-Type", "application/json")
+                self.send_header(
+                    "Content-Type", "application/octet-stream" if raw else "application/json"
+                )
                 self.send_header("Content-Length", str(len(data)))
                 for k, v in headers.items():
                     self.send_header(k, v)
                 self.end_headers()
-                self.wfile.write(data)
+                if self.command != "HEAD":
+                    self.wfile.write(data)
 
-            do_GET = do_POST = do_PATCH = do_PUT = do_DELETE = _serve
+            do_GET = do_POST = do_PATCH = do_PUT = do_DELETE = do_HEAD = _serve
 
             def log_message(self, *args: object) -> None:
                 return
@@ -92,7 +96,9 @@ class RecordingHTTP:
         for (method, template), handler in self.routes.items():
             if method != req.method or "{" not in template:
                 continue
-            pattern = re.sub(r"\\{(\w+)\\}", r"(?P<\1>[^/]+)", re.escape(template))
+            # {name}: one path segment; {name:path}: the rest of the path, slashes and all
+            pattern = re.sub(r"\\{(\w+):path\\}", r"(?P<\1>/.*)", re.escape(template))
+            pattern = re.sub(r"\\{(\w+)\\}", r"(?P<\1>[^/]+)", pattern)
             match = re.fullmatch(pattern, req.path)
             if match:
                 req.params = match.groupdict()

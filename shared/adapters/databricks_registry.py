@@ -27,6 +27,7 @@ from mlops_hooks.shared.adapters.registry_common import (
 )
 from mlops_hooks.shared.domain import tags
 from mlops_hooks.shared.domain.errors import ConfigError, VersionNotFound
+from mlops_hooks.shared.domain.events import is_unity_catalog
 from mlops_hooks.shared.domain.sweep import ChangeScan, RegistryChange
 from mlops_hooks.shared.ports.registry import Lineage, ModelVersion
 from mlops_hooks.shared.ports.renderer import Image
@@ -39,10 +40,6 @@ COMMENT_TAG = tags.COMMENT
 MLFLOW_API = "/api/2.0/mlflow"
 UC_API = "/api/2.1/unity-catalog"
 SWEEP_PAGE = 1000
-
-
-def is_unity_catalog(name: str) -> bool:
-    return name.count(".") == 2
 
 
 class DatabricksRegistry:
@@ -103,6 +100,7 @@ class DatabricksRegistry:
                 source=info.source,
                 run_id=info.run_id or None,
                 description=info.comment or "",
+                tags=self._uc_tags(name, version),
                 aliases=[a.alias_name for a in info.aliases or [] if a.alias_name],
             )
         mv = self.client.model_registry.get_model_version(name, str(version)).model_version
@@ -117,6 +115,18 @@ class DatabricksRegistry:
             stage=mv.current_stage,
         )
 
+    def _uc_tags(self, name: str, version: str) -> dict[str, str]:
+        """A UC version's tags (the verdict a promotion waits for): databricks-sdk's catalog
+        model has none, so MLflow's own UC registry endpoint, the one ``set_tags`` writes
+        through, reads them, through the SDK's client (auth, retries) all the same."""
+        found = self.client.api_client.do(
+            "GET",
+            f"{MLFLOW_API}/unity-catalog/model-versions/get",
+            query={"name": name, "version": str(version)},
+        )
+        tags = (found.get("model_version") or {}).get("tags") or []
+        return {t["key"]: t.get("value", "") for t in tags if t.get("key")}
+
     def wait_ready(self, name: str, version: str, *, timeout: float = 300) -> ModelVersion:
         return wait_until_ready(self.get_version, name, version, timeout)
 
@@ -129,11 +139,34 @@ class DatabricksRegistry:
         from mlops_hooks.shared.adapters.pyfunc_model import PyfuncModel
 
         if is_unity_catalog(name):
+            self._credentials_for_mlflow()
             return PyfuncModel(
-                f"models:/{name}/{version}", tracking_uri="databricks-uc", can_evaluate=False
+                f"models:/{name}/{version}",
+                tracking_uri="databricks",
+                registry_uri="databricks-uc",
+                can_evaluate=False,
             )
         uri = self.client.model_registry.get_model_version_download_uri(name, str(version))
         return PyfuncModel(str(uri.artifact_uri), tracking_uri="databricks", can_evaluate=False)
+
+    def _credentials_for_mlflow(self) -> None:
+        """MLflow's Unity Catalog download authenticates through databricks-sdk's default
+        configuration, which reads the environment: give it this registry's workspace and token
+        (from the settings, or the SSM secrets document on AWS), not whatever else is there.
+        It also opens a tracking store: with none chosen, MLflow's default is a SQLite file in
+        the working directory (read-only on Lambda), so the workspace is chosen. Process-wide,
+        as MLflow's own configuration is; a worker talks to one workspace."""
+        import os
+
+        import mlflow
+        from mlflow.tracking._tracking_service.utils import is_tracking_uri_set
+
+        config = self.client.config
+        os.environ["DATABRICKS_HOST"] = str(config.host)
+        if config.token:
+            os.environ["DATABRICKS_TOKEN"] = str(config.token)
+        if not is_tracking_uri_set():  # an MLflow server's registry in this process sets it
+            mlflow.set_tracking_uri("databricks")
 
     def lineage(self, run_id: str) -> Lineage:
         from databricks.sdk.errors import NotFound

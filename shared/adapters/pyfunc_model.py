@@ -38,6 +38,24 @@ _EVALUATE_KEYS = {
 _EVALUATE_LOCK = threading.Lock()
 
 
+def _download(
+    model_uri: str, folder: Path, tracking_uri: str | None, registry_uri: str | None
+) -> str:
+    """The version's files into ``folder``. A ``models:/`` URI resolves through a registry:
+    the one named here (Unity Catalog: ``databricks-uc``), never MLflow's process default,
+    which would be a local SQLite store created in the working directory."""
+    import mlflow
+
+    if registry_uri is None:
+        return mlflow.artifacts.download_artifacts(
+            artifact_uri=model_uri, dst_path=str(folder), tracking_uri=tracking_uri
+        )
+    from mlflow.store.artifact.models_artifact_repo import ModelsArtifactRepository
+
+    repo = ModelsArtifactRepository(model_uri, tracking_uri=tracking_uri, registry_uri=registry_uri)
+    return repo.download_artifacts(artifact_path="", dst_path=str(folder))
+
+
 class PyfuncModel:
     def __init__(
         self,
@@ -48,6 +66,7 @@ class PyfuncModel:
         run_tags: dict[str, str] | None = None,
         run_url: Any = None,
         tracking_uri: str | None = None,
+        registry_uri: str | None = None,
         can_evaluate: bool = True,
         scope: Callable[[], AbstractContextManager[Any]] = nullcontext,
     ) -> None:
@@ -60,9 +79,7 @@ class PyfuncModel:
         self._scope = scope  # the registry's workspace, for the download and the evaluation run
         try:
             with scope():
-                local = mlflow.artifacts.download_artifacts(
-                    artifact_uri=model_uri, dst_path=str(self._dir), tracking_uri=tracking_uri
-                )
+                local = _download(model_uri, self._dir, tracking_uri, registry_uri)
             self.path = Path(local)
             self.meta = Model.load(str(self.path))
             self.pyfunc = mlflow.pyfunc.load_model(str(self.path))

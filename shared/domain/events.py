@@ -247,6 +247,17 @@ def ignored(source: Source, delivery: str, reason: str, **fields: Any) -> Event:
     )
 
 
+def is_unity_catalog(model: str) -> bool:
+    """catalog.schema.model: a Unity Catalog model, promoted by alias (the workspace registry's
+    one-part names by stage)."""
+    return model.count(".") == 2
+
+
+def promotes_by_alias(registry: str, model: str) -> bool:
+    """MLflow OSS and Unity Catalog promote by alias; a Databricks workspace registry by stage."""
+    return registry == "mlflow" or is_unity_catalog(model)
+
+
 def _registry_of(source: Source) -> str:
     # The OSS server and a Databricks workspace are different registries: the same model name
     # in both is two facts. Events raised by handlers or the CLI name their registry.

@@ -153,3 +153,115 @@ def test_uc_listing_pages_are_read_to_the_end(workspace) -> None:
     )
     assert [(c.kind, c.model) for c in scan.changes] == [("alias", "main.mlops.m1202")]
     assert len(fake.calls("GET", f"{UC}")) == 2
+
+
+UC_POLICY = """
+models:
+  - name: "main.mlops.*"
+    checks: {{loads: {{}}, signature: {{}}, predictions: {{}},
+             metrics: {{thresholds: {{roc_auc: {{min: 0.6}}}}, evaluator: builtin}}}}
+    holdout: {{uri: "{holdout}", label: Churn}}
+    comparison: {{resamples: 200}}
+    promotion: {{mode: {mode}, reviewers: [U_ALICE]}}
+"""
+
+
+@pytest.mark.parametrize("mode", ["auto", "manual"])
+def test_unity_catalog_end_to_end_with_no_webhook_and_no_local_files(
+    workspace, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, mode: str
+) -> None:
+    """A UC version created -> the sweep -> validated (its files fetched through MLflow's
+    databricks-uc registry with the workspace's token) -> the report in the version's comment
+    -> the challenger alias -> the next sweep hears it -> compared with the champion -> the
+    champion alias moves (auto), or a reviewer approves on Slack first (manual). Nothing is
+    written to the working directory (no mlflow.db)."""
+    import mlflow.sklearn
+
+    from mlops_hooks.functions.slack_actions import event_from_slack
+    from mlops_hooks.shared.adapters.markdown import read_section
+    from mlops_hooks.shared.adapters.table_reader import TableReader
+    from mlops_hooks.shared.domain import churn_data
+    from mlops_hooks.shared.domain.policy import parse_policy
+    from tests.support.slack import click_body
+
+    ws, fake, registry = workspace
+    work = tmp_path / "cwd"
+    work.mkdir()
+    monkeypatch.chdir(work)  # where MLflow's default store would appear
+    for name in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI", "DATABRICKS_HOST"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setattr("mlflow.tracking._tracking_service.utils._tracking_uri", None)
+    frame = churn_data.generate(2000, seed=5)
+    train, holdout = frame.iloc[:1600], frame.iloc[1600:]
+    holdout.to_csv(tmp_path / "holdout.csv", index=False)
+    now_ms = int(time.time() * 1000)
+    weak = train[["tenure", "MonthlyCharges", "Churn"]]
+    for version, data, created in (("1", weak, now_ms - 7 * DAY_MS), ("2", train, now_ms)):
+        folder = tmp_path / f"v{version}"
+        features = data.drop(columns=["Churn"])
+        mlflow.sklearn.save_model(
+            churn_data.train_classifier(data), folder, input_example=features.head(2)
+        )
+        ws.add_version(UC_MODEL, version, created_ms=created, comment="Owner: Ada.")
+        ws.add_model_files(UC_MODEL, version, folder)
+    ws.aliases[(UC_MODEL, "champion")] = 1
+    ws.touch(UC_MODEL, now_ms - 7 * DAY_MS)
+    ws.touch(UC_MODEL, now_ms)  # v2's creation moved it
+    text = UC_POLICY.format(holdout=tmp_path / "holdout.csv", mode=mode)
+    policy = parse_policy(text, "mlops.yml")
+    settings = Settings(state_dir=tmp_path / "state", sweep_uc_schemas="main.mlops")
+    dispatcher, ledger = dispatcher_over(
+        tmp_path / "state",
+        registries={"databricks": registry},
+        tables=TableReader(),
+        policy=policy,
+        clock=FixedClock(now_ms / 1000),
+        settings=settings,
+    )
+
+    def run(event_id: str) -> dict:
+        done = dispatcher.process(event_id)
+        assert done.status.value == "done", (done.last_error, done.outcome)
+        return done.outcome
+
+    def sweep(request: str) -> list[str]:
+        tick = events.action("sweep", {"since": None}, request, user="test")
+        return run(dispatcher.submit(tick).record.id)["emitted"]
+
+    try:
+        [registered] = sweep("r1")  # v2 only: v1 predates the look-back
+        validated = run(registered)
+        assert validated["result"] == "passed", validated
+        comment = ws.versions[(UC_MODEL, "2")]["comment"]
+        assert comment.startswith("Owner: Ada.")
+        assert read_section(comment, "validation").startswith("### mlops-hooks validation: ✅")
+        assert ws.tags(UC_MODEL, "2")["mlops.validation"] == "passed"
+        assert ws.aliases[(UC_MODEL, "challenger")] == 2  # the request, the UC way
+
+        # the handler's own request and the sweep's find of the alias are one event
+        [requested] = validated["emitted"]
+        assert sweep("r2") in ([], [requested])
+        decided = run(requested)
+        if mode == "manual":  # asked on Slack; the reviewer's click decides
+            assert decided["result"] == "awaiting_approval", decided
+            assert ws.aliases[(UC_MODEL, "champion")] == 1
+            [asked] = dispatcher.deps.notifier.approvals
+            click = event_from_slack(
+                click_body(asked.request_id, "U_ALICE", "approve"), "", settings
+            )
+            decided = run(dispatcher.submit(click).record.id)
+            assert decided["result"] == "approved", decided
+            assert ws.tags(UC_MODEL, "2")["mlops.approval.by"] == "U_ALICE"
+        else:
+            assert decided["result"] == "promote", decided
+        assert ws.aliases[(UC_MODEL, "champion")] == 2
+        assert ws.aliases[(UC_MODEL, "previous_champion")] == 1
+        assert sweep("r3") == []
+    finally:
+        ledger.close()
+
+    downloads = [r for r in fake.requests if r.path.startswith("/api/2.0/fs/files/Models/")]
+    fetched = {r.path.split("/")[-2] for r in downloads if r.path.endswith("/MLmodel")}
+    assert fetched == {"1", "2"}  # both versions' files, for validation and comparison
+    assert all(r.headers.get("authorization") == "Bearer dapi-test" for r in downloads)
+    assert not list(tmp_path.rglob("mlflow.db")) and not Path("mlflow.db").exists()

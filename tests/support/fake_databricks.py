@@ -5,7 +5,9 @@ from __future__ import annotations
 import base64
 import itertools
 import time
+from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
 from tests.support.fake_http import FakeHTTP, Request
 
@@ -89,6 +91,14 @@ class Workspace:
         }
         self.touch(name, max(created, self.updated.get(name, 0)))
         return self.versions[(name, version)]
+
+    def add_model_files(self, full_name: str, version: str, folder: Path) -> None:
+        """A Unity Catalog version's files, where Databricks serves them (the Files API's
+        /Models/<catalog>/<schema>/<model>/<version>/...)."""
+        root = f"/Models/{full_name.replace('.', '/')}/{version}"
+        for path in folder.rglob("*"):
+            if path.is_file():
+                self.files[f"{root}/{path.relative_to(folder).as_posix()}"] = path.read_bytes()
 
     def tags(self, name: str, version: str) -> dict[str, str]:
         return {t["key"]: t["value"] for t in self.versions[(name, version)]["tags"]}
@@ -293,6 +303,61 @@ def add_registry_routes(fake: FakeHTTP, ws: Workspace) -> None:
             if n == full
         ]
         return paged(req, found, "model_versions")
+
+    # MLflow's Unity Catalog model download: asks whether to go through databricks-sdk's Files
+    # API (yes), then lists and downloads /Models/<catalog>/<schema>/<model>/<version>/...
+    @fake.route(
+        "GET",
+        f"{MLFLOW}/unity-catalog/registered-models:is-databricks-sdk-models-artifact-repository-enabled",
+    )
+    def sdk_models_repo(req: Request) -> tuple[int, Any]:
+        return 200, {"is_databricks_sdk_models_artifact_repository_enabled": True}
+
+    def children(folder: str) -> list[dict[str, Any]]:
+        prefix = folder.rstrip("/") + "/"
+        entries: dict[str, dict[str, Any]] = {}
+        for path, data in ws.files.items():
+            if path.startswith(prefix):
+                head, _, rest = path[len(prefix) :].partition("/")
+                entries[head] = {
+                    "path": prefix + head,
+                    "name": head,
+                    "is_directory": bool(rest),
+                    **({} if rest else {"file_size": len(data)}),
+                }
+        return sorted(entries.values(), key=lambda e: e["path"])
+
+    @fake.route("GET", f"{MLFLOW}/unity-catalog/model-versions/get")
+    def uc_mlflow_get(req: Request) -> tuple[int, Any]:  # MLflow's UC registry API: tags
+        mv = version_of(req.query["name"][0], req.query["version"][0])
+        if mv is None:
+            return _not_found("model version")
+        return 200, {
+            "model_version": {"name": mv["name"], "version": mv["version"], "tags": mv["tags"]}
+        }
+
+    @fake.route("POST", f"{MLFLOW}/unity-catalog/model-versions/emit-lineage")
+    def emit_lineage(req: Request) -> tuple[int, Any]:  # MLflow's best-effort lineage
+        return 200, {}
+
+    @fake.route("HEAD", "/api/2.0/fs/directories{path:path}")
+    def directory_metadata(req: Request) -> tuple[int, Any]:
+        return (200, {}) if children(unquote(req.params["path"])) else _not_found("directory")
+
+    @fake.route("GET", "/api/2.0/fs/directories{path:path}")
+    def list_directory(req: Request) -> tuple[int, Any]:
+        found = children(unquote(req.params["path"]))
+        return (200, {"contents": found}) if found else _not_found("directory")
+
+    @fake.route("GET", "/api/2.0/fs/files{path:path}")
+    def download_file(req: Request) -> tuple[int, Any]:
+        data = ws.files.get(unquote(req.params["path"]))
+        return (200, data) if data is not None else _not_found("file")
+
+    @fake.route("HEAD", "/api/2.0/fs/files{path:path}")
+    def file_metadata(req: Request) -> tuple[int, Any]:
+        data = ws.files.get(unquote(req.params["path"]))
+        return (200, data) if data is not None else _not_found("file")
 
     @fake.route("POST", f"{MLFLOW}/unity-catalog/model-versions/set-tag")
     def uc_set_tag(req: Request) -> tuple[int, Any]:

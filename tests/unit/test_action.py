@@ -149,6 +149,10 @@ def test_validation_plan_writes_the_verdict_last_and_requests_by_registry() -> N
     assert done.request_target == "champion" and done.outcome.result == "passed"
     on_workspace = plan(passed, policy, registry="databricks", validated_at="T", event_id="e")
     assert on_workspace.request_target == "Production"
+    # Unity Catalog lives on the Databricks registry too, and promotes by alias
+    uc = Validation("main.mlops.churn", "3", [check("loads", "passed")], data="h", seconds=0.1)
+    on_uc = plan(uc, policy, registry="databricks", validated_at="T", event_id="e")
+    assert on_uc.request_target == "champion"
     failed = Validation("churn", "4", [check("loads", "passed"), check("slices", "failed")])
     refused = plan(failed, policy, registry="mlflow", validated_at="T", event_id="ev_2")
     assert refused.request_target is None
