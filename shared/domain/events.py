@@ -39,6 +39,7 @@ class Source(StrEnum):
     SLACK = "slack"
     HANDLER = "handler"  # emitted by another handler
     SWEEP = "sweep"  # found by the registry sweep (what a lost webhook would have said)
+    MODEL_TRIGGER = "model_trigger"  # a Databricks model update trigger's job forwarded it
     CLI = "cli"
     UI = "ui"
 

@@ -23,6 +23,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from mlops_hooks.shared.domain import events
+from mlops_hooks.shared.domain.errors import PermanentError
 from mlops_hooks.shared.domain.events import Event, Source
 
 OVERLAP_MS = 10_000  # how far behind the newest version seen the next sweep starts
@@ -94,6 +95,7 @@ class SweepRules:
     champion_alias: str
     promote_tag: str
     overlap_ms: int = OVERLAP_MS
+    source: Source = Source.SWEEP  # who found it (the keys do not depend on it)
 
 
 @dataclass
@@ -137,7 +139,7 @@ def decide(
     created_keys: dict[str, int] = {}
     for change in sorted(created, key=lambda c: (c.at_ms or 0, c.model, c.version)):
         event = events.model_registered(
-            Source.SWEEP,
+            rules.source,
             change.model,
             change.version,
             occurred_at=datetime.fromtimestamp((change.at_ms or 0) / 1000, UTC),
@@ -182,7 +184,7 @@ def _request(change: RegistryChange, rules: SweepRules, where: dict[str, Any]) -
     """The promotion request a change stands for, keyed as its webhook's would be."""
     if change.kind == "alias" and change.value == rules.challenger_alias:
         return events.promotion_requested(
-            Source.SWEEP,
+            rules.source,
             change.model,
             change.version,
             rules.champion_alias,
@@ -192,7 +194,7 @@ def _request(change: RegistryChange, rules: SweepRules, where: dict[str, Any]) -
         )
     if change.kind in ("tag", "transition_request") and change.value:
         return events.promotion_requested(
-            Source.SWEEP,
+            rules.source,
             change.model,
             change.version,
             change.value,
@@ -209,3 +211,41 @@ def _payload(change: RegistryChange) -> dict[str, Any]:
     if change.at_ms is not None:
         found["at_ms"] = change.at_ms
     return {"sweep": found}
+
+
+class UpdatesError(PermanentError, ValueError):
+    """A model update trigger's updates that cannot be read; the message is one line."""
+
+
+def trigger_events(updates_json: str, rules: SweepRules) -> list[Event]:
+    """The events a Databricks model update trigger's updates (``{{job.trigger.model.updates}}``:
+    ``[{"full_name", "version", "alias_name"}]``) stand for, with the keys the sweep gives the
+    same changes: a version ready is ``model_registered``, a challenger alias set a promotion
+    request; a model created (no version) and other aliases are nothing to act on."""
+    try:
+        updates = json.loads(updates_json or "[]")
+    except ValueError as exc:
+        raise UpdatesError(f"the updates are not JSON: {exc}") from None
+    if not isinstance(updates, list) or not all(isinstance(u, dict) for u in updates):
+        raise UpdatesError("the updates are not a JSON list of objects")
+    where = {"registry": rules.registry, "workspace": rules.workspace}
+    found: dict[str, Event] = {}
+    for update in updates:
+        model, version, alias = (update.get(k) for k in ("full_name", "version", "alias_name"))
+        if not isinstance(model, str) or not model or version is None:
+            continue
+        if isinstance(version, bool) or not str(version).isdigit():
+            raise UpdatesError(f"{model}: version {version!r} is not a version number")
+        version = str(int(str(version)))
+        if alias is None:
+            event = events.model_registered(
+                rules.source, model, version, payload={"trigger": update}, **where
+            )
+        else:
+            change = RegistryChange("alias", model, version, value=str(alias))
+            request = _request(change, rules, where)
+            if request is None:
+                continue
+            event = request.model_copy(update={"payload": {"trigger": update}})
+        found.setdefault(event.key, event)
+    return list(found.values())

@@ -137,7 +137,13 @@ def test_every_job_runs_an_existing_entry_point_with_its_own_parameter_names() -
     entry_points = PYPROJECT["project"]["entry-points"]["packages"]
     package = PYPROJECT["project"]["name"].replace("-", "_")
     jobs = BUNDLE["resources"]["jobs"]
-    assert set(jobs) == {"train", "batch_inference", "drift_check"}
+    assert set(jobs) == {
+        "train",
+        "batch_inference",
+        "drift_check",
+        "forward_model_versions",
+        "forward_challenger_aliases",
+    }
     for key, job in jobs.items():
         declared = {p["name"] for p in job["parameters"]}
         [task] = job["tasks"]

@@ -148,3 +148,32 @@ def test_an_unreachable_registry_is_reported_and_the_others_still_swept(tmp_path
         assert [r.event.model for r in ledger.list(kind=EventKind.MODEL_REGISTERED)] == ["churn"]
     finally:
         ledger.close()
+
+
+def test_trigger_updates_map_to_the_sweeps_events_once_each() -> None:
+    import json
+
+    import pytest
+
+    from mlops_hooks.shared.domain.events import Source
+    from mlops_hooks.shared.domain.sweep import SweepRules, UpdatesError, trigger_events
+
+    rules = SweepRules(
+        "databricks", None, "challenger", "champion", "mlops.promote", source=Source.MODEL_TRIGGER
+    )
+    updates = [
+        {"full_name": "m.s.churn", "version": 4},
+        {"full_name": "m.s.churn", "version": "4"},  # the same version twice in one batch
+        {"full_name": "m.s.churn", "version": 4, "alias_name": "challenger"},
+        {"full_name": "m.s.churn", "version": 3, "alias_name": "shadow"},  # not a request
+        {"full_name": "m.s.new"},  # a model created
+    ]
+    found = trigger_events(json.dumps(updates), rules)
+    assert [(e.kind.value, e.version, e.target) for e in found] == [
+        ("model_registered", "4", None),
+        ("promotion_requested", "4", "champion"),
+    ]
+    assert {e.source for e in found} == {Source.MODEL_TRIGGER}
+    assert trigger_events("", rules) == []
+    with pytest.raises(UpdatesError, match="not a version number"):
+        trigger_events(json.dumps([{"full_name": "m.s.x", "version": True}]), rules)
