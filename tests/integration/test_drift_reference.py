@@ -1,0 +1,58 @@
+"""The drift reference stays pinned to the champion's training version of its feature table
+(real Delta tables through delta-rs), after a retraining has written a newer version."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+from deltalake import DeltaTable, write_deltalake
+
+from mlops_hooks.shared.adapters.table_reader import TableReader
+from mlops_hooks.shared.domain import events
+from mlops_hooks.shared.domain.policy import parse_policy
+from mlops_hooks.shared.ports.registry import Lineage
+from mlops_hooks.shared.settings import Settings
+from tests.support.fakes import FakeModel, MemoryRegistry, dispatcher_over
+from tests.unit.test_drift import frame
+
+
+def test_a_retraining_never_moves_the_champions_drift_reference(tmp_path: Path) -> None:
+    features, scored_uri = str(tmp_path / "features"), str(tmp_path / "scored")
+    write_deltalake(features, frame(8000, 1))  # the champion's training: version 0
+    trained_on = DeltaTable(features).version()
+    # a retraining on drifted data overwrites the table: version 1 looks like today's data
+    write_deltalake(features, frame(8000, 9, shift_income=6.0), mode="overwrite")
+    assert DeltaTable(features).version() == trained_on + 1
+    today = frame(3000, 3, shift_income=6.0)
+    today["prediction"], today["model_version"], today["score_date"] = "No", "3", date(2026, 11, 23)
+    write_deltalake(scored_uri, today)
+
+    registry = MemoryRegistry()
+    registry.add("churn", "3", FakeModel(None), run_id="run-3")
+    registry.set_alias("churn", "champion", "3")
+    registry.runs["run-3"] = Lineage(
+        run_exists=True,
+        param_values={"features_table": features, "features_table_version": str(trained_on)},
+    )
+    policy = parse_policy(
+        "models:\n  - name: churn\n    drift: {window_days: 1}\n"
+        f"    jobs: {{batch_inference: {{params: {{output: {scored_uri}}}}}}}\n"
+    )
+    dispatcher, ledger = dispatcher_over(
+        tmp_path / "state",
+        registries={"mlflow": registry},
+        tables=TableReader(),
+        policy=policy,
+        settings=Settings(state_dir=tmp_path / "state", tables_uri=str(tmp_path / "tables")),
+    )
+    tick = events.scheduled(
+        "churn:drift", datetime(2026, 11, 24, 4, tzinfo=UTC), "drift_check", model="churn"
+    )
+    try:
+        done = dispatcher.process(dispatcher.submit(tick).record.id)
+    finally:
+        ledger.close()
+    # against version 0 the income shift is drift; against the latest version it would not be
+    assert done.outcome["result"] == "drifted", done.outcome
+    assert done.outcome["data"]["drifted"] == ["income"]
