@@ -138,8 +138,8 @@ class DatabricksRegistry:
         """
         from mlops_hooks.shared.adapters.pyfunc_model import PyfuncModel
 
+        self._credentials_for_mlflow()
         if is_unity_catalog(name):
-            self._credentials_for_mlflow()
             return PyfuncModel(
                 f"models:/{name}/{version}",
                 tracking_uri="databricks",
@@ -150,7 +150,7 @@ class DatabricksRegistry:
         return PyfuncModel(str(uri.artifact_uri), tracking_uri="databricks", can_evaluate=False)
 
     def _credentials_for_mlflow(self) -> None:
-        """MLflow's Unity Catalog download authenticates through databricks-sdk's default
+        """MLflow's downloads (Unity Catalog, DBFS) authenticate through databricks-sdk's default
         configuration, which reads the environment: give it this registry's workspace and token
         (from the settings, or the SSM secrets document on AWS), not whatever else is there.
         It also opens a tracking store: with none chosen, MLflow's default is a SQLite file in
