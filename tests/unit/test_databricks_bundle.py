@@ -9,6 +9,7 @@ import functools
 import importlib
 import inspect
 import itertools
+import json
 import re
 import textwrap
 import tomllib
@@ -54,6 +55,19 @@ def test_a_host_placeholder_a_deprecated_key_or_an_unknown_one_fails() -> None:
     unknown["resources"]["jobs"]["drift_check"]["max_concurent_runs"] = 1  # a typo
     [problem] = bundle_problems(unknown)
     assert problem.startswith("jobs.drift_check: Unexpected field 'max_concurent_runs'")
+    # the CLI's schema: a misspelt key anywhere in the root, a target, its workspace or an
+    # artifact; a deprecated one (a target's compute_id)
+    typo = copy.deepcopy(BUNDLE)
+    typo["targets"]["prod"]["workspace"]["roots_path"] = "/Workspace/x"
+    [problem] = bundle_problems(typo)
+    assert problem.startswith("targets.prod.workspace: Additional properties are not allowed")
+    old_key = copy.deepcopy(BUNDLE)
+    old_key["targets"]["dev"]["compute_id"] = "0123-abc"
+    assert bundle_problems(old_key) == ["targets.dev.compute_id: deprecated"]
+    not_a_flag = copy.deepcopy(BUNDLE)
+    not_a_flag["artifacts"]["mlops_hooks_wheel"]["dynamic_version"] = "sometimes"
+    problems = bundle_problems(not_a_flag)
+    assert problems and problems[0].startswith("artifacts.mlops_hooks_wheel.dynamic_version:")
     shared = copy.deepcopy(BUNDLE)
     shared["targets"]["staging"]["workspace"]["root_path"] = "/Shared/.bundle/x"
     del shared["targets"]["staging"]["run_as"]
@@ -68,9 +82,9 @@ def bundle_problems(bundle: dict[str, Any]) -> list[str]:
     models (unknown keys refused) with none of their [DEPRECATED] fields set; the host never in
     the file; staging and prod as a service principal under their own root path; a new wheel
     version per build."""
-    from databricks.bundles.jobs import Job
+    from databricks.bundles.jobs import Job, JobRunAs
 
-    problems = []
+    problems = schema_problems(bundle)
     for name, job in bundle["resources"]["jobs"].items():
         try:
             parsed = Job.from_dict(job)
@@ -87,6 +101,10 @@ def bundle_problems(bundle: dict[str, Any]) -> list[str]:
             problems.append(f"{where}workspace.host is set: the host comes from DATABRICKS_HOST")
     for target in ("staging", "prod"):
         spec = bundle["targets"][target]
+        try:
+            JobRunAs.from_dict(spec.get("run_as") or {})
+        except (ValueError, TypeError) as exc:
+            problems.append(f"targets.{target}.run_as: {exc}")
         if not (spec.get("run_as") or {}).get("service_principal_name"):
             problems.append(f"targets.{target}: no run_as service principal")
         root = (spec.get("workspace") or {}).get("root_path", "")
@@ -98,6 +116,62 @@ def bundle_problems(bundle: dict[str, Any]) -> list[str]:
         if artifact.get("dynamic_version") is not True:
             problems.append(f"artifacts.{name}: the same wheel version on every build")
     return problems
+
+
+SCHEMA = json.loads(
+    (ROOT / "tests" / "fixtures" / "databricks" / "bundle_schema_root.json").read_text()
+)
+
+
+def schema_problems(bundle: dict[str, Any]) -> list[str]:
+    """The bundle's root, targets, workspace, artifacts and variables against the Databricks
+    CLI's own JSON schema (the excerpt in tests/fixtures/databricks), and the keys it marks
+    deprecated."""
+    import jsonschema
+
+    validator = jsonschema.Draft202012Validator(SCHEMA)
+    problems = []
+    for error in validator.iter_errors(bundle):
+        deepest = error  # a oneOf's errors: the one furthest into the bundle, not "not a string"
+        while deepest.context:
+            deepest = max(
+                deepest.context, key=lambda e: (len(e.absolute_path), e.validator != "type")
+            )
+        where = ".".join(str(p) for p in deepest.absolute_path) or "the bundle"
+        problems.append(f"{where}: {deepest.message}")
+    problems += [f"{where}: deprecated" for where in _schema_deprecated(SCHEMA, bundle, "")]
+    return problems
+
+
+def _schema_deprecated(schema: dict[str, Any], value: Any, path: str) -> list[str]:
+    """The keys of ``value`` whose property schema says ``deprecated`` (through $ref, the
+    object branch of a oneOf, and maps' additionalProperties)."""
+    schema = _resolve(schema)
+    if "oneOf" in schema:
+        schema = _resolve(schema["oneOf"][0])
+    if not isinstance(value, dict):
+        return []
+    found = []
+    properties = schema.get("properties")
+    for key, item in value.items():
+        where = f"{path}.{key}" if path else key
+        if properties is not None and key in properties:
+            child = properties[key]
+            if child.get("deprecated"):
+                found.append(where)
+            found += _schema_deprecated(child, item, where)
+        elif properties is None and isinstance(schema.get("additionalProperties"), dict):
+            found += _schema_deprecated(schema["additionalProperties"], item, where)
+    return found
+
+
+def _resolve(schema: dict[str, Any]) -> dict[str, Any]:
+    while "$ref" in schema:
+        node: Any = SCHEMA
+        for part in schema["$ref"].removeprefix("#/").split("/"):
+            node = node[part]
+        schema = {**node, **{k: v for k, v in schema.items() if k != "$ref"}}
+    return schema
 
 
 def deprecated_in(obj: Any, path: str = "") -> list[str]:
