@@ -217,4 +217,6 @@ def carry_out(
             stage=stage,
             comment=comment,
         )
-    return registry.reject(name, version, stage=stage, comment=comment)
+    return registry.reject(
+        name, version, stage=stage, comment=comment, alias=policy.aliases.challenger
+    )

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 from mlops_hooks.shared.adapters.markdown import replace_section
 from mlops_hooks.shared.adapters.registry_common import (
     RegistryError,
+    drop_alias,
     move_champion,
     wait_until_ready,
 )
@@ -245,6 +246,10 @@ class DatabricksRegistry:
         self._needs_unity_catalog(name, "aliases")
         self.client.registered_models.set_alias(name, alias, int(version))
 
+    def remove_alias(self, name: str, alias: str) -> None:
+        self._needs_unity_catalog(name, "aliases")
+        self.client.registered_models.delete_alias(name, alias)
+
     def request_promotion(
         self, name: str, version: str, *, alias: str, stage: str, comment: str
     ) -> str:
@@ -275,10 +280,13 @@ class DatabricksRegistry:
         self.approve_transition(name, version, stage, comment)
         return f"approved the transition of v{version} to {stage} (existing versions archived)"
 
-    def reject(self, name: str, version: str, *, stage: str, comment: str) -> str:
+    def reject(
+        self, name: str, version: str, *, stage: str, comment: str, alias: str | None = None
+    ) -> str:
         if is_unity_catalog(name):
             self.set_tags(name, version, {tags.PROMOTION: "rejected"})
-            return f"tagged v{version} mlops.promotion=rejected"
+            done = f"tagged v{version} mlops.promotion=rejected"
+            return done + drop_alias(self, name, version, alias)
         if not self._open_request(name, version, stage):
             return f"no open transition request to {stage} for v{version} (already decided)"
         self.reject_transition(name, version, stage, comment)

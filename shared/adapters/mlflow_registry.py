@@ -11,7 +11,11 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from mlops_hooks.shared.adapters.markdown import replace_section
 from mlops_hooks.shared.adapters.mlflow_workspace import with_workspace, workspace_scope
-from mlops_hooks.shared.adapters.registry_common import move_champion, wait_until_ready
+from mlops_hooks.shared.adapters.registry_common import (
+    drop_alias,
+    move_champion,
+    wait_until_ready,
+)
 from mlops_hooks.shared.domain import tags
 from mlops_hooks.shared.domain.errors import VersionNotFound
 from mlops_hooks.shared.domain.sweep import ChangeScan, RegistryChange
@@ -176,9 +180,17 @@ class MlflowRegistry:
         return done
 
     @_in_workspace
-    def reject(self, name: str, version: str, *, stage: str, comment: str) -> str:
+    def reject(
+        self, name: str, version: str, *, stage: str, comment: str, alias: str | None = None
+    ) -> str:
         self.set_tags(name, version, {tags.PROMOTION: "rejected"})
-        return f"tagged v{version} mlops.promotion=rejected"
+        return f"tagged v{version} mlops.promotion=rejected" + drop_alias(
+            self, name, version, alias
+        )
+
+    @_in_workspace
+    def remove_alias(self, name: str, alias: str) -> None:
+        self.client.delete_registered_model_alias(name, alias)
 
     @_in_workspace
     def log_artifact(self, run_id: str, image: Image, artifact_path: str) -> str | None:

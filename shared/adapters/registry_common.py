@@ -36,6 +36,14 @@ def wait_until_ready(
         delay = min(delay * 2, 2.0)
 
 
+def drop_alias(registry: Any, name: str, version: str, alias: str | None) -> str:
+    """Take ``alias`` off ``version`` if it is still there (another version's stays); says so."""
+    if alias is None or registry.get_alias(name, alias) != str(version):
+        return ""
+    registry.remove_alias(name, alias)
+    return f"; removed alias {alias!r}"
+
+
 def move_champion(registry: Any, name: str, version: str, alias: str, previous_alias: str) -> str:
     """Alias ``alias`` to ``version``; the version it leaves keeps ``previous_alias``."""
     current = registry.get_alias(name, alias)

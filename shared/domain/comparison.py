@@ -9,7 +9,8 @@ seconds, not a loop of scikit-learn calls. ``metric_loop`` is that loop, kept as
 the tests and the benchmark check the numbers against.
 
 Decision: promote iff the challenger passed validation, the lower bound of the improvement's
-interval is at least ``min_improvement``, and no guardrail metric regresses (observed, on the
+interval is above ``min_improvement`` (strictly: a tie keeps the champion, so a retraining that
+changed nothing does not churn the alias), and no guardrail metric regresses (observed, on the
 whole holdout) by more than its allowance. No champion: a validated challenger is promoted.
 """
 
@@ -250,10 +251,15 @@ def compare(
     reasons = []
     if not challenger_validated:
         reasons.append("the challenger did not pass validation")
-    if primary.improvement_low < policy.min_improvement:
+    if primary.low == primary.high == 0:
+        reasons.append(
+            f"{primary.metric}: the challenger scores the same as the champion (the interval of "
+            "the improvement is 0 to 0): a tie keeps the champion"
+        )
+    elif primary.improvement_low <= policy.min_improvement:
         reasons.append(
             f"{primary.metric}: the {policy.confidence:.0%} interval of the improvement starts at "
-            f"{primary.improvement_low:+.4f}, below the required {policy.min_improvement:+.4f}"
+            f"{primary.improvement_low:+.4f}, not above the required {policy.min_improvement:+.4f}"
         )
     guardrails = []
     for metric, allowance in policy.guardrails.items():
@@ -270,7 +276,7 @@ def compare(
         reasons.append(
             f"{primary.metric} improves by {primary.improvement:+.4f} "
             f"({policy.confidence:.0%} interval of the improvement from "
-            f"{primary.improvement_low:+.4f}, required {policy.min_improvement:+.4f})"
+            f"{primary.improvement_low:+.4f}, required above {policy.min_improvement:+.4f})"
             + (", guardrails hold" if guardrails else "")
         )
     return Decision(promote, reasons, primary, guardrails, **common)

@@ -131,7 +131,12 @@ class Registry(Protocol):
         """Make the version champion (keeping the previous one findable); says what it did."""
         ...
 
-    def reject(self, name: str, version: str, *, stage: str, comment: str) -> str: ...
+    def reject(
+        self, name: str, version: str, *, stage: str, comment: str, alias: str | None = None
+    ) -> str:
+        """Turn the request down; ``alias`` (the challenger alias) comes off the version if it
+        is still there: a rejected version is nobody's challenger."""
+        ...
 
     def log_artifact(self, run_id: str, image: Image, artifact_path: str) -> str | None:
         """Attach a rendered picture to a run; returns a URL to it when the registry serves one."""

@@ -76,6 +76,8 @@ def test_better_challengers_are_promoted_and_worse_ones_rejected(
     wait_for(lambda: promotion_tag(v3), 120, "v3's promotion verdict")
     assert promotion_tag(v3) == "rejected"
     assert champion() == v2
+    # v3's validation asked for promotion with the challenger alias; rejected, it lost it
+    assert version_with_alias(client, name, "challenger") is None
     report = read_section(client.get_model_version(name, v3).description, "promotion")
     assert report.startswith(f"### mlops-hooks promotion: ❌ reject v{v3}")
     assert "interval of the improvement starts at" in report

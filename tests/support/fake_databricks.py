@@ -238,6 +238,14 @@ def add_registry_routes(fake: FakeHTTP, ws: Workspace) -> None:
         ws.touch(key[0])
         return 200, {"alias_name": key[1], "version_num": ws.aliases[key]}
 
+    @fake.route("DELETE", UC + "/{full_name}/aliases/{alias}")
+    def uc_delete_alias(req: Request) -> tuple[int, Any]:
+        key = (req.params["full_name"], req.params["alias"])
+        if ws.aliases.pop(key, None) is None:
+            return _not_found("alias")
+        ws.touch(key[0])
+        return 200, {}
+
     @fake.route("GET", UC + "/{full_name}/aliases/{alias}")
     def uc_get_alias(req: Request) -> tuple[int, Any]:
         key = (req.params["full_name"], req.params["alias"])

@@ -158,8 +158,10 @@ class MemoryRegistry:
         self.set_alias(name, alias, version)
         return f"moved {alias} to v{version}"
 
-    def reject(self, name, version, *, stage, comment) -> str:
+    def reject(self, name, version, *, stage, comment, alias=None) -> str:
         self.set_tags(name, version, {tags.PROMOTION: "rejected"})
+        if alias is not None and self.aliases.get((name, alias)) == str(version):
+            del self.aliases[(name, alias)]
         return "rejected"
 
     def log_artifact(self, run_id, image, artifact_path) -> str | None:

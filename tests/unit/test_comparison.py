@@ -85,3 +85,16 @@ def test_minimised_metrics_use_the_upper_end_of_the_delta() -> None:
     )
     assert result.primary.delta < 0 and result.primary.improvement_low == -result.primary.high
     assert result.promote
+
+
+def test_a_tie_keeps_the_champion_saying_so() -> None:
+    """A retraining that changed nothing scores exactly as the champion: no churn of the alias
+    (the default requires a strictly positive pessimistic improvement)."""
+    champion = classifier(1, 0.6)
+    same = Scored(champion.truth, champion.predicted, champion.scores, champion.classifier)
+    decision = compare(champion, same, Comparison(resamples=200), challenger_validated=True)
+    assert not decision.promote
+    assert decision.reasons == [
+        "roc_auc: the challenger scores the same as the champion (the interval of the "
+        "improvement is 0 to 0): a tie keeps the champion"
+    ]

@@ -29,11 +29,13 @@ def test_manual_mode_rejects_a_challenger_that_failed_validation_without_asking(
 ) -> None:
     registry, make = promotion_case
     registry.set_tags("churn", "2", {"mlops.validation": "failed"})
+    registry.set_alias("churn", "challenger", "2")  # the request, as a person set it
     dispatcher, notifier = make("manual")
     record = run(dispatcher, "2")
     assert record.outcome["result"] == "reject"
     assert not notifier.approvals and notifier.messages[0].verdict == "failed"
     assert registry.get_version("churn", "2").tags["mlops.promotion"] == "rejected"
+    assert registry.get_alias("churn", "challenger") is None  # a rejected version is no challenger
 
 
 def test_auto_mode_promotes_and_keeps_the_previous_champion(promotion_case) -> None:
