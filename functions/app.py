@@ -81,8 +81,9 @@ def create_app(runtime: Runtime | None = None) -> EdgeAPI:
         )
 
     @app.get("/healthz")
-    async def healthz() -> dict[str, str]:
-        return {"status": "ok"}
+    async def healthz() -> dict[str, Any]:
+        # refused deliveries by status since start: a wrong secret shows up here as 401s
+        return {"status": "ok", "rejected": runtime.rejections.counts()}
 
     from starlette.routing import Route
 

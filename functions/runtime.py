@@ -10,6 +10,8 @@ import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from mlops_hooks.functions.rejections import Rejections
+
 if TYPE_CHECKING:
     from mlops_hooks.functions.batching import GroupCommit
     from mlops_hooks.shared.dispatch import Dispatcher
@@ -47,6 +49,7 @@ class Runtime:
         self.insecure_no_signature = insecure_no_signature
         self.public = public
         self._group_commit: GroupCommit | None = None
+        self.rejections = Rejections()  # refused deliveries: logged (rate-limited), counted
 
     @property
     def settings(self) -> Settings:

@@ -56,6 +56,27 @@ def check_startup(settings: Settings, *, insecure_no_signature: bool) -> None:
         )
 
 
+def check_port(host: str, port: int) -> None:
+    """Refuse a port something already listens on, in one line (uvicorn would say so only
+    after everything had started, and after `serve` had said it was listening)."""
+    import socket
+
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except OSError as exc:
+        raise ServeError(f"cannot listen on {host}: {exc.strerror or exc}") from None
+    family, kind, proto, _, address = infos[0]
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
+        try:
+            probe.bind(address)
+        except OSError as exc:
+            raise ServeError(
+                f"cannot listen on {host}:{port}: {exc.strerror or exc} "
+                "(another serve? choose another --port)"
+            ) from None
+
+
 def run_server(
     settings: Settings,
     *,
@@ -73,6 +94,7 @@ def run_server(
     from mlops_hooks.shared.bootstrap import warm_up
     from mlops_hooks.shared.dispatch import WorkerPool
 
+    check_port(host, port)  # before anything starts, and before it says it is listening
     check_startup(settings, insecure_no_signature=insecure_no_signature)
     pool = WorkerPool(size=settings.workers, poll_seconds=settings.poll_seconds)
     try:

@@ -98,6 +98,7 @@ class SignedWebhook:
                 payload = b""
         except Rejected as exc:
             status, payload = exc.status, {"error": exc.reason}
+            self.runtime.rejections.note(scope.get("path", ""), exc.status, exc.reason)
         except Exception:  # a bug, not bad input: say so without leaking internals
             log.exception("webhook %s failed", scope.get("path"))
             status, payload = 500, {"error": "internal error; the event was not recorded"}

@@ -1,0 +1,64 @@
+"""`serve` says what it refuses: a busy port before anything starts, and every refused
+delivery in its log (one line, rate-limited, no secret) and in /healthz."""
+
+from __future__ import annotations
+
+import json
+import socket
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+
+import httpx
+
+from mlops_hooks.shared.domain.signatures import sign_mlflow
+from tests.conftest import WEBHOOK_SECRET
+from tests.support.processes import Proc, cli, wait_for
+
+
+def test_a_second_serve_on_a_busy_port_says_so_in_one_line_and_never_listens(
+    tmp_path: Path,
+) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = cli(
+            "serve",
+            "--port",
+            str(port),
+            env={"MLOPS_HOOKS_MLFLOW_WEBHOOK_SECRET": "s"},
+            cwd=tmp_path,
+        )
+    assert done.returncode != 0
+    said = done.stdout + done.stderr
+    [line] = [x for x in said.splitlines() if f"127.0.0.1:{port}" in x]
+    assert "cannot listen on" in line and "another --port" in line
+    assert "listening" not in said and "Traceback" not in said
+
+
+def test_a_wrong_secret_is_logged_and_counted(start_serve: Callable[..., Proc]) -> None:
+    serve = start_serve()
+    assert httpx.get(f"{serve.url}/healthz").json() == {"status": "ok", "rejected": {}}
+    body = json.dumps({"entity": "model_version", "action": "created", "data": {}}).encode()
+    for _ in range(3):  # a sender retrying with the wrong secret
+        delivery, stamp = str(uuid.uuid4()), str(int(time.time()))
+        refused = httpx.post(
+            f"{serve.url}/webhooks/mlflow",
+            content=body,
+            headers={
+                "X-MLflow-Signature": sign_mlflow("not-the-secret", delivery, stamp, body),
+                "X-MLflow-Delivery-Id": delivery,
+                "X-MLflow-Timestamp": stamp,
+            },
+        )
+        assert refused.status_code == 401
+    assert httpx.get(f"{serve.url}/healthz").json()["rejected"] == {"401": 3}
+    logged = wait_for(
+        lambda: [x for x in serve.output().splitlines() if "refused /webhooks/mlflow: 401" in x],
+        10,
+        "the refusal in serve's log",
+    )
+    assert len(logged) == 1  # the next two within the rate limit: counted, not logged
+    assert WEBHOOK_SECRET not in serve.output() and "not-the-secret" not in serve.output()
