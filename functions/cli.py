@@ -224,7 +224,16 @@ def events_list(
         )
     out.print(table)
     if not records:
-        out.print("no events recorded yet")
+        say(_nothing_listed(status, kind, show_all))
+
+
+def _nothing_listed(status: StatusChoice | None, kind: KindChoice | None, show_all: bool) -> str:
+    """What an empty listing means: nothing matched the filters, or nothing was recorded."""
+    wanted = [f"status {status.value}" for status in [status] if status]
+    wanted += [f"kind {kind.value}" for kind in [kind] if kind]
+    if wanted:
+        return f"no events with {' and '.join(wanted)}"
+    return "no events recorded yet" if show_all else "no events (--all also lists ticks and echoes)"
 
 
 @events_app.command("show")
@@ -252,6 +261,8 @@ def events_show(
         f"source: {record.source}   model: {record.model or '-'}   version: {record.version or '-'}"
     )
     say(f"attempts: {record.attempts}   deliveries: {record.deliveries}")
+    if record.event.reason:  # why it is ignored, or who asked (an action)
+        say(f"reason: {record.event.reason}")
     if record.last_error:
         say(f"last error: {record.last_error}")
     if record.outcome:

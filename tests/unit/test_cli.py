@@ -148,3 +148,16 @@ def test_an_inherited_mlflow_workspace_is_not_given_to_a_databricks_registry() -
     databricks_args: dict = {}
     _in_workspace(databricks_args, "team-a", databricks=True)  # MLFLOW_WORKSPACE set, --databricks
     assert mlflow_args == {"workspace": "team-a"} and databricks_args == {}
+
+
+def test_an_empty_listing_says_what_matched_and_show_gives_the_reason(state: Path) -> None:
+    dead = runner.invoke(app, ["events", "list", "--status", "dead"])
+    assert dead.exit_code == 0 and "no events with status dead" in dead.output
+    both = runner.invoke(app, ["events", "list", "--status", "dead", "--kind", "approval"])
+    assert "no events with status dead and kind approval" in both.output
+    ledger = SqliteLedger(state / "ledger.db")
+    why = "MLflow registered_model.created is not acted on"
+    ignored = ledger.record(events.ignored(Source.MLFLOW, "d9", why), now=1.8e9 + 2).record
+    ledger.close()
+    shown = runner.invoke(app, ["events", "show", ignored.id])
+    assert f"reason: {why}" in shown.output
