@@ -46,7 +46,14 @@ def plan(
     outcome = Outcome(
         result=result.verdict,
         summary=f"validation {result.verdict}"
-        + (f": {', '.join(result.failed)}" if failed else ""),
+        + (
+            f": {result.config_error} (a configuration problem, not the model's: fix it and "
+            "replay the event)"
+            if result.config_error
+            else f": {', '.join(result.failed)}"
+            if failed
+            else ""
+        ),
         data={
             "checks": {c.name: c.status for c in result.checks},
             "check_seconds": {c.name: round(c.seconds, 3) for c in result.checks},
@@ -61,6 +68,7 @@ def plan(
         # The verdict tag goes last: whoever waits for it finds the report and the other tags.
         tags={
             tags.VALIDATION_FAILED: failed,
+            tags.VALIDATION_ERROR: result.config_error or "",
             tags.VALIDATED_AT: validated_at,
             tags.VALIDATION_EVENT: event_id,
             tags.VALIDATION: result.verdict,
@@ -76,7 +84,9 @@ def message(name: str, version: str, result: Validation, link: str | None) -> No
         text=f"{len(result.checks)} checks on {result.data}",
         verdict=result.verdict,
         facts=[(c.name, c.status) for c in result.checks],
-        problems=[f"{c.name}: {c.reason}" for c in result.checks if c.status == "failed"],
+        problems=[result.config_error]
+        if result.config_error
+        else [f"{c.name}: {c.reason}" for c in result.checks if c.status == "failed"],
         link_url=link,
         link_label="Open the version",
     )

@@ -42,7 +42,12 @@ def read_section(description: str | None, section: str) -> str | None:
 
 # --- the validation report ------------------------------------------------------------------
 
-_MARK = {"passed": "✅ passed", "failed": "❌ failed", "skipped": "⏭️ skipped"}
+_MARK = {
+    "passed": "✅ passed",
+    "failed": "❌ failed",
+    "skipped": "⏭️ skipped",
+    "error": "⚠️ error (not the model's fault)",
+}
 
 
 def validation_markdown(
@@ -55,7 +60,13 @@ def validation_markdown(
 ) -> str:
     """The report a model version carries: verdict, a table of checks, the data, links."""
     failed = validation.failed
-    verdict = _MARK[validation.verdict] + (f": {', '.join(failed)}" if failed else "")
+    verdict = _MARK[validation.verdict] + (
+        f": {validation.config_error}"
+        if validation.config_error
+        else f": {', '.join(failed)}"
+        if failed
+        else ""
+    )
     rows = [
         "| check | result | numbers | threshold | reason |",
         "|---|---|---|---|---|",

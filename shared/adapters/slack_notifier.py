@@ -25,6 +25,7 @@ APPROVAL_BLOCK = "mlops_approval"  # the actions block removed once someone has 
 _ICON = {
     "passed": ":white_check_mark:",
     "failed": ":x:",
+    "error": ":warning:",
     "warning": ":warning:",
     "info": ":information_source:",
 }

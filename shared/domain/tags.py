@@ -9,7 +9,8 @@ from __future__ import annotations
 PREFIX = "mlops."
 
 # --- on a model version ---------------------------------------------------------------------
-VALIDATION = "mlops.validation"  # the verdict: passed | failed (written last)
+VALIDATION = "mlops.validation"  # the verdict: passed | failed | error (written last)
+VALIDATION_ERROR = "mlops.validation.error"  # why the checks could not run (verdict error)
 VALIDATION_FAILED = "mlops.validation.failed"  # the failing checks, comma-separated
 VALIDATION_EVENT = "mlops.validation.event"  # the event that validated it
 VALIDATED_AT = "mlops.validated_at"

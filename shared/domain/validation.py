@@ -57,13 +57,18 @@ class Validation:
     data: str = ""  # which data was used, for the report
     evaluation: Evaluation | None = None
     seconds: float = 0.0
+    # the checks could not run for a reason that is not the model's (the configured holdout
+    # cannot be read): the verdict is "error", never "failed"
+    config_error: str | None = None
 
     @property
     def failed(self) -> list[str]:
         return [c.name for c in self.checks if c.status == "failed"]
 
     @property
-    def verdict(self) -> Literal["passed", "failed"]:
+    def verdict(self) -> Literal["passed", "failed", "error"]:
+        if self.config_error:
+            return "error"
         return "failed" if self.failed else "passed"
 
 
@@ -91,6 +96,7 @@ class Context:
         self.lineage = lineage
         self.selected = selected
         self.load_error: str | None = None
+        self.holdout_error: str | None = None  # a configured holdout that cannot be read
         self.evaluation: Evaluation | None = None
 
     # --- the model ------------------------------------------------------------------------
@@ -120,7 +126,8 @@ class Context:
         try:
             return self._read_holdout()
         except Exception as exc:
-            return f"holdout unreadable: {_one_line(exc)}"
+            self.holdout_error = f"holdout unreadable: {_one_line(exc)}"
+            return self.holdout_error
 
     @property
     def has_holdout(self) -> bool:
@@ -544,6 +551,7 @@ def validate(
         data=_describe_data(ctx),
         evaluation=ctx.evaluation,
         seconds=time.perf_counter() - started,
+        config_error=ctx.holdout_error,
     )
 
 

@@ -150,3 +150,28 @@ def test_a_workspace_event_reaches_the_registry_in_its_workspace_and_so_does_its
     request = dispatcher.process(emitted)
     assert request.event.workspace == "team-a"
     assert set(registry.workspaces) == {"team-a"} and len(registry.workspaces) == 2
+
+
+def test_an_unreadable_holdout_is_an_error_not_the_models_failure(world) -> None:
+    """A configuration problem is not a bad model: verdict error with the reason, no request;
+    fixed and replayed, the same version passes and the reason is cleared."""
+    dispatcher, registry, notifier = world
+    holdout = dispatcher.deps.tables.frames.pop("memory://holdout")
+    record = deliver(dispatcher, "churn", "1")
+    assert record.status is Status.DONE and record.outcome["result"] == "error"
+    assert "holdout unreadable: FileNotFoundError" in record.outcome["summary"]
+    assert "not the model's" in record.outcome["summary"]
+    mv = registry.get_version("churn", "1")
+    assert mv.tags["mlops.validation"] == "error"
+    assert mv.tags["mlops.validation.error"].startswith("holdout unreadable:")
+    report = read_section(mv.description, "validation")
+    assert report.startswith("### mlops-hooks validation: ⚠️ error (not the model's fault)")
+    assert notifier.messages[0].verdict == "error"
+    assert registry.promotions == [] and record.outcome["emitted"] == []
+
+    dispatcher.deps.tables.frames["memory://holdout"] = holdout  # the path fixed
+    dispatcher.replay(record.id)
+    again = dispatcher.process(record.id)
+    assert again.outcome["result"] == "passed"
+    tags = registry.get_version("churn", "1").tags
+    assert tags["mlops.validation"] == "passed" and tags["mlops.validation.error"] == ""
