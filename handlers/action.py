@@ -38,7 +38,7 @@ def handle(event: Event, deps: Deps) -> Outcome:
         from mlops_hooks.handlers.sweep import sweep
 
         since = arguments.get("since")
-        return sweep(deps, since=datetime.fromisoformat(since) if since else None)
+        return sweep(deps, since=datetime.fromisoformat(since) if since else None, holder=event.id)
     if command == "register_webhook":
         return register_webhook(deps, arguments)
     raise PermanentError(f"unknown command {command!r}; known: {', '.join(COMMANDS)}")

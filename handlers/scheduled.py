@@ -31,7 +31,7 @@ def handle(event: Event, deps: Deps) -> Outcome:
     if event.task == "sweep":
         from mlops_hooks.handlers.sweep import sweep
 
-        return sweep(deps)
+        return sweep(deps, holder=event.id)
     if event.task == "drift_check":
         from mlops_hooks.handlers.drift_check import drift_check
 

@@ -25,9 +25,27 @@ def cursor_name(registry: str, workspace: str | None) -> str:
     return f"sweep:{registry}" + ("" if workspace is None else f"@{workspace}")
 
 
-def sweep(deps: Deps, *, since: datetime | None = None) -> Outcome:
+# One sweep at a time: ticks come every 10 s, and a registry that answers slowly (or not at
+# all: the SDK retries for a minute) must not take every worker from the events. The hold
+# lapses on its own if its worker dies.
+SWEEP_GUARD = "sweep:running"
+SWEEP_HOLD_SECONDS = 300.0
+
+
+def sweep(deps: Deps, *, since: datetime | None = None, holder: str) -> Outcome:
+    now = deps.clock.now()
+    hold = deps.guards.acquire(SWEEP_GUARD, holder, now=now, until=now + SWEEP_HOLD_SECONDS)
+    if not hold.held_by(holder):
+        return Outcome(result="skipped", summary=f"a sweep is already running ({hold.holder})")
+    try:
+        return _sweep(deps, since, now)
+    finally:
+        deps.guards.release(SWEEP_GUARD, holder)
+
+
+def _sweep(deps: Deps, since: datetime | None, now: float) -> Outcome:
     settings = deps.settings
-    now_ms = int(deps.clock.now() * 1000)
+    now_ms = int(now * 1000)
     outcome = Outcome(result="done")
     problems, lines = [], []
     for name in deps.registries:

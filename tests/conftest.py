@@ -44,9 +44,16 @@ WEBHOOK_SECRET = "test-webhook-secret"
 
 
 # MLflow exports these to the environment (mlflow.set_tracking_uri / set_registry_uri, as
-# MlflowRegistry calls them; WorkspaceContext): a test that leaves one behind would point every
-# later subprocess (serve, the CLI) at its server, long gone.
-MLFLOW_PROCESS_ENV = ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI", "MLFLOW_WORKSPACE")
+# MlflowRegistry calls them; WorkspaceContext), and DatabricksRegistry hands MLflow its workspace
+# through DATABRICKS_HOST / _TOKEN: a test that leaves one behind would point every later
+# subprocess (serve, the CLI) at its server, long gone (a serve would sweep a dead fake).
+MLFLOW_PROCESS_ENV = (
+    "MLFLOW_TRACKING_URI",
+    "MLFLOW_REGISTRY_URI",
+    "MLFLOW_WORKSPACE",
+    "DATABRICKS_HOST",
+    "DATABRICKS_TOKEN",
+)
 
 
 @pytest.fixture(autouse=True)

@@ -116,7 +116,7 @@ def test_versions_registered_while_serve_is_down_are_validated_by_one_sweep_tick
 
         def v4_twice() -> dict[str, Any] | None:
             [event] = [e for e in events_of(serve, name, "model_registered") if e["version"] == v4]
-            return event if event["deliveries"] == 2 else None
+            return event if event["deliveries"] >= 2 else None
 
         event = wait_for(v4_twice, WAIT, "v4 announced by both the webhook and the sweep")
         assert event["source"] == "mlflow"  # the webhook came first

@@ -177,3 +177,25 @@ def test_trigger_updates_map_to_the_sweeps_events_once_each() -> None:
     assert trigger_events("", rules) == []
     with pytest.raises(UpdatesError, match="not a version number"):
         trigger_events(json.dumps([{"full_name": "m.s.x", "version": True}]), rules)
+
+
+def test_one_sweep_at_a_time_so_a_slow_registry_never_takes_every_worker(tmp_path: Path) -> None:
+    from mlops_hooks.handlers.sweep import SWEEP_GUARD
+
+    dispatcher, ledger = dispatcher_over(tmp_path, registries={"mlflow": MemoryRegistry()})
+    try:
+        now = dispatcher.clock.now()
+        ledger.acquire(SWEEP_GUARD, "ev_slow", now=now, until=now + 300)  # a sweep still going
+        tick = events.action("sweep", {"since": None}, "r1", user="test")
+        skipped = dispatcher.process(dispatcher.submit(tick).record.id)
+        assert skipped.status is Status.DONE and skipped.outcome["result"] == "skipped"
+        assert skipped.outcome["summary"] == "a sweep is already running (ev_slow)"
+        ledger.release(SWEEP_GUARD, "ev_slow")
+        tick = events.action("sweep", {"since": None}, "r2", user="test")
+        done = dispatcher.process(dispatcher.submit(tick).record.id)
+        assert done.outcome["result"] == "done"
+        # released when it ended: the next one runs
+        again = events.action("sweep", {"since": None}, "r3", user="test")
+        assert dispatcher.process(dispatcher.submit(again).record.id).outcome["result"] == "done"
+    finally:
+        ledger.close()
