@@ -25,7 +25,6 @@ def check_startup(settings: Settings, *, insecure_no_signature: bool) -> None:
         load_policy(path)
     except PolicyError as exc:
         raise ServeError(f"invalid policy {path}:\n" + "\n".join(exc.errors)) from None
-    log.info("policy: %s", path or "built-in default (no mlops.yml)")
     if insecure_no_signature:
         log.warning(
             "INSECURE: --insecure-no-signature is on. Webhook signatures are NOT checked; "
@@ -38,10 +37,6 @@ def check_startup(settings: Settings, *, insecure_no_signature: bool) -> None:
                 "--poll-only finds changes with the registry sweep, but "
                 "MLOPS_HOOKS_SWEEP_SECONDS is 0 (off): set it to the tick in seconds (10)"
             )
-        log.info(
-            "poll-only: no registry webhooks; the registry sweep finds every change every %gs",
-            settings.sweep_seconds,
-        )
     elif settings.secret("mlflow_webhook_secret") is None:
         raise ServeError(
             "MLOPS_HOOKS_MLFLOW_WEBHOOK_SECRET is not set: every webhook must be signed. "
@@ -49,11 +44,67 @@ def check_startup(settings: Settings, *, insecure_no_signature: bool) -> None:
             "webhooks (--poll-only: the registry sweep finds every change), or pass "
             "--insecure-no-signature for a local experiment."
         )
-    if settings.secret("databricks_webhook_secret") is None:
-        log.info(
-            "MLOPS_HOOKS_DATABRICKS_WEBHOOK_SECRET is not set: /webhooks/databricks "
-            "answers 503 until it is"
+
+
+def announce(settings: Settings) -> None:
+    """Say at start-up what this serve will do: the policy (and its hash), the registries it
+    reaches (and whether they answer), which webhook routes take deliveries, the sweep. A
+    missing registry is said here, not discovered when the first version goes dead."""
+    import hashlib
+
+    path = settings.resolved_policy_path
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()[:12] if path else None
+    log.info(
+        "policy: %s", f"{path} (sha256 {digest})" if path else "built-in default (no mlops.yml)"
+    )
+    uri = settings.mlflow_tracking_uri
+    reached = [_registry_line(str(uri))] if uri and uri != "databricks" else []
+    if settings.databricks_host:
+        reached.append(f"databricks ({settings.databricks_host})")
+    if reached:
+        log.info("registries: %s", "; ".join(reached))
+    else:
+        log.warning(
+            "no registry is configured (MLFLOW_TRACKING_URI, DATABRICKS_HOST): events about "
+            "model versions fail until one is, and there is nothing to sweep"
         )
+    routes = [
+        ("/webhooks/mlflow", "mlflow_webhook_secret", "MLOPS_HOOKS_MLFLOW_WEBHOOK_SECRET"),
+        (
+            "/webhooks/databricks",
+            "databricks_webhook_secret",
+            "MLOPS_HOOKS_DATABRICKS_WEBHOOK_SECRET",
+        ),
+        ("/slack/actions", "slack_signing_secret", "SLACK_SIGNING_SECRET"),
+    ]
+    log.info(
+        "routes: %s",
+        "; ".join(
+            f"{route} takes signed deliveries"
+            if settings.secret(key)
+            else f"{route} answers 503 ({env} is not set)"
+            for route, key, env in routes
+        ),
+    )
+    if settings.sweep_seconds and reached:
+        mode = "poll-only: no registry webhooks, " if settings.poll_only else ""
+        log.info("%sregistry sweep every %gs", mode, settings.sweep_seconds)
+    else:
+        log.info("registry sweep off")
+
+
+def _registry_line(uri: str) -> str:
+    """The MLflow server, and whether its /health answers now (2 s at most)."""
+    import urllib.request
+
+    if not uri.startswith(("http://", "https://")):
+        return f"mlflow ({uri})"
+    try:
+        with urllib.request.urlopen(f"{uri.rstrip('/')}/health", timeout=2) as answer:  # noqa: S310
+            state = "answers" if answer.status == 200 else f"answers {answer.status}"
+    except Exception as exc:  # said, not fatal: it may be up by the first event
+        state = f"does not answer now ({type(exc).__name__})"
+    return f"mlflow ({uri}: {state})"
 
 
 def check_port(host: str, port: int) -> None:
@@ -96,6 +147,7 @@ def run_server(
 
     check_port(host, port)  # before anything starts, and before it says it is listening
     check_startup(settings, insecure_no_signature=insecure_no_signature)
+    announce(settings)
     pool = WorkerPool(size=settings.workers, poll_seconds=settings.poll_seconds)
     try:
         dispatcher = build_dispatcher(settings, queue=pool)

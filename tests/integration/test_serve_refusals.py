@@ -62,3 +62,21 @@ def test_a_wrong_secret_is_logged_and_counted(start_serve: Callable[..., Proc]) 
     )
     assert len(logged) == 1  # the next two within the rate limit: counted, not logged
     assert WEBHOOK_SECRET not in serve.output() and "not-the-secret" not in serve.output()
+
+
+def test_serve_says_at_start_what_it_reaches_and_what_is_missing(
+    start_serve: Callable[..., Proc], mlflow_server: Proc
+) -> None:
+    alone = start_serve()  # no MLFLOW_TRACKING_URI: said now, not when a version goes dead
+    said = alone.output()
+    assert "no registry is configured (MLFLOW_TRACKING_URI, DATABRICKS_HOST)" in said
+    assert (
+        "routes: /webhooks/mlflow takes signed deliveries; /webhooks/databricks answers 503" in said
+    )
+    assert "registry sweep off" in said and "policy: built-in default" in said
+    alone.stop()
+    reaching = start_serve(MLFLOW_TRACKING_URI=mlflow_server.url, MLOPS_HOOKS_SWEEP_SECONDS="10")
+    said = reaching.output()
+    assert f"registries: mlflow ({mlflow_server.url}: answers)" in said
+    assert "registry sweep every 10s" in said
+    assert WEBHOOK_SECRET not in said
