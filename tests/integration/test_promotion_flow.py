@@ -76,8 +76,13 @@ def test_better_challengers_are_promoted_and_worse_ones_rejected(
     wait_for(lambda: promotion_tag(v3), 120, "v3's promotion verdict")
     assert promotion_tag(v3) == "rejected"
     assert champion() == v2
-    # v3's validation asked for promotion with the challenger alias; rejected, it lost it
-    assert version_with_alias(client, name, "challenger") is None
+    # v3's validation asked for promotion with the challenger alias; rejected, it loses it
+    # (right after the rejection tag: wait for it, do not race it)
+    wait_for(
+        lambda: version_with_alias(client, name, "challenger") is None,
+        60,
+        "the challenger alias to come off the rejected v3",
+    )
     report = read_section(client.get_model_version(name, v3).description, "promotion")
     assert report.startswith(f"### mlops-hooks promotion: ❌ reject v{v3}")
     assert "interval of the improvement starts at" in report
