@@ -173,24 +173,29 @@ class Settings(BaseSettings):
 
     @property
     def sweep_workspace_list(self) -> list[str | None]:
-        names = [n.strip() for n in self.sweep_workspaces.split(",") if n.strip()]
+        names = comma_list(self.sweep_workspaces)
         return list(names) or [None]
 
     @property
     def sweep_uc_schema_list(self) -> list[str]:
-        return [n.strip() for n in self.sweep_uc_schemas.split(",") if n.strip()]
+        return comma_list(self.sweep_uc_schemas)
 
     @field_validator("sweep_uc_schemas")
     @classmethod
     def _catalog_dot_schema(cls, value: str) -> str:
-        bad = [n for n in value.split(",") if n.strip() and n.strip().count(".") != 1]
+        bad = [n for n in comma_list(value) if n.count(".") != 1]
         if bad:
-            raise ValueError(f"each entry is catalog.schema, not {bad[0].strip()!r}")
+            raise ValueError(f"each entry is catalog.schema, not {bad[0]!r}")
         return value
 
     def secret(self, name: str) -> str | None:
         value: SecretStr | None = getattr(self, name)
         return value.get_secret_value() if value else None
+
+
+def comma_list(text: str) -> list[str]:
+    """A comma-separated setting's entries, trimmed, empty ones dropped."""
+    return [n.strip() for n in text.split(",") if n.strip()]
 
 
 def settings_from(**overrides: object) -> Settings:
