@@ -18,6 +18,7 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
+from mlops_hooks.functions.cli_approve import approve, reject
 from mlops_hooks.functions.cli_common import (
     as_data,
     dispatcher_or_fail,
@@ -52,6 +53,8 @@ app.add_typer(webhooks_app, name="webhooks")
 app.add_typer(jobs_app, name="jobs")
 app.command()(drift)
 app.command()(demo)
+app.command()(approve)
+app.command()(reject)
 
 RequestOption = Annotated[
     str | None,
@@ -352,7 +355,13 @@ def policy_show(
     entry = policy.entry_for(name) if model else None
     origin = f"entry {entry.name!r}" if entry else "defaults"
     say(f"# policy for {name}: {policy.source}, {origin}")
-    effective = policy.for_model(name).model_dump(mode="json", exclude_none=True)
+    from mlops_hooks.functions.serve import slack_configured
+    from mlops_hooks.shared.domain.policy import how_approved
+
+    effective_policy = policy.for_model(name)
+    approval = how_approved(effective_policy.promotion, slack=slack_configured(settings_or_fail()))
+    say(f"# promotion: {approval}")
+    effective = effective_policy.model_dump(mode="json", exclude_none=True)
     print(yaml.safe_dump(effective, sort_keys=False), end="")
 
 

@@ -80,6 +80,20 @@ def who() -> str:
     return f"{user}@{socket.gethostname()}"
 
 
+def reviewer() -> str:
+    """Who decides from the command line: MLOPS_HOOKS_REVIEWER (a shared host, where the OS
+    user is a service account), else the OS user."""
+    import os
+
+    named = os.environ.get("MLOPS_HOOKS_REVIEWER", "").strip()
+    if named:
+        return named
+    try:
+        return getpass.getuser()
+    except Exception:
+        return "unknown"
+
+
 def run_action(
     command: str,
     arguments: dict[str, Any],
@@ -97,24 +111,39 @@ def run_action(
     at once (kept, and replayable with `events replay`).
     """
     from mlops_hooks.shared.domain import events
+
+    event = events.action(command, arguments, request_id or uuid.uuid4().hex, user=who())
+    return carry_out_here(
+        event,
+        what=command,
+        failure=failure,
+        timeout=timeout,
+        request_id=event.payload["request_id"],
+    )
+
+
+def carry_out_here(
+    event: Any, *, what: str, failure: str, timeout: float, request_id: str | None = None
+) -> EventRecord:
+    """Record ``event``, process it here (unless a running ``serve`` claimed it first) and wait
+    for its outcome; exit 1 with one line if it fails or times out."""
     from mlops_hooks.shared.ports.ledger import Status
 
     settings = settings_or_fail(max_attempts=1)
     dispatcher = dispatcher_or_fail(settings)
-    event = events.action(command, arguments, request_id or uuid.uuid4().hex, user=who())
     try:
         recorded = dispatcher.submit(event)
     except Exception as exc:
-        fail(f"could not record the {command} command: {one_line(exc)}", code=1)
-    if not recorded.created:
-        say(f"request {event.payload['request_id']} was recorded before as {event.id}:")
+        fail(f"could not record the {what} command: {one_line(exc)}", code=1)
+    if not recorded.created and request_id:
+        say(f"request {request_id} was recorded before as {event.id}:")
     terminal = (Status.DONE, Status.DEAD, Status.IGNORED)
     deadline = time.monotonic() + timeout
     record = recorded.record
     while record.status not in terminal:
         if time.monotonic() > deadline:
             fail(
-                f"{command}: no outcome after {timeout:g} s (event {record.id} is "
+                f"{what}: no outcome after {timeout:g} s (event {record.id} is "
                 f"{record.status.value}; a running `mlops-hooks serve` will finish it, see "
                 f"`mlops-hooks events show {record.id}`)",
                 code=1,

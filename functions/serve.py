@@ -57,6 +57,8 @@ def announce(settings: Settings) -> None:
     log.info(
         "policy: %s", f"{path} (sha256 {digest})" if path else "built-in default (no mlops.yml)"
     )
+    for line in approval_lines(settings):
+        log.info("promotion: %s", line)
     uri = settings.mlflow_tracking_uri
     reached = [_registry_line(str(uri))] if uri and uri != "databricks" else []
     if settings.databricks_host:
@@ -91,6 +93,27 @@ def announce(settings: Settings) -> None:
         log.info("%sregistry sweep every %gs", mode, settings.sweep_seconds)
     else:
         log.info("registry sweep off")
+
+
+def approval_lines(settings: Settings) -> list[str]:
+    """How a validated version becomes champion, per policy level, with what is configured."""
+    from mlops_hooks.shared.domain.policy import how_approved, load_policy
+
+    policy = load_policy(settings.resolved_policy_path)
+    slack = slack_configured(settings)
+    levels = [("defaults", "*"), *((f"model {e.name!r}", e.name) for e in policy.file.models)]
+    return [
+        f"{where}: {how_approved(policy.for_model(name).promotion, slack=slack)}"
+        for where, name in levels
+    ]
+
+
+def slack_configured(settings: Settings) -> bool:
+    """Reviewers can be asked on Slack: a way to post, and the signing secret for the clicks."""
+    return bool(
+        settings.secret("slack_signing_secret")
+        and (settings.secret("slack_bot_token") or settings.secret("slack_webhook_url"))
+    )
 
 
 def _registry_line(uri: str) -> str:

@@ -10,6 +10,7 @@ rejecting twice changes nothing the second time.
 
 from __future__ import annotations
 
+import shlex
 from collections.abc import Callable
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
@@ -51,7 +52,7 @@ def asks_reviewers(policy: ModelPolicy, verdict: str) -> bool:
 def planned_action(decision: Decision, policy: ModelPolicy, *, ask: bool) -> str:
     """Pure: what the report says will happen."""
     if ask:
-        return "awaiting a reviewer's approval on Slack (manual mode)"
+        return "awaiting a reviewer's approval (manual mode)"
     return f"{decision.verdict} ({policy.promotion.mode} mode)"
 
 
@@ -115,14 +116,17 @@ def handle(event: Event, deps: Deps) -> Outcome:
         link_url=registry.version_url(name, version),
         link_label="Open the version",
     )
+    posted = None
     if ask:
         action = planned
-        deps.notifier.request_approval(
+        posted = deps.notifier.request_approval(
             ApprovalRequest(
                 message=replace(message, title=f"Approve promotion? {name} v{version}"),
                 request_id=event.id,
                 table=deps.renderer.comparison_table(decision),
                 reviewers=policy.promotion.reviewers,
+                cli_reviewers=policy.promotion.cli_reviewers,
+                command_args=shlex.join([name, str(version)]),
             )
         )
     else:
@@ -141,6 +145,8 @@ def handle(event: Event, deps: Deps) -> Outcome:
             "interval": None
             if decision.primary is None
             else [decision.primary.low, decision.primary.high],
+            # where the request was posted, for a decision taken elsewhere to update it
+            **({"posted": posted} if posted else {}),
         },
     )
 

@@ -14,7 +14,7 @@ from dataclasses import replace
 from typing import Any
 
 from mlops_hooks.shared.domain.errors import MlopsHooksError
-from mlops_hooks.shared.ports.notifier import Answer, ApprovalRequest, Notification
+from mlops_hooks.shared.ports.notifier import Answer, ApprovalRequest, Notification, Posted
 
 # The buttons' action ids, which the edge maps back to a decision.
 APPROVE_ACTION = "mlops_approve"
@@ -185,8 +185,29 @@ class SlackNotifier:
     def notify(self, message: Notification) -> None:
         self._post(blocks_for(message), f"{message.title}: {message.verdict}")
 
-    def request_approval(self, request: ApprovalRequest) -> None:
-        self._post(approval_blocks(request), f"Approval requested: {request.message.title}")
+    def request_approval(self, request: ApprovalRequest) -> Posted:
+        blocks = approval_blocks(request)
+        where = self._post(blocks, f"Approval requested: {request.message.title}")
+        return None if where is None else {**where, "blocks": blocks}
+
+    def update_request(self, posted: Posted, text: str) -> bool:
+        """chat.update of a bot-posted request; an incoming webhook's message cannot be
+        updated, so the decision is posted as a message of its own."""
+        if posted is None or self._web is None:
+            self._post([{"type": "section", "text": {"type": "mrkdwn", "text": text[:3000]}}], text)
+            return False
+        from slack_sdk.errors import SlackApiError
+
+        try:
+            self._web.chat_update(
+                channel=posted["channel"],
+                ts=posted["ts"],
+                text=text,
+                blocks=answered_blocks(posted.get("blocks") or [], text),
+            )
+        except SlackApiError as exc:
+            raise SlackError(f"Slack chat.update failed: {exc.response.get('error')}") from None
+        return True
 
     def answer(self, answer: Answer) -> None:
         """Through the click's response_url: ephemeral, or replacing the request's buttons."""
@@ -205,16 +226,22 @@ class SlackNotifier:
             )
         _check(response, "response_url")
 
-    def _post(self, blocks: list[dict[str, Any]], fallback: str) -> None:
+    def _post(self, blocks: list[dict[str, Any]], fallback: str) -> dict[str, str] | None:
+        """Post; where the message is (channel, ts) when posted with the bot token (None: an
+        incoming webhook's message, which cannot be updated)."""
         # ``fallback`` is the text notifications and screen readers show
         if self._webhook is not None:
             _check(self._webhook.send(text=fallback, blocks=blocks), "webhook")
-            return
+            return None
         from slack_sdk.errors import SlackApiError
 
         try:
-            self._web.chat_postMessage(channel=self.channel, text=fallback, blocks=blocks)
+            response = self._web.chat_postMessage(
+                channel=self.channel, text=fallback, blocks=blocks
+            )
         except SlackApiError as exc:
             raise SlackError(
                 f"Slack chat.postMessage failed: {exc.response.get('error')}"
             ) from None
+        # chat.update wants the channel id chat.postMessage answers with (not a #name)
+        return {"channel": str(response.get("channel") or self.channel), "ts": str(response["ts"])}

@@ -137,6 +137,9 @@ class Promotion(_Strict):
     after_validation: Literal["request", "none"] = "request"
     target_stage: Literal["Staging", "Production"] = "Production"
     reviewers: list[str] = Field(default_factory=list)  # Slack user ids
+    # who may approve / reject from the command line (`mlops-hooks approve|reject`): OS user
+    # names, or the MLOPS_HOOKS_REVIEWER name on a shared host
+    cli_reviewers: list[str] = Field(default_factory=list)
 
 
 class Comparison(_Strict):
@@ -352,10 +355,11 @@ class Policy:
         said = []
         for where, entry in levels:
             promotion = _resolve(self.file, entry).promotion
-            if promotion.mode == "manual" and not promotion.reviewers:
+            if promotion.mode == "manual" and not (promotion.reviewers or promotion.cli_reviewers):
                 said.append(
-                    f"{where}: promotion.mode is manual but promotion.reviewers is empty, so "
-                    "nobody can approve a promotion (list Slack user ids, or use mode: auto)"
+                    f"{where}: promotion.mode is manual but promotion.reviewers and "
+                    "promotion.cli_reviewers are empty, so nobody can approve a promotion "
+                    "(list Slack user ids or OS user names, or use mode: auto)"
                 )
             resolved = _resolve(self.file, entry)
             globbed = entry is not None and any(ch in entry.name for ch in "*?[")
@@ -371,6 +375,31 @@ class Policy:
                     "(the model to train); landed data is not trained on until it is set"
                 )
         return said
+
+
+def how_approved(promotion: Promotion, *, slack: bool) -> str:
+    """Pure: how a validated version becomes champion under this promotion section, with what
+    is configured (said by ``serve`` at start-up and by ``policy show``)."""
+    if promotion.mode == "auto":
+        return "auto: a validated challenger that beats the champion is promoted"
+    routes = []
+    if promotion.reviewers:
+        routes.append(
+            f"a Slack click by {', '.join(promotion.reviewers)}"
+            if slack
+            else "Slack reviewers are listed but Slack is not configured (SLACK_BOT_TOKEN or "
+            "SLACK_WEBHOOK_URL, and SLACK_SIGNING_SECRET)"
+        )
+    if promotion.cli_reviewers:
+        routes.append(
+            f"`mlops-hooks approve MODEL VERSION` by {', '.join(promotion.cli_reviewers)}"
+        )
+    if not routes:
+        return (
+            "manual, and nobody can approve: list promotion.cli_reviewers (OS user names) or "
+            "promotion.reviewers (Slack user ids), or set promotion.mode: auto"
+        )
+    return "manual: " + "; ".join(routes)
 
 
 def default_policy() -> Policy:

@@ -31,6 +31,9 @@ class ApprovalRequest:
     request_id: str
     table: list[list[str]] = field(default_factory=list)  # header row, then one row per metric
     reviewers: list[str] = field(default_factory=list)
+    # who may decide from the command line, and the arguments that name the version there
+    cli_reviewers: list[str] = field(default_factory=list)
+    command_args: str = ""
 
 
 @dataclass(frozen=True)
@@ -49,9 +52,21 @@ class Answer:
     original: list[dict[str, Any]] = field(default_factory=list)
 
 
+# Where an approval request was posted (Slack with a bot token: its channel, ts and blocks), so
+# a decision taken elsewhere (the command line) can update it; None where a message cannot be
+# updated (an incoming webhook, the log).
+Posted = dict[str, Any] | None
+
+
 class Notifier(Protocol):
     def notify(self, message: Notification) -> None: ...
 
-    def request_approval(self, request: ApprovalRequest) -> None: ...
+    def request_approval(self, request: ApprovalRequest) -> Posted: ...
 
     def answer(self, answer: Answer) -> None: ...
+
+    def update_request(self, posted: Posted, text: str) -> bool:
+        """Say on the posted request (its buttons replaced) that it was decided elsewhere;
+        where it cannot be updated, say it as a new message. True if the request itself
+        changed."""
+        ...

@@ -116,3 +116,73 @@ def test_a_listed_reviewers_signed_click_promotes_once(
         assert json.dumps(by_result).count(SIGNING_SECRET) == 0
     finally:
         slack.stop()
+
+
+def test_a_cli_reviewer_approves_once_and_the_slack_request_says_so(
+    mlflow_server: Proc, validating_serve, churn, tmp_path: Path
+) -> None:
+    """`mlops-hooks approve` as a user runs it, beside a running `serve` (one ledger): a
+    reviewer not listed is refused, a listed one promotes, a second approve is told who decided;
+    the Slack request posted with the bot token is updated through chat.update."""
+    from tests.support.processes import cli
+
+    train, holdout_csv, model = churn
+    slack = FakeHTTP()
+    slack.route("POST", "/api/chat.postMessage")(
+        lambda req: (200, {"ok": True, "channel": "C1", "ts": "1800000000.000200"})
+    )
+    slack.route("POST", "/api/chat.update")(
+        lambda req: (200, {"ok": True, "channel": "C1", "ts": "1800000000.000200"})
+    )
+    slack_url = slack.start()
+    try:
+        policy = tmp_path / "mlops.yml"
+        policy.write_text(
+            POLICY.replace("HOLDOUT", str(holdout_csv)).replace(
+                "reviewers: [U_ALICE]", "reviewers: [U_ALICE], cli_reviewers: [carol]"
+            )
+        )
+        slack_env = {
+            "SLACK_BOT_TOKEN": "xoxb-test",
+            "MLOPS_HOOKS_SLACK_CHANNEL": "#models",
+            "MLOPS_HOOKS_SLACK_API_URL": slack_url + "/api/",
+        }
+        validating_serve(MLOPS_HOOKS_POLICY=str(policy), **slack_env)
+        client = MlflowClient(tracking_uri=mlflow_server.url)
+        name = f"approve-{uuid.uuid4().hex[:6]}"
+        version = log_and_register(mlflow_server.url, name, model, train, client=client)
+        wait_for(lambda: slack.calls("POST", "/api/chat.postMessage"), 120, "the request")
+        env = {
+            "MLFLOW_TRACKING_URI": mlflow_server.url,
+            "MLOPS_HOOKS_STATE_DIR": str(tmp_path / "state-0"),  # the serve's ledger
+            "MLOPS_HOOKS_POLICY": str(policy),
+            **slack_env,  # the same variables as the serve's (README: a second terminal)
+        }
+
+        mallory = cli(
+            "approve", name, version, env={**env, "MLOPS_HOOKS_REVIEWER": "mallory"}, cwd=tmp_path
+        )
+        assert mallory.returncode == 1
+        assert "Not allowed: mallory is not a reviewer" in mallory.stdout
+        assert version_with_alias(client, name) is None
+
+        carol = {**env, "MLOPS_HOOKS_REVIEWER": "carol"}
+        done = cli("approve", name, version, "--reason", "beats v0", env=carol, cwd=tmp_path)
+        assert done.returncode == 0, done.stderr
+        assert version_with_alias(client, name) == version
+        tags = client.get_model_version(name, version).tags
+        assert tags["mlops.approval"] == "approved" and tags["mlops.approval.by"] == "carol"
+        [update] = [sent_fields(c) for c in slack.calls("POST", "/api/chat.update")]
+        assert update["channel"] == "C1" and update["ts"] == "1800000000.000200"
+        assert update["text"].startswith(":white_check_mark: *Approved* by carol from the")
+        assert not [b for b in update["blocks"] if b.get("block_id") == "mlops_approval"]
+
+        again = cli("reject", name, version, env=carol, cwd=tmp_path)
+        assert again.returncode == 1
+        assert "Already decided: approve by carol (command line)" in again.stdout
+        assert version_with_alias(client, name) == version
+        missing = cli("approve", name, "99", env=carol, cwd=tmp_path)
+        assert missing.returncode == 1
+        assert f"no promotion request for {name} v99" in missing.stderr
+    finally:
+        slack.stop()

@@ -11,7 +11,7 @@ import pandas as pd
 from mlops_hooks.shared.adapters.markdown import replace_section
 from mlops_hooks.shared.domain import tags
 from mlops_hooks.shared.domain.sweep import ChangeScan, RegistryChange
-from mlops_hooks.shared.ports.notifier import Answer, ApprovalRequest, Notification
+from mlops_hooks.shared.ports.notifier import Answer, ApprovalRequest, Notification, Posted
 from mlops_hooks.shared.ports.registry import Evaluation, InputColumn, Lineage, ModelVersion
 
 
@@ -215,12 +215,18 @@ class RecordingNotifier:
     messages: list[Notification] = field(default_factory=list)
     approvals: list[ApprovalRequest] = field(default_factory=list)
     answers: list[Answer] = field(default_factory=list)
+    updates: list[tuple[Posted, str]] = field(default_factory=list)
 
     def notify(self, message: Notification) -> None:
         self.messages.append(message)
 
-    def request_approval(self, request: ApprovalRequest) -> None:
+    def request_approval(self, request: ApprovalRequest) -> Posted:
         self.approvals.append(request)
+        return {"channel": "C-FAKE", "ts": str(len(self.approvals))}
+
+    def update_request(self, posted: Posted, text: str) -> bool:
+        self.updates.append((posted, text))
+        return posted is not None
 
     def answer(self, answer: Answer) -> None:
         self.answers.append(answer)

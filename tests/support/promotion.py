@@ -23,7 +23,7 @@ models:
   - name: churn
     holdout: {uri: "memory://holdout", label: Churn}
     comparison: {resamples: 200}
-    promotion: {mode: MODE, reviewers: [U_ALICE, U_BOB]}
+    promotion: {mode: MODE, reviewers: [U_ALICE, U_BOB], cli_reviewers: [carol]}
 """
 
 

@@ -97,3 +97,51 @@ def test_auto_mode_requests_are_not_awaiting_approval(promotion_case) -> None:
     _, record = click(dispatcher, request.id, "U_ALICE")
     assert record.outcome["result"] == "not_awaiting"
     assert registry.get_alias("churn", "champion") == "1"
+
+
+def cli_decision(dispatcher, request_id: str, user: str, decision: str = "approve"):
+    """What `mlops-hooks approve|reject` records (functions/cli_approve.py)."""
+    from mlops_hooks.shared.domain import events
+    from mlops_hooks.shared.domain.events import Source
+
+    event = events.approval(
+        f"cli:{request_id}:{user}:{decision}",
+        source=Source.CLI,
+        reason=f"{decision} by {user} (command line)",
+        payload={
+            "request_id": request_id,
+            "decision": decision,
+            "user_id": user,
+            "user_name": user,
+            "reason": "better on the holdout",
+        },
+    )
+    return dispatcher.process(dispatcher.submit(event).record.id)
+
+
+def test_a_cli_reviewer_decides_once_and_the_slack_request_is_updated(promotion_case) -> None:
+    registry, make = promotion_case
+    dispatcher, notifier = make("manual")
+    request = run(dispatcher, "2")
+    assert request.outcome["data"]["posted"] == {"channel": "C-FAKE", "ts": "1"}
+    [asked] = notifier.approvals
+    assert asked.cli_reviewers == ["carol"] and asked.command_args == "churn 2"
+
+    refused = cli_decision(dispatcher, request.id, "U_ALICE")  # a Slack id is not a CLI name
+    assert refused.outcome["result"] == "not_allowed"
+    assert "promotion.cli_reviewers" in refused.outcome["summary"]
+    assert registry.get_alias("churn", "champion") == "1"
+
+    record = cli_decision(dispatcher, request.id, "carol")
+    assert record.outcome["result"] == "approved", record.outcome
+    assert registry.get_alias("churn", "champion") == "2"
+    section = read_section(registry.get_version("churn", "2").description, "approval")
+    assert "by carol from the command line" in section and "better on the holdout" in section
+    [(posted, text)] = notifier.updates
+    assert posted == {"channel": "C-FAKE", "ts": "1"}
+    assert text.startswith(":white_check_mark: *Approved* by carol from the command line")
+
+    again = cli_decision(dispatcher, request.id, "carol", "reject")
+    assert again.outcome["result"] == "already_decided"
+    assert "approve by carol (command line)" in again.outcome["summary"]
+    assert registry.get_alias("churn", "champion") == "2"

@@ -126,9 +126,10 @@ def test_policy_check_cli(tmp_path: Path) -> None:
     nobody.write_text("models:\n  - name: churn\n    promotion: {mode: manual}\n")
     warned = runner.invoke(app, ["policy", "check", str(nobody)])
     assert warned.exit_code == 0 and "ok (churn)" in warned.output
-    assert "model 'churn': promotion.mode is manual but promotion.reviewers is empty" in (
-        warned.output
-    )
+    assert (
+        "model 'churn': promotion.mode is manual but promotion.reviewers and "
+        "promotion.cli_reviewers are empty"
+    ) in " ".join(warned.output.split())
 
 
 def test_policy_show_cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -14,7 +14,7 @@ def test_manual_mode_reports_and_asks_but_does_not_promote(promotion_case) -> No
     assert record.outcome["result"] == "awaiting_approval"
     assert registry.get_alias("churn", "champion") == "1"
     report = read_section(registry.get_version("churn", "2").description, "promotion")
-    assert "**Action:** awaiting a reviewer's approval on Slack (manual mode)" in report
+    assert "**Action:** awaiting a reviewer's approval (manual mode)" in report
     [asked] = notifier.approvals
     assert not notifier.messages  # the approval request is the message
     assert asked.request_id == record.id and asked.reviewers == ["U_ALICE", "U_BOB"]
