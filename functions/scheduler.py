@@ -20,6 +20,7 @@ from mlops_hooks.shared.domain import events
 
 if TYPE_CHECKING:
     from mlops_hooks.shared.dispatch import Dispatcher
+    from mlops_hooks.shared.domain.policy import Policy
     from mlops_hooks.shared.ports.ledger import Recorded
 
 log = logging.getLogger("mlops_hooks.scheduler")
@@ -57,16 +58,28 @@ class Scheduler:
     @classmethod
     def from_policy(cls, dispatcher: Dispatcher) -> Scheduler:
         settings = dispatcher.deps.settings
+        rules = cls.rules_of(dispatcher, dispatcher.deps.loaded_policy())
+        return cls(dispatcher, rules, poll_seconds=settings.scheduler_poll_seconds)
+
+    def replan(self, policy: Policy) -> None:
+        """The rules of a reloaded policy (the ticks stay); rules already due keep their
+        place (a rule's name is its identity)."""
+        self.rules = self.rules_of(self.dispatcher, policy)
+        log.info("scheduler: %s", ", ".join(f"{r.name} ({r.cron})" for r in self.rules) or "none")
+
+    @staticmethod
+    def rules_of(dispatcher: Dispatcher, policy: Policy) -> list[Rule]:
+        settings = dispatcher.deps.settings
         rules = [
             Rule(name, schedule.cron, schedule.task, model)
-            for name, schedule, model in dispatcher.deps.loaded_policy().schedules()
+            for name, schedule, model in policy.schedules()
         ]
         if settings.reconcile_cron:
             rules.append(Rule(RECONCILE_RULE, settings.reconcile_cron, "reconcile"))
         if settings.sweep_seconds and dispatcher.deps.registries:  # nothing to sweep without
             every = settings.sweep_seconds
             rules.append(Rule(SWEEP_RULE, f"every {every:g}s", "sweep", every_seconds=every))
-        return cls(dispatcher, rules, poll_seconds=settings.scheduler_poll_seconds)
+        return rules
 
     def tick(self, now: float | None = None) -> list[Recorded]:
         """Submit each rule's latest due time, if not submitted yet; returns what was recorded."""
@@ -97,6 +110,7 @@ class Scheduler:
         def loop() -> None:
             while not self._stop.is_set():
                 try:
+                    self.dispatcher.deps.loaded_policy()  # an edited policy file is seen here
                     self.tick()
                 except Exception:
                     log.exception("scheduler tick failed; trying again")

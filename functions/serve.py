@@ -184,6 +184,7 @@ def run_server(
     from mlops_hooks.functions.scheduler import Scheduler
 
     scheduler = Scheduler.from_policy(dispatcher)
+    _follow_policy_edits(dispatcher, scheduler)
     scheduler.start()
     public = host not in LOOPBACK
     if public and settings.secret("api_token") is None:
@@ -210,6 +211,37 @@ def run_server(
         pool.stop()
         runtime.close()
         dispatcher.ledger.close()
+
+
+def _follow_policy_edits(dispatcher: Any, scheduler: Any) -> None:
+    """A reloaded policy re-plans the schedules and retries the validations that ended in a
+    configuration error (a holdout that could not be read may be readable now)."""
+    from mlops_hooks.shared.domain.policy import PolicyWatch
+
+    watch = dispatcher.deps.policy
+    if isinstance(watch, PolicyWatch):
+        watch.on_change.extend([scheduler.replan, lambda _: retry_config_errors(dispatcher)])
+
+
+def retry_config_errors(dispatcher: Any, *, scan: int = 1000) -> list[str]:
+    """Queue again the newest validations whose verdict was ``error``; returns their ids."""
+    from mlops_hooks.shared.domain.events import EventKind
+    from mlops_hooks.shared.ports.ledger import Status
+
+    ledger, now = dispatcher.ledger, dispatcher.clock.now()
+    errored = [
+        r.id
+        for r in ledger.list(kind=EventKind.MODEL_REGISTERED, status=Status.DONE, limit=scan)
+        if (r.outcome or {}).get("result") == "error"
+    ]
+    for event_id in errored:
+        ledger.requeue(event_id, now=now, reason="policy changed")
+        dispatcher.queue.notify(event_id)
+    if errored:
+        log.info(
+            "policy changed: %d validation(s) with a configuration error queued again", len(errored)
+        )
+    return errored
 
 
 def _start_ingest(settings: Settings, dispatcher: Any) -> Any:

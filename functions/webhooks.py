@@ -17,6 +17,7 @@ from pydantic import ValidationError
 from starlette.types import Receive, Scope, Send
 
 from mlops_hooks.functions.errors import Rejected
+from mlops_hooks.shared.domain.events import is_repeated_request, repeated
 from mlops_hooks.shared.domain.signatures import SignatureError, verify_databricks, verify_mlflow
 from mlops_hooks.shared.ports.ledger import UNRECORDABLE, Status
 
@@ -138,6 +139,10 @@ class SignedWebhook:
             raise Rejected(
                 503, f"could not record the event ({type(exc).__name__}); retry"
             ) from exc
+        if not recorded.created and is_repeated_request(event, recorded.record):
+            recorded = await runtime.group_commit.submit(repeated(event))
+            if recorded.created:
+                log.info("%s: a repeated request, recorded as %s", event.key, recorded.record.id)
         record = recorded.record
         if record.status is Status.IGNORED:
             return {

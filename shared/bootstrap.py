@@ -223,9 +223,10 @@ def _webhooks_from(settings: Settings) -> Any:
 
 
 def _policy_from(settings: Settings) -> Any:
-    from mlops_hooks.shared.domain.policy import load_policy
+    """The policy file, watched: an edit applies to the next event without a restart."""
+    from mlops_hooks.shared.domain.policy import PolicyWatch
 
-    return load_policy(settings.resolved_policy_path)
+    return PolicyWatch(settings.policy)
 
 
 def warm_up(deps: Deps) -> None:

@@ -123,6 +123,7 @@ class Dispatcher:
             self.ledger.complete(record.id, token=token, outcome=outcome.as_json([]), now=now())
             return
         try:
+            policy = self.deps.loaded_policy().digest  # the policy this handler decided under
             outcome = handler(event, self.deps) or Outcome()
         except Exception as exc:
             error = f"{type(exc).__name__}: {exc}"
@@ -146,7 +147,9 @@ class Dispatcher:
         emitted = [r.record.id for r in self.submit_many(children)] if children else []
         for name, value in outcome.cursors.items():  # only past what is recorded
             self.ledger.save_cursor(name, value, now=now())
-        self.ledger.complete(record.id, token=token, outcome=outcome.as_json(emitted), now=now())
+        self.ledger.complete(
+            record.id, token=token, outcome=outcome.as_json(emitted, policy), now=now()
+        )
         for event_id in outcome.wake:
             self.queue.notify(event_id)
 

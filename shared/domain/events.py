@@ -143,6 +143,29 @@ def promotion_requested(
     )
 
 
+def is_repeated_request(event: Event, recorded: Any) -> bool:
+    """A person's request made again after the first was decided (``mlops.promote`` set again,
+    the challenger alias set again): a new fact, not a re-delivery. Only a webhook delivery
+    (its own delivery id) sent after the recorded request finished counts; a retry of the same
+    delivery, the sweep, and the echo of a handler's own alias move (sent before its request
+    finished) collapse into the recorded event as before."""
+    finished = getattr(recorded, "finished_at", None)
+    return (
+        event.kind is EventKind.PROMOTION_REQUESTED
+        and bool(event.delivery_id)
+        and event.delivery_id != recorded.event.delivery_id
+        and finished is not None
+        and event.occurred_at > finished
+    )
+
+
+def repeated(event: Event) -> Event:
+    """The repeated request as an event of its own, keyed by its delivery (whose retries
+    collapse into it)."""
+    # a new model, not model_copy: the id is cached from the key
+    return Event(**{**event.model_dump(), "key": f"{event.key}:again:{event.delivery_id}"})
+
+
 def data_landed(bucket: str, object_key: str, etag_or_sequencer: str, **fields: Any) -> Event:
     return Event(
         kind=EventKind.DATA_LANDED,

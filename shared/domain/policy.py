@@ -11,6 +11,8 @@ key, except ``checks``, which a level replaces whole (so a model can run fewer c
 from __future__ import annotations
 
 import fnmatch
+import logging
+from collections.abc import Callable
 from enum import StrEnum
 from pathlib import Path
 from typing import Any, Literal
@@ -26,6 +28,8 @@ from pydantic import (
 
 from mlops_hooks.shared.domain.errors import ConfigError
 from mlops_hooks.shared.domain.metrics import CATALOGUE
+
+log = logging.getLogger("mlops_hooks.policy")
 
 
 class PolicyError(ConfigError):
@@ -304,9 +308,16 @@ def _merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
 class Policy:
     """A loaded policy file (or the built-in default) answering "what applies to MODEL?"."""
 
-    def __init__(self, file: PolicyFile, source: str = "built-in default") -> None:
+    def __init__(
+        self, file: PolicyFile, source: str = "built-in default", digest: str = "built-in"
+    ) -> None:
         self.file = file
         self.source = source
+        self.digest = digest  # the first 12 hex digits of the file's sha256: in every outcome
+
+    @property
+    def label(self) -> str:
+        return self.source if self.digest == "built-in" else f"{self.source} (sha256 {self.digest})"
 
     def entry_for(self, model: str) -> ModelEntry | None:
         return next((e for e in self.file.models if fnmatch.fnmatchcase(model, e.name)), None)
@@ -402,6 +413,87 @@ def how_approved(promotion: Promotion, *, slack: bool) -> str:
     return "manual: " + "; ".join(routes)
 
 
+def text_digest(text: str) -> str:
+    import hashlib
+
+    return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
+class PolicyWatch:
+    """The policy in force, re-read when its file changes: ``serve`` picks up an edit without
+    a restart. An edit is validated first; an invalid one is refused (its line-precise errors
+    logged once) and the policy in force stays. Unset, it watches ./mlops.yml (the built-in
+    default while there is none). Checked at most every ``check_seconds`` (a stat call)."""
+
+    def __init__(
+        self,
+        path: Path | None,
+        *,
+        check_seconds: float = 1.0,
+        on_change: list[Callable[[Policy], None]] | None = None,
+    ) -> None:
+        import threading
+
+        self.explicit = path is not None
+        self.path = Path(path) if path is not None else Path("mlops.yml")
+        self.check_seconds = check_seconds
+        self.on_change = on_change if on_change is not None else []
+        self._lock = threading.Lock()
+        self._stat: tuple[int, int] | None = None
+        self._checked = float("-inf")
+        self._refused: str | None = None
+        self.current = load_policy(self.path if self.explicit or self.path.exists() else None)
+        self._stat = self._stat_now()
+
+    def __call__(self) -> Policy:
+        import time
+
+        if time.monotonic() - self._checked < self.check_seconds:
+            return self.current
+        with self._lock:
+            self._checked = time.monotonic()
+            stat = self._stat_now()
+            if stat == self._stat:
+                return self.current
+            self._stat = stat
+            changed = self._reload(stat)
+        if changed:
+            for callback in self.on_change:
+                try:
+                    callback(self.current)
+                except Exception:  # a callback's failure never undoes the reload
+                    log.exception("after the policy reload")
+        return self.current
+
+    def _stat_now(self) -> tuple[int, int] | None:
+        try:
+            found = self.path.stat()
+        except OSError:
+            return None
+        return (found.st_mtime_ns, found.st_size)
+
+    def _reload(self, stat: tuple[int, int] | None) -> bool:
+        if stat is None and not self.explicit:  # ./mlops.yml removed: the built-in default
+            fresh = default_policy()
+        else:
+            try:
+                fresh = load_policy(self.path)
+            except PolicyError as exc:
+                said = "\n".join(exc.errors)
+                if said != self._refused:
+                    self._refused = said
+                    log.error(
+                        "policy edit refused; still in force: %s\n%s", self.current.label, said
+                    )
+                return False
+        self._refused = None
+        if fresh.digest == self.current.digest:
+            return False
+        log.info("policy reloaded: %s (was %s)", fresh.label, self.current.label)
+        self.current = fresh
+        return True
+
+
 def default_policy() -> Policy:
     return Policy(PolicyFile())
 
@@ -461,7 +553,7 @@ def parse_policy(text: str, name: str = "policy") -> Policy:
                 )
     if problems:
         raise PolicyError(problems)
-    return Policy(file, source=name)
+    return Policy(file, source=name, digest=text_digest(text))
 
 
 def _resolve(file: PolicyFile, entry: ModelEntry | None) -> ModelPolicy:

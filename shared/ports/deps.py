@@ -79,13 +79,17 @@ class Deps:
         return found.in_workspace(workspace) if workspace is not None else found
 
     def loaded_policy(self) -> Policy:
-        """The policy, loaded on first use (the built-in default when none is set)."""
-        from mlops_hooks.shared.domain.policy import Policy, default_policy
+        """The policy in force: loaded on first use (the built-in default when none is set);
+        a ``PolicyWatch`` is asked each time (it re-reads an edited file)."""
+        from mlops_hooks.shared.domain.policy import Policy, PolicyWatch, default_policy
 
         if self.policy is None:
             self.policy = default_policy()
+        elif isinstance(self.policy, PolicyWatch):
+            return self.policy()
         elif not isinstance(self.policy, Policy):
             self.policy = self.policy()
+            return self.loaded_policy()  # a factory may give a watch
         return self.policy
 
     def policy_for(self, model: str) -> ModelPolicy:

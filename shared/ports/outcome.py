@@ -26,12 +26,14 @@ class Outcome:
     wake: list[str] = field(default_factory=list)
     cursors: dict[str, str] = field(default_factory=dict)
 
-    def as_json(self, emitted: list[str]) -> dict[str, Any]:
+    def as_json(self, emitted: list[str], policy: str | None = None) -> dict[str, Any]:
+        """``policy``: the digest of the policy in force when the handler ran."""
         return {
             "result": self.result,
             "summary": self.summary,
             "data": self.data,
             "emitted": emitted,
+            **({"policy": policy} if policy else {}),
         }
 
 

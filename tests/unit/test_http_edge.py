@@ -545,3 +545,48 @@ def test_bolt_pythons_block_actions_payload_is_ignored_and_with_our_button_an_ap
     assert approval.event.payload["user_name"] == "primary-owner"
     assert approval.event.payload["action_ts"] == "1596530385.194939"
     assert approval.event.payload["response_url"] == doc["response_url"]
+
+
+def test_a_request_made_again_after_its_decision_is_a_new_event(client, dispatcher) -> None:
+    """mlops.promote set again after the first request was decided: a person's second request
+    (a new delivery, sent after the decision), not a re-delivery; its retries collapse."""
+    from datetime import UTC, datetime, timedelta
+
+    def tag_set(at: datetime) -> bytes:
+        return json.dumps(
+            {
+                "entity": "model_version_tag",
+                "action": "set",
+                "timestamp": at.isoformat(),
+                "data": {
+                    "name": "churn",
+                    "version": "4",
+                    "key": "mlops.promote",
+                    "value": "champion",
+                },
+            }
+        ).encode()
+
+    dispatcher.handlers[EventKind.PROMOTION_REQUESTED] = lambda e, d: Outcome(result="reject")
+    first = tag_set(datetime.now(UTC) - timedelta(seconds=5))
+    answers = [
+        client.post("/webhooks/mlflow", content=first, headers=signed(first, delivery="d-1"))
+        for _ in range(2)  # the delivery, and its retry
+    ]
+    assert [a.json()["duplicate"] for a in answers] == [False, True]
+    while dispatcher.process() is not None:
+        pass
+    again = tag_set(datetime.now(UTC) + timedelta(seconds=1))
+    repeats = [
+        client.post("/webhooks/mlflow", content=again, headers=signed(again, delivery="d-2"))
+        for _ in range(2)
+    ]
+    assert [a.json()["duplicate"] for a in repeats] == [False, True]
+    assert repeats[0].json()["id"] != answers[0].json()["id"]
+    # a delivery sent before the decision finished (a handler's own alias move coming back)
+    late = tag_set(datetime.now(UTC) - timedelta(seconds=4))
+    echo = client.post("/webhooks/mlflow", content=late, headers=signed(late, delivery="d-3"))
+    assert echo.json()["id"] == answers[0].json()["id"] and echo.json()["duplicate"]
+    requests = dispatcher.ledger.list(kind=EventKind.PROMOTION_REQUESTED)
+    # the first request counts every delivery of its key (the repeats reach it first)
+    assert sorted(r.deliveries for r in requests) == [2, 5]
