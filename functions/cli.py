@@ -20,7 +20,9 @@ from rich.text import Text
 
 from mlops_hooks.functions.cli_approve import approve, reject
 from mlops_hooks.functions.cli_common import (
+    LONG_RUNNING,
     as_data,
+    bound_server_waits,
     dispatcher_or_fail,
     err,
     fail,
@@ -84,9 +86,12 @@ WorkspaceOption = Annotated[
 
 @app.callback()
 def _root(
+    ctx: typer.Context,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log debug details.")] = False,
 ) -> None:
     """Event-driven MLOps on model-registry webhooks."""
+    if ctx.invoked_subcommand not in LONG_RUNNING:
+        bound_server_waits()
     logging.basicConfig(
         level=logging.DEBUG if verbose else logging.WARNING,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
@@ -603,6 +608,34 @@ def webhooks_register(
         timeout=timeout,
     )
     say((record.outcome or {}).get("summary") or "done")
+
+
+@webhooks_app.command("check")
+def webhooks_check(
+    url: Annotated[
+        str | None,
+        typer.Option(help="The webhook's URL [the webhook named --name]."),
+    ] = None,
+    name: Annotated[str, typer.Option(help="The MLflow webhook's name.")] = "mlops-hooks",
+    workspace: WorkspaceOption = None,
+) -> None:
+    """Ask the MLflow server to send our webhook its test delivery and say, end to end,
+    whether it arrived, was verified and recorded; the cause when not (a wrong secret, the
+    server's encryption key, a URL it cannot reach, its scheme or private-address settings).
+
+    Exit 0 only when the test delivery was recorded. Fails within
+    MLOPS_HOOKS_SERVER_TIMEOUT_SECONDS (15) when the server does not answer."""
+    from mlops_hooks.shared.adapters.webhook_registration import WebhookRegistrar
+    from mlops_hooks.shared.domain.errors import MlopsHooksError
+
+    settings = settings_or_fail()
+    try:
+        checked = WebhookRegistrar(settings).check(url=url, name=name, workspace=workspace)
+    except MlopsHooksError as exc:
+        fail(str(exc), code=1)
+    say(f"webhook {checked.webhook}: {checked.said}")
+    if not checked.ok:
+        raise typer.Exit(1)
 
 
 def main() -> None:

@@ -49,8 +49,35 @@ def say(message: object) -> None:
 
 
 def one_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return f"{type(exc).__name__}: {text[0] if text else ''}"
+    """The error in one line; a server's error says which server and why."""
+    from mlops_hooks.shared.domain.server_errors import cause_of
+
+    return cause_of(exc)
+
+
+# commands that run for long and keep the clients' own patient retries
+LONG_RUNNING = frozenset({"serve", "demo"})
+
+
+def bound_server_waits() -> None:
+    """A command that talks to a server fails within MLOPS_HOOKS_SERVER_TIMEOUT_SECONDS (15)
+    instead of the clients' defaults (MLflow: 7 retries with backoff, about 4 minutes;
+    databricks-sdk: 5 minutes): two tries of a third of it each. Variables the user set win."""
+    import os
+
+    try:
+        budget = float(os.environ.get("MLOPS_HOOKS_SERVER_TIMEOUT_SECONDS") or 0) or None
+    except ValueError:
+        budget = None  # said by settings when the command loads them
+    budget = budget or Settings.model_fields["server_timeout_seconds"].default
+    for name, value in (
+        ("MLFLOW_HTTP_REQUEST_TIMEOUT", str(max(1, int(budget // 3)))),
+        ("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "1"),
+        ("MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR", "1"),
+        ("MLFLOW_HTTP_REQUEST_BACKOFF_JITTER", "0.5"),
+        ("MLOPS_HOOKS_DATABRICKS_RETRY_TIMEOUT_SECONDS", str(max(1, int(budget)))),
+    ):
+        os.environ.setdefault(name, value)
 
 
 def settings_or_fail(**overrides: Any) -> Settings:
@@ -154,5 +181,8 @@ def carry_out_here(
         record = dispatcher.ledger.get(record.id) or record
     dispatcher.ledger.close()
     if record.status is not Status.DONE:
-        fail(f"{failure}: {record.last_error or record.status.value} (event {record.id})", code=1)
+        from mlops_hooks.shared.domain.server_errors import cause_of
+
+        said = cause_of(record.last_error) if record.last_error else record.status.value
+        fail(f"{failure}: {said} (event {record.id})", code=1)
     return record

@@ -117,6 +117,9 @@ class Settings(BaseSettings):
     databricks_token: SecretStr | None = Field(
         default=None, validation_alias=AliasChoices("DATABRICKS_TOKEN", "databricks_token")
     )
+    # How long a command (`webhooks register`, `compare`, ...) waits for a server before it
+    # fails with one line naming the server and the cause (`serve` keeps its longer retries)
+    server_timeout_seconds: float = Field(default=15.0, gt=0)
     # How long databricks-sdk keeps retrying 429/5xx and connection errors (its default: 300 s).
     databricks_retry_timeout_seconds: int = Field(default=60, ge=1)
     slack_webhook_url: SecretStr | None = Field(

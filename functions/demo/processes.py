@@ -145,24 +145,28 @@ def start_moto_server(folder: Path) -> Proc:
     )
 
 
-def start_mlflow_server(folder: Path, *, workspaces: bool = False) -> Proc:
+def start_mlflow_server(
+    folder: Path, *, workspaces: bool = False, key: str | None = None, port: int | None = None
+) -> Proc:
     """An MLflow 3 tracking server on SQLite that sends webhooks to localhost.
 
     A fixed Fernet key lets every server worker decrypt webhook secrets; the webhook list
     cache TTL is 1 s so a new webhook fires almost at once. Job execution is off: nothing here
     uses MLflow's job runner, and it would start about ten huey consumers of ~270 MB each.
-    ``workspaces`` starts it with MLFLOW_ENABLE_WORKSPACES (teams sharing one server).
+    ``workspaces`` starts it with MLFLOW_ENABLE_WORKSPACES (teams sharing one server); ``key``
+    and ``port`` restart a server on the same store (the key it stored its secrets with, or
+    another one).
     """
     from cryptography.fernet import Fernet
 
-    port = free_port()
+    port = port or free_port()
     store = folder / "mlflow"
     store.mkdir(parents=True, exist_ok=True)
     env = {
         "MLFLOW_WEBHOOK_ALLOWED_SCHEMES": "http,https",
         "MLFLOW_WEBHOOK_ALLOW_PRIVATE_IPS": "true",
         "MLFLOW_WEBHOOK_CACHE_TTL": "1",
-        "MLFLOW_WEBHOOK_SECRET_ENCRYPTION_KEY": Fernet.generate_key().decode(),
+        "MLFLOW_WEBHOOK_SECRET_ENCRYPTION_KEY": key or Fernet.generate_key().decode(),
         "MLFLOW_WEBHOOK_REQUEST_MAX_RETRIES": "1",
         "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false",
         "MLFLOW_ENABLE_WORKSPACES": "true" if workspaces else "false",
