@@ -35,6 +35,7 @@ from mlops_hooks.functions.cli_common import (
 from mlops_hooks.functions.cli_demo import demo
 from mlops_hooks.functions.cli_drift import drift
 from mlops_hooks.functions.cli_jobs import jobs_app
+from mlops_hooks.functions.cli_local import local_env
 from mlops_hooks.shared.domain import tags
 from mlops_hooks.shared.domain.events import EventKind
 from mlops_hooks.shared.ports.ledger import Status
@@ -56,6 +57,7 @@ app.add_typer(jobs_app, name="jobs")
 app.command()(drift)
 app.command()(demo)
 app.command()(approve)
+app.command("local-env")(local_env)
 app.command()(reject)
 
 RequestOption = Annotated[
