@@ -340,10 +340,30 @@ def policy_check(
         for line in exc.errors:
             err.print(line, highlight=False, soft_wrap=True)
         raise typer.Exit(1) from None
-    for warning in policy.warnings():
+    for warning in [*policy.warnings(), *_holdout_warnings(policy)]:
         err.print(f"{file}: warning: {warning}", highlight=False, soft_wrap=True)
     entries = ", ".join(e.name for e in policy.file.models) or "no model entries"
     say(f"{file}: ok ({entries})")
+
+
+def _holdout_warnings(policy: Any) -> list[str]:
+    """Holdouts this machine cannot reach (a missing local path, an s3:// object the
+    configured credentials cannot see): the version would get a verdict of error."""
+    from mlops_hooks.shared.adapters.table_reader import unreachable
+
+    endpoint = settings_or_fail().aws_endpoint_url
+    said: dict[str, str] = {}
+    levels = [("defaults", "*"), *((f"model {e.name!r}", e.name) for e in policy.file.models)]
+    for where, name in levels:
+        uri = policy.for_model(name).holdout.uri
+        if uri and uri not in said:
+            problem = unreachable(uri, endpoint)
+            if problem:
+                said[uri] = (
+                    f"{where}: holdout.uri cannot be read from here ({problem}); validation "
+                    "would end with a verdict of error"
+                )
+    return list(said.values())
 
 
 @policy_app.command("show")

@@ -142,6 +142,39 @@ def append_delta(
     )
 
 
+def unreachable(uri: str, endpoint_url: str | None = None) -> str | None:
+    """Why ``uri`` cannot be read from here (None: it is there), without reading it: a local
+    path must exist; an s3:// object (or a Delta table's prefix) must answer a head or a
+    one-key listing with the configured credentials. Other schemes (dbfs:, /Volumes on a
+    cluster) are not checked here: None."""
+    from pathlib import Path
+
+    parsed = urlparse(uri)
+    if parsed.scheme in ("", "file"):
+        path = Path(parsed.path if parsed.scheme else uri)
+        return None if path.exists() else f"{uri}: no such file or directory here"
+    if parsed.scheme != "s3":
+        return None
+    import boto3
+
+    client = boto3.client("s3", endpoint_url=endpoint_url)
+    key = parsed.path.lstrip("/")
+    try:
+        client.head_object(Bucket=parsed.netloc, Key=key)
+        return None
+    except Exception as exc:
+        head_error = exc
+    try:  # a Delta table (or any folder) is a prefix, not an object
+        listed = client.list_objects_v2(
+            Bucket=parsed.netloc, Prefix=key.rstrip("/") + "/", MaxKeys=1
+        )
+    except Exception as exc:
+        return f"{uri}: {type(exc).__name__}: {str(exc).splitlines()[0][:200]}"
+    if listed.get("KeyCount", 0):
+        return None
+    return f"{uri}: no such object or prefix ({type(head_error).__name__})"
+
+
 class TableReader:
     """The Tables port over ``read_table``: one S3 endpoint (moto, LocalStack) per deployment."""
 
