@@ -37,10 +37,17 @@ def drift_check(event: Event, deps: Deps) -> Outcome:
             return _in_process(event, deps, model, policy, registry, champion, current, monitoring)
         except DriftCheckError as exc:
             raise PermanentError(str(exc)) from None
+    reference = reference_given(policy)
     params = {
         "model": model,
         "alias": policy.aliases.champion,
         **located,  # those left out: the bundle's locations
+        **({"reference": reference} if reference else {}),
+        **(
+            {"reference_version": str(policy.drift.reference_version)}
+            if reference and policy.drift.reference_version is not None
+            else {}
+        ),
         "window_days": str(policy.drift.window_days),
         "features": ",".join(policy.drift.features),
         "label": policy.holdout.label,
@@ -66,6 +73,12 @@ def drift_check(event: Event, deps: Deps) -> Outcome:
     )
 
 
+def reference_given(policy: ModelPolicy) -> str | None:
+    """Pure: the reference the policy names (drift.reference, or the drift job's own
+    ``reference`` parameter), wherever the check runs; None: the champion's training table."""
+    return policy.drift.reference or policy.jobs.drift_check.params.get("reference") or None
+
+
 def _in_process(
     event: Event,
     deps: Deps,
@@ -88,10 +101,18 @@ def _in_process(
     )
 
     tables = deps.need("tables")
-    run_id = registry.get_version(model, champion).run_id
-    if not run_id:
-        raise PermanentError(f"{model} v{champion} has no source run: no training reference")
-    reference_uri, reference_version = reference_of(registry.lineage(run_id).param_values)
+    given = reference_given(policy)
+    run_params: dict[str, str] = {}
+    if given is None:
+        run_id = registry.get_version(model, champion).run_id
+        if not run_id:
+            raise PermanentError(
+                f"{model} v{champion} has no source run: set drift.reference in the policy"
+            )
+        run_params = registry.lineage(run_id).param_values
+    reference_uri, reference_version = reference_of(
+        run_params, given=given, given_version=policy.drift.reference_version
+    )
     reference = tables.read(reference_uri, version=reference_version)
     scored = tables.read(current_uri)
     dates = pd.to_datetime(scored["score_date"]).dt.date

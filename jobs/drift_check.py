@@ -28,6 +28,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--window-days", type=int, default=1, help="scoring days compared")
     p.add_argument("--monitoring-table", required=True, help="Delta table the results go to")
     p.add_argument("--reference", default="", help="default: the champion run's feature table")
+    p.add_argument("--reference-version", default="", help="the reference's Delta version")
     p.add_argument("--features", default="", help="comma separated; default: all shared columns")
     p.add_argument("--label", default="Churn")
     p.add_argument("--id-columns", default="", help="comma separated row ids; not compared")
@@ -66,11 +67,12 @@ def drift_check(args: argparse.Namespace) -> dict[str, Any]:
     except Exception as exc:
         raise JobError(f"{args.model} has no {args.alias!r} alias: {exc}") from None
     try:
-        if args.reference:
-            reference_uri, reference_version = args.reference, None
-        else:
-            params = client.get_run(version.run_id).data.params
-            reference_uri, reference_version = reference_of(params)
+        params = {} if args.reference else client.get_run(version.run_id).data.params
+        reference_uri, reference_version = reference_of(
+            params,
+            given=args.reference or None,
+            given_version=int(args.reference_version) if args.reference_version else None,
+        )
         spark = spark_session(f"drift-check-{args.model}")
         tables = SparkTables(spark)
         reference = tables.read(reference_uri, version=reference_version)

@@ -31,13 +31,18 @@ class DriftCheckError(PermanentError, ValueError):
     """The check cannot run with what it was given; one readable line."""
 
 
-def reference_of(run_params: dict[str, str]) -> tuple[str, int | None]:
-    """(feature table URI, its Delta version) from the champion's training run's params."""
+def reference_of(
+    run_params: dict[str, str], *, given: str | None = None, given_version: int | None = None
+) -> tuple[str, int | None]:
+    """(reference table URI, its Delta version): the policy's ``drift.reference`` when given,
+    else the feature table the champion's training run logged."""
+    if given:
+        return given, given_version
     uri = run_params.get("features_table")
     if not uri:
         raise DriftCheckError(
             "the champion's training run logged no features_table (it was not trained by "
-            "the train job): give the drift check a reference table"
+            "the train job): set drift.reference in the policy to the table it was trained on"
         )
     version = run_params.get("features_table_version")
     return uri, int(version) if version and int(version) >= 0 else None

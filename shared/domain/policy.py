@@ -217,6 +217,10 @@ class Drift(_Strict):
     # most this many rows (0: always the drift_check job)
     in_process_max_rows: int = Field(default=1_000_000, ge=0)
     window_days: int = Field(default=1, ge=1)  # scoring days compared with the reference
+    # the table today's data is compared with (Delta, Parquet or CSV; a Delta version pins it);
+    # unset: the champion's training table, as the train job logged it on its run
+    reference: str | None = None
+    reference_version: int | None = Field(default=None, ge=0)
 
     @model_validator(mode="after")
     def _ordered(self) -> Drift:

@@ -56,3 +56,61 @@ def test_a_retraining_never_moves_the_champions_drift_reference(tmp_path: Path) 
     # against version 0 the income shift is drift; against the latest version it would not be
     assert done.outcome["result"] == "drifted", done.outcome
     assert done.outcome["data"]["drifted"] == ["income"]
+
+
+def test_a_champion_trained_elsewhere_is_checked_against_drift_reference(tmp_path: Path) -> None:
+    """No train job, no features_table on the champion's run: drift.reference (a Delta table,
+    pinned to a version) is the reference in-process, and is handed to the drift job."""
+    from tests.support.fakes import MemoryJobs
+
+    features, scored_uri = str(tmp_path / "features"), str(tmp_path / "scored")
+    write_deltalake(features, frame(8000, 1))  # what the champion was trained on: version 0
+    write_deltalake(features, frame(8000, 9, shift_income=6.0), mode="overwrite")
+    today = frame(3000, 3, shift_income=6.0)
+    today["prediction"], today["model_version"], today["score_date"] = "No", "1", date(2026, 11, 23)
+    write_deltalake(scored_uri, today)
+    registry = MemoryRegistry()
+    registry.add("churn", "1", FakeModel(None), run_id="elsewhere")
+    registry.set_alias("churn", "champion", "1")
+    registry.runs["elsewhere"] = Lineage(run_exists=True, param_values={})  # a notebook's run
+    tick = events.scheduled(
+        "churn:drift", datetime(2026, 11, 24, 4, tzinfo=UTC), "drift_check", model="churn"
+    )
+
+    def check(drift: str, folder: str):
+        policy = parse_policy(
+            f"models:\n  - name: churn\n    drift: {drift}\n"
+            f"    jobs: {{batch_inference: {{params: {{output: {scored_uri}}}}}}}\n"
+        )
+        state = tmp_path / folder
+        dispatcher, ledger = dispatcher_over(
+            state,
+            registries={"mlflow": registry},
+            tables=TableReader(),
+            policy=policy,
+            settings=Settings(state_dir=state, tables_uri=str(tmp_path / "tables")),
+        )
+        jobs = MemoryJobs(ledger, dispatcher.clock)
+        dispatcher.deps.jobs = jobs
+        try:
+            return dispatcher.process(dispatcher.submit(tick).record.id), jobs
+        finally:
+            ledger.close()
+
+    unset, _ = check("{window_days: 1}", "unset")
+    assert unset.status.value == "dead"
+    assert "set drift.reference in the policy" in unset.last_error
+
+    pinned = f"{{reference: {features}, reference_version: 0}}"
+    done, _ = check(pinned, "pinned")
+    assert done.outcome["result"] == "drifted" and done.outcome["data"]["drifted"] == ["income"]
+    latest, _ = check(f"{{reference: {features}}}", "latest")  # today's shifted data: no drift
+    assert latest.outcome["result"] == "no_drift", latest.outcome
+
+    launched, jobs = check(
+        f"{{reference: {features}, reference_version: 0, in_process_max_rows: 0}}", "job"
+    )
+    assert launched.outcome["result"] == "launched"
+    [(job, params)] = jobs.launched
+    assert job == "drift_check"
+    assert params["reference"] == features and params["reference_version"] == "0"

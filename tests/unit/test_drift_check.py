@@ -84,3 +84,28 @@ def test_a_large_table_goes_to_the_job(tmp_path: Path) -> None:
     assert job == "drift_check" and params["current"] == "mem://scored"
     assert params["monitoring_table"] == "mem://tables/churn/monitoring"
     ledger.close()
+
+
+def test_the_reference_is_the_policys_when_given_and_the_jobs_arguments_carry_it() -> None:
+    from mlops_hooks.jobs.drift_check import arguments
+    from mlops_hooks.shared.domain.drift_check import reference_of
+
+    logged = {"features_table": "s3://b/features", "features_table_version": "4"}
+    assert reference_of(logged) == ("s3://b/features", 4)
+    assert reference_of(logged, given="s3://b/ref", given_version=2) == ("s3://b/ref", 2)
+    assert reference_of({}, given="s3://b/ref") == ("s3://b/ref", None)
+    args = arguments(
+        [
+            "--model",
+            "m",
+            "--current",
+            "c",
+            "--monitoring-table",
+            "t",
+            "--reference",
+            "r",
+            "--reference-version",
+            "3",
+        ]
+    )
+    assert (args.reference, args.reference_version) == ("r", "3")
