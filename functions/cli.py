@@ -21,6 +21,7 @@ from rich.text import Text
 from mlops_hooks.functions.cli_approve import approve, reject
 from mlops_hooks.functions.cli_common import (
     LONG_RUNNING,
+    WideOption,
     as_data,
     bound_server_waits,
     dispatcher_or_fail,
@@ -28,6 +29,7 @@ from mlops_hooks.functions.cli_common import (
     fail,
     one_line,
     out,
+    print_rows,
     run_action,
     say,
     settings_or_fail,
@@ -187,6 +189,7 @@ def events_list(
             "ticks (reconcile, sweep).",
         ),
     ] = False,
+    wide: WideOption = False,
 ) -> None:
     """List recorded events, newest first (own-write echoes and housekeeping ticks hidden
     unless --all)."""
@@ -200,16 +203,7 @@ def events_list(
     if as_json:
         print(json.dumps([r.summary() for r in records], indent=2))
         return
-    table = Table(box=None, pad_edge=False)
-    # ids and kinds are what people copy and grep: never wrap or cut them
-    table.add_column("id", no_wrap=True, min_width=27)
-    table.add_column("kind", no_wrap=True, min_width=len("promotion_requested"))
-    table.add_column("status", no_wrap=True, min_width=len("received"))
-    table.add_column("source", no_wrap=True)
-    table.add_column("att.", justify="right")
-    table.add_column("model")
-    table.add_column("received (UTC)", no_wrap=True)
-    table.add_column("last error", overflow="ellipsis", no_wrap=True, max_width=50)
+    rows = []
     for r in records:
         model = f"{r.model} v{r.version}" if r.model and r.version else r.model or ""
         kind = (
@@ -217,22 +211,11 @@ def events_list(
             if r.event.task and r.kind.value == "action"
             else r.kind.value
         )
-        table.add_row(
-            *(
-                as_data(cell)  # data, never markup or terminal escapes
-                for cell in (
-                    r.id,
-                    kind,
-                    r.status.value,
-                    r.source,
-                    str(r.attempts),
-                    model,
-                    r.received_at.strftime("%m-%d %H:%M:%S"),
-                    r.last_error or "",
-                )
-            )
-        )
-    out.print(table)
+        received = r.received_at.strftime("%m-%d %H:%M:%S")
+        error = r.last_error or ""
+        rows.append([r.id, kind, r.status.value, received, model, r.source, str(r.attempts), error])
+    headers = ["id", "kind", "status", "received (UTC)", "model", "source", "att.", "last error"]
+    print_rows(headers, rows, keys=4, wide=wide, console=out)
     if not records:
         say(_nothing_listed(status, kind, show_all))
 

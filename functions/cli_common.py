@@ -11,7 +11,7 @@ import re
 import socket
 import time
 import uuid
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
@@ -28,6 +28,15 @@ err = Console(stderr=True)
 
 ACTION_TIMEOUT_SECONDS = 120.0
 
+WideOption = Annotated[
+    bool,
+    typer.Option(
+        "--wide",
+        help="One table row per line however wide (for logs and grep); default: a table when "
+        "it fits the terminal, else each row stacked on its own lines.",
+    ),
+]
+
 
 def fail(message: str, code: int = 2) -> NoReturn:
     err.print(Text("error: ", style="bold red") + as_data(message), highlight=False, soft_wrap=True)
@@ -41,6 +50,44 @@ def as_data(value: object) -> Text:
     """A value printed as data: rich markup is not interpreted (``[/]``, ``churn[v2]``) and
     control characters (an escape sequence in a model name) are shown escaped, never sent."""
     return Text(CONTROL.sub(lambda m: repr(m.group(0))[1:-1], str(value)))
+
+
+def print_rows(
+    headers: list[str],
+    rows: list[list[str]],
+    *,
+    keys: int,
+    wide: bool = False,
+    title: str | None = None,
+    console: Console | None = None,
+) -> None:
+    """Rows as aligned columns when they fit the terminal (or ``wide``: one line per row however
+    long, for logs and grep); otherwise stacked: the first ``keys`` columns (ids, kinds,
+    statuses: never cut) on one line, the others below it, indented and wrapped. Nothing is
+    cut with an ellipsis: a cut id cannot be copied, a cut status says nothing.
+
+    Hand-written rather than a rich Table: rich shrinks and drops columns to fit a width,
+    which is what cut ids to "ev_0528…" in an 80-column terminal or a log."""
+    import textwrap
+
+    if not rows:
+        return
+    console = console or out
+    widths = [max([len(h), *(len(r[i]) for r in rows)]) for i, h in enumerate(headers)]
+    stacked = not wide and sum(widths) + 2 * (len(headers) - 1) > console.width
+    shown = keys if stacked else len(headers)
+
+    def line(cells: list[str]) -> str:
+        return "  ".join(c.ljust(w) for c, w in zip(cells[:shown], widths, strict=False)).rstrip()
+
+    if title:
+        console.print(as_data(title), highlight=False)
+    console.print(as_data(line(headers)), highlight=False, style="bold", soft_wrap=True)
+    for row in rows:
+        console.print(as_data(line(row)), highlight=False, soft_wrap=True)
+        rest = [f"{h}: {c}" for h, c in zip(headers[shown:], row[shown:], strict=True) if c]
+        for part in textwrap.wrap(" · ".join(rest), max(20, console.width - 4)):
+            console.print(as_data("    " + part), highlight=False, soft_wrap=True)
 
 
 def say(message: object) -> None:

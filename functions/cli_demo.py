@@ -67,7 +67,8 @@ def _preflight(data: Path | None) -> None:
 
 
 def _finish(story: Any, failed: str | None, seconds: float) -> None:
-    from mlops_hooks.functions.demo.report import timeline, write_html
+    from mlops_hooks.functions.cli_common import print_rows
+    from mlops_hooks.functions.demo.report import TIMELINE, timeline, write_html
 
     stack = story.stack
     events: list[dict[str, Any]] = []
@@ -76,8 +77,8 @@ def _finish(story: Any, failed: str | None, seconds: float) -> None:
             events = story.events()
         except Exception as exc:  # the report is still written from what there is
             err.print(f"could not read the events: {exc}")
-    table, rows = timeline(events)
-    out.print(table)
+    rows = timeline(events)
+    print_rows(TIMELINE, rows, keys=4, title="timeline")
     report = write_html(
         stack.folder / "report.html",
         steps=story.steps,

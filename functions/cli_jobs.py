@@ -8,13 +8,13 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
 from mlops_hooks.functions.cli_common import (
-    as_data,
+    WideOption,
     dispatcher_or_fail,
     fail,
     out,
+    print_rows,
     run_action,
     say,
     settings_or_fail,
@@ -30,6 +30,7 @@ def jobs_list(
     unfinished: Annotated[bool, typer.Option(help="Only pending or running ones.")] = False,
     limit: Annotated[int, typer.Option(min=1, help="At most this many, newest first.")] = 50,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    wide: WideOption = False,
 ) -> None:
     """List job runs, newest first."""
     runs = dispatcher_or_fail(settings_or_fail()).ledger.list_runs(
@@ -38,28 +39,20 @@ def jobs_list(
     if as_json:
         print(json.dumps([r.model_dump(mode="json") for r in runs], indent=2))
         return
-    table = Table(box=None, pad_edge=False)
-    table.add_column("run", no_wrap=True)
-    for name in ("job", "backend", "state", "started (UTC)", "event"):
-        table.add_column(name, no_wrap=True)
-    table.add_column("where", overflow="fold")
-    for r in runs:
-        started = datetime.fromtimestamp(r.started_at, UTC).strftime("%m-%d %H:%M:%S")
-        table.add_row(
-            *(
-                as_data(cell)
-                for cell in (
-                    r.run_id,
-                    r.job,
-                    r.backend,
-                    r.state.value,
-                    started,
-                    r.event_id or "",
-                    r.url or r.log_path or "",
-                )
-            )
-        )
-    out.print(table)
+    rows = [
+        [
+            r.run_id,
+            r.job,
+            r.state.value,
+            datetime.fromtimestamp(r.started_at, UTC).strftime("%m-%d %H:%M:%S"),
+            r.backend,
+            r.event_id or "",
+            r.url or r.log_path or "",
+        ]
+        for r in runs
+    ]
+    headers = ["run", "job", "state", "started (UTC)", "backend", "event", "where"]
+    print_rows(headers, rows, keys=4, wide=wide, console=out)
     if not runs:
         out.print("no job runs yet")
 

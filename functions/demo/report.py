@@ -1,6 +1,6 @@
-"""The demo's timeline (a rich table) and its HTML report (events, verdicts, comparison tables,
-plots), written from what the stack recorded: the ledger's events, the registry's reports and
-artifacts, the monitoring table and the Slack messages."""
+"""The demo's timeline (rows for the terminal) and its HTML report (events, verdicts,
+comparison tables, plots), written from what the stack recorded: the ledger's events, the
+registry's reports and artifacts, the monitoring table and the Slack messages."""
 
 from __future__ import annotations
 
@@ -10,11 +10,12 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from rich.table import Table
+TIMELINE = ["at", "event", "status", "seconds", "subject", "handler outcome"]
 
 
-def timeline(events: list[dict[str, Any]]) -> tuple[Table, list[list[str]]]:
-    """Every event, oldest first: when, kind, subject, handler outcome, seconds to done."""
+def timeline(events: list[dict[str, Any]]) -> list[list[str]]:
+    """Every event, oldest first: when, kind, status, seconds to done, subject, handler
+    outcome (the columns of ``TIMELINE``)."""
     rows = []
     start = min((_at(e["received_at"]) for e in events), default=None)
     for e in sorted(events, key=lambda e: e["received_at"]):
@@ -37,18 +38,13 @@ def timeline(events: list[dict[str, Any]]) -> tuple[Table, list[list[str]]]:
             [
                 f"+{(_at(e['received_at']) - start).total_seconds():.0f} s" if start else "",
                 e["kind"],
-                subject,
                 e["status"],
-                outcome.get("result", e.get("last_error") or ""),
                 took,
+                subject,
+                outcome.get("result", e.get("last_error") or ""),
             ]
         )
-    table = Table(title="timeline", box=None, pad_edge=False)
-    for name in ("at", "event", "subject", "status", "handler outcome", "seconds"):
-        table.add_column(name, no_wrap=name != "handler outcome")
-    for row in rows:
-        table.add_row(*row)
-    return table, rows
+    return rows
 
 
 def _at(text: str) -> datetime:
@@ -81,7 +77,7 @@ def write_html(
             for s in steps
         ),
         "</table><h2>Timeline (the ledger)</h2><table><tr>",
-        *(f"<th>{h}</th>" for h in ("at", "event", "subject", "status", "outcome", "seconds")),
+        *(f"<th>{h}</th>" for h in TIMELINE),
         "</tr>",
         *("<tr>" + "".join(f"<td>{e(c)}</td>" for c in row) + "</tr>" for row in timeline_rows),
         "</table><h2>Model versions: the reports they carry</h2>",

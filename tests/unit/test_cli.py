@@ -54,6 +54,30 @@ def test_events_show_and_table_output(state: Path, monkeypatch: pytest.MonkeyPat
     assert "churn v1" in runner.invoke(app, ["events", "list"]).output
 
 
+def test_tables_at_80_columns_stack_and_wrap_never_cut(
+    state: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ledger = SqliteLedger(state / "ledger.db")
+    name = "churn-propensity-" + "x" * 40
+    record = ledger.record(events.model_registered(Source.MLFLOW, name, "12"), now=1.8e9 + 2)
+    ledger.claim(record.record.id, worker="w", token="t", now=1.8e9 + 3, lease_seconds=60)
+    error = "RegistryError: the MLflow server at http://127.0.0.1:5000: connection refused " * 2
+    ledger.fail(record.record.id, token="t", error=error.strip(), retry_at=None, now=1.8e9 + 4)
+    ledger.close()
+    monkeypatch.setattr(cli, "out", Console(width=80))
+    narrow = runner.invoke(app, ["events", "list"]).output
+    lines = narrow.splitlines()
+    assert max(len(line) for line in lines) <= 80, narrow
+    assert "…" not in narrow
+    [head] = [line for line in lines if line.startswith(record.record.id)]
+    assert head.split()[1:3] == ["model_registered", "dead"]  # id, kind, status: whole
+    said = " ".join(line.strip() for line in lines)
+    assert f"model: {name} v12" in said and error.strip() in said  # wrapped, all there
+    wide = runner.invoke(app, ["events", "list", "--wide"]).output.splitlines()
+    [row] = [line for line in wide if line.startswith(record.record.id)]
+    assert row.endswith(error.strip()) and f"{name} v12" in row  # one line per event
+
+
 @pytest.mark.parametrize(
     "command", [["events", "show", "ev_nope"], ["events", "replay", "ev_nope"]]
 )
