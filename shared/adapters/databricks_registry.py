@@ -18,6 +18,7 @@ from __future__ import annotations
 import io
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
 
 from mlops_hooks.shared.adapters.markdown import replace_section
 from mlops_hooks.shared.adapters.registry_common import (
@@ -429,7 +430,7 @@ class DatabricksRegistry:
         if is_unity_catalog(name):
             catalog, schema, model = name.split(".")
             return f"{self.host}/explore/data/models/{catalog}/{schema}/{model}/version/{version}"
-        return f"{self.host}/#mlflow/models/{name}/versions/{version}"
+        return f"{self.host}/#mlflow/models/{quote(name, safe='')}/versions/{version}"
 
     def run_url(self, run_id: str) -> str | None:
         run = self.client.experiments.get_run(run_id).run

@@ -8,6 +8,7 @@ import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
+from urllib.parse import quote
 
 from mlops_hooks.shared.adapters.markdown import replace_section
 from mlops_hooks.shared.adapters.mlflow_workspace import with_workspace, workspace_scope
@@ -99,8 +100,11 @@ class MlflowRegistry:
 
         run_id = self.get_version(name, version).run_id
         experiment_id = self.client.get_run(run_id).info.experiment_id if run_id else None
+        # the version's files by their own location: a models:/ URI is parsed as a URL, so a
+        # name with "?", "#" or "%" would name another model (or none)
+        location = self.client.get_model_version_download_uri(name, str(version))
         return PyfuncModel(
-            f"models:/{name}/{version}",
+            location,
             experiment_id=experiment_id,
             run_name=f"validate {name} v{version}",
             run_tags={tags.RUN_MODEL: name, tags.RUN_VERSION: str(version)},
@@ -261,7 +265,9 @@ class MlflowRegistry:
                 return
 
     def version_url(self, name: str, version: str) -> str | None:
-        return with_workspace(f"{self.ui_url}/#/models/{name}/versions/{version}", self.workspace)
+        return with_workspace(
+            f"{self.ui_url}/#/models/{quote(name, safe='')}/versions/{version}", self.workspace
+        )
 
     @_in_workspace
     def run_url(self, run_id: str) -> str | None:

@@ -71,3 +71,22 @@ def test_a_logged_model_loads_as_pyfunc(mlflow_server: Proc, model_name: str) ->
     registry.wait_ready(model_name, "1", timeout=60)
     predictions = registry.load_model(model_name, "1").predict(x)
     assert list(predictions[:2]) == [0, 0] and list(predictions[-2:]) == [1, 1]
+
+
+def test_a_name_that_looks_like_a_url_loads_and_links(mlflow_server: Proc, churn) -> None:
+    """A model called "a%20b?x=1#frag": a models:/ URI would be parsed as a URL (model "a b",
+    a query, a fragment); the version loads by its own location, and links encode the name."""
+    from tests.support.mlflow_models import log_and_register
+
+    train, _, model = churn
+    name = f"odd%20{uuid.uuid4().hex[:6]}?x=1#frag"
+    version = log_and_register(mlflow_server.url, name, model, train)
+    registry = MlflowRegistry(mlflow_server.url)
+    loaded = registry.load_model(name, version)
+    try:
+        example = loaded.input_example()
+        assert example is not None and len(loaded.predict(example)) == len(example)
+    finally:
+        loaded.close()
+    link = registry.version_url(name, version)
+    assert link.endswith(f"/#/models/odd%2520{name[6:12]}%3Fx%3D1%23frag/versions/{version}")
