@@ -14,7 +14,9 @@ $(PY):
 # Re-install whenever pyproject.toml changes.
 $(STAMP): pyproject.toml | $(PY)
 	@echo "installing mlops-hooks and its test dependencies into $(VENV) ..."
-	$(PY) -m pip install --quiet -e '.[test]'
+	@# -qq: setuptools' editable build warns about the mlops_hooks/ folder it installs from,
+	@# in a 10-line block on every install; errors (and resolver conflicts) still print
+	$(PY) -m pip install -qq -e '.[test]'
 	@touch $(STAMP)
 
 install: $(STAMP)
