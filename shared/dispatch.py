@@ -123,7 +123,10 @@ class Dispatcher:
             self.ledger.complete(record.id, token=token, outcome=outcome.as_json([]), now=now())
             return
         try:
-            policy = self.deps.loaded_policy().digest  # the policy this handler decided under
+            policy: str | None = self.deps.loaded_policy().digest  # what it decided under
+        except Exception:  # an unreadable policy: a handler that needs it says why
+            policy = None
+        try:
             outcome = handler(event, self.deps) or Outcome()
         except Exception as exc:
             error = f"{type(exc).__name__}: {exc}"

@@ -17,16 +17,23 @@ from tests.support.fakes import FakeModel, MemoryRegistry, dispatcher_over
 from tests.unit.test_drift import frame
 
 
-def test_a_retraining_never_moves_the_champions_drift_reference(tmp_path: Path) -> None:
+def feature_and_scored_tables(tmp_path: Path, champion: str) -> tuple[str, str]:
+    """A feature table whose version 0 is the champion's training data and version 1 a
+    retraining on today's drifted data; the champion's scored rows of today."""
     features, scored_uri = str(tmp_path / "features"), str(tmp_path / "scored")
     write_deltalake(features, frame(8000, 1))  # the champion's training: version 0
-    trained_on = DeltaTable(features).version()
-    # a retraining on drifted data overwrites the table: version 1 looks like today's data
     write_deltalake(features, frame(8000, 9, shift_income=6.0), mode="overwrite")
-    assert DeltaTable(features).version() == trained_on + 1
+    assert DeltaTable(features).version() == 1
     today = frame(3000, 3, shift_income=6.0)
-    today["prediction"], today["model_version"], today["score_date"] = "No", "3", date(2026, 11, 23)
+    today["prediction"], today["model_version"] = "No", champion
+    today["score_date"] = date(2026, 11, 23)
     write_deltalake(scored_uri, today)
+    return features, scored_uri
+
+
+def test_a_retraining_never_moves_the_champions_drift_reference(tmp_path: Path) -> None:
+    features, scored_uri = feature_and_scored_tables(tmp_path, "3")
+    trained_on = 0
 
     registry = MemoryRegistry()
     registry.add("churn", "3", FakeModel(None), run_id="run-3")
@@ -63,12 +70,7 @@ def test_a_champion_trained_elsewhere_is_checked_against_drift_reference(tmp_pat
     pinned to a version) is the reference in-process, and is handed to the drift job."""
     from tests.support.fakes import MemoryJobs
 
-    features, scored_uri = str(tmp_path / "features"), str(tmp_path / "scored")
-    write_deltalake(features, frame(8000, 1))  # what the champion was trained on: version 0
-    write_deltalake(features, frame(8000, 9, shift_income=6.0), mode="overwrite")
-    today = frame(3000, 3, shift_income=6.0)
-    today["prediction"], today["model_version"], today["score_date"] = "No", "1", date(2026, 11, 23)
-    write_deltalake(scored_uri, today)
+    features, scored_uri = feature_and_scored_tables(tmp_path, "1")
     registry = MemoryRegistry()
     registry.add("churn", "1", FakeModel(None), run_id="elsewhere")
     registry.set_alias("churn", "champion", "1")
