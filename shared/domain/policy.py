@@ -201,8 +201,48 @@ class DataContract(_Strict):
     max_null_fraction: float = Field(default=1.0, ge=0, le=1)
 
 
+class Labels(_Strict):
+    """Where true outcomes land (S3 objects under bucket/prefix, like data), and how to read
+    them: the row id they are joined on, the label column."""
+
+    bucket: str
+    prefix: str = ""
+    id_column: str
+    label_column: str
+    # a label landing later than this after its score date is counted as late (still joined)
+    expected_within_days: int = Field(default=7, ge=0)
+
+
+class Deployment(_Strict):
+    """How versions meet live data in batch inference: ``single`` (the champion),
+    ``shadow`` (the challengers scored beside it, never served) or ``split`` (an A/B split of
+    the rows by a hash of ``assign_by``)."""
+
+    mode: Literal["single", "shadow", "split"] = "single"
+    challengers: list[str] = Field(default_factory=lambda: ["challenger"])  # aliases, versions
+    split: dict[str, int] = Field(default_factory=dict)  # arm -> percent of the rows
+    assign_by: str | None = None  # the id column a row's arm is drawn from
+
+    @model_validator(mode="after")
+    def _a_split_adds_up(self) -> Deployment:
+        if self.mode != "split":
+            return self
+        if not self.assign_by:
+            raise ValueError("a split needs assign_by: the id column a row's arm is drawn from")
+        arms = {"champion", *self.challengers}
+        if not self.split:
+            raise ValueError("a split needs split: {champion: 90, challenger: 10}")
+        unknown = sorted(set(self.split) - arms)
+        if unknown:
+            raise ValueError(f"split arms must be champion or a challenger, not {unknown[0]!r}")
+        if sum(self.split.values()) != 100 or min(self.split.values()) < 0:
+            raise ValueError(f"split shares must add up to 100, not {sum(self.split.values())}")
+        return self
+
+
 class Data(_Strict):
     watch: list[Watch] = Field(default_factory=list)
+    labels: Labels | None = None
     contract: DataContract = Field(default_factory=DataContract)
     # row identifiers (e.g. customerID): never features, never compared for drift
     id_columns: list[str] = Field(default_factory=list)
@@ -258,6 +298,7 @@ class ModelPolicy(_Strict):
     jobs: Jobs = Field(default_factory=Jobs)
     data: Data = Field(default_factory=Data)
     drift: Drift = Field(default_factory=Drift)
+    deployment: Deployment = Field(default_factory=Deployment)
     schedules: list[Schedule] = Field(default_factory=list)
 
     @model_validator(mode="after")
@@ -283,6 +324,7 @@ class _Sections(_Strict):
     jobs: Jobs | None = None
     data: Data | None = None
     drift: Drift | None = None
+    deployment: Deployment | None = None
     schedules: list[Schedule] | None = None
 
 

@@ -1,0 +1,161 @@
+"""Models judged on live data: which arm a row is served by, labels joined with predictions,
+and live metrics per version per day (pure: pandas and numpy, no engine).
+
+- ``assign_arms``: a ``split`` deployment's A/B arm of each row, from a hash of its
+  ``assign_by`` id, so a customer stays in one arm across runs and engines (the batch job calls
+  this same function inside Spark).
+- ``join_labels``: true outcomes, known later, joined with the predictions by id (and score
+  date when the labels carry one); duplicate, unknown-id, late labels and unlabelled
+  predictions are counted, never dropped silently.
+- ``live_metrics``: the policy's metrics per score date and version on the labelled rows.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+from mlops_hooks.shared.domain.errors import MlopsHooksError
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+BUCKETS = 10_000  # a share is resolved to 0.01 %
+
+
+class LiveError(MlopsHooksError, ValueError):
+    """The live data cannot be used as given; the message says why."""
+
+
+def arm_bucket(key: str, *, salt: str) -> int:
+    """A stable bucket in [0, BUCKETS) for ``key``: SHA-256, so every engine and every Python
+    (no PYTHONHASHSEED) agrees. ``salt`` (the model's name) keeps two models' splits apart."""
+    digest = hashlib.sha256(f"{salt}\x1f{key}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") % BUCKETS
+
+
+def assign_arms(ids: Iterable[object], split: dict[str, int], *, salt: str) -> list[str]:
+    """Each id's arm: the arms' percentages laid end to end over the buckets, in the order
+    given (``{"champion": 90, "challenger": 10}``: buckets 0-8999 champion)."""
+    if sum(split.values()) != 100 or any(share < 0 for share in split.values()):
+        raise LiveError(f"a split's shares must be percentages adding up to 100: {split}")
+    bounds, edge = [], 0
+    for arm, share in split.items():
+        edge += share * BUCKETS // 100
+        bounds.append((edge, arm))
+    out = []
+    for key in ids:
+        bucket = arm_bucket(str(key), salt=salt)
+        out.append(next(arm for limit, arm in bounds if bucket < limit))
+    return out
+
+
+@dataclass
+class LabelJoin:
+    """Predictions with their labels, and what could not be matched (counted, reported)."""
+
+    joined: pd.DataFrame  # the prediction rows (long: one per version) with ``label``
+    counts: dict[str, int] = field(default_factory=dict)
+
+    def summary(self) -> str:
+        c = self.counts
+        return (
+            f"{c['labelled']:,} of {c['predictions']:,} predictions labelled; "
+            f"{c['unlabelled']:,} without a label yet, {c['duplicate_labels']:,} duplicate "
+            f"labels (the latest kept), {c['unknown_ids']:,} labels for ids never scored, "
+            f"{c['late_labels']:,} late"
+        )
+
+
+def join_labels(
+    predictions: pd.DataFrame,
+    labels: pd.DataFrame,
+    *,
+    id_column: str,
+    label_column: str,
+    expected_within_days: int = 7,
+) -> LabelJoin:
+    """Join labels with predictions (long format: ``id_column``, ``score_date``, ``version``,
+    ``prediction`` [, ``score``]).
+
+    Labels carry ``id_column``, ``label_column`` and ``landed_at``, and ``score_date`` when
+    the outcome belongs to one scoring day (else it labels every prediction of the id). Two
+    labels for the same key: the one that landed last wins, the other is a duplicate. A label
+    is late when it landed more than ``expected_within_days`` after the score date; it is
+    joined all the same."""
+    import pandas as pd
+
+    for column in (id_column, label_column, "landed_at"):
+        if column not in labels.columns:
+            raise LiveError(f"the labels have no {column!r} column")
+    keys = [id_column, "score_date"] if "score_date" in labels.columns else [id_column]
+    labels = labels.copy()
+    labels[id_column] = labels[id_column].astype(str)
+    labels["landed_at"] = pd.to_datetime(labels["landed_at"], utc=True)
+    if "score_date" in keys:
+        labels["score_date"] = pd.to_datetime(labels["score_date"]).dt.date
+    ordered = labels.sort_values("landed_at", kind="stable")
+    latest = ordered.drop_duplicates(keys, keep="last")
+    duplicates = len(labels) - len(latest)
+
+    scored = predictions.copy()
+    scored[id_column] = scored[id_column].astype(str)
+    scored["score_date"] = pd.to_datetime(scored["score_date"]).dt.date
+    known = scored[keys].drop_duplicates()
+    matched = latest.merge(known, on=keys, how="left", indicator=True)
+    unknown = int((matched["_merge"] == "left_only").sum())
+
+    wanted = latest[[*keys, label_column, "landed_at"]].rename(columns={label_column: "label"})
+    joined = scored.merge(wanted, on=keys, how="left")
+    labelled_keys = joined.loc[joined["label"].notna(), [id_column, "score_date"]]
+    unlabelled_keys = joined.loc[joined["label"].isna(), [id_column, "score_date"]]
+    due = pd.to_datetime(joined["score_date"]).dt.tz_localize("UTC") + timedelta(
+        days=expected_within_days + 1
+    )
+    late_rows = joined[joined["label"].notna() & (joined["landed_at"] >= due)]
+    counts = {
+        "predictions": len(scored[[id_column, "score_date"]].drop_duplicates()),
+        "labelled": len(labelled_keys.drop_duplicates()),
+        "unlabelled": len(unlabelled_keys.drop_duplicates()),
+        "duplicate_labels": duplicates,
+        "unknown_ids": unknown,
+        "late_labels": len(late_rows[[id_column, "score_date"]].drop_duplicates()),
+    }
+    return LabelJoin(joined, counts)
+
+
+def live_metrics(
+    joined: pd.DataFrame,
+    metrics: list[str],
+    *,
+    positive: Any,
+) -> pd.DataFrame:
+    """Per score date and version: rows scored, rows labelled, and each metric on the
+    labelled rows (NaN where it cannot be computed: one class only, no scores)."""
+    import numpy as np
+    import pandas as pd
+
+    from mlops_hooks.shared.domain.metrics import MetricUnavailable, metric_value
+
+    out = []
+    for (day, version), group in joined.groupby(["score_date", "version"], sort=True):
+        labelled = group[group["label"].notna()]
+        row: dict[str, Any] = {
+            "score_date": day,
+            "version": str(version),
+            "rows": len(group),
+            "labelled_rows": len(labelled),
+        }
+        y_true = (labelled["label"].astype(str) == str(positive)).to_numpy()
+        y_pred = (labelled["prediction"].astype(str) == str(positive)).to_numpy()
+        scores = labelled["score"].to_numpy(dtype=float) if "score" in labelled else None
+        for name in metrics:
+            try:
+                row[name] = metric_value(name, y_true, y_pred, scores)
+            except MetricUnavailable:
+                row[name] = np.nan
+        out.append(row)
+    return pd.DataFrame(out, columns=["score_date", "version", "rows", "labelled_rows", *metrics])

@@ -1,0 +1,121 @@
+"""Live data, pure: the split's arms, labels joined with predictions, live metrics."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn import metrics as m
+
+from mlops_hooks.shared.domain.live import (
+    LiveError,
+    arm_bucket,
+    assign_arms,
+    join_labels,
+    live_metrics,
+)
+
+
+def test_a_split_is_deterministic_and_within_a_point_of_its_shares() -> None:
+    ids = [f"{n:07d}-CUST" for n in range(100_000)]
+    split = {"champion": 90, "challenger": 10}
+    arms = assign_arms(ids, split, salt="churn")
+    assert assign_arms(ids, split, salt="churn") == arms  # the next run: the same arms
+    assert assign_arms(list(reversed(ids)), split, salt="churn") == list(reversed(arms))
+    share = arms.count("challenger") / len(ids)
+    assert abs(share - 0.10) <= 0.01, share
+    three = assign_arms(ids, {"champion": 50, "challenger": 30, "v7": 20}, salt="churn")
+    for arm, wanted in (("champion", 0.5), ("challenger", 0.3), ("v7", 0.2)):
+        assert abs(three.count(arm) / len(ids) - wanted) <= 0.01
+    # a fixed value: any engine, any Python, any PYTHONHASHSEED gives this bucket
+    assert arm_bucket("7590-VHVEG", salt="churn") == arm_bucket("7590-VHVEG", salt="churn")
+    assert arm_bucket("7590-VHVEG", salt="churn") != arm_bucket("7590-VHVEG", salt="other")
+    with pytest.raises(LiveError, match="adding up to 100"):
+        assign_arms(ids[:3], {"champion": 90, "challenger": 20}, salt="churn")
+
+
+def predictions() -> pd.DataFrame:
+    """Three customers scored on 23 Nov by v1 (served) and v2 (shadow), one on 24 Nov."""
+    rows = []
+    for day, ids in ((date(2026, 11, 23), ["a", "b", "c"]), (date(2026, 11, 24), ["a"])):
+        for customer in ids:
+            for version, prediction, score in (("1", "Yes", 0.8), ("2", "No", 0.3)):
+                rows.append(
+                    {
+                        "customerID": customer,
+                        "score_date": day,
+                        "version": version,
+                        "prediction": prediction if customer != "c" else "No",
+                        "score": score if customer != "c" else 0.1,
+                    }
+                )
+    return pd.DataFrame(rows)
+
+
+def test_late_missing_duplicate_and_unknown_labels_are_each_counted() -> None:
+    labels = pd.DataFrame(
+        [
+            # a: labelled twice for the 23rd (the later one wins), once for the 24th
+            ("a", date(2026, 11, 23), "No", datetime(2026, 11, 24, 8)),
+            ("a", date(2026, 11, 23), "Yes", datetime(2026, 11, 25, 8)),
+            ("a", date(2026, 11, 24), "Yes", datetime(2026, 11, 25, 9)),
+            # b: labelled three weeks later: late, joined all the same
+            ("b", date(2026, 11, 23), "No", datetime(2026, 12, 14, 8)),
+            # z: never scored
+            ("z", date(2026, 11, 23), "Yes", datetime(2026, 11, 24, 8)),
+        ],
+        columns=["customerID", "score_date", "Churn", "landed_at"],
+    )
+    joined = join_labels(
+        predictions(), labels, id_column="customerID", label_column="Churn", expected_within_days=7
+    )
+    assert joined.counts == {
+        "predictions": 4,  # (a, 23), (b, 23), (c, 23), (a, 24)
+        "labelled": 3,
+        "unlabelled": 1,  # c: no label yet
+        "duplicate_labels": 1,
+        "unknown_ids": 1,
+        "late_labels": 1,
+    }
+    a23 = joined.joined[(joined.joined["customerID"] == "a") & (joined.joined["version"] == "1")]
+    assert a23.sort_values("score_date")["label"].tolist() == ["Yes", "Yes"]
+    assert "1 labels for ids never scored" in joined.summary()
+
+
+def test_live_metrics_equal_scikit_learns_on_the_joined_rows() -> None:
+    rng = np.random.default_rng(4)
+    n = 2000
+    ids = [f"c{i}" for i in range(n)]
+    truth = rng.random(n) < 0.3
+    frames = []
+    for version, noise in (("1", 0.35), ("2", 0.2)):
+        score = np.clip(truth * 0.6 + rng.normal(0.2, noise, n), 0, 1)
+        frames.append(
+            pd.DataFrame(
+                {
+                    "customerID": ids,
+                    "score_date": date(2026, 11, 23),
+                    "version": version,
+                    "prediction": np.where(score >= 0.5, "Yes", "No"),
+                    "score": score,
+                }
+            )
+        )
+    labels = pd.DataFrame(
+        {
+            "customerID": ids[: n - 100],  # 100 still unlabelled
+            "Churn": np.where(truth[: n - 100], "Yes", "No"),
+            "landed_at": datetime(2026, 11, 25),
+        }
+    )
+    joined = join_labels(pd.concat(frames), labels, id_column="customerID", label_column="Churn")
+    live = live_metrics(joined.joined, ["roc_auc", "accuracy", "f1"], positive="Yes")
+    assert live["labelled_rows"].tolist() == [n - 100, n - 100] and live["rows"].tolist() == [n, n]
+    for frame, row in zip(frames, live.itertuples(), strict=True):
+        kept = frame.iloc[: n - 100]
+        y = truth[: n - 100]
+        assert row.roc_auc == pytest.approx(m.roc_auc_score(y, kept["score"]), abs=1e-12)
+        assert row.accuracy == pytest.approx(m.accuracy_score(y, kept["prediction"] == "Yes"))
+        assert row.f1 == pytest.approx(m.f1_score(y, kept["prediction"] == "Yes"))
