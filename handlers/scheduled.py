@@ -11,7 +11,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mlops_hooks.handlers.common import scheduled_model, table_params
 from mlops_hooks.shared.domain.errors import PermanentError
@@ -21,6 +21,9 @@ from mlops_hooks.shared.ports.jobs import run_token
 from mlops_hooks.shared.ports.ledger import RunState
 from mlops_hooks.shared.ports.notifier import Notification
 from mlops_hooks.shared.ports.outcome import Outcome
+
+if TYPE_CHECKING:
+    from mlops_hooks.shared.domain.policy import ModelPolicy
 
 
 def handle(event: Event, deps: Deps) -> Outcome:
@@ -55,6 +58,7 @@ def batch_inference(event: Event, deps: Deps) -> Outcome:
         "label": policy.holdout.label,
         "id_columns": ",".join(policy.data.id_columns),
         "score_date": event.occurred_at.date().isoformat(),
+        **deployment_params(policy),
         "event_id": event.id,
         "reason": "schedule",
     }
@@ -70,6 +74,23 @@ def batch_inference(event: Event, deps: Deps) -> Outcome:
         summary=f"batch_inference of {model} v{champion}: run {run.run_id}",
         data={"run_id": run.run_id, "backend": run.backend, "url": run.url, "champion": champion},
     )
+
+
+def deployment_params(policy: ModelPolicy) -> dict[str, str]:
+    """Pure: the batch job's deployment parameters (none for a single champion, so a bundle
+    or an entry point that predates deployments runs as before)."""
+    deployment = policy.deployment
+    if deployment.mode == "single":
+        return {}
+    params = {
+        "deployment": deployment.mode,
+        "challengers": ",".join(deployment.challengers),
+        "positive_label": str(policy.holdout.positive_label or "Yes"),
+    }
+    if deployment.mode == "split":
+        params["split"] = ",".join(f"{arm}={share}" for arm, share in deployment.split.items())
+        params["assign_by"] = deployment.assign_by or ""
+    return params
 
 
 def reconcile(deps: Deps) -> Outcome:

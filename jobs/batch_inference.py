@@ -1,19 +1,25 @@
-"""batch_inference: score a table with the champion and append the predictions to Delta.
+"""batch_inference: score a table with the champion (and its shadows or split arms) and append
+the predictions to Delta.
 
     python -m mlops_hooks.jobs.batch_inference --model churn --input s3://landing/churn/latest.csv \
-        --output .mlops-hooks/tables/churn/predictions
+        --output .mlops-hooks/tables/churn/predictions [--deployment shadow --challengers a,3]
 
-Loads ``models:/NAME@champion`` (the alias resolved to its version once, so every row carries
-the version that scored it) as ``mlflow.pyfunc.spark_udf``; builds the same features as
-training (jobs/features.py); appends ``prediction``, ``model_version``, ``scored_at`` and the
-partition column ``score_date`` (the schedule's logical date, so a re-run or a late run lands
-in its own day's window) to the output Delta table.
+Resolves the champion alias (and each listed challenger: an alias or a version) to its
+version once, so every row carries the version that scored it; builds the same features as
+training (jobs/features.py); scores every version in one pass over the input (one
+``mapInPandas``: each Python worker loads each model once, shared/domain/live.score_frame);
+appends ``prediction`` and ``model_version`` (what was served: the champion's, or in a split
+the row's arm's), ``arm``, ``predictions`` and ``scores`` (every version's, by version: the
+shadows are kept beside, never served), ``scored_at`` and the partition column ``score_date``
+(the schedule's logical date, so a re-run or a late run lands in its own day's window).
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import time
+from collections.abc import Iterator
 from typing import Any
 
 from mlops_hooks.jobs.cli import JobError, parser, run
@@ -34,6 +40,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="the partition the rows belong to, YYYY-MM-DD (a schedule's logical date) [today]",
     )
     p.add_argument("--id-columns", default="", help="comma separated row ids; kept, not scored")
+    p.add_argument("--deployment", default="single", choices=["single", "shadow", "split"])
+    p.add_argument(
+        "--challengers", default="", help="comma separated aliases or versions (shadow, split)"
+    )
+    p.add_argument("--split", default="", help="arm=percent, comma separated: champion=90,...")
+    p.add_argument("--assign-by", default="", help="split: the id column a row's arm comes from")
+    p.add_argument("--positive-label", default="Yes", help="the class whose score is kept")
     return p
 
 
@@ -45,21 +58,30 @@ def batch_inference(args: argparse.Namespace) -> dict[str, Any]:
     import mlflow
     from mlflow import MlflowClient
     from pyspark.sql import functions as F
+    from pyspark.sql.types import DoubleType, MapType, StringType, StructField, StructType
 
     from mlops_hooks.shared.adapters.spark_tables import SparkTables, spark_session
+    from mlops_hooks.shared.domain.live import plan_scoring
 
     started = time.monotonic()
     if args.tracking_uri:
         mlflow.set_tracking_uri(args.tracking_uri)
+    client = MlflowClient()
     try:
-        version = MlflowClient().get_model_version_by_alias(args.model, args.alias).version
+        version = client.get_model_version_by_alias(args.model, args.alias).version
     except Exception as exc:
         raise JobError(f"{args.model} has no {args.alias!r} alias: {exc}") from None
-    uri = f"models:/{args.model}/{version}"
-    inputs = mlflow.models.get_model_info(uri).signature
-    names = [c.name for c in inputs.inputs] if inputs and inputs.inputs else None
-    if not names:
-        raise JobError(f"{uri} has no input signature: cannot tell which columns to score")
+    plan, notes = plan_scoring(
+        args.deployment,
+        model=args.model,
+        champion=str(version),
+        resolved={name: _resolve(client, args.model, name) for name in _listed(args.challengers)},
+        split=_shares(args.split),
+        assign_by=args.assign_by or None,
+    )
+    # each version by its own files' location (a models:/ URI would parse odd names as URLs)
+    locations = {v: client.get_model_version_download_uri(args.model, v) for v in plan.versions}
+    inputs = {v: _input_names(uri) for v, uri in locations.items()}
 
     spark = spark_session(f"batch-inference-{args.model}")
     tables = SparkTables(spark)
@@ -72,13 +94,27 @@ def batch_inference(args: argparse.Namespace) -> dict[str, Any]:
         raw = raw.drop(args.label)
     cleaned, _ = clean(raw, keep_strings=(args.label, *ids))
     features = featurize(cleaned, exclude=(args.label, *ids))
-    missing = [n for n in names if n not in features.columns]
-    if missing:
-        raise JobError(f"{args.input} lacks the model's input columns: {', '.join(missing)}")
-    predict = mlflow.pyfunc.spark_udf(spark, uri, env_manager="local")
+    for v, names in inputs.items():
+        missing = [n for n in names if n not in features.columns]
+        if missing:
+            raise JobError(f"{args.input} lacks v{v}'s input columns: {', '.join(missing)}")
+    if plan.assign_by and plan.assign_by not in features.columns:
+        raise JobError(f"{args.input} has no {plan.assign_by!r} column to split by")
+    schema = StructType(
+        [
+            *features.schema.fields,
+            StructField("prediction", StringType()),
+            StructField("model_version", StringType()),
+            StructField("arm", StringType()),
+            StructField("predictions", MapType(StringType(), StringType())),
+            StructField("scores", MapType(StringType(), DoubleType())),
+        ]
+    )
+    score = functools.partial(
+        _score_batches, plan=plan, locations=locations, inputs=inputs, positive=args.positive_label
+    )
     scored = (
-        features.withColumn("prediction", predict(*names))
-        .withColumn("model_version", F.lit(str(version)))
+        features.mapInPandas(score, schema)
         .withColumn("scored_at", F.current_timestamp())
         .withColumn(
             "score_date",
@@ -86,6 +122,9 @@ def batch_inference(args: argparse.Namespace) -> dict[str, Any]:
         )
     ).cache()
     rows = scored.count()
+    served = {
+        r["model_version"]: r["count"] for r in scored.groupBy("model_version").count().collect()
+    }
     table_version = tables.write_delta(
         scored, args.output, mode="append", partition_by=["score_date"]
     )
@@ -93,11 +132,94 @@ def batch_inference(args: argparse.Namespace) -> dict[str, Any]:
     return {
         "model": args.model,
         "version": str(version),
+        "deployment": plan.mode,
+        "versions": list(plan.versions),
+        "served": served,
+        "notes": notes,
         "rows": rows,
         "output": args.output,
         "output_version": table_version,
         "seconds": round(time.monotonic() - started, 1),
     }
+
+
+def _listed(text: str) -> list[str]:
+    return [n.strip() for n in text.split(",") if n.strip()]
+
+
+def _shares(text: str) -> dict[str, int]:
+    shares = {}
+    for item in _listed(text):
+        arm, _, share = item.partition("=")
+        if not share.strip().isdigit():
+            raise JobError(
+                f"--split {text!r}: give arm=percent pairs, e.g. champion=90,challenger=10"
+            )
+        shares[arm.strip()] = int(share)
+    return shares
+
+
+def _resolve(client: Any, model: str, name: str) -> str | None:
+    """A challenger named by version number, or by alias (None: the alias points nowhere)."""
+    if name.isdigit():
+        return name
+    try:
+        return str(client.get_model_version_by_alias(model, name).version)
+    except Exception:
+        return None
+
+
+def _input_names(uri: str) -> list[str]:
+    import mlflow
+
+    signature = mlflow.models.get_model_info(uri).signature
+    names = [c.name for c in signature.inputs] if signature and signature.inputs else None
+    if not names:
+        raise JobError(f"{uri} has no input signature: cannot tell which columns to score")
+    return names
+
+
+_LOADED: dict[str, Any] = {}  # per Python worker: each model is loaded once
+
+
+def _score_batches(
+    batches: Iterator[Any], *, plan: Any, locations: dict, inputs: dict, positive: str
+) -> Iterator[Any]:
+    import mlflow.pyfunc
+
+    from mlops_hooks.shared.domain.live import score_frame
+
+    def scorer(version: str) -> Any:
+        uri = locations[version]
+        if uri not in _LOADED:
+            _LOADED[uri] = mlflow.pyfunc.load_model(uri)
+        model, names = _LOADED[uri], inputs[version]
+
+        def run(frame: Any) -> tuple[Any, Any]:
+            data = frame[names]
+            return model.predict(data), _positive_scores(model, data, positive)
+
+        return run
+
+    scorers = {v: scorer(v) for v in plan.versions}
+    for batch in batches:
+        yield score_frame(batch, scorers, plan)
+
+
+def _positive_scores(model: Any, data: Any, positive: str) -> Any:
+    """P(positive) from a scikit-learn-like model under the pyfunc, else None."""
+    import numpy as np
+
+    try:
+        raw = model.get_raw_model()
+    except Exception:
+        return None
+    if not hasattr(raw, "predict_proba"):
+        return None
+    classes = [str(c) for c in getattr(raw, "classes_", [])]
+    if positive not in classes:
+        return None
+    return np.asarray(raw.predict_proba(data))[:, classes.index(positive)]
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -89,6 +89,8 @@ class SparkTables:
             writer = frame.write.format("delta").mode(mode)
             if mode == "overwrite":
                 writer = writer.option("overwriteSchema", "true")
+            else:  # an append may bring new columns (a shadow deployment's maps)
+                writer = writer.option("mergeSchema", "true")
             if partition_by:
                 writer = writer.partitionBy(*partition_by)
             writer.save(uri)
@@ -101,7 +103,7 @@ class SparkTables:
             frame.toArrow(),
             mode=mode,  # type: ignore[arg-type]
             partition_by=partition_by,
-            schema_mode="overwrite" if mode == "overwrite" else None,
+            schema_mode="overwrite" if mode == "overwrite" else "merge",
             storage_options=options,
         )
         return DeltaTable(uri, storage_options=options).version()

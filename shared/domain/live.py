@@ -13,7 +13,7 @@ and live metrics per version per day (pure: pandas and numpy, no engine).
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
@@ -159,3 +159,107 @@ def live_metrics(
                 row[name] = np.nan
         out.append(row)
     return pd.DataFrame(out, columns=["score_date", "version", "rows", "labelled_rows", *metrics])
+
+
+# --- batch inference beside the champion: shadow and split ------------------------------------
+
+# what one version's model gives for a batch: its predictions, and P(positive) when it has them
+Scorer = Callable[["pd.DataFrame"], tuple[Any, Any]]
+
+
+@dataclass(frozen=True)
+class ScoringPlan:
+    """Which versions score every row, and which one's prediction is served."""
+
+    mode: str  # single, shadow, split
+    champion: str  # the champion's version
+    versions: tuple[str, ...]  # every version scored, the champion first
+    arms: dict[str, str] = field(default_factory=dict)  # split: arm -> version, in share order
+    split: dict[str, int] = field(default_factory=dict)  # split: arm -> percent
+    assign_by: str | None = None
+    salt: str = ""
+
+
+def plan_scoring(
+    mode: str,
+    *,
+    model: str,
+    champion: str,
+    resolved: dict[str, str | None],
+    split: dict[str, int] | None = None,
+    assign_by: str | None = None,
+) -> tuple[ScoringPlan, list[str]]:
+    """Pure: the plan, and notes on what could not be followed. ``resolved`` maps each listed
+    challenger (an alias or a version number) to its version, or None when the alias points
+    nowhere: that challenger is left out, and in a split its share is served by the
+    champion."""
+    notes = [f"{name!r} points at no version: not scored" for name, v in resolved.items() if not v]
+    found = {name: v for name, v in resolved.items() if v and v != champion}
+    versions = (champion, *dict.fromkeys(found.values()))
+    if mode != "split":
+        return ScoringPlan(mode, champion, versions if mode == "shadow" else (champion,)), notes
+    shares: dict[str, int] = {}
+    arms: dict[str, str] = {}
+    for arm, share in (split or {}).items():
+        version = champion if arm == "champion" else found.get(arm)
+        if version is None:
+            notes.append(f"split arm {arm!r} ({share} %) is served by the champion")
+            version, arm = champion, "champion"
+        shares[arm] = shares.get(arm, 0) + share
+        arms[arm] = version
+    plan = ScoringPlan("split", champion, versions, arms, shares, assign_by, salt=model)
+    return plan, notes
+
+
+def score_frame(frame: pd.DataFrame, scorers: dict[str, Scorer], plan: ScoringPlan) -> pd.DataFrame:
+    """Every version of the plan scores ``frame`` once (each scorer takes its model's input
+    columns); the served prediction and
+    version per row (split: its arm's), every version's prediction and score beside it.
+    The same function runs in-process and inside Spark (mapInPandas), so both engines serve
+    and record the same."""
+    import numpy as np
+
+    predicted: dict[str, np.ndarray] = {}
+    scored: dict[str, np.ndarray | None] = {}
+    for version in plan.versions:
+        predictions, scores = scorers[version](frame)
+        # object, not a fixed-width string array: "Yes" written over "No" would become "Ye"
+        predicted[version] = np.asarray(predictions).astype(str).astype(object)
+        scored[version] = None if scores is None else np.asarray(scores, dtype=float)
+    out = frame.copy()
+    if plan.mode == "split":
+        arm = np.asarray(assign_arms(frame[plan.assign_by], plan.split, salt=plan.salt))
+        served = np.asarray([plan.arms[a] for a in arm])
+    else:
+        arm = np.full(len(frame), "champion")
+        served = np.full(len(frame), plan.champion)
+    prediction = predicted[plan.champion].copy()
+    for version in plan.versions[1:]:
+        mine = served == version
+        prediction[mine] = predicted[version][mine]
+    out["prediction"] = prediction
+    out["model_version"] = served
+    out["arm"] = arm
+    out["predictions"] = [{v: predicted[v][i] for v in plan.versions} for i in range(len(frame))]
+    out["scores"] = [
+        {v: float(s[i]) for v, s in scored.items() if s is not None} for i in range(len(frame))
+    ]
+    return out
+
+
+def long_predictions(scored: pd.DataFrame, id_column: str) -> pd.DataFrame:
+    """The wide scored rows (``predictions`` and ``scores`` maps) as one row per version:
+    what labels are joined with. ``served`` says which version's prediction the row got."""
+    import pandas as pd
+
+    rows = []
+    for row in scored[
+        [id_column, "score_date", "model_version", "predictions", "scores"]
+    ].itertuples(index=False):
+        key, day, served, predictions, scores = row
+        scores = dict(scores or {})
+        for version, prediction in dict(predictions).items():
+            rows.append((key, day, version, prediction, scores.get(version), version == served))
+    return pd.DataFrame(
+        rows, columns=[id_column, "score_date", "version", "prediction", "score", "served"]
+    )

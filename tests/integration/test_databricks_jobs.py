@@ -17,6 +17,7 @@ from tests.support.fake_databricks import JOBS, JobsState, add_jobs_routes
 from tests.support.fake_http import FakeHTTP
 from tests.support.fakes import MemoryTables, dispatcher_over
 
+ROOT = Path(__file__).resolve().parents[2]
 LANDED = "s3://landing/churn/2026-11-23.csv"
 POLICY = """
 models:
@@ -166,3 +167,43 @@ def test_an_unknown_job_name_is_a_permanent_error(databricks, tmp_path: Path) ->
     dispatcher.deps.policy = parse_policy(POLICY.replace("[prod] mlops-hooks-train", "nope"))
     done = dispatcher.process(dispatcher.submit(landed()).record.id)
     assert done.status.value == "dead" and "no Databricks job named 'nope'" in done.last_error
+
+
+def test_a_shadow_deployment_reaches_the_databricks_job_as_its_parameters(
+    tmp_path: Path,
+) -> None:
+    """The policy's deployment, through run-now's job parameters, named as the bundle's
+    batch_inference job declares them (and the wheel task hands them to the entry point)."""
+    import yaml
+
+    from tests.support.fakes import MemoryRegistry
+
+    policy = POLICY_ON_VOLUMES + (
+        "    deployment: {mode: split, challengers: [challenger, '7'],"
+        " split: {champion: 80, challenger: 20}, assign_by: customerID}\n"
+    )
+    with over_databricks(tmp_path, policy, jobs_backend="databricks") as (_, fake, dispatcher):
+        registry = MemoryRegistry()
+        registry.add("churn", "3", None)
+        registry.aliases[("churn", "champion")] = "3"
+        dispatcher.deps.registries = {"mlflow": registry}
+        nightly = events.scheduled(
+            "nightly", datetime(2026, 11, 24, 2, tzinfo=UTC), "batch_inference", model="churn"
+        )
+        assert dispatcher.process(dispatcher.submit(nightly).record.id).status.value == "done"
+        [call] = fake.calls("POST", f"{JOBS}/run-now")
+    sent = call.json()["job_parameters"]
+    assert sent["deployment"] == "split" and sent["challengers"] == "challenger,7"
+    assert sent["split"] == "champion=80,challenger=20" and sent["assign_by"] == "customerID"
+    assert sent["positive_label"] == "Yes"
+    bundle = yaml.safe_load((ROOT / "infra" / "databricks" / "databricks.yml").read_text())
+    job = bundle["resources"]["jobs"]["batch_inference"]
+    declared = {p["name"] for p in job["parameters"]}
+    assert set(sent) <= declared, set(sent) - declared
+    handed = job["tasks"][0]["python_wheel_task"]["named_parameters"]
+    from mlops_hooks.jobs.batch_inference import build_parser
+
+    options = {o.lstrip("-") for o in build_parser()._option_string_actions}
+    assert set(handed) <= options, set(handed) - options
+    for name in sent:  # each parameter sent reaches the entry point under its option's name
+        assert handed[name.replace("_", "-")] == f"{{{{job.parameters.{name}}}}}"

@@ -119,3 +119,56 @@ def test_live_metrics_equal_scikit_learns_on_the_joined_rows() -> None:
         assert row.roc_auc == pytest.approx(m.roc_auc_score(y, kept["score"]), abs=1e-12)
         assert row.accuracy == pytest.approx(m.accuracy_score(y, kept["prediction"] == "Yes"))
         assert row.f1 == pytest.approx(m.f1_score(y, kept["prediction"] == "Yes"))
+
+
+def test_plans_leave_out_what_points_nowhere_and_serve_its_share_by_the_champion() -> None:
+    from mlops_hooks.shared.domain.live import plan_scoring
+
+    shadow, notes = plan_scoring(
+        "shadow", model="churn", champion="3", resolved={"challenger": "4", "v9": None, "3": "3"}
+    )
+    assert shadow.versions == ("3", "4") and notes == ["'v9' points at no version: not scored"]
+    split, notes = plan_scoring(
+        "split",
+        model="churn",
+        champion="3",
+        resolved={"challenger": None},
+        split={"champion": 90, "challenger": 10},
+        assign_by="customerID",
+    )
+    assert split.split == {"champion": 100} and split.arms == {"champion": "3"}
+    assert "split arm 'challenger' (10 %) is served by the champion" in notes
+
+
+def test_one_pass_scores_every_version_and_serves_the_rows_arm() -> None:
+    from mlops_hooks.shared.domain.live import long_predictions, plan_scoring, score_frame
+
+    frame = pd.DataFrame({"customerID": [f"c{i}" for i in range(2000)], "x": np.arange(2000)})
+    calls: list[str] = []
+
+    def scorer(version: str, label: str):
+        def run(batch: pd.DataFrame):
+            calls.append(version)
+            return np.full(len(batch), label), np.full(len(batch), 0.25)
+
+        return run
+
+    scorers = {"3": scorer("3", "No"), "4": scorer("4", "Yes")}
+    plan, _ = plan_scoring(
+        "split",
+        model="churn",
+        champion="3",
+        resolved={"challenger": "4"},
+        split={"champion": 80, "challenger": 20},
+        assign_by="customerID",
+    )
+    scored = score_frame(frame, scorers, plan)
+    assert sorted(calls) == ["3", "4"]  # each model once for the whole batch
+    arms = assign_arms(frame["customerID"], {"champion": 80, "challenger": 20}, salt="churn")
+    assert scored["arm"].tolist() == arms
+    assert scored["model_version"].tolist() == ["3" if a == "champion" else "4" for a in arms]
+    assert scored["prediction"].tolist() == ["No" if a == "champion" else "Yes" for a in arms]
+    assert all(p == {"3": "No", "4": "Yes"} for p in scored["predictions"])
+    scored["score_date"] = date(2026, 11, 23)
+    long = long_predictions(scored, "customerID")
+    assert len(long) == 4000 and long["served"].sum() == 2000
