@@ -12,8 +12,9 @@ from __future__ import annotations
 from typing import Any
 
 from mlops_hooks.handlers.common import train_params
+from mlops_hooks.shared.domain import events
 from mlops_hooks.shared.domain.errors import PermanentError
-from mlops_hooks.shared.domain.events import Event
+from mlops_hooks.shared.domain.events import Event, Source
 from mlops_hooks.shared.ports.deps import Deps
 from mlops_hooks.shared.ports.jobs import run_token
 from mlops_hooks.shared.ports.notifier import Notification
@@ -26,7 +27,18 @@ def handle(event: Event, deps: Deps) -> Outcome:
     if not (event.bucket and event.object_key):
         raise PermanentError("data_landed event without bucket and object key")
     uri = f"s3://{event.bucket}/{event.object_key}"
-    watchers = deps.loaded_policy().watchers(event.bucket, event.object_key)
+    policy_in_force = deps.loaded_policy()
+    if policy_in_force.label_watchers(event.bucket, event.object_key):
+        # outcomes, not training data: the labels_landed handler joins them with predictions
+        child = events.labels_landed(
+            event.bucket,
+            event.object_key,
+            event.id,  # one labels fact per landed object (its sequencer is in this key)
+            source=Source.HANDLER,
+            occurred_at=event.occurred_at,
+        )
+        return Outcome(result="labels", summary=f"{uri} holds labels", emit=[child])
+    watchers = policy_in_force.watchers(event.bucket, event.object_key)
     if not watchers:
         return Outcome(result="skipped", summary=f"no model's data.watch covers {uri}")
     frame = deps.need("tables").read(uri)  # a TableError is permanent: the event goes dead

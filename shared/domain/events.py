@@ -21,6 +21,7 @@ class EventKind(StrEnum):
     MODEL_REGISTERED = "model_registered"
     PROMOTION_REQUESTED = "promotion_requested"
     DATA_LANDED = "data_landed"
+    LABELS_LANDED = "labels_landed"  # true outcomes under a model's data.labels prefix
     DRIFT_DETECTED = "drift_detected"
     SCHEDULED = "scheduled"
     APPROVAL = "approval"
@@ -170,6 +171,18 @@ def data_landed(bucket: str, object_key: str, etag_or_sequencer: str, **fields: 
     return Event(
         kind=EventKind.DATA_LANDED,
         key=_join("data_landed", bucket, object_key, etag_or_sequencer),
+        source=fields.pop("source", Source.S3),
+        bucket=bucket,
+        object_key=object_key,
+        **fields,
+    )
+
+
+def labels_landed(bucket: str, object_key: str, etag_or_sequencer: str, **fields: Any) -> Event:
+    """Labels (true outcomes) landed: the object's own key, like data_landed's."""
+    return Event(
+        kind=EventKind.LABELS_LANDED,
+        key=_join("labels_landed", bucket, object_key, etag_or_sequencer),
         source=fields.pop("source", Source.S3),
         bucket=bucket,
         object_key=object_key,

@@ -406,6 +406,22 @@ class Policy:
                 found.append((name, policy))
         return found
 
+    def label_watchers(self, bucket: str, key: str) -> list[tuple[str, ModelPolicy]]:
+        """The models whose ``data.labels`` prefix covers s3://bucket/key (a glob entry names
+        its model in ``jobs.train.params.model``, as for data)."""
+        found = []
+        for entry in self.file.models:
+            policy = _resolve(self.file, entry)
+            labels = policy.data.labels
+            if labels is None or labels.bucket != bucket or not key.startswith(labels.prefix):
+                continue
+            name = policy.jobs.train.params.get("model") or (
+                None if any(ch in entry.name for ch in "*?[") else entry.name
+            )
+            if name:
+                found.append((name, policy))
+        return found
+
     def warnings(self) -> list[str]:
         """Valid, but probably not meant: said by ``policy check``, never fatal."""
         levels = [("defaults", None), *((f"model {e.name!r}", e) for e in self.file.models)]

@@ -1,0 +1,135 @@
+"""labels_landed: true outcomes landed under a model's ``data.labels`` prefix -> joined with the
+predictions -> live metrics per version per day.
+
+The object is appended to the model's labels Delta table (with the time it landed), so a late
+label is joined when it arrives and every later computation sees every label so far. The
+predictions table (batch inference's output, every version's prediction beside the served
+one) is joined with all the labels; duplicate, unknown-id and late labels and unlabelled
+predictions are counted in the outcome and the message, never dropped silently. The live
+metrics of every score date and version are appended to the model's ``live_metrics`` table
+with the time they were computed (the newest computation of a day is the one in force).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from mlops_hooks.handlers.common import table_location
+from mlops_hooks.shared.domain.errors import PermanentError
+from mlops_hooks.shared.domain.events import Event
+from mlops_hooks.shared.ports.deps import Deps
+from mlops_hooks.shared.ports.notifier import Notification
+from mlops_hooks.shared.ports.outcome import Outcome
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from mlops_hooks.shared.domain.policy import ModelPolicy
+
+
+def live_metric_names(policy: ModelPolicy) -> list[str]:
+    """Pure: the policy's metrics, the comparison's primary first, then its guardrails and the
+    validation thresholds (each once)."""
+    names = [policy.comparison.metric, *policy.comparison.guardrails]
+    if policy.checks.metrics is not None:
+        names += list(policy.checks.metrics.thresholds)
+    return list(dict.fromkeys(names))
+
+
+def positive_of(policy: ModelPolicy, labels: pd.Series) -> Any:
+    """The positive class: the policy's, else the larger of the labels (scikit-learn's)."""
+    if policy.holdout.positive_label is not None:
+        return policy.holdout.positive_label
+    values = sorted(str(v) for v in labels.dropna().unique())
+    return values[-1] if values else "1"
+
+
+def handle(event: Event, deps: Deps) -> Outcome:
+    if not (event.bucket and event.object_key):
+        raise PermanentError("labels_landed event without bucket and object key")
+    uri = f"s3://{event.bucket}/{event.object_key}"
+    watchers = deps.loaded_policy().label_watchers(event.bucket, event.object_key)
+    if not watchers:
+        return Outcome(result="skipped", summary=f"no model's data.labels covers {uri}")
+    tables = deps.need("tables")
+    landed = tables.read(uri)
+    results = [_for_model(deps, event, model, policy, landed) for model, policy in watchers]
+    return Outcome(
+        result="joined",
+        summary="; ".join(r["summary"] for r in results),
+        data={"uri": uri, "models": results},
+    )
+
+
+def _for_model(
+    deps: Deps, event: Event, model: str, policy: ModelPolicy, landed: pd.DataFrame
+) -> dict[str, Any]:
+    from mlops_hooks.shared.domain.live import join_labels, live_metrics, long_predictions
+
+    spec = policy.data.labels
+    assert spec is not None  # label_watchers found it
+    missing = [c for c in (spec.id_column, spec.label_column) if c not in landed.columns]
+    if missing:
+        raise PermanentError(f"the labels have no {', '.join(map(repr, missing))} column")
+    tables = deps.need("tables")
+    labels_uri = _table(deps, model, "labels")
+    fresh = landed[[spec.id_column, spec.label_column, *_dated(landed)]].copy()
+    fresh[spec.label_column] = fresh[spec.label_column].astype(str)
+    fresh[spec.id_column] = fresh[spec.id_column].astype(str)
+    fresh["landed_at"] = event.occurred_at.astimezone(UTC)
+    fresh["labels_event"] = event.id
+    if not _already_appended(tables, labels_uri, event.id):
+        tables.append(labels_uri, fresh)  # a retried or replayed event appends its labels once
+    every_label = tables.read(labels_uri, "delta")
+    predictions_uri = _table(
+        deps, model, "predictions", given=policy.jobs.batch_inference.params.get("output")
+    )
+    scored = tables.read(predictions_uri, "delta")
+    joined = join_labels(
+        long_predictions(scored, spec.id_column),
+        every_label,
+        id_column=spec.id_column,
+        label_column=spec.label_column,
+        expected_within_days=spec.expected_within_days,
+    )
+    names = live_metric_names(policy)
+    live = live_metrics(
+        joined.joined, names, positive=positive_of(policy, every_label[spec.label_column])
+    )
+    live.insert(0, "model", model)
+    live["computed_at"] = datetime.fromtimestamp(deps.clock.now(), UTC)
+    live["score_date"] = live["score_date"].astype(str)
+    tables.append(_table(deps, model, "live_metrics"), live)
+    summary = f"{model}: {joined.summary()}"
+    deps.notifier.notify(
+        Notification(
+            title=f"{model}: labels joined with predictions",
+            text=joined.summary(),
+            verdict="info",
+            facts=[(k.replace("_", " "), f"{v:,}") for k, v in joined.counts.items()],
+        )
+    )
+    return {
+        "model": model,
+        "summary": summary,
+        "counts": joined.counts,
+        "days": sorted(set(live["score_date"])),
+        "metrics": names,
+    }
+
+
+def _dated(frame: pd.DataFrame) -> list[str]:
+    return ["score_date"] if "score_date" in frame.columns else []
+
+
+def _table(deps: Deps, model: str, table: str, *, given: str | None = None) -> str:
+    where = table_location(deps, model, table, given=given)
+    return where or deps.settings.table_uri(model, table)
+
+
+def _already_appended(tables: Any, uri: str, event_id: str) -> bool:
+    if tables.rows(uri) is None:  # no labels table yet
+        return False
+    recorded = tables.read(uri, "delta")
+    return "labels_event" in recorded.columns and bool((recorded["labels_event"] == event_id).any())
