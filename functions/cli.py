@@ -37,6 +37,7 @@ from mlops_hooks.functions.cli_common import (
 from mlops_hooks.functions.cli_demo import demo
 from mlops_hooks.functions.cli_drift import drift
 from mlops_hooks.functions.cli_jobs import jobs_app
+from mlops_hooks.functions.cli_live import live
 from mlops_hooks.functions.cli_local import local_env
 from mlops_hooks.shared.domain import tags
 from mlops_hooks.shared.domain.events import EventKind
@@ -57,6 +58,7 @@ app.add_typer(policy_app, name="policy")
 app.add_typer(webhooks_app, name="webhooks")
 app.add_typer(jobs_app, name="jobs")
 app.command()(drift)
+app.command()(live)
 app.command()(demo)
 app.command()(approve)
 app.command("local-env")(local_env)

@@ -143,10 +143,13 @@ def live_metrics(
     out = []
     for (day, version), group in joined.groupby(["score_date", "version"], sort=True):
         labelled = group[group["label"].notna()]
+        arms = set(group["arm"]) - {"shadow"} if "arm" in group else {"champion"}
         row: dict[str, Any] = {
             "score_date": day,
             "version": str(version),
+            "arm": ",".join(sorted(arms)) or "shadow",
             "rows": len(group),
+            "served_rows": int(group["served"].sum()) if "served" in group else len(group),
             "labelled_rows": len(labelled),
         }
         y_true = (labelled["label"].astype(str) == str(positive)).to_numpy()
@@ -158,7 +161,8 @@ def live_metrics(
             except MetricUnavailable:
                 row[name] = np.nan
         out.append(row)
-    return pd.DataFrame(out, columns=["score_date", "version", "rows", "labelled_rows", *metrics])
+    columns = ["score_date", "version", "arm", "rows", "served_rows", "labelled_rows", *metrics]
+    return pd.DataFrame(out, columns=columns)
 
 
 # --- batch inference beside the champion: shadow and split ------------------------------------
@@ -249,17 +253,50 @@ def score_frame(frame: pd.DataFrame, scorers: dict[str, Scorer], plan: ScoringPl
 
 def long_predictions(scored: pd.DataFrame, id_column: str) -> pd.DataFrame:
     """The wide scored rows (``predictions`` and ``scores`` maps) as one row per version:
-    what labels are joined with. ``served`` says which version's prediction the row got."""
+    what labels are joined with. ``served`` says whether the row got this version's
+    prediction; ``arm`` is the row's arm for the served version and "shadow" for the others.
+    Rows scored before deployments (no maps) count for their served version."""
     import pandas as pd
 
+    frame = scored.copy()
+    if "predictions" not in frame:
+        frame["predictions"] = None
+    if "scores" not in frame:
+        frame["scores"] = None
+    if "arm" not in frame:
+        frame["arm"] = "champion"
     rows = []
-    for row in scored[
-        [id_column, "score_date", "model_version", "predictions", "scores"]
-    ].itertuples(index=False):
-        key, day, served, predictions, scores = row
-        scores = dict(scores or {})
-        for version, prediction in dict(predictions).items():
-            rows.append((key, day, version, prediction, scores.get(version), version == served))
-    return pd.DataFrame(
-        rows, columns=[id_column, "score_date", "version", "prediction", "score", "served"]
-    )
+    wanted = [
+        id_column,
+        "score_date",
+        "model_version",
+        "arm",
+        "prediction",
+        "predictions",
+        "scores",
+    ]
+    for key, day, served, arm, prediction, predictions, scores in frame[wanted].itertuples(
+        index=False
+    ):
+        by_version = dict(predictions) if _is_map(predictions) else {served: prediction}
+        by_score = dict(scores) if _is_map(scores) else {}
+        for version, predicted in by_version.items():
+            mine = version == served
+            rows.append(
+                (
+                    key,
+                    day,
+                    version,
+                    predicted,
+                    by_score.get(version),
+                    mine,
+                    arm if mine else "shadow",
+                )
+            )
+    columns = [id_column, "score_date", "version", "prediction", "score", "served", "arm"]
+    return pd.DataFrame(rows, columns=columns)
+
+
+def _is_map(value: object) -> bool:
+    """A map column's value as delta-rs or Spark gives it (a dict, or a list of pairs)."""
+    return isinstance(value, dict) or (hasattr(value, "__len__") and not isinstance(value, str))

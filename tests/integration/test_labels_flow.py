@@ -5,6 +5,7 @@ are joined when they arrive; a replayed event appends nothing twice."""
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -20,6 +21,7 @@ from mlops_hooks.shared.domain.live import plan_scoring, score_frame
 from mlops_hooks.shared.domain.policy import parse_policy
 from mlops_hooks.shared.settings import Settings
 from tests.support.fakes import dispatcher_over
+from tests.support.processes import cli
 
 POLICY = """
 models:
@@ -130,6 +132,25 @@ def test_labels_join_predictions_into_live_metrics(moto_server: str, tmp_path: P
             newest.set_index(["score_date", "version"]).loc[("2026-11-24", "1"), "labelled_rows"]
             == 100
         )
+
+        # the CLI: the newest computation per day and version
+        shown = cli("live", "churn", "--json", env={"MLOPS_HOOKS_TABLES_URI": tables}, cwd=tmp_path)
+        assert shown.returncode == 0, shown.stderr
+        records = json.loads(shown.stdout)
+        assert [(r["score_date"], r["version"], r["arm"]) for r in records] == [
+            ("2026-11-23", "1", "champion"),
+            ("2026-11-23", "2", "shadow"),
+            ("2026-11-24", "1", "champion"),
+            ("2026-11-24", "2", "shadow"),
+        ]
+        assert [r["labelled_rows"] for r in records] == [300, 300, 100, 100]
+        assert records[1]["roc_auc"] == first.loc["2", "roc_auc"]
+        text = cli(
+            "live", "churn", "--days", "1", env={"MLOPS_HOOKS_TABLES_URI": tables}, cwd=tmp_path
+        )
+        assert "2026-11-24" in text.stdout and "2026-11-23" not in text.stdout
+        nothing = cli("live", "other", env={"MLOPS_HOOKS_TABLES_URI": tables}, cwd=tmp_path)
+        assert nothing.returncode == 1 and "no live metrics of other yet" in nothing.stderr
 
         before = len(DeltaTable(f"{tables}/churn/labels").to_pandas())
         dispatcher.process(dispatcher.deps.ledger.requeue(done.id, now=1.9e9).id)
