@@ -18,6 +18,7 @@ from mlops_hooks.handlers import (
     drift_detected,
     labels_landed,
     model_registered,
+    performance_degraded,
     promotion_requested,
     scheduled,
 )
@@ -33,6 +34,7 @@ BUILTIN: dict[EventKind, Handler] = {
     EventKind.LABELS_LANDED: labels_landed.handle,
     EventKind.SCHEDULED: scheduled.handle,
     EventKind.DRIFT_DETECTED: drift_detected.handle,
+    EventKind.PERFORMANCE_DEGRADED: performance_degraded.handle,
     EventKind.ACTION: action.handle,
 }
 

@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from mlops_hooks.handlers.common import train_params
+from mlops_hooks.handlers.retraining import claim_retraining, retraining_data
 from mlops_hooks.shared.domain import tags
 from mlops_hooks.shared.domain.errors import PermanentError
 from mlops_hooks.shared.domain.events import Event
@@ -23,8 +24,6 @@ from mlops_hooks.shared.ports.deps import Deps
 from mlops_hooks.shared.ports.jobs import run_token
 from mlops_hooks.shared.ports.notifier import Notification
 from mlops_hooks.shared.ports.outcome import Outcome
-
-LAUNCH_GRACE_SECONDS = 600  # a guard whose holder launched nothing this long is taken over
 
 
 def handle(event: Event, deps: Deps) -> Outcome:
@@ -34,27 +33,12 @@ def handle(event: Event, deps: Deps) -> Outcome:
     if not model:
         raise PermanentError("drift_detected event without a model")
     policy = deps.policy_for(model)
-    now = deps.clock.now()
-    guard = f"retrain:{model}"
-    hold = deps.guards.acquire(guard, event.id, now=now)
-    if not hold.held_by(event.id):
-        busy = _busy(deps, model, hold, now, policy.drift.cooldown_hours)
-        if busy:
-            return Outcome(result="skipped", summary=busy, data={"guard_holder": hold.holder})
-        deps.guards.release(guard, hold.holder)
-        hold = deps.guards.acquire(guard, event.id, now=now)
-        if not hold.held_by(event.id):
-            return Outcome(result="skipped", summary=f"alarm {hold.holder} took the retraining")
-
+    skipped = claim_retraining(event, deps, model, policy.drift.cooldown_hours)
+    if skipped is not None:
+        return skipped
     found = details_of(event.payload) or {}
     drifted: list[str] = found.get("drifted", [])
-    data = policy.jobs.train.params.get("data") or _last_training_data(deps, model)
-    if not data:
-        deps.guards.release(guard, event.id)
-        raise PermanentError(
-            f"no data to retrain {model} on: set jobs.train.params.data in the policy "
-            "(or let a data_landed event train it once)"
-        )
+    data = retraining_data(event, deps, model, policy)
     params = train_params(deps, event, model, policy, data=data, reason="drift")
     params["tags"] = f"{tags.DRIFT_FEATURES}={'|'.join(drifted) or 'unknown'}"
     run = deps.need("jobs").launch(
@@ -68,44 +52,6 @@ def handle(event: Event, deps: Deps) -> Outcome:
         f"run {run.run_id}",
         data={"run_id": run.run_id, "drifted": drifted, "histograms": image},
     )
-
-
-def _busy(deps: Deps, model: str, hold: Any, now: float, cooldown_hours: float) -> str | None:
-    """Load the holder's run (refreshed when unfinished), then decide."""
-    runs = [r for r in deps.runs.list_runs(limit=500) if r.event_id == hold.holder]
-    run = runs[0] if runs else None
-    jobs = deps.jobs
-    unfinished = run is not None and not run.state.finished
-    if unfinished and jobs is not None and run.backend == jobs.backend:
-        run = jobs.refresh(run)
-    return busy_reason(model, hold, run, now=now, cooldown_hours=cooldown_hours)
-
-
-def busy_reason(
-    model: str, hold: Any, run: Any | None, *, now: float, cooldown_hours: float
-) -> str | None:
-    """Pure: why the guard's holder still has the retraining; None when it may be taken over."""
-    if run is None:
-        if now - hold.since < LAUNCH_GRACE_SECONDS:
-            return f"a retraining of {model} is being launched (event {hold.holder})"
-        return None  # its holder never launched anything
-    if not run.state.finished:
-        return f"a retraining of {model} is running (run {run.run_id}); this alarm is noted"
-    until = hold.since + cooldown_hours * 3600
-    if now < until:
-        return (
-            f"cooldown: {model} was retrained at {_iso(hold.since)} (run {run.run_id}); "
-            f"the next retraining may start after {_iso(until)}"
-        )
-    return None
-
-
-def _last_training_data(deps: Deps, model: str) -> str | None:
-    """The data the latest train run of this model used."""
-    for run in deps.runs.list_runs(limit=500):
-        if run.job == "train" and run.params.get("model") == model and run.params.get("data"):
-            return run.params["data"]
-    return None
 
 
 def _histograms(deps: Deps, event: Event, found: dict[str, Any], model: str) -> str | None:
@@ -147,7 +93,3 @@ def _message(
         link_url=image or run.url,
         link_label="Histograms of the worst features" if image else "Open the run",
     )
-
-
-def _iso(seconds: float) -> str:
-    return datetime.fromtimestamp(seconds, UTC).isoformat(timespec="seconds")

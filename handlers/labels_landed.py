@@ -55,10 +55,12 @@ def handle(event: Event, deps: Deps) -> Outcome:
     tables = deps.need("tables")
     landed = tables.read(uri)
     results = [_for_model(deps, event, model, policy, landed) for model, policy in watchers]
+    emit = [child for r in results for child in r.pop("emit")]
     return Outcome(
         result="joined",
         summary="; ".join(r["summary"] for r in results),
         data={"uri": uri, "models": results},
+        emit=emit,
     )
 
 
@@ -102,6 +104,9 @@ def _for_model(
     live["score_date"] = live["score_date"].astype(str)
     tables.append(_table(deps, model, "live_metrics"), live)
     summary = f"{model}: {joined.summary()}"
+    degraded = _degraded(deps, event, model, policy, live)
+    if degraded is not None:
+        summary += f"; {degraded.reason}"
     deps.notifier.notify(
         Notification(
             title=f"{model}: labels joined with predictions",
@@ -116,7 +121,59 @@ def _for_model(
         "counts": joined.counts,
         "days": sorted(set(live["score_date"])),
         "metrics": names,
+        "emit": [degraded] if degraded is not None else [],
     }
+
+
+def _degraded(
+    deps: Deps, event: Event, model: str, policy: ModelPolicy, live: pd.DataFrame
+) -> Event | None:
+    """The champion's concept drift, as a performance_degraded event (keyed by model and the
+    last day checked: labels landing again for the same days raise it once)."""
+    from mlops_hooks.shared.domain import events
+    from mlops_hooks.shared.domain.live import degradation
+
+    rule = policy.live
+    metric = rule.metric or policy.comparison.metric
+    serving = live[live["arm"].str.contains("champion")]
+    if serving.empty:
+        return None
+    champion = str(serving.sort_values("score_date")["version"].iloc[-1])
+    found = degradation(
+        live,
+        version=champion,
+        metric=metric,
+        floor=rule.floor,
+        allowance=rule.allowance,
+        baseline=_holdout_value(deps, event, model, champion, metric) if rule.allowance else None,
+        violations=rule.violations,
+        window=rule.window,
+        min_labelled_rows=rule.min_labelled_rows,
+    )
+    if found is None:
+        return None
+    return events.performance_degraded(
+        model,
+        found.days[-1]["score_date"],
+        registry=event.registry,
+        reason=found.summary(),
+        payload={
+            "metric": metric,
+            "version": champion,
+            "rule": found.rule,
+            "limit": found.limit,
+            "days": found.days,
+        },
+    )
+
+
+def _holdout_value(deps: Deps, event: Event, model: str, version: str, metric: str) -> float | None:
+    """The champion's metric on its training holdout (the train job logs holdout_<metric>)."""
+    registry = deps.registry_for(event.registry, event.workspace)
+    run_id = registry.get_version(model, version).run_id
+    if not run_id:
+        return None
+    return registry.lineage(run_id).metrics.get(f"holdout_{metric}")
 
 
 def _dated(frame: pd.DataFrame) -> list[str]:

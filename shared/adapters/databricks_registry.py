@@ -192,6 +192,11 @@ class DatabricksRegistry:
             datasets=names,
             training_datasets=training,
             run_url=self._run_link(run.info.experiment_id if run.info else None, run_id),
+            metrics={
+                m.key: float(m.value)
+                for m in ((run.data.metrics if run.data else None) or [])
+                if m.key is not None and m.value is not None
+            },
         )
 
     # --- reports and tags -------------------------------------------------------------------

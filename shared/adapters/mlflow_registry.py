@@ -134,6 +134,7 @@ class MlflowRegistry:
             datasets=names,
             training_datasets=training,
             run_url=self._run_link(run.info.experiment_id, run_id),
+            metrics=dict(run.data.metrics),
         )
 
     @_in_workspace

@@ -23,6 +23,7 @@ class EventKind(StrEnum):
     DATA_LANDED = "data_landed"
     LABELS_LANDED = "labels_landed"  # true outcomes under a model's data.labels prefix
     DRIFT_DETECTED = "drift_detected"
+    PERFORMANCE_DEGRADED = "performance_degraded"  # concept drift: live metrics below the rule
     SCHEDULED = "scheduled"
     APPROVAL = "approval"
     # A person's command (CLI, web UI): rollback, replay, reconcile, webhook registration
@@ -186,6 +187,18 @@ def labels_landed(bucket: str, object_key: str, etag_or_sequencer: str, **fields
         source=fields.pop("source", Source.S3),
         bucket=bucket,
         object_key=object_key,
+        **fields,
+    )
+
+
+def performance_degraded(model: str, window: str, **fields: Any) -> Event:
+    """The champion's live performance broke the policy's rule, as of ``window`` (the last
+    labelled day checked): one fact per model and day, however often labels land."""
+    return Event(
+        kind=EventKind.PERFORMANCE_DEGRADED,
+        key=_join("performance_degraded", model, window),
+        source=fields.pop("source", Source.HANDLER),
+        model=model,
         **fields,
     )
 

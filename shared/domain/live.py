@@ -300,3 +300,72 @@ def long_predictions(scored: pd.DataFrame, id_column: str) -> pd.DataFrame:
 def _is_map(value: object) -> bool:
     """A map column's value as delta-rs or Spark gives it (a dict, or a list of pairs)."""
     return isinstance(value, dict) or (hasattr(value, "__len__") and not isinstance(value, str))
+
+
+# --- concept drift: the champion's live performance -----------------------------------------
+
+
+@dataclass(frozen=True)
+class Degradation:
+    """The champion's live metric broke its rule on ``violated`` of the ``days`` checked."""
+
+    metric: str
+    version: str
+    days: list[dict[str, Any]]  # score_date, value, labelled_rows, violated
+    violated: int
+    limit: float  # the value below which a day violates (above, for a metric to minimize)
+    rule: str
+
+    def summary(self) -> str:
+        return (
+            f"live {self.metric} of v{self.version} broke {self.rule} on {self.violated} of "
+            f"the last {len(self.days)} labelled days"
+        )
+
+
+def degradation(
+    live: pd.DataFrame,
+    *,
+    version: str,
+    metric: str,
+    floor: float | None,
+    allowance: float | None,
+    baseline: float | None,
+    violations: int,
+    window: int,
+    min_labelled_rows: int,
+) -> Degradation | None:
+    """Pure: the champion ``version``'s degradation on the last ``window`` days that have at
+    least ``min_labelled_rows`` labels, if ``violations`` of them break the rule (below
+    ``floor``, or worse than ``baseline`` by more than ``allowance``); else None."""
+    from mlops_hooks.shared.domain.metrics import LOWER_IS_BETTER
+
+    lower = metric in LOWER_IS_BETTER
+    limits, rules = [], []
+    if floor is not None:
+        limits.append(floor)
+        rules.append(f"its {'ceiling' if lower else 'floor'} {floor:g}")
+    if allowance is not None and baseline is not None:
+        limits.append(baseline + allowance if lower else baseline - allowance)
+        rules.append(f"its holdout value {baseline:.4f} {'+' if lower else '-'} {allowance:g}")
+    if not limits or metric not in live.columns:
+        return None
+    limit = min(limits) if lower else max(limits)  # the stricter rule decides
+    mine = live[(live["version"].astype(str) == str(version))]
+    mine = mine[mine["labelled_rows"] >= min_labelled_rows].dropna(subset=[metric])
+    last = mine.sort_values("score_date").tail(window)
+    if len(last) < violations:
+        return None
+    days = [
+        {
+            "score_date": str(r["score_date"]),
+            "value": float(r[metric]),
+            "labelled_rows": int(r["labelled_rows"]),
+            "violated": bool(r[metric] > limit if lower else r[metric] < limit),
+        }
+        for r in last.to_dict(orient="records")
+    ]
+    violated = sum(d["violated"] for d in days)
+    if violated < violations:
+        return None
+    return Degradation(metric, str(version), days, violated, limit, " or ".join(rules))

@@ -213,6 +213,25 @@ class Labels(_Strict):
     expected_within_days: int = Field(default=7, ge=0)
 
 
+class Live(_Strict):
+    """When the champion's live performance counts as degraded (concept drift): its metric
+    below ``floor``, or below its holdout value by more than ``allowance``, on ``violations``
+    of the last ``window`` labelled days with at least ``min_labelled_rows`` each."""
+
+    metric: Metric | None = None  # default: comparison.metric
+    floor: float | None = None
+    allowance: float | None = Field(default=None, ge=0)
+    violations: int = Field(default=3, ge=1)
+    window: int = Field(default=5, ge=1)
+    min_labelled_rows: int = Field(default=100, ge=1)
+
+    @model_validator(mode="after")
+    def _n_of_m(self) -> Live:
+        if self.violations > self.window:
+            raise ValueError("violations (N) cannot exceed window (M days)")
+        return self
+
+
 class Deployment(_Strict):
     """How versions meet live data in batch inference: ``single`` (the champion),
     ``shadow`` (the challengers scored beside it, never served) or ``split`` (an A/B split of
@@ -299,6 +318,7 @@ class ModelPolicy(_Strict):
     data: Data = Field(default_factory=Data)
     drift: Drift = Field(default_factory=Drift)
     deployment: Deployment = Field(default_factory=Deployment)
+    live: Live = Field(default_factory=Live)
     schedules: list[Schedule] = Field(default_factory=list)
 
     @model_validator(mode="after")
@@ -325,6 +345,7 @@ class _Sections(_Strict):
     data: Data | None = None
     drift: Drift | None = None
     deployment: Deployment | None = None
+    live: Live | None = None
     schedules: list[Schedule] | None = None
 
 

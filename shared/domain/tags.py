@@ -27,6 +27,7 @@ TRIGGER_EVENT = "mlops.trigger.event"  # a training run: the event that launched
 TRIGGER_REASON = "mlops.trigger.reason"  # data_landed, drift, schedule, manual
 TRIGGER_DATA = "mlops.trigger.data"
 DRIFT_FEATURES = "mlops.drift.features"  # a retraining: the drifted features, |-separated
+LIVE_DEGRADED = "mlops.live.degraded"  # a retraining for concept drift: the live metric
 
 
 def comment_tag(section: str) -> str:

@@ -86,6 +86,7 @@ class Lineage:
     datasets: list[str] = field(default_factory=list)  # "name (context)"
     training_datasets: int = 0
     run_url: str | None = None
+    metrics: dict[str, float] = field(default_factory=dict)  # the run's metrics (latest values)
 
 
 class Registry(Protocol):

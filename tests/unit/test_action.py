@@ -168,7 +168,7 @@ def test_manual_mode_asks_only_for_validated_challengers() -> None:
 
 
 def test_the_retraining_guard_decides_on_values() -> None:
-    from mlops_hooks.handlers.drift_detected import LAUNCH_GRACE_SECONDS, busy_reason
+    from mlops_hooks.handlers.retraining import LAUNCH_GRACE_SECONDS, busy_reason
     from mlops_hooks.shared.ports.ledger import Hold, JobRun, RunState
 
     hold = Hold("retrain:churn", "ev_a", since=1000.0, until=None)

@@ -172,3 +172,53 @@ def test_one_pass_scores_every_version_and_serves_the_rows_arm() -> None:
     scored["score_date"] = date(2026, 11, 23)
     long = long_predictions(scored, "customerID")
     assert len(long) == 4000 and long["served"].sum() == 2000
+
+
+def live_days(values: list[float], labelled: int = 500) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "score_date": [f"2026-11-{20 + i}" for i in range(len(values))],
+            "version": "4",
+            "labelled_rows": labelled,
+            "roc_auc": values,
+        }
+    )
+
+
+def test_concept_drift_is_n_of_the_last_m_labelled_days() -> None:
+    from mlops_hooks.shared.domain.live import degradation
+
+    rule = {"metric": "roc_auc", "violations": 2, "window": 3, "min_labelled_rows": 100}
+    steady = live_days([0.81, 0.80, 0.82, 0.79, 0.81])
+    assert (
+        degradation(steady, version="4", floor=0.7, allowance=None, baseline=None, **rule) is None
+    )
+    one_bad_day = live_days([0.81, 0.80, 0.55, 0.79, 0.81])
+    assert (
+        degradation(one_bad_day, version="4", floor=0.7, allowance=None, baseline=None, **rule)
+        is None
+    )
+    shifted = live_days([0.81, 0.80, 0.81, 0.62, 0.58])
+    found = degradation(shifted, version="4", floor=0.7, allowance=None, baseline=None, **rule)
+    assert (
+        found is not None
+        and found.violated == 2
+        and [d["violated"] for d in found.days]
+        == [
+            False,
+            True,
+            True,
+        ]
+    )
+    # the holdout rule: 0.86 - 0.05 = 0.81 is stricter than the floor
+    slipped = live_days([0.85, 0.84, 0.80, 0.79, 0.80])
+    found = degradation(slipped, version="4", floor=0.7, allowance=0.05, baseline=0.86, **rule)
+    assert found is not None and found.limit == pytest.approx(0.81)
+    assert "holdout value 0.8600 - 0.05" in found.rule
+    # too few labels on the bad days: not evidence
+    thin = live_days([0.81, 0.80, 0.81, 0.62, 0.58], labelled=40)
+    assert degradation(thin, version="4", floor=0.7, allowance=None, baseline=None, **rule) is None
+    # another version's numbers never count for the champion
+    assert (
+        degradation(shifted, version="5", floor=0.7, allowance=None, baseline=None, **rule) is None
+    )
