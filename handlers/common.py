@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from mlops_hooks.shared.domain.errors import PermanentError
 from mlops_hooks.shared.domain.events import Event
@@ -59,6 +59,31 @@ def table_location(deps: Deps, model: str, table: str, *, given: str | None) -> 
     if settings.tables_uri is None and settings.jobs_backend == "databricks":
         return None
     return settings.table_uri(model, table)
+
+
+def model_table(deps: Deps, model: str, table: str, *, given: str | None = None) -> str:
+    """A table this process reads or writes itself: where ``table_location`` puts it, else
+    the deployment's default (a job on Databricks would use the bundle's)."""
+    return table_location(deps, model, table, given=given) or deps.settings.table_uri(model, table)
+
+
+def live_join(deps: Deps, model: str, policy: ModelPolicy) -> Any:
+    """Every label so far joined with every prediction (served and shadow) of the model."""
+    from mlops_hooks.shared.domain.live import join_labels, long_predictions
+
+    spec = policy.data.labels
+    if spec is None:
+        raise PermanentError(f"{model} has no data.labels in the policy: no live evidence")
+    tables = deps.need("tables")
+    output = policy.jobs.batch_inference.params.get("output")
+    scored = tables.read(model_table(deps, model, "predictions", given=output), "delta")
+    return join_labels(
+        long_predictions(scored, spec.id_column),
+        tables.read(model_table(deps, model, "labels"), "delta"),
+        id_column=spec.id_column,
+        label_column=spec.label_column,
+        expected_within_days=spec.expected_within_days,
+    )
 
 
 def table_params(deps: Deps, model: str, given: dict[str, str], **tables: str) -> dict[str, str]:

@@ -15,7 +15,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from mlops_hooks.handlers.common import table_location
+from mlops_hooks.handlers.common import live_join, model_table
 from mlops_hooks.shared.domain.errors import PermanentError
 from mlops_hooks.shared.domain.events import Event
 from mlops_hooks.shared.ports.deps import Deps
@@ -67,7 +67,7 @@ def handle(event: Event, deps: Deps) -> Outcome:
 def _for_model(
     deps: Deps, event: Event, model: str, policy: ModelPolicy, landed: pd.DataFrame
 ) -> dict[str, Any]:
-    from mlops_hooks.shared.domain.live import join_labels, live_metrics, long_predictions
+    from mlops_hooks.shared.domain.live import live_metrics
 
     spec = policy.data.labels
     assert spec is not None  # label_watchers found it
@@ -75,7 +75,7 @@ def _for_model(
     if missing:
         raise PermanentError(f"the labels have no {', '.join(map(repr, missing))} column")
     tables = deps.need("tables")
-    labels_uri = _table(deps, model, "labels")
+    labels_uri = model_table(deps, model, "labels")
     fresh = landed[[spec.id_column, spec.label_column, *_dated(landed)]].copy()
     fresh[spec.label_column] = fresh[spec.label_column].astype(str)
     fresh[spec.id_column] = fresh[spec.id_column].astype(str)
@@ -83,30 +83,20 @@ def _for_model(
     fresh["labels_event"] = event.id
     if not _already_appended(tables, labels_uri, event.id):
         tables.append(labels_uri, fresh)  # a retried or replayed event appends its labels once
-    every_label = tables.read(labels_uri, "delta")
-    predictions_uri = _table(
-        deps, model, "predictions", given=policy.jobs.batch_inference.params.get("output")
-    )
-    scored = tables.read(predictions_uri, "delta")
-    joined = join_labels(
-        long_predictions(scored, spec.id_column),
-        every_label,
-        id_column=spec.id_column,
-        label_column=spec.label_column,
-        expected_within_days=spec.expected_within_days,
-    )
+    joined = live_join(deps, model, policy)
     names = live_metric_names(policy)
-    live = live_metrics(
-        joined.joined, names, positive=positive_of(policy, every_label[spec.label_column])
-    )
+    live = live_metrics(joined.joined, names, positive=positive_of(policy, joined.joined["label"]))
     live.insert(0, "model", model)
     live["computed_at"] = datetime.fromtimestamp(deps.clock.now(), UTC)
     live["score_date"] = live["score_date"].astype(str)
-    tables.append(_table(deps, model, "live_metrics"), live)
+    tables.append(model_table(deps, model, "live_metrics"), live)
     summary = f"{model}: {joined.summary()}"
     degraded = _degraded(deps, event, model, policy, live)
     if degraded is not None:
         summary += f"; {degraded.reason}"
+    asked = _live_requests(event, model, policy, joined.joined)
+    if asked:
+        summary += f"; live evidence enough to compare v{', v'.join(e.version for e in asked)}"
     deps.notifier.notify(
         Notification(
             title=f"{model}: labels joined with predictions",
@@ -121,8 +111,39 @@ def _for_model(
         "counts": joined.counts,
         "days": sorted(set(live["score_date"])),
         "metrics": names,
-        "emit": [degraded] if degraded is not None else [],
+        "emit": ([degraded] if degraded is not None else []) + asked,
     }
+
+
+def _live_requests(
+    event: Event, model: str, policy: ModelPolicy, joined: pd.DataFrame
+) -> list[Event]:
+    """A promotion request (evidence live) for each shadow or split challenger with enough
+    labelled rows: once per version (the key carries the evidence)."""
+    from mlops_hooks.shared.domain import events
+    from mlops_hooks.shared.domain.events import Source
+
+    deployment = policy.deployment
+    if deployment.mode == "single":
+        return []
+    labelled = joined[joined["label"].notna()]
+    if deployment.mode == "split":
+        labelled = labelled[labelled["served"]]
+    champions = set(joined.loc[joined["arm"] == "champion", "version"].astype(str))
+    counts = labelled["version"].astype(str).value_counts()
+    return [
+        events.promotion_requested(
+            Source.HANDLER,
+            model,
+            version,
+            policy.aliases.champion,
+            registry=event.registry,
+            evidence="live",
+            reason=f"live evidence: {int(rows):,} labelled rows",
+        )
+        for version, rows in counts.items()
+        if version not in champions and rows >= deployment.evidence_rows
+    ]
 
 
 def _degraded(
@@ -178,11 +199,6 @@ def _holdout_value(deps: Deps, event: Event, model: str, version: str, metric: s
 
 def _dated(frame: pd.DataFrame) -> list[str]:
     return ["score_date"] if "score_date" in frame.columns else []
-
-
-def _table(deps: Deps, model: str, table: str, *, given: str | None = None) -> str:
-    where = table_location(deps, model, table, given=given)
-    return where or deps.settings.table_uri(model, table)
 
 
 def _already_appended(tables: Any, uri: str, event_id: str) -> bool:

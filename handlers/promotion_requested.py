@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from mlops_hooks.shared.domain.scoring import Scored
 
 SECTION = "promotion"
+LIVE_SECTION = "promotion-live"  # the comparison on live data: its own report section
 AWAITING_APPROVAL = "awaiting_approval"
 
 
@@ -72,15 +73,22 @@ def handle(event: Event, deps: Deps) -> Outcome:
         return Outcome(result="skipped", summary=f"v{version} is already the champion")
 
     # --- decide (the comparison itself is pure: shared/domain/comparison.py) ---------------
-    decision, scored = decide(
-        registry,
-        policy,
-        name,
-        version,
-        validated=verdict == "passed",
-        champion_version=champion_version,
-        read=None if champion_version is None else _reader(deps, policy),
-    )
+    live = event.payload.get("evidence") == "live" and champion_version is not None
+    if live:
+        decision, scored, holdout = decide_live(
+            deps, policy, name, version, str(champion_version), validated=verdict == "passed"
+        )
+    else:
+        decision, scored = decide(
+            registry,
+            policy,
+            name,
+            version,
+            validated=verdict == "passed",
+            champion_version=champion_version,
+            read=None if champion_version is None else _reader(deps, policy),
+        )
+        holdout = f"holdout `{policy.holdout.uri}`" if policy.holdout.uri else "no holdout"
     ask = asks_reviewers(policy, verdict)
     planned = planned_action(decision, policy, ask=ask)
 
@@ -95,7 +103,6 @@ def handle(event: Event, deps: Deps) -> Outcome:
             name=f"champion-vs-v{version}.png",
         )
         image_url = registry.log_artifact(challenger_mv.run_id, image, "mlops-hooks")
-    holdout = f"holdout `{policy.holdout.uri}`" if policy.holdout.uri else "no holdout"
     report = deps.renderer.comparison_report(
         decision,
         model=name,
@@ -107,7 +114,7 @@ def handle(event: Event, deps: Deps) -> Outcome:
         links=[("this version", registry.version_url(name, version))],
     )
     # The report first: whoever sees the alias move (or the stage change) finds it there.
-    registry.write_report(name, version, SECTION, report)
+    registry.write_report(name, version, LIVE_SECTION if live else SECTION, report)
     message = Notification(
         title=f"{name} v{version}: {decision.verdict}" + (" (awaiting approval)" if ask else ""),
         text="; ".join(decision.reasons),
@@ -167,6 +174,48 @@ def _reader(deps: Deps, policy: ModelPolicy) -> Callable[[], Any]:
         raise PermanentError("comparing with a champion needs holdout.uri in the policy")
     tables, uri = deps.need("tables"), holdout.uri
     return lambda: tables.read(uri, holdout.format, sample_rows=holdout.sample_rows)
+
+
+def decide_live(
+    deps: Deps,
+    policy: ModelPolicy,
+    name: str,
+    version: str,
+    champion_version: str,
+    *,
+    validated: bool,
+) -> tuple[Decision, dict[str, Scored], str]:
+    """The challenger against the champion on labelled live rows: paired on the rows both
+    scored (shadow), unpaired on each arm's own rows (split); the evidence, described."""
+    from mlops_hooks.handlers.common import live_join
+    from mlops_hooks.handlers.labels_landed import positive_of
+    from mlops_hooks.shared.domain.comparison import compare
+    from mlops_hooks.shared.domain.live import live_evidence
+
+    joined = live_join(deps, name, policy).joined
+    spec = policy.data.labels
+    assert spec is not None  # live_join checked it
+    evidence = live_evidence(
+        joined,
+        id_column=spec.id_column,
+        champion=champion_version,
+        challenger=str(version),
+        positive=positive_of(policy, joined["label"]),
+        paired=policy.deployment.mode != "split",
+    )
+    if evidence is None:
+        raise PermanentError(f"no labelled live rows of both v{champion_version} and v{version}")
+    decision = compare(
+        evidence.champion,
+        evidence.challenger,
+        policy.comparison,
+        challenger_validated=validated,
+        champion_version=champion_version,
+        challenger_version=str(version),
+        paired=evidence.paired,
+    )
+    scored = {"champion": evidence.champion, "challenger": evidence.challenger}
+    return decision, scored, evidence.describe()
 
 
 def decide(

@@ -211,6 +211,9 @@ class Decision:
     confidence: float = 0.95
     seed: int | None = 0
     min_improvement: float = 0.0
+    # how the interval was drawn: the same rows for both (paired), or each version's own rows
+    # resampled on their own (unpaired: a split's arms scored different customers)
+    test: str = "paired bootstrap"
 
     @property
     def verdict(self) -> str:
@@ -225,8 +228,11 @@ def compare(
     challenger_validated: bool,
     champion_version: str | None = None,
     challenger_version: str = "",
+    paired: bool = True,
 ) -> Decision:
-    """Paired bootstrap of the primary and guardrail metrics, and the decision."""
+    """Paired bootstrap of the primary and guardrail metrics, and the decision. ``paired``
+    False: the two were scored on different rows (a split's arms), each is resampled on its
+    own and the interval is of the difference of the two bootstrap distributions."""
     rows = len(challenger.truth) if challenger is not None else 0
     common = {
         "champion_version": champion_version,
@@ -236,6 +242,7 @@ def compare(
         "confidence": policy.confidence,
         "seed": policy.seed,
         "min_improvement": policy.min_improvement,
+        "test": "paired bootstrap" if paired else "unpaired bootstrap",
     }
     if champion is None or challenger is None:  # nothing to compare with
         if challenger_validated:
@@ -246,6 +253,10 @@ def compare(
             False, ["no champion yet, but the challenger did not pass validation"], None, **common
         )
     indices = resample_indices(rows, policy.resamples, policy.seed)
+    if not paired:
+        common["rows"] = len(champion.truth) + rows
+        other = None if policy.seed is None else policy.seed + 1
+        indices = (resample_indices(len(champion.truth), policy.resamples, other), indices)
     tail = (1 - policy.confidence) / 2
     primary = _delta(policy.metric, champion, challenger, indices, tail)
     reasons = []
@@ -283,17 +294,24 @@ def compare(
 
 
 def _delta(
-    metric: str, champion: Scored, challenger: Scored, indices: np.ndarray, tail: float
+    metric: str,
+    champion: Scored,
+    challenger: Scored,
+    indices: np.ndarray | tuple[np.ndarray, np.ndarray],
+    tail: float,
 ) -> MetricDelta:
+    """``indices``: one array (paired: the same rows), or (champion's, challenger's)."""
     import numpy as np
 
-    def boot(s: Scored) -> np.ndarray:
-        return metric_bootstrap(metric, s.truth, s.predicted, s.scores, indices)
+    mine, theirs = indices if isinstance(indices, tuple) else (indices, indices)
+
+    def boot(s: Scored, drawn: np.ndarray) -> np.ndarray:
+        return metric_bootstrap(metric, s.truth, s.predicted, s.scores, drawn)
 
     def full(s: Scored) -> float:
         return metric_value(metric, s.truth, s.predicted, s.scores)
 
-    deltas = boot(challenger) - boot(champion)
+    deltas = boot(challenger, theirs) - boot(champion, mine)
     low, high = np.quantile(deltas, [tail, 1 - tail])
     a, b = full(champion), full(challenger)
     return MetricDelta(metric, a, b, b - a, float(low), float(high))

@@ -128,14 +128,18 @@ def promotion_requested(
     target: str,
     *,
     registry: str | None = None,
+    evidence: str | None = None,
     **fields: Any,
 ) -> Event:
+    """``evidence``: "live" for a request raised by live evidence (labelled shadow or split
+    rows), a fact of its own beside a person's or validation's request."""
     registry = registry or _registry_of(source)
+    parts = ["promotion_requested", _where(registry, fields.get("workspace")), model, version]
+    if evidence:
+        fields["payload"] = {**fields.get("payload", {}), "evidence": evidence}
     return Event(
         kind=EventKind.PROMOTION_REQUESTED,
-        key=_join(
-            "promotion_requested", _where(registry, fields.get("workspace")), model, version, target
-        ),
+        key=_join(*parts, target, *([evidence] if evidence else [])),
         source=source,
         registry=registry,
         model=model,

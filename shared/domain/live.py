@@ -23,6 +23,8 @@ from mlops_hooks.shared.domain.errors import MlopsHooksError
 if TYPE_CHECKING:
     import pandas as pd
 
+    from mlops_hooks.shared.domain.scoring import Scored
+
 BUCKETS = 10_000  # a share is resolved to 0.01 %
 
 
@@ -369,3 +371,73 @@ def degradation(
     if violated < violations:
         return None
     return Degradation(metric, str(version), days, violated, limit, " or ".join(rules))
+
+
+# --- promotion on live evidence -----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LiveEvidence:
+    """Both versions on labelled live rows, as the comparison takes them."""
+
+    champion: Scored
+    challenger: Scored
+    paired: bool  # shadow: the same rows; split: each arm's own served rows
+    rows: int
+    first: str  # score dates covered
+    last: str
+
+    def describe(self) -> str:
+        how = (
+            "the rows both versions scored (paired bootstrap: shadow predictions on the same "
+            "customers)"
+            if self.paired
+            else "each version's own served rows (unpaired bootstrap: a split's arms scored "
+            "different customers, so rows cannot be paired)"
+        )
+        return f"live: {self.rows:,} labelled rows, {self.first} to {self.last}, on {how}"
+
+
+def live_evidence(
+    joined: pd.DataFrame,
+    *,
+    id_column: str,
+    champion: str,
+    challenger: str,
+    positive: Any,
+    paired: bool,
+) -> LiveEvidence | None:
+    """The two versions' labelled rows: in shadow mode the rows both scored, aligned by id
+    and score date; in a split each version's served rows. None when either has none."""
+    import numpy as np
+
+    from mlops_hooks.shared.domain.scoring import Scored
+
+    labelled = joined[joined["label"].notna()]
+    mine = labelled[labelled["version"].astype(str) == str(champion)]
+    theirs = labelled[labelled["version"].astype(str) == str(challenger)]
+    if not paired:
+        mine, theirs = mine[mine["served"]], theirs[theirs["served"]]
+    else:
+        keys = [id_column, "score_date"]
+        both = mine[keys].merge(theirs[keys], on=keys)
+        mine = mine.merge(both, on=keys).sort_values(keys, kind="stable")
+        theirs = theirs.merge(both, on=keys).sort_values(keys, kind="stable")
+    if mine.empty or theirs.empty:
+        return None
+
+    def scored(rows: pd.DataFrame) -> Scored:
+        scores = rows["score"].to_numpy(dtype=float) if "score" in rows else None
+        if scores is not None and np.isnan(scores).any():
+            scores = None
+        return Scored(
+            truth=(rows["label"].astype(str) == str(positive)).to_numpy(),
+            predicted=(rows["prediction"].astype(str) == str(positive)).to_numpy(),
+            scores=scores,
+            classifier=True,
+            positive=positive,
+        )
+
+    days = sorted(str(d) for d in labelled["score_date"].unique())
+    rows = len(theirs) if paired else len(mine) + len(theirs)
+    return LiveEvidence(scored(mine), scored(theirs), paired, rows, days[0], days[-1])

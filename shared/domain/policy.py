@@ -241,6 +241,8 @@ class Deployment(_Strict):
     challengers: list[str] = Field(default_factory=lambda: ["challenger"])  # aliases, versions
     split: dict[str, int] = Field(default_factory=dict)  # arm -> percent of the rows
     assign_by: str | None = None  # the id column a row's arm is drawn from
+    # labelled live rows a challenger needs before its live comparison asks for promotion
+    evidence_rows: int = Field(default=1000, ge=1)
 
     @model_validator(mode="after")
     def _a_split_adds_up(self) -> Deployment:

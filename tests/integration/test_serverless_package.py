@@ -252,6 +252,7 @@ NOT_IN_THE_ENVIRONMENT = {
     "aws_endpoint_url": "tests only (moto)",
     "tick_retention_days": "default",
     "run_retention_days": "default",
+    "server_timeout_seconds": "the CLI's (commands run by people, not the functions)",
 }
 
 

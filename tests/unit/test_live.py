@@ -222,3 +222,61 @@ def test_concept_drift_is_n_of_the_last_m_labelled_days() -> None:
     assert (
         degradation(shifted, version="5", floor=0.7, allowance=None, baseline=None, **rule) is None
     )
+
+
+def test_the_live_paired_interval_equals_the_reference_loop() -> None:
+    """The comparison on live shadow rows: its interval is the percentile interval of the
+    reference loop (scikit-learn per resample) over the very same resample indices."""
+    from mlops_hooks.shared.domain.comparison import compare, metric_loop, resample_indices
+    from mlops_hooks.shared.domain.live import live_evidence
+    from mlops_hooks.shared.domain.policy import Comparison
+
+    rng = np.random.default_rng(8)
+    n = 600
+    truth = rng.random(n) < 0.35
+    rows = []
+    for version, noise in (("1", 0.45), ("2", 0.3)):
+        score = np.clip(truth * 0.5 + rng.normal(0.25, noise, n), 0, 1)
+        for i in range(n):
+            rows.append(
+                {
+                    "customerID": f"c{i}",
+                    "score_date": date(2026, 11, 23 + i % 3),
+                    "version": version,
+                    "prediction": "Yes" if score[i] >= 0.5 else "No",
+                    "score": score[i],
+                    "served": version == "1",
+                    "arm": "champion" if version == "1" else "shadow",
+                    "label": "Yes" if truth[i] else "No",
+                }
+            )
+    joined = pd.DataFrame(rows).sample(frac=1, random_state=3)  # any order: aligned by key
+    evidence = live_evidence(
+        joined, id_column="customerID", champion="1", challenger="2", positive="Yes", paired=True
+    )
+    assert evidence is not None and evidence.paired and evidence.rows == n
+    policy = Comparison(metric="roc_auc", resamples=200, seed=5)
+    decision = compare(
+        evidence.champion, evidence.challenger, policy, challenger_validated=True, paired=True
+    )
+    indices = resample_indices(n, 200, 5)
+    deltas = metric_loop(
+        "roc_auc",
+        evidence.challenger.truth,
+        evidence.challenger.predicted,
+        evidence.challenger.scores,
+        indices,
+    ) - metric_loop(
+        "roc_auc",
+        evidence.champion.truth,
+        evidence.champion.predicted,
+        evidence.champion.scores,
+        indices,
+    )
+    low, high = np.quantile(deltas, [0.025, 0.975])
+    assert abs(decision.primary.low - low) < 1e-9 and abs(decision.primary.high - high) < 1e-9
+    assert decision.test == "paired bootstrap" and decision.promote
+    split = live_evidence(
+        joined, id_column="customerID", champion="1", challenger="2", positive="Yes", paired=False
+    )
+    assert split is None  # unpaired uses served rows: v2 served none here, so no evidence
