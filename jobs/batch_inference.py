@@ -18,7 +18,9 @@ from __future__ import annotations
 
 import argparse
 import functools
+import os
 import time
+import uuid
 from collections.abc import Iterator
 from typing import Any
 
@@ -85,6 +87,7 @@ def batch_inference(args: argparse.Namespace) -> dict[str, Any]:
 
     spark = spark_session(f"batch-inference-{args.model}")
     tables = SparkTables(spark)
+    shipped = _ship_models(spark, args.model, locations)
     ids = tuple(c for c in (s.strip() for s in args.id_columns.split(",")) if c)
     try:
         raw = tables.read(args.input, args.format)
@@ -111,7 +114,7 @@ def batch_inference(args: argparse.Namespace) -> dict[str, Any]:
         ]
     )
     score = functools.partial(
-        _score_batches, plan=plan, locations=locations, inputs=inputs, positive=args.positive_label
+        _score_batches, plan=plan, locations=shipped, inputs=inputs, positive=args.positive_label
     )
     scored = (
         features.mapInPandas(score, schema)
@@ -160,10 +163,11 @@ def _shares(text: str) -> dict[str, int]:
 
 
 def _resolve(client: Any, model: str, name: str) -> str | None:
-    """A challenger named by version number, or by alias (None: the alias points nowhere)."""
-    if name.isdigit():
-        return name
+    """A challenger named by version number, or by alias (None: no such version, or the alias
+    points nowhere: the plan leaves it out and says so)."""
     try:
+        if name.isdigit():
+            return str(client.get_model_version(model, name).version)
         return str(client.get_model_version_by_alias(model, name).version)
     except Exception:
         return None
@@ -179,6 +183,28 @@ def _input_names(uri: str) -> list[str]:
     return names
 
 
+def _ship_models(spark: Any, model: str, locations: dict[str, str]) -> dict[str, str]:
+    """Each version's files, downloaded once on the driver (which knows the tracking server)
+    and handed to every executor with SparkContext.addFile, as spark_udf does: the workers
+    load them by name (``spark-file:<name>``), never from the registry."""
+    import tempfile
+
+    import mlflow
+
+    folder = tempfile.mkdtemp(prefix=f"batch-inference-{model}-")
+    shipped = {}
+    for version, uri in locations.items():
+        local = mlflow.artifacts.download_artifacts(
+            artifact_uri=uri, dst_path=f"{folder}/v{version}"
+        )
+        name = f"mlops-hooks-{model}-v{version}-{uuid.uuid4().hex[:8]}"
+        target = f"{folder}/{name}"
+        os.rename(local, target)
+        spark.sparkContext.addFile(target, recursive=True)
+        shipped[version] = f"spark-file:{name}"
+    return shipped
+
+
 _LOADED: dict[str, Any] = {}  # per Python worker: each model is loaded once
 
 
@@ -192,7 +218,7 @@ def _score_batches(
     def scorer(version: str) -> Any:
         uri = locations[version]
         if uri not in _LOADED:
-            _LOADED[uri] = mlflow.pyfunc.load_model(uri)
+            _LOADED[uri] = mlflow.pyfunc.load_model(_local(uri))
         model, names = _LOADED[uri], inputs[version]
 
         def run(frame: Any) -> tuple[Any, Any]:
@@ -204,6 +230,15 @@ def _score_batches(
     scorers = {v: scorer(v) for v in plan.versions}
     for batch in batches:
         yield score_frame(batch, scorers, plan)
+
+
+def _local(uri: str) -> str:
+    """A shipped model's folder on this worker (other URIs as they are: tests, the bench)."""
+    if uri.startswith("spark-file:"):
+        from pyspark import SparkFiles
+
+        return SparkFiles.get(uri.removeprefix("spark-file:"))
+    return uri
 
 
 def _positive_scores(model: Any, data: Any, positive: str) -> Any:

@@ -246,10 +246,21 @@ def score_frame(frame: pd.DataFrame, scorers: dict[str, Scorer], plan: ScoringPl
     out["prediction"] = prediction
     out["model_version"] = served
     out["arm"] = arm
-    out["predictions"] = [{v: predicted[v][i] for v in plan.versions} for i in range(len(frame))]
-    out["scores"] = [
-        {v: float(s[i]) for v, s in scored.items() if s is not None} for i in range(len(frame))
+    versions = list(plan.versions)
+    # one comprehension over zipped columns: the per-row maps cost a fraction of the models
+    out["predictions"] = [
+        dict(zip(versions, row, strict=True))
+        for row in zip(*(predicted[v] for v in versions), strict=True)
     ]
+    with_scores = [v for v in versions if scored[v] is not None]
+    out["scores"] = (
+        [
+            dict(zip(with_scores, row, strict=True))
+            for row in zip(*(scored[v].tolist() for v in with_scores), strict=True)
+        ]
+        if with_scores
+        else [{}] * len(frame)
+    )
     return out
 
 

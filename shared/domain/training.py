@@ -39,9 +39,14 @@ def feature_columns(
     return categorical, numeric
 
 
-# What a fitted pipeline holds beyond skops' default trust (SimpleImputer keeps the dtype it
-# was fitted on): passed to mlflow.sklearn.log_model, which serializes with skops.
-SKOPS_TRUSTED_TYPES = ["numpy.dtype"]
+# What a fitted pipeline holds beyond skops' default trust, passed to mlflow.sklearn.log_model
+# (which serializes with skops): SimpleImputer keeps the dtype it was fitted on; the
+# gradient_boosting estimator's trees are TreePredictors. The train job built every one of
+# them itself, so they are trusted; anything else still fails to load.
+SKOPS_TRUSTED_TYPES = [
+    "numpy.dtype",
+    "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
+]
 
 
 def build_pipeline(

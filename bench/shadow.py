@@ -1,0 +1,173 @@
+"""Shadow scoring and live metrics at a million rows, with their same-run baselines.
+
+    python bench/shadow.py [--rows 1000000]
+
+1. Local Spark, the batch job's own scoring function (jobs/batch_inference._score_batches in
+   one ``mapInPandas``): the champion and two shadows in one pass over a Parquet input,
+   against three separate single-model passes over the same input (what scoring each version
+   as its own job costs). Both force every row with the ``noop`` sink; the predictions are
+   checked identical. Target: one pass >= 2x faster than the three.
+2. In process: 1,000,000 long-format prediction rows (the champion and a shadow on 500,000
+   customers) joined with their labels and turned into live metrics (roc_auc, accuracy, f1)
+   per day and version. Target: <= 2 s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import sys
+import tempfile
+import time
+from datetime import date, timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from bench.results_format import Target, write  # noqa: E402
+from mlops_hooks.shared.domain import churn_data  # noqa: E402
+
+
+def spark_passes(rows: int, folder: Path) -> dict[str, float]:
+    import mlflow
+    import pandas as pd
+    from mlflow.models import infer_signature
+    from pyspark.sql.types import DoubleType, MapType, StringType, StructField, StructType
+
+    from mlops_hooks.jobs.batch_inference import _score_batches
+    from mlops_hooks.shared.adapters.spark_tables import spark_session
+    from mlops_hooks.shared.domain.live import plan_scoring
+
+    train = churn_data.generate(5000, seed=1)
+    features = train.drop(columns=[churn_data.LABEL, churn_data.ID])
+    columns = list(features.columns)
+    locations, inputs = {}, {}
+    for version, seed in (("1", 1), ("2", 2), ("3", 3)):
+        model = churn_data.train_classifier(train.sample(frac=0.8, random_state=seed))
+        path = str(folder / f"model-{version}")
+        example = features.head(5)
+        signature = infer_signature(example, pd.Series(model.predict(example), name="p"))
+        mlflow.sklearn.save_model(model, path, signature=signature)
+        locations[version], inputs[version] = path, columns
+    print(f"generating {rows:,} rows ...", flush=True)
+    parquet = str(folder / "rows.parquet")
+    churn_data.generate(rows, seed=9).drop(columns=[churn_data.LABEL]).to_parquet(parquet)
+
+    spark = spark_session("bench-shadow")
+    frame = spark.read.parquet(parquet)
+    schema = StructType(
+        [
+            *frame.schema.fields,
+            StructField("prediction", StringType()),
+            StructField("model_version", StringType()),
+            StructField("arm", StringType()),
+            StructField("predictions", MapType(StringType(), StringType())),
+            StructField("scores", MapType(StringType(), DoubleType())),
+        ]
+    )
+
+    def scored(versions: list[str]):
+        resolved = {v: v for v in versions[1:]}
+        mode = "shadow" if len(versions) > 1 else "single"
+        plan, _ = plan_scoring(mode, model="churn", champion=versions[0], resolved=resolved)
+        score = functools.partial(
+            _score_batches, plan=plan, locations=locations, inputs=inputs, positive="Yes"
+        )
+        return frame.mapInPandas(score, schema)
+
+    def timed(versions: list[str]) -> float:
+        started = time.perf_counter()
+        scored(versions).write.format("noop").mode("overwrite").save()
+        return time.perf_counter() - started
+
+    scored(["1", "2", "3"]).limit(1000).write.format("noop").mode("overwrite").save()  # warm
+    one_pass = timed(["1", "2", "3"])
+    separate = sum(timed([v]) for v in ("1", "2", "3"))
+    # the same predictions either way, row by row, on a sample
+    together = scored(["1", "2", "3"]).select("customerID", "predictions").limit(2000).toPandas()
+    alone = scored(["2"]).select("customerID", "prediction").limit(2000).toPandas()
+    same = dict(zip(alone["customerID"], alone["prediction"], strict=True))
+    identical = all(dict(p)["2"] == same[c] for c, p in zip(*together.T.values, strict=True))
+    cores = spark.sparkContext.defaultParallelism
+    spark.stop()
+    return {"one_pass_s": one_pass, "separate_s": separate, "identical": identical, "cores": cores}
+
+
+def live_in_process(customers: int) -> dict[str, float]:
+    import numpy as np
+    import pandas as pd
+
+    from mlops_hooks.shared.domain.live import join_labels, live_metrics
+
+    rng = np.random.default_rng(3)
+    ids = np.array([f"c{i:07d}" for i in range(customers)])
+    days = np.array(
+        [date(2026, 11, 20) + timedelta(days=int(d)) for d in rng.integers(0, 5, customers)]
+    )
+    truth = rng.random(customers) < 0.3
+    frames = []
+    for version, noise in (("1", 0.3), ("2", 0.25)):
+        score = np.clip(truth * 0.5 + rng.normal(0.25, noise, customers), 0, 1)
+        frames.append(
+            pd.DataFrame(
+                {
+                    "customerID": ids,
+                    "score_date": days,
+                    "version": version,
+                    "prediction": np.where(score >= 0.5, "Yes", "No"),
+                    "score": score,
+                    "served": version == "1",
+                    "arm": "champion" if version == "1" else "shadow",
+                }
+            )
+        )
+    predictions = pd.concat(frames, ignore_index=True)
+    labels = pd.DataFrame(
+        {
+            "customerID": ids,
+            "score_date": days,
+            "Churn": np.where(truth, "Yes", "No"),
+            "landed_at": pd.Timestamp("2026-11-26", tz="UTC"),
+        }
+    )
+    started = time.perf_counter()
+    joined = join_labels(predictions, labels, id_column="customerID", label_column="Churn")
+    live = live_metrics(joined.joined, ["roc_auc", "accuracy", "f1"], positive="Yes")
+    seconds = time.perf_counter() - started
+    assert int(live["labelled_rows"].sum()) == 2 * customers
+    return {"seconds": seconds, "rows": len(predictions)}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as folder:
+        spark = spark_passes(args.rows, Path(folder))
+    live = live_in_process(args.rows // 2)
+    speedup = spark["separate_s"] / spark["one_pass_s"]
+    print(
+        f"champion + 2 shadows, one pass: {spark['one_pass_s']:.1f} s; three single-model "
+        f"passes: {spark['separate_s']:.1f} s ({speedup:.2f}x); identical predictions: "
+        f"{spark['identical']}; local Spark, {spark['cores']} cores"
+    )
+    print(f"labels join + live metrics, {live['rows']:,} rows in process: {live['seconds']:.2f} s")
+    write(
+        "shadow",
+        [
+            Target("one pass vs three passes (speed-up)", round(speedup, 2), "x", ">=", 2.0),
+            Target("identical predictions", float(spark["identical"]), "bool", ">=", 1.0),
+            Target("labels join + live metrics, 1M rows", round(live["seconds"], 2), "s", "<=", 2),
+        ],
+        rows=args.rows,
+        one_pass_seconds=round(spark["one_pass_s"], 2),
+        three_passes_seconds=round(spark["separate_s"], 2),
+        live_rows=live["rows"],
+        spark_cores=spark["cores"],
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
