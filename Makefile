@@ -60,6 +60,7 @@ bench: install
 	$(PY) bench/soak.py
 	$(PY) bench/fuzz.py
 	$(PY) bench/sweep.py
+	$(PY) bench/shadow.py
 
 # The deployable artefacts of serverless.yml: build/edge-layer.zip (arm64) and build/worker/
 # (the worker image's build context); ARCH=x86_64 for an x86_64 stack

@@ -60,7 +60,6 @@ def batch_inference(args: argparse.Namespace) -> dict[str, Any]:
     import mlflow
     from mlflow import MlflowClient
     from pyspark.sql import functions as F
-    from pyspark.sql.types import DoubleType, MapType, StringType, StructField, StructType
 
     from mlops_hooks.shared.adapters.spark_tables import SparkTables, spark_session
     from mlops_hooks.shared.domain.live import plan_scoring
@@ -103,21 +102,12 @@ def batch_inference(args: argparse.Namespace) -> dict[str, Any]:
             raise JobError(f"{args.input} lacks v{v}'s input columns: {', '.join(missing)}")
     if plan.assign_by and plan.assign_by not in features.columns:
         raise JobError(f"{args.input} has no {plan.assign_by!r} column to split by")
-    schema = StructType(
-        [
-            *features.schema.fields,
-            StructField("prediction", StringType()),
-            StructField("model_version", StringType()),
-            StructField("arm", StringType()),
-            StructField("predictions", MapType(StringType(), StringType())),
-            StructField("scores", MapType(StringType(), DoubleType())),
-        ]
-    )
+    schema = scoring_schema(features.schema, plan.versions)
     score = functools.partial(
         _score_batches, plan=plan, locations=shipped, inputs=inputs, positive=args.positive_label
     )
     scored = (
-        features.mapInPandas(score, schema)
+        as_maps(features.mapInPandas(score, schema), plan.versions)
         .withColumn("scored_at", F.current_timestamp())
         .withColumn(
             "score_date",
@@ -144,6 +134,42 @@ def batch_inference(args: argparse.Namespace) -> dict[str, Any]:
         "output_version": table_version,
         "seconds": round(time.monotonic() - started, 1),
     }
+
+
+def scoring_schema(inputs: Any, versions: tuple[str, ...]) -> Any:
+    """What the scoring pass returns: the input, the served columns, each version's flat
+    prediction and score (made maps by ``as_maps``)."""
+    from pyspark.sql.types import DoubleType, StringType, StructField, StructType
+
+    from mlops_hooks.shared.domain.live import flat_columns
+
+    flat = []
+    for version in versions:
+        prediction, score = flat_columns(version)
+        flat += [StructField(prediction, StringType()), StructField(score, DoubleType())]
+    served = [
+        StructField("prediction", StringType()),
+        StructField("model_version", StringType()),
+        StructField("arm", StringType()),
+    ]
+    return StructType([*inputs.fields, *served, *flat])
+
+
+def as_maps(frame: Any, versions: tuple[str, ...]) -> Any:
+    """Each version's flat columns into the ``predictions`` and ``scores`` maps (version ->
+    value), built in the JVM; a score a version does not give is left out of its map."""
+    from pyspark.sql import functions as F
+
+    from mlops_hooks.shared.domain.live import flat_columns
+
+    pairs = [(v, *flat_columns(v)) for v in versions]
+    predictions = F.create_map(*[x for v, p, _ in pairs for x in (F.lit(v), F.col(p))])
+    scores = F.map_filter(
+        F.create_map(*[x for v, _, s in pairs for x in (F.lit(v), F.col(s))]),
+        lambda _, value: ~F.isnan(value),
+    )
+    flat = [c for _, p, s in pairs for c in (p, s)]
+    return frame.withColumn("predictions", predictions).withColumn("scores", scores).drop(*flat)
 
 
 def _listed(text: str) -> list[str]:
@@ -222,14 +248,13 @@ def _score_batches(
         model, names = _LOADED[uri], inputs[version]
 
         def run(frame: Any) -> tuple[Any, Any]:
-            data = frame[names]
-            return model.predict(data), _positive_scores(model, data, positive)
+            return _predict(model, frame[names], positive)
 
         return run
 
     scorers = {v: scorer(v) for v in plan.versions}
     for batch in batches:
-        yield score_frame(batch, scorers, plan)
+        yield score_frame(batch, scorers, plan, as_maps=False)
 
 
 def _local(uri: str) -> str:
@@ -241,20 +266,23 @@ def _local(uri: str) -> str:
     return uri
 
 
-def _positive_scores(model: Any, data: Any, positive: str) -> Any:
-    """P(positive) from a scikit-learn-like model under the pyfunc, else None."""
+def _predict(model: Any, data: Any, positive: str) -> tuple[Any, Any]:
+    """Predictions and P(positive). A scikit-learn classifier under the pyfunc is asked once
+    (predict_proba; its prediction is the class of highest probability, which is what its
+    predict returns), not twice: the pipeline's preprocessing is most of the cost."""
     import numpy as np
 
     try:
         raw = model.get_raw_model()
     except Exception:
-        return None
-    if not hasattr(raw, "predict_proba"):
-        return None
+        raw = None
     classes = [str(c) for c in getattr(raw, "classes_", [])]
-    if positive not in classes:
-        return None
-    return np.asarray(raw.predict_proba(data))[:, classes.index(positive)]
+    if raw is None or not hasattr(raw, "predict_proba") or not classes:
+        return model.predict(data), None
+    proba = np.asarray(raw.predict_proba(data))
+    predicted = np.asarray(raw.classes_)[proba.argmax(axis=1)]
+    scores = proba[:, classes.index(positive)] if positive in classes else None
+    return predicted, scores
 
 
 def main(argv: list[str] | None = None) -> None:

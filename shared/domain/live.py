@@ -15,12 +15,12 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from mlops_hooks.shared.domain.errors import MlopsHooksError
 
 if TYPE_CHECKING:
+    import numpy as np
     import pandas as pd
 
     from mlops_hooks.shared.domain.scoring import Scored
@@ -88,45 +88,64 @@ def join_labels(
     labels for the same key: the one that landed last wins, the other is a duplicate. A label
     is late when it landed more than ``expected_within_days`` after the score date; it is
     joined all the same."""
+    import numpy as np
     import pandas as pd
 
     for column in (id_column, label_column, "landed_at"):
         if column not in labels.columns:
             raise LiveError(f"the labels have no {column!r} column")
-    keys = [id_column, "score_date"] if "score_date" in labels.columns else [id_column]
-    labels = labels.copy()
-    labels[id_column] = labels[id_column].astype(str)
-    labels["landed_at"] = pd.to_datetime(labels["landed_at"], utc=True)
-    if "score_date" in keys:
-        labels["score_date"] = pd.to_datetime(labels["score_date"]).dt.date
-    ordered = labels.sort_values("landed_at", kind="stable")
-    latest = ordered.drop_duplicates(keys, keep="last")
-    duplicates = len(labels) - len(latest)
-
+    by_day = "score_date" in labels.columns
+    # Joins on integer keys: the ids factorized once over both sides, the days as day
+    # numbers. Merging on the id strings themselves spent most of a million-row join
+    # hashing them again in every merge.
+    codes, _ = pd.factorize(
+        pd.concat([predictions[id_column], labels[id_column]], ignore_index=True).astype(str)
+    )
     scored = predictions.copy()
-    scored[id_column] = scored[id_column].astype(str)
-    scored["score_date"] = pd.to_datetime(scored["score_date"]).dt.date
-    known = scored[keys].drop_duplicates()
-    matched = latest.merge(known, on=keys, how="left", indicator=True)
-    unknown = int((matched["_merge"] == "left_only").sum())
+    scored["_id"] = codes[: len(predictions)]
+    scored["_day"] = _day_numbers(scored["score_date"])
+    given = labels.copy()
+    given["_id"] = codes[len(predictions) :]
+    given["landed_at"] = pd.to_datetime(given["landed_at"], utc=True)
+    if by_day:
+        given["_day"] = _day_numbers(given["score_date"])
+    keys = ["_id", "_day"] if by_day else ["_id"]
+    latest = given.sort_values("landed_at", kind="stable").drop_duplicates(keys, keep="last")
+    duplicates = len(given) - len(latest)
+
+    scored_keys = scored[["_id", "_day"]].drop_duplicates()
+    known = scored_keys if by_day else scored_keys[["_id"]].drop_duplicates()
+    unknown = len(latest) - len(latest[keys].merge(known, on=keys))
 
     wanted = latest[[*keys, label_column, "landed_at"]].rename(columns={label_column: "label"})
     joined = scored.merge(wanted, on=keys, how="left")
-    labelled_keys = joined.loc[joined["label"].notna(), [id_column, "score_date"]]
-    unlabelled_keys = joined.loc[joined["label"].isna(), [id_column, "score_date"]]
-    due = pd.to_datetime(joined["score_date"]).dt.tz_localize("UTC") + timedelta(
-        days=expected_within_days + 1
+    has_label = joined["label"].notna().to_numpy()
+    landed_day = (
+        joined["landed_at"]
+        .to_numpy(dtype="datetime64[ns]")
+        .astype("datetime64[D]")
+        .astype(np.int64)
     )
-    late_rows = joined[joined["label"].notna() & (joined["landed_at"] >= due)]
+    late = has_label & (landed_day > joined["_day"].to_numpy() + expected_within_days)
+    pair = joined["_id"].to_numpy(dtype=np.int64) * 1_000_000 + joined["_day"].to_numpy()
     counts = {
-        "predictions": len(scored[[id_column, "score_date"]].drop_duplicates()),
-        "labelled": len(labelled_keys.drop_duplicates()),
-        "unlabelled": len(unlabelled_keys.drop_duplicates()),
+        "predictions": len(scored_keys),
+        "labelled": len(np.unique(pair[has_label])),
+        "unlabelled": len(np.unique(pair[~has_label])),
         "duplicate_labels": duplicates,
         "unknown_ids": unknown,
-        "late_labels": len(late_rows[[id_column, "score_date"]].drop_duplicates()),
+        "late_labels": len(np.unique(pair[late])),
     }
-    return LabelJoin(joined, counts)
+    # ``score_day`` (days since 1970) stays: grouping on it is cheaper than on date objects
+    return LabelJoin(joined.drop(columns=["_id"]).rename(columns={"_day": "score_day"}), counts)
+
+
+def _day_numbers(values: pd.Series) -> np.ndarray:
+    """Dates (date objects, strings or timestamps) as days since 1970-01-01."""
+    import numpy as np
+    import pandas as pd
+
+    return pd.to_datetime(values).to_numpy(dtype="datetime64[D]").astype(np.int64)
 
 
 def live_metrics(
@@ -140,31 +159,61 @@ def live_metrics(
     import numpy as np
     import pandas as pd
 
-    from mlops_hooks.shared.domain.metrics import MetricUnavailable, metric_value
-
+    # every column as a numpy array once; the groups are index arrays into them (comparing
+    # strings per group cost more than the metrics themselves)
+    labelled_all = joined["label"].notna().to_numpy()
+    truth_all = joined["label"].astype(str).to_numpy() == str(positive)
+    predicted_all = joined["prediction"].astype(str).to_numpy() == str(positive)
+    scores_all = joined["score"].to_numpy(dtype=float) if "score" in joined else None
+    served_all = joined["served"].to_numpy(dtype=bool) if "served" in joined else None
+    arm_all = joined["arm"].to_numpy() if "arm" in joined else None
     out = []
-    for (day, version), group in joined.groupby(["score_date", "version"], sort=True):
-        labelled = group[group["label"].notna()]
-        arms = set(group["arm"]) - {"shadow"} if "arm" in group else {"champion"}
+    by = "score_day" if "score_day" in joined else "score_date"
+    days = joined["score_date"].to_numpy()
+    groups = joined.groupby([by, "version"], sort=True).indices
+    for (_, version), where in sorted(groups.items()):
+        day = days[where[0]]
+        mine = where[labelled_all[where]]
+        arms = set(arm_all[where]) - {"shadow"} if arm_all is not None else {"champion"}
         row: dict[str, Any] = {
             "score_date": day,
             "version": str(version),
             "arm": ",".join(sorted(arms)) or "shadow",
-            "rows": len(group),
-            "served_rows": int(group["served"].sum()) if "served" in group else len(group),
-            "labelled_rows": len(labelled),
+            "rows": len(where),
+            "served_rows": int(served_all[where].sum()) if served_all is not None else len(where),
+            "labelled_rows": len(mine),
         }
-        y_true = (labelled["label"].astype(str) == str(positive)).to_numpy()
-        y_pred = (labelled["prediction"].astype(str) == str(positive)).to_numpy()
-        scores = labelled["score"].to_numpy(dtype=float) if "score" in labelled else None
+        scores = None if scores_all is None else scores_all[mine]
+        if scores is not None and np.isnan(scores).any():
+            scores = None
         for name in metrics:
-            try:
-                row[name] = metric_value(name, y_true, y_pred, scores)
-            except MetricUnavailable:
-                row[name] = np.nan
+            row[name] = _metric(name, truth_all[mine], predicted_all[mine], scores)
         out.append(row)
     columns = ["score_date", "version", "arm", "rows", "served_rows", "labelled_rows", *metrics]
     return pd.DataFrame(out, columns=columns)
+
+
+def _metric(name: str, y_true: Any, y_pred: Any, scores: Any) -> float:
+    """One metric on all the rows: the comparison's vectorised kernels with every row drawn
+    once (the same numbers as scikit-learn, without its per-call validation: a tenth of the
+    time at 100,000 rows); NaN where it cannot be computed (one class only, no scores)."""
+    import numpy as np
+
+    from mlops_hooks.shared.domain.comparison import metric_bootstrap
+    from mlops_hooks.shared.domain.metrics import NEEDS_SCORES, MetricUnavailable, metric_value
+
+    if len(y_true) == 0 or (name in NEEDS_SCORES and scores is None):
+        return float("nan")
+    if name == "roc_auc" and len(np.unique(y_true)) < 2:
+        return float("nan")
+    try:
+        every_row = np.arange(len(y_true), dtype=np.int32)[None, :]
+        return float(metric_bootstrap(name, y_true, y_pred, scores, every_row)[0])
+    except MetricUnavailable:
+        try:
+            return metric_value(name, y_true, y_pred, scores)
+        except MetricUnavailable:
+            return float("nan")
 
 
 # --- batch inference beside the champion: shadow and split ------------------------------------
@@ -217,7 +266,15 @@ def plan_scoring(
     return plan, notes
 
 
-def score_frame(frame: pd.DataFrame, scorers: dict[str, Scorer], plan: ScoringPlan) -> pd.DataFrame:
+def flat_columns(version: str) -> tuple[str, str]:
+    """The prediction and score columns of one version when ``score_frame`` writes them flat
+    (the Spark job turns them into its maps in the JVM, which is faster than Python dicts)."""
+    return f"_prediction_{version}", f"_score_{version}"
+
+
+def score_frame(
+    frame: pd.DataFrame, scorers: dict[str, Scorer], plan: ScoringPlan, *, as_maps: bool = True
+) -> pd.DataFrame:
     """Every version of the plan scores ``frame`` once (each scorer takes its model's input
     columns); the served prediction and
     version per row (split: its arm's), every version's prediction and score beside it.
@@ -247,6 +304,12 @@ def score_frame(frame: pd.DataFrame, scorers: dict[str, Scorer], plan: ScoringPl
     out["model_version"] = served
     out["arm"] = arm
     versions = list(plan.versions)
+    if not as_maps:
+        for version in versions:
+            prediction_column, score_column = flat_columns(version)
+            out[prediction_column] = predicted[version]
+            out[score_column] = scored[version] if scored[version] is not None else np.nan
+        return out
     # one comprehension over zipped columns: the per-row maps cost a fraction of the models
     out["predictions"] = [
         dict(zip(versions, row, strict=True))
