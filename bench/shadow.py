@@ -9,7 +9,7 @@
    the predictions are checked identical. Target: one pass >= 2x faster than the three.
 2. In process: 1,000,000 long-format prediction rows (the champion and a shadow on 500,000
    customers) joined with their labels and turned into live metrics (roc_auc, accuracy, f1)
-   per day and version. Target: <= 2 s.
+   per day and version, the median of three runs. Target: <= 2 s.
 """
 
 from __future__ import annotations
@@ -137,7 +137,9 @@ def main() -> int:
     parser.add_argument("--rows", type=int, default=1_000_000)
     args = parser.parse_args()
     live_in_process(2000)  # warm: the first call imports what the handler has imported already
-    live = live_in_process(args.rows // 2)  # first: Spark's JVM would still be winding down
+    # before Spark (its JVM would still be winding down); the median of three runs
+    runs = sorted((live_in_process(args.rows // 2) for _ in range(3)), key=lambda r: r["seconds"])
+    live = runs[1]
     with tempfile.TemporaryDirectory() as folder:
         spark = spark_passes(args.rows, Path(folder))
     speedup = spark["separate_s"] / spark["one_pass_s"]

@@ -36,9 +36,9 @@ models:
 DAYS = [date(2026, 11, 20) + timedelta(days=i) for i in range(6)]
 
 
-def scored(tmp_path: Path) -> tuple[str, str, pd.DataFrame, object]:
-    """The champion scored the same kind of customers six days running; its training features
-    (the drift reference) are of the same kind too."""
+def scored(tmp_path: Path, shift: float = 0.0) -> tuple[str, str, pd.DataFrame, object]:
+    """The champion scored the same kind of customers six days running (``shift``: customers
+    of another kind, the data drifts); its training features are the drift reference."""
     train = churn_data.generate(3000, seed=31)
     model = churn_data.train_classifier(train)
     columns = list(model.feature_names_in_)
@@ -50,7 +50,7 @@ def scored(tmp_path: Path) -> tuple[str, str, pd.DataFrame, object]:
     plan, _ = plan_scoring("single", model="churn", champion="1", resolved={})
     frames, truth = [], []
     for n, day in enumerate(DAYS):
-        customers = churn_data.generate(500, seed=40 + n)
+        customers = churn_data.generate(500, seed=40 + n, shift=shift)
         customers["customerID"] = [f"{day:%m%d}-{i}" for i in range(len(customers))]
         done = score_frame(customers.drop(columns=["Churn"]), {"1": champion}, plan)
         done["score_date"] = day
@@ -71,8 +71,16 @@ def flipped(labels: pd.DataFrame, days: list[date]) -> pd.DataFrame:
     return out
 
 
-def run(tmp_path: Path, moto_server: str, labels: pd.DataFrame, later: pd.DataFrame):
-    predictions, reference, _, _ = scored(tmp_path)
+def run(
+    tmp_path: Path,
+    moto_server: str,
+    labels: pd.DataFrame,
+    later: pd.DataFrame,
+    *,
+    shift: float = 0.0,
+    data_drift: str = "no_drift",
+):
+    predictions, reference, _, _ = scored(tmp_path, shift)
     s3 = boto3.client("s3", endpoint_url=moto_server)
     bucket = "outcomes"
     if bucket not in [b["Name"] for b in s3.list_buckets()["Buckets"]]:
@@ -102,7 +110,7 @@ def run(tmp_path: Path, moto_server: str, labels: pd.DataFrame, later: pd.DataFr
         "churn:drift", datetime(2026, 11, 25, 6, tzinfo=UTC), "drift_check", model="churn"
     )
     drifted = dispatcher.process(dispatcher.submit(check).record.id)
-    assert drifted.outcome["result"] == "no_drift", drifted.outcome
+    assert drifted.outcome["result"] == data_drift, drifted.outcome
     for key, frame in (("churn/a.csv", labels), ("churn/b.csv", later)):
         s3.put_object(Bucket=bucket, Key=f"{tmp_path.name}/{key}", Body=b"")  # other tests'
         s3.put_object(Bucket=bucket, Key=key, Body=frame.to_csv(index=False).encode())
@@ -148,5 +156,31 @@ def test_labels_that_still_agree_raise_nothing(moto_server: str, tmp_path: Path)
         newest = live[live["computed_at"] == live["computed_at"].max()]
         assert len(newest) == 6 and (newest["labelled_rows"] == 500).all()
         assert (newest["roc_auc"] > 0.65).all()  # measured, and above the floor every day
+    finally:
+        dispatcher.deps.ledger.close()
+
+
+def test_a_data_shift_with_unchanged_performance_is_data_drift_only(
+    moto_server: str, tmp_path: Path
+) -> None:
+    """Customers of another kind, and labels the champion still gets right: the drift check
+    says drift (and raises drift_detected); the live metrics stay above the floor, so no
+    performance_degraded."""
+    predictions, _, truth, _ = scored(tmp_path / "probe", shift=1.0)
+    scored_rows = DeltaTable(predictions).to_pandas()
+    agreeing = truth.copy()
+    agreeing["Churn"] = scored_rows["prediction"].to_numpy()  # the outcome it predicted
+    first_five = agreeing[agreeing["score_date"] < DAYS[5].isoformat()]
+    sixth = agreeing[agreeing["score_date"] == DAYS[5].isoformat()]
+    try:
+        degraded, _, dispatcher = run(
+            tmp_path, moto_server, first_five, sixth, shift=1.0, data_drift="drifted"
+        )
+        assert degraded == []
+        drift = dispatcher.deps.ledger.list(kind=events.EventKind.DRIFT_DETECTED)
+        assert len(drift) == 1  # data drift, reported as such
+        live = DeltaTable(str(tmp_path / "tables" / "churn" / "live_metrics")).to_pandas()
+        assert live["roc_auc"].notna().sum() >= 10  # measured on nearly every day
+        assert not (live["roc_auc"] < 0.65).any()  # and never below the floor
     finally:
         dispatcher.deps.ledger.close()
