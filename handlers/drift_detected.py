@@ -16,9 +16,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from mlops_hooks.handlers.common import train_params
-from mlops_hooks.handlers.retraining import claim_retraining, retraining_data
+from mlops_hooks.handlers.retraining import retraining_data, start_retraining
 from mlops_hooks.shared.domain import tags
-from mlops_hooks.shared.domain.errors import PermanentError
 from mlops_hooks.shared.domain.events import Event
 from mlops_hooks.shared.ports.deps import Deps
 from mlops_hooks.shared.ports.jobs import run_token
@@ -29,11 +28,7 @@ from mlops_hooks.shared.ports.outcome import Outcome
 def handle(event: Event, deps: Deps) -> Outcome:
     from mlops_hooks.shared.domain.drift_check import details_of
 
-    model = event.model
-    if not model:
-        raise PermanentError("drift_detected event without a model")
-    policy = deps.policy_for(model)
-    skipped = claim_retraining(event, deps, model, policy.drift.cooldown_hours)
+    model, policy, skipped = start_retraining(event, deps)
     if skipped is not None:
         return skipped
     found = details_of(event.payload) or {}

@@ -18,6 +18,15 @@ if TYPE_CHECKING:
 LAUNCH_GRACE_SECONDS = 600  # a guard whose holder launched nothing this long is taken over
 
 
+def start_retraining(event: Event, deps: Deps) -> tuple[str, ModelPolicy, Outcome | None]:
+    """The alarm's model and policy, and the "skipped" outcome when it may not retrain now."""
+    model = event.model
+    if not model:
+        raise PermanentError(f"{event.kind.value} event without a model")
+    policy = deps.policy_for(model)
+    return model, policy, claim_retraining(event, deps, model, policy.drift.cooldown_hours)
+
+
 def claim_retraining(event: Event, deps: Deps, model: str, cooldown_hours: float) -> Outcome | None:
     """Take the guard for ``event``; the "skipped" outcome (with the reason) if a retraining
     is running, being launched, or in its cooldown."""

@@ -173,24 +173,21 @@ def repeated(event: Event) -> Event:
 
 
 def data_landed(bucket: str, object_key: str, etag_or_sequencer: str, **fields: Any) -> Event:
-    return Event(
-        kind=EventKind.DATA_LANDED,
-        key=_join("data_landed", bucket, object_key, etag_or_sequencer),
-        source=fields.pop("source", Source.S3),
-        bucket=bucket,
-        object_key=object_key,
-        **fields,
-    )
+    return _landed(EventKind.DATA_LANDED, bucket, object_key, etag_or_sequencer, fields)
 
 
 def labels_landed(bucket: str, object_key: str, etag_or_sequencer: str, **fields: Any) -> Event:
-    """Labels (true outcomes) landed: the object's own key, like data_landed's."""
+    """Labels (true outcomes) landed: keyed by the object, like data."""
+    return _landed(EventKind.LABELS_LANDED, bucket, object_key, etag_or_sequencer, fields)
+
+
+def _landed(kind: EventKind, bucket: str, key: str, version: str, fields: dict) -> Event:
     return Event(
-        kind=EventKind.LABELS_LANDED,
-        key=_join("labels_landed", bucket, object_key, etag_or_sequencer),
+        kind=kind,
+        key=_join(kind.value, bucket, key, version),
         source=fields.pop("source", Source.S3),
         bucket=bucket,
-        object_key=object_key,
+        object_key=key,
         **fields,
     )
 
