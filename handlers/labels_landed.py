@@ -64,6 +64,41 @@ def handle(event: Event, deps: Deps) -> Outcome:
     )
 
 
+def labels_from_table(event: Event, deps: Deps) -> Outcome:
+    """A scheduled read of the model's labels Delta table (``data.labels.table``): the rows not
+    joined before are joined as if they had just landed; none new, nothing to do."""
+    from mlops_hooks.handlers.common import scheduled_model
+
+    model, policy, _, _ = scheduled_model(event, deps)
+    spec = policy.data.labels
+    if spec is None or spec.table is None:
+        raise PermanentError(f"{model} has no data.labels.table to read on a schedule")
+    tables = deps.need("tables")
+    source = tables.read(spec.table, "delta")
+    fresh = _not_joined_yet(tables, model_table(deps, model, "labels"), source, spec)
+    if fresh.empty:
+        return Outcome(result="skipped", summary=f"no new labels in {spec.table}")
+    result = _for_model(deps, event, model, policy, fresh)
+    emit = result.pop("emit")
+    return Outcome(
+        result="joined",
+        summary=f"{len(fresh):,} new labels from {spec.table}; {result['summary']}",
+        data={"table": spec.table, "models": [result]},
+        emit=emit,
+    )
+
+
+def _not_joined_yet(tables: Any, joined_uri: str, source: pd.DataFrame, spec: Any) -> pd.DataFrame:
+    """The source's rows that our labels table does not hold yet (by id, label and score date
+    when given): a table read every tick contributes each row once."""
+    if tables.rows(joined_uri) is None:
+        return source
+    keys = [spec.id_column, spec.label_column, *_dated(source)]
+    held = tables.read(joined_uri, "delta")[keys].astype(str).drop_duplicates()
+    marked = source.astype({k: str for k in keys}).merge(held, on=keys, how="left", indicator=True)
+    return source[(marked["_merge"] == "left_only").to_numpy()]
+
+
 def _for_model(
     deps: Deps, event: Event, model: str, policy: ModelPolicy, landed: pd.DataFrame
 ) -> dict[str, Any]:
@@ -76,7 +111,7 @@ def _for_model(
         raise PermanentError(f"the labels have no {', '.join(map(repr, missing))} column")
     tables = deps.need("tables")
     labels_uri = model_table(deps, model, "labels")
-    fresh = landed[[spec.id_column, spec.label_column, *_dated(landed)]].copy()
+    fresh = landed[[spec.id_column, spec.label_column, *_dated(landed)]].reset_index(drop=True)
     fresh[spec.label_column] = fresh[spec.label_column].astype(str)
     fresh[spec.id_column] = fresh[spec.id_column].astype(str)
     fresh["landed_at"] = event.occurred_at.astimezone(UTC)

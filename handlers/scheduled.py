@@ -39,6 +39,10 @@ def handle(event: Event, deps: Deps) -> Outcome:
         from mlops_hooks.handlers.drift_check import drift_check
 
         return drift_check(event, deps)
+    if event.task == "labels":
+        from mlops_hooks.handlers.labels_landed import labels_from_table
+
+        return labels_from_table(event, deps)
     raise PermanentError(f"unknown scheduled task {event.task!r}")
 
 

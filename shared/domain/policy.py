@@ -202,15 +202,23 @@ class DataContract(_Strict):
 
 
 class Labels(_Strict):
-    """Where true outcomes land (S3 objects under bucket/prefix, like data), and how to read
-    them: the row id they are joined on, the label column."""
+    """Where true outcomes come from: S3 objects under bucket/prefix (landing like data), or a
+    Delta ``table`` read by a schedule (``task: labels``); and how to read them: the row id
+    they are joined on, the label column."""
 
-    bucket: str
+    bucket: str | None = None
     prefix: str = ""
+    table: str | None = None
     id_column: str
     label_column: str
     # a label landing later than this after its score date is counted as late (still joined)
     expected_within_days: int = Field(default=7, ge=0)
+
+    @model_validator(mode="after")
+    def _one_source(self) -> Labels:
+        if (self.bucket is None) == (self.table is None):
+            raise ValueError("give the labels' bucket (objects landing in S3) or their table")
+        return self
 
 
 class Live(_Strict):
@@ -293,7 +301,7 @@ class Drift(_Strict):
 class Schedule(_Strict):
     name: str
     cron: str
-    task: Literal["batch_inference", "drift_check", "reconcile"]
+    task: Literal["batch_inference", "drift_check", "reconcile", "labels"]
     model: str | None = None  # default: the model the entry applies to
 
     @field_validator("cron")

@@ -157,3 +157,53 @@ def test_labels_join_predictions_into_live_metrics(moto_server: str, tmp_path: P
         assert len(DeltaTable(f"{tables}/churn/labels").to_pandas()) == before  # once
     finally:
         ledger.close()
+
+
+def test_a_labels_table_read_on_a_schedule_joins_each_row_once(tmp_path: Path) -> None:
+    """data.labels.table: each scheduled read joins the rows not joined before; a read with
+    nothing new does nothing; rows appended to the table later are joined by the next read."""
+    from tests.support.fakes import FakeModel, MemoryRegistry
+
+    predictions, customers = scored_days(tmp_path)
+    labels_table = str(tmp_path / "crm-outcomes")
+    truth = customers[["customerID", "Churn"]].assign(score_date=date(2026, 11, 23))
+    write_deltalake(labels_table, truth.iloc[:200].assign(landed_at=datetime(2026, 11, 24)))
+    policy = POLICY.replace(
+        "labels: {bucket: outcomes, prefix: churn/,", f"labels: {{table: {labels_table},"
+    ).replace("PREDICTIONS", predictions)
+    policy += "    schedules: [{name: outcomes, cron: '0 6 * * *', task: labels}]\n"
+    registry = MemoryRegistry()
+    registry.add("churn", "1", FakeModel(None), run_id="r1")
+    registry.set_alias("churn", "champion", "1")
+    tables = str(tmp_path / "tables")
+    dispatcher, ledger = dispatcher_over(
+        tmp_path,
+        registries={"mlflow": registry},
+        tables=TableReader(),
+        policy=parse_policy(policy),
+        settings=Settings(state_dir=tmp_path / "state", tables_uri=tables),
+    )
+
+    def tick(day: int):
+        at = datetime(2026, 11, day, 6, tzinfo=UTC)
+        event = events.scheduled("churn:outcomes", at, "labels", model="churn")
+        return dispatcher.process(dispatcher.submit(event).record.id)
+
+    try:
+        first = tick(24)
+        assert first.outcome["result"] == "joined", first.outcome
+        [result] = first.outcome["data"]["models"]
+        assert result["counts"]["labelled"] == 200 and result["counts"]["duplicate_labels"] == 0
+        assert tick(25).outcome["result"] == "skipped"  # nothing new in the table
+        write_deltalake(
+            labels_table,
+            truth.iloc[200:300].assign(landed_at=datetime(2026, 11, 25)),
+            mode="append",
+        )
+        third = tick(26)
+        [result] = third.outcome["data"]["models"]
+        assert third.outcome["summary"].startswith("100 new labels from ")
+        assert result["counts"]["labelled"] == 300 and result["counts"]["duplicate_labels"] == 0
+        assert len(DeltaTable(f"{tables}/churn/labels").to_pandas()) == 300
+    finally:
+        ledger.close()
