@@ -147,11 +147,14 @@ def dispatcher_or_fail(settings: Settings) -> Dispatcher:
 
 def who() -> str:
     """The OS user who ran the command, and where (the audit trail's "who")."""
+    return f"{_os_user()}@{socket.gethostname()}"
+
+
+def _os_user() -> str:
     try:
-        user = getpass.getuser()
+        return getpass.getuser()
     except Exception:  # no user name (a container without /etc/passwd entry)
-        user = "unknown"
-    return f"{user}@{socket.gethostname()}"
+        return "unknown"
 
 
 def reviewer() -> str:
@@ -160,12 +163,7 @@ def reviewer() -> str:
     import os
 
     named = os.environ.get("MLOPS_HOOKS_REVIEWER", "").strip()
-    if named:
-        return named
-    try:
-        return getpass.getuser()
-    except Exception:
-        return "unknown"
+    return named or _os_user()
 
 
 def run_action(

@@ -272,16 +272,15 @@ def _predict(model: Any, data: Any, positive: str) -> tuple[Any, Any]:
     predict returns), not twice: the pipeline's preprocessing is most of the cost."""
     import numpy as np
 
-    try:
-        raw = model.get_raw_model()
-    except Exception:
-        raw = None
-    classes = [str(c) for c in getattr(raw, "classes_", [])]
-    if raw is None or not hasattr(raw, "predict_proba") or not classes:
+    from mlops_hooks.shared.adapters.pyfunc_model import class_probabilities
+
+    found = class_probabilities(model, data)
+    if found is None or not found[1]:
         return model.predict(data), None
-    proba = np.asarray(raw.predict_proba(data))
-    predicted = np.asarray(raw.classes_)[proba.argmax(axis=1)]
-    scores = proba[:, classes.index(positive)] if positive in classes else None
+    proba, classes = found
+    predicted = np.asarray(classes)[proba.argmax(axis=1)]
+    names = [str(c) for c in classes]
+    scores = proba[:, names.index(positive)] if positive in names else None
     return predicted, scores
 
 

@@ -56,6 +56,22 @@ def _download(
     return repo.download_artifacts(artifact_path="", dst_path=str(folder))
 
 
+def class_probabilities(pyfunc: Any, frame: pd.DataFrame) -> tuple[np.ndarray, list | None] | None:
+    """predict_proba of the scikit-learn-like model under a pyfunc, with its ``classes_``
+    (None when it has none); None when the flavor gives no probabilities. Used by validation
+    (PyfuncModel) and by the batch job's scoring."""
+    import numpy as np
+
+    try:
+        raw = pyfunc.get_raw_model()
+    except Exception:
+        return None
+    if not hasattr(raw, "predict_proba"):
+        return None
+    classes = getattr(raw, "classes_", None)
+    return np.asarray(raw.predict_proba(frame)), None if classes is None else list(classes)
+
+
 class PyfuncModel:
     def __init__(
         self,
@@ -128,19 +144,14 @@ class PyfuncModel:
 
     def positive_scores(self, frame: pd.DataFrame, positive: Any) -> np.ndarray | None:
         """predict_proba of the underlying model (scikit-learn-like flavors), else None."""
-        import numpy as np
-
-        try:
-            raw = self.pyfunc.get_raw_model()
-        except Exception:
+        found = class_probabilities(self.pyfunc, frame)
+        if found is None:
             return None
-        if not hasattr(raw, "predict_proba"):
+        proba, classes = found
+        names = [str(c) for c in (classes if classes is not None else [0, 1])]
+        if proba.ndim != 2 or str(positive) not in names:
             return None
-        proba = np.asarray(raw.predict_proba(frame))
-        classes = [str(c) for c in getattr(raw, "classes_", [0, 1])]
-        if proba.ndim != 2 or str(positive) not in classes:
-            return None
-        return proba[:, classes.index(str(positive))]
+        return proba[:, names.index(str(positive))]
 
     def evaluate(
         self, frame: pd.DataFrame, label: str, model_type: str, positive: Any
