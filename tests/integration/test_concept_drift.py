@@ -13,12 +13,9 @@ import boto3
 import pandas as pd
 from deltalake import DeltaTable, write_deltalake
 
-from mlops_hooks.shared.adapters.table_reader import TableReader
 from mlops_hooks.shared.domain import churn_data, events
 from mlops_hooks.shared.domain.live import plan_scoring, score_frame
-from mlops_hooks.shared.domain.policy import parse_policy
-from mlops_hooks.shared.settings import Settings
-from tests.support.fakes import FakeModel, MemoryJobs, MemoryRegistry, dispatcher_over
+from tests.support.fakes import MemoryJobs, over_live_tables
 
 POLICY = """
 models:
@@ -85,18 +82,10 @@ def run(
     bucket = "outcomes"
     if bucket not in [b["Name"] for b in s3.list_buckets()["Buckets"]]:
         s3.create_bucket(Bucket=bucket)
-    registry = MemoryRegistry()
-    registry.add("churn", "1", FakeModel(None), run_id="r1")
-    registry.set_alias("churn", "champion", "1")
-    tables = str(tmp_path / "tables")
-    dispatcher, ledger = dispatcher_over(
+    dispatcher, ledger = over_live_tables(
         tmp_path,
-        registries={"mlflow": registry},
-        tables=TableReader(endpoint_url=moto_server),
-        policy=parse_policy(
-            POLICY.replace("PREDICTIONS", predictions).replace("REFERENCE", reference)
-        ),
-        settings=Settings(state_dir=tmp_path / "state", tables_uri=tables),
+        POLICY.replace("PREDICTIONS", predictions).replace("REFERENCE", reference),
+        endpoint_url=moto_server,
     )
     jobs = MemoryJobs(ledger, dispatcher.clock)
     dispatcher.deps.jobs = jobs

@@ -162,7 +162,7 @@ def test_labels_join_predictions_into_live_metrics(moto_server: str, tmp_path: P
 def test_a_labels_table_read_on_a_schedule_joins_each_row_once(tmp_path: Path) -> None:
     """data.labels.table: each scheduled read joins the rows not joined before; a read with
     nothing new does nothing; rows appended to the table later are joined by the next read."""
-    from tests.support.fakes import FakeModel, MemoryRegistry
+    from tests.support.fakes import over_live_tables
 
     predictions, customers = scored_days(tmp_path)
     labels_table = str(tmp_path / "crm-outcomes")
@@ -172,17 +172,8 @@ def test_a_labels_table_read_on_a_schedule_joins_each_row_once(tmp_path: Path) -
         "labels: {bucket: outcomes, prefix: churn/,", f"labels: {{table: {labels_table},"
     ).replace("PREDICTIONS", predictions)
     policy += "    schedules: [{name: outcomes, cron: '0 6 * * *', task: labels}]\n"
-    registry = MemoryRegistry()
-    registry.add("churn", "1", FakeModel(None), run_id="r1")
-    registry.set_alias("churn", "champion", "1")
     tables = str(tmp_path / "tables")
-    dispatcher, ledger = dispatcher_over(
-        tmp_path,
-        registries={"mlflow": registry},
-        tables=TableReader(),
-        policy=parse_policy(policy),
-        settings=Settings(state_dir=tmp_path / "state", tables_uri=tables),
-    )
+    dispatcher, ledger = over_live_tables(tmp_path, policy)
 
     def tick(day: int):
         at = datetime(2026, 11, day, 6, tzinfo=UTC)

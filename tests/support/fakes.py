@@ -299,3 +299,26 @@ def dispatcher_over(folder: Any, **ports: Any) -> tuple[Any, Any]:
     ports.setdefault("clock", FixedClock())
     dispatcher = bootstrap(settings, ledger=ledger, queue=Wakes(), **ports)
     return dispatcher, ledger
+
+
+def over_live_tables(
+    folder: Any, policy: str, *, endpoint_url: str | None = None, registry: Any = None
+) -> tuple[Any, Any]:
+    """A dispatcher over real Delta tables (delta-rs, S3 through ``endpoint_url``) under
+    ``folder/tables``, with ``policy``, and a registry whose champion of churn is v1 unless
+    one is given. Close the ledger when done."""
+    from mlops_hooks.shared.adapters.table_reader import TableReader
+    from mlops_hooks.shared.domain.policy import parse_policy
+    from mlops_hooks.shared.settings import Settings
+
+    if registry is None:
+        registry = MemoryRegistry()
+        registry.add("churn", "1", FakeModel(None), run_id="r1")
+        registry.set_alias("churn", "champion", "1")
+    return dispatcher_over(
+        folder,
+        registries={"mlflow": registry},
+        tables=TableReader(endpoint_url=endpoint_url),
+        policy=parse_policy(policy),
+        settings=Settings(state_dir=folder / "state", tables_uri=str(folder / "tables")),
+    )
