@@ -4,6 +4,10 @@ retrain, through the same guard and cooldown as data drift (handlers/retraining.
 A concept shift can come with no data drift at all (the inputs look the same, what they mean
 has changed), so the message shows both side by side: the live days that broke the rule, and
 the latest data drift check of the model (or that none has run).
+
+An alarm about a version that is no longer the champion, or raised while a newer challenger is
+on live trial (a shadow or split deployment), retrains nothing: the live comparison of that
+challenger decides first (labels for the same bad days would otherwise retrain again and again).
 """
 
 from __future__ import annotations
@@ -21,6 +25,9 @@ from mlops_hooks.shared.ports.outcome import Outcome
 
 
 def handle(event: Event, deps: Deps) -> Outcome:
+    stale = _stale(event, deps)
+    if stale is not None:
+        return Outcome(result="skipped", summary=stale)
     model, policy, skipped = start_retraining(event, deps)
     if skipped is not None:
         return skipped
@@ -38,6 +45,38 @@ def handle(event: Event, deps: Deps) -> Outcome:
         summary=f"retraining {model} on {data} ({event.reason}): run {run.run_id}",
         data={"run_id": run.run_id, "data_drift": drift},
     )
+
+
+def _stale(event: Event, deps: Deps) -> str | None:
+    """Load the champion and the challenger on trial now, then decide."""
+    if not event.model:
+        return None  # start_retraining says what is wrong
+    policy = deps.policy_for(event.model)
+    registry = deps.registry_for(event.registry, event.workspace)
+    champion = registry.champion_version(
+        event.model, alias=policy.aliases.champion, stage=policy.promotion.target_stage
+    )
+    on_trial = None
+    if policy.deployment.mode != "single":
+        on_trial = registry.get_alias(event.model, policy.aliases.challenger)
+    return stale_alarm(str(event.payload.get("version")), champion, on_trial)
+
+
+def stale_alarm(alarmed: str, champion: str | None, on_trial: str | None) -> str | None:
+    """Pure: why an alarm about ``alarmed`` retrains nothing now, else None."""
+    if champion is not None and champion != alarmed:
+        return f"v{alarmed} is no longer the champion (v{champion} is): nothing to retrain"
+    if on_trial and on_trial != alarmed and _newer(on_trial, alarmed):
+        return (
+            f"v{on_trial} is the challenger on live trial: its live comparison decides "
+            f"before another retraining of v{alarmed}"
+        )
+    return None
+
+
+def _newer(version: str, than: str) -> bool:
+    """Registry versions are numbers (MLflow, Unity Catalog); anything else counts as newer."""
+    return not (version.isdigit() and than.isdigit()) or int(version) > int(than)
 
 
 def latest_drift(deps: Deps, model: str) -> dict[str, Any] | None:

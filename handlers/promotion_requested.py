@@ -4,6 +4,11 @@
 the policy's reviewers (a Slack message with the comparison and Approve / Reject buttons); a
 reviewer's click comes back as an ``approval`` event (handlers/approval.py). A challenger that
 failed validation is rejected in either mode: there is nothing a reviewer could approve.
+
+With a ``shadow`` or ``split`` deployment the holdout is a gate, not the verdict: a challenger
+that would be promoted on the holdout stays the challenger (``live_trial``), scored beside
+the champion until enough labelled live rows ask again with evidence ``live``
+(handlers/labels_landed.py); the live comparison then decides, auto or manual as above.
 Re-running is idempotent: the report section / comment is rewritten, and promoting or
 rejecting twice changes nothing the second time.
 """
@@ -32,6 +37,7 @@ if TYPE_CHECKING:
 SECTION = "promotion"
 LIVE_SECTION = "promotion-live"  # the comparison on live data: its own report section
 AWAITING_APPROVAL = "awaiting_approval"
+LIVE_TRIAL = "live_trial"  # passed the holdout; the live comparison decides
 
 
 class AwaitingValidation(RetryableError):
@@ -50,8 +56,27 @@ def asks_reviewers(policy: ModelPolicy, verdict: str) -> bool:
     return policy.promotion.mode == "manual" and verdict == "passed"
 
 
-def planned_action(decision: Decision, policy: ModelPolicy, *, ask: bool) -> str:
+def on_live_trial(decision: Decision, policy: ModelPolicy, *, live: bool, champion: Any) -> bool:
+    """Pure: a holdout win under a shadow or split deployment waits for the live evidence (a
+    first version, with no champion to be scored beside, is promoted as today)."""
+    return (
+        decision.promote
+        and not live
+        and champion is not None
+        and policy.deployment.mode != "single"
+    )
+
+
+def planned_action(
+    decision: Decision, policy: ModelPolicy, *, ask: bool, trial: bool = False
+) -> str:
     """Pure: what the report says will happen."""
+    if trial:
+        deployment = policy.deployment
+        return (
+            f"kept as the challenger: scored in {deployment.mode} beside the champion until "
+            f"{deployment.evidence_rows:,} labelled live rows decide"
+        )
     if ask:
         return "awaiting a reviewer's approval (manual mode)"
     return f"{decision.verdict} ({policy.promotion.mode} mode)"
@@ -89,8 +114,9 @@ def handle(event: Event, deps: Deps) -> Outcome:
             read=None if champion_version is None else _reader(deps, policy),
         )
         holdout = f"holdout `{policy.holdout.uri}`" if policy.holdout.uri else "no holdout"
-    ask = asks_reviewers(policy, verdict)
-    planned = planned_action(decision, policy, ask=ask)
+    trial = on_live_trial(decision, policy, live=live, champion=champion_version)
+    ask = asks_reviewers(policy, verdict) and not trial
+    planned = planned_action(decision, policy, ask=ask, trial=trial)
 
     # --- apply --------------------------------------------------------------------------
     challenger_scored = scored.get("challenger")
@@ -136,13 +162,16 @@ def handle(event: Event, deps: Deps) -> Outcome:
                 command_args=shlex.join([name, str(version)]),
             )
         )
+    elif trial:
+        action = planned
+        deps.notifier.notify(replace(message, title=f"{name} v{version}: {LIVE_TRIAL}"))
     else:
         action = carry_out(
             registry, policy, name, version, decision.promote, stage=stage, comment=report
         )
         deps.notifier.notify(message)
     return Outcome(
-        result=AWAITING_APPROVAL if ask else decision.verdict,
+        result=AWAITING_APPROVAL if ask else LIVE_TRIAL if trial else decision.verdict,
         summary=f"{decision.verdict}: {action}",
         data={
             "champion": champion_version,

@@ -72,14 +72,13 @@ class Stack:
         s3.put_bucket_notification_configuration(
             Bucket=BUCKET,
             NotificationConfiguration={
-                "QueueConfigurations": [
+                "QueueConfigurations": [  # new data, and the outcomes (labels) known later
                     {
                         "QueueArn": arn,
                         "Events": ["s3:ObjectCreated:*"],
-                        "Filter": {
-                            "Key": {"FilterRules": [{"Name": "prefix", "Value": "landing/"}]}
-                        },
+                        "Filter": {"Key": {"FilterRules": [{"Name": "prefix", "Value": prefix}]}},
                     }
+                    for prefix in ("landing/", "labels/")
                 ]
             },
         )

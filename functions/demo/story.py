@@ -2,7 +2,10 @@
 
 land data -> train v1 -> validated -> champion; batch inference; drifted data -> drift check ->
 retrain v2 -> validated -> compared with v1 -> promoted or rejected, with reasons; a v3 in manual
-mode approved by a (simulated, correctly signed) reviewer click.
+mode approved by a (simulated, correctly signed) reviewer click. Then live models: the
+customers stay the same but what they do changes (a concept shift, no data drift); the labels
+that land show v3's live roc_auc below its floor -> performance_degraded -> retrain v4 -> v4
+passes the holdout and runs in shadow beside v3 -> the next labels promote it on live evidence.
 
 Every step says what it expects and checks that it happened; the first one that does not is
 the demo's failure, by name.
@@ -43,14 +46,23 @@ models:
     data:
       id_columns: [customerID]
       watch: [{bucket: BUCKET, prefix: landing/}]
-      contract:
+LABELS      contract:
         required_columns: {customerID: string, tenure: integer, Contract: string, Churn: string}
         min_rows: 100
         max_null_fraction: 0.05
-    drift: {cooldown_hours: 24}
-    jobs:
+    drift: {cooldown_hours: COOLDOWN}
+LIVE    jobs:
       train: {params: {data: "s3://BUCKET/training/current.csv"}}
       batch_inference: {params: {input: "s3://BUCKET/score/customers.csv"}}
+"""
+# the live chapter: v4 in shadow beside the champion, labels under labels/, the champion's
+# live roc_auc held to a floor
+LIVE = """\
+    deployment: {mode: shadow, challengers: [challenger], evidence_rows: 2000}
+    live: {floor: 0.65, violations: 2, window: 3, min_labelled_rows: 500}
+"""
+LABELS = """\
+      labels: {bucket: BUCKET, prefix: labels/, id_column: customerID, label_column: Churn}
 """
 
 
@@ -77,9 +89,15 @@ class Story:
 
     # --- plumbing ------------------------------------------------------------------------
 
-    def policy(self, mode: str) -> Path:
-        path = self.stack.folder / f"mlops-{mode}.yml"
-        text = POLICY.replace("TABLES", str(self.stack.tables)).replace("BUCKET", BUCKET)
+    def policy(self, mode: str, *, live: bool = False) -> Path:
+        path = self.stack.folder / f"mlops-{mode}{'-live' if live else ''}.yml"
+        text = POLICY.replace("LIVE", LIVE if live else "").replace(
+            "LABELS", LABELS if live else ""
+        )
+        # the demo's days pass in minutes: a day's cooldown after v2's retraining would hold
+        # the live chapter's retraining too
+        text = text.replace("COOLDOWN", "0" if live else "24")
+        text = text.replace("TABLES", str(self.stack.tables)).replace("BUCKET", BUCKET)
         path.write_text(text.replace("MODE", mode).replace("REVIEWER", REVIEWER))
         return path
 
@@ -210,23 +228,7 @@ class Story:
         self.step("promote v1 (no champion yet)", champion_v1)
 
         def score(at: str) -> Callable[[], str]:
-            def run() -> str:
-                before = len(self._runs("batch_inference"))
-                self.tick("batch_inference", at)
-                self.wait(
-                    "the batch inference run",
-                    lambda: len(self._finished("batch_inference")) > before,
-                    180,
-                )
-                last = self._finished("batch_inference")[0]
-                if last["state"] != "success":
-                    raise StepFailed(f"batch inference run {last['run_id']}: {last['message']}")
-                return (
-                    f"{last['result']['rows']:,} customers scored by v{last['result']['version']} "
-                    f"into {Path(last['result']['output']).name} (Delta)"
-                )
-
-            return run
+            return lambda: self.scored(at)
 
         self.put("score/customers.csv", to_telco_csv(self.frame(seed=2)))
         self.step("batch inference with the champion", score("2026-11-02T02:00:00Z"))
@@ -315,6 +317,177 @@ class Story:
             return self._click(request)
 
         self.step("v3 in manual mode: a reviewer approves on Slack", manual_v3)
+        self.live_chapter()
+
+    def scored(self, at: str) -> str:
+        """A batch inference tick at ``at`` (its day is the score date), and its run's result."""
+        before = len(self._runs("batch_inference"))
+        self.tick("batch_inference", at)
+        self.wait(
+            "the batch inference run",
+            lambda: len(self._finished("batch_inference")) > before,
+            180,
+        )
+        last = self._finished("batch_inference")[0]
+        if last["state"] != "success":
+            raise StepFailed(f"batch inference run {last['run_id']}: {last['message']}")
+        result = last["result"]
+        shadows = [v for v in result.get("versions", []) if v != result["version"]]
+        beside = f" (v{', v'.join(shadows)} in shadow beside it)" if shadows else ""
+        return (
+            f"{result['rows']:,} customers scored by v{result['version']}{beside} "
+            f"into {Path(result['output']).name} (Delta)"
+        )
+
+    # --- live models ------------------------------------------------------------------------
+
+    def customers(self, seed: int, *, concept: bool) -> Any:
+        """The customers of the live chapter: the same kind v3 was trained on (no data drift);
+        ``concept``: what they do has changed (the generator's knob; on a real file, the
+        outcomes reversed)."""
+        from mlops_hooks.shared.domain import churn_data
+
+        if self.data is None:
+            changed = 1.0 if concept else 0.0
+            return churn_data.generate(self.rows, seed=seed, shift=1.0, concept=changed)
+        out = self.shifted(self.frame(seed=seed), seed)
+        if concept:
+            out["Churn"] = out["Churn"].map({"Yes": "No", "No": "Yes"})
+        return out
+
+    def score_days(self, days: list[str], seed: int) -> list[Any]:
+        """Score the customers of each day; their outcomes (known later) are returned."""
+        from mlops_hooks.shared.domain.churn_data import to_telco_csv
+
+        outcomes = []
+        for n, day in enumerate(days):
+            frame = self.customers(seed + n, concept=True)
+            self.put("score/customers.csv", to_telco_csv(frame.drop(columns=["Churn"])))
+            self.facts.setdefault("scored", []).append(self.scored(f"{day}T02:00:00Z"))
+            outcomes.append(frame[["customerID", "Churn"]].assign(score_date=day))
+        return outcomes
+
+    def land_labels(self, key: str, outcomes: list[Any]) -> dict[str, Any]:
+        """The outcomes land under labels/; the labels_landed event's record once handled."""
+        import pandas as pd
+
+        self.put(key, pd.concat(outcomes, ignore_index=True).to_csv(index=False))
+        uri = f"s3://{BUCKET}/{key}"
+        return self.wait(
+            f"the labels in {uri} joined",
+            lambda: self._done("labels_landed", lambda e: e["event"]["object_key"] == key),
+            120,
+        )
+
+    def _done(self, kind: str, match: Callable[[dict[str, Any]], bool]) -> Any:
+        """The handled event of ``kind`` that ``match``es (a dead one fails the step)."""
+        for record in self.events(kind):
+            if not match(record):
+                continue
+            if record["status"] == "dead":
+                raise StepFailed(f"{kind}: {record['last_error']}")
+            if record["status"] == "done":
+                return record
+        return None
+
+    def live_chapter(self) -> None:
+        from mlops_hooks.shared.domain.churn_data import to_telco_csv
+
+        stack = self.stack
+        first, later = ["2026-11-05", "2026-11-06"], ["2026-11-07", "2026-11-08"]
+
+        def concept_shift() -> str:
+            stack.stop_serve()
+            stack.start_serve(self.policy("auto", live=True))
+            self.facts["first_outcomes"] = self.score_days(first, seed=21)
+            self.tick("drift_check", f"{first[-1]}T03:00:00Z")
+            check = self.wait(
+                "the drift check",
+                lambda: self._done(
+                    "scheduled",
+                    lambda e: (
+                        e["event"]["task"] == "drift_check"
+                        and e["event"]["occurred_at"].startswith(first[-1])
+                    ),
+                ),
+                180,
+            )
+            if check["outcome"]["result"] != "no_drift":
+                raise StepFailed(f"expected no data drift: {check['outcome']['summary']}")
+            return f"v3 scored {', '.join(first)}; drift check: {check['outcome']['summary']}"
+
+        self.step("same customers, two scoring days: no data drift", concept_shift)
+
+        def degraded() -> str:
+            # the outcomes, with their inputs, are what the retraining learns from
+            self.put("training/current.csv", to_telco_csv(self.customers(29, concept=True)))
+            joined = self.land_labels(f"labels/{first[-1]}.csv", self.facts["first_outcomes"])
+            alarm = self.wait(
+                "performance_degraded to launch a retraining",
+                lambda: self._done("performance_degraded", lambda e: True),
+                60,
+            )
+            if alarm["outcome"]["result"] != "launched":
+                raise StepFailed(f"performance_degraded: {alarm['outcome']['summary']}")
+            self.wait("v4 registered by the retraining", lambda: self.version(4), 240)
+            counts = joined["outcome"]["data"]["models"][0]["counts"]
+            return (
+                f"{counts['labelled']:,} labels joined; {alarm['event']['reason']} -> "
+                f"performance_degraded -> v4 trained (no data drift: a concept shift)"
+            )
+
+        self.step("labels land: live roc_auc under its floor, retrain v4", degraded)
+
+        def on_trial() -> str:
+            self.validated(4)
+            record = self.promotion_of(4)
+            outcome = record["outcome"]
+            if outcome["result"] != "live_trial":
+                raise StepFailed(f"expected v4 on live trial: {outcome['summary']}")
+            delta, interval = outcome["data"]["delta"], outcome["data"]["interval"]
+            return (
+                f"v4 passed every check; on the holdout roc_auc {delta:+.4f} "
+                f"[{interval[0]:+.4f}, {interval[1]:+.4f}] -> challenger, scored in shadow"
+            )
+
+        self.step("v4 validated and on live trial", on_trial)
+
+        def shadow() -> str:
+            self.facts["later_outcomes"] = self.score_days(later, seed=31)
+            return f"{', '.join(later)}: {self.facts['scored'][-1]}"
+
+        self.step("v4 in shadow beside v3 for two days", shadow)
+
+        def promoted_live() -> str:
+            self.land_labels(f"labels/{later[-1]}.csv", self.facts["later_outcomes"])
+            record = self.wait(
+                "v4's promotion on live evidence",
+                lambda: self._done(
+                    "promotion_requested",
+                    lambda e: (
+                        e["event"]["version"] == "4"
+                        and e["event"]["payload"].get("evidence") == "live"
+                    ),
+                ),
+                120,
+            )
+            outcome = record["outcome"]
+            if outcome["result"] not in ("promote", "reject"):
+                raise StepFailed(f"v4's live promotion: {outcome['summary']}")
+            expected = "4" if outcome["result"] == "promote" else "3"
+            self.wait(f"champion v{expected}", lambda: self.champion() == expected, 30)
+            self.facts["v4"] = outcome
+            delta, interval = outcome["data"]["delta"], outcome["data"]["interval"]
+            alarms = self.events("performance_degraded")
+            held = [a["outcome"]["summary"] for a in alarms if a["outcome"]["result"] == "skipped"]
+            return (
+                f"{outcome['result']} v4 on live data: roc_auc {delta:+.4f} "
+                f"[{interval[0]:+.4f}, {interval[1]:+.4f}] (paired bootstrap on the rows both "
+                f"scored); {'; '.join(outcome['data']['reasons'])}"
+                + (f"; v3's next alarm retrains nothing ({held[0]})" if held else "")
+            )
+
+        self.step("labels land: v4 promoted on live evidence", promoted_live)
 
     def _start(self) -> str:
         self.stack.start_services()

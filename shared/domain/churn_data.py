@@ -58,9 +58,13 @@ def load(path: str | Path) -> pd.DataFrame:
     return clean(pd.read_csv(path))
 
 
-def generate(rows: int = 7043, *, seed: int = 0, shift: float = 0.0) -> pd.DataFrame:
+def generate(
+    rows: int = 7043, *, seed: int = 0, shift: float = 0.0, concept: float = 0.0
+) -> pd.DataFrame:
     """Churn-like rows. ``shift`` > 0 moves customers to shorter tenure and higher charges
-    (the drift the monitoring issue looks for)."""
+    (data drift). ``concept`` > 0 changes what the same customers do (concept drift): at 1 the
+    contract and tenure effects are reversed (a rival's offer now takes the loyal customers);
+    the inputs drawn for a seed are the same whatever ``concept`` is, only ``Churn`` moves."""
     import numpy as np
     import pandas as pd
 
@@ -97,11 +101,12 @@ def generate(rows: int = 7043, *, seed: int = 0, shift: float = 0.0) -> pd.DataF
         [0.34, 0.23, 0.22, 0.21],
     )
     senior = (rng.random(rows) < 0.16).astype("int64")
+    loyalty = 1 - 2 * concept  # 1: as ever; -1: reversed
     logit = (
         -1.38
-        + 1.5 * (contract == "Month-to-month")
-        - 0.9 * (contract == "Two year")
-        - 0.035 * tenure
+        + loyalty * (1.5 * (contract == "Month-to-month") - 0.9 * (contract == "Two year"))
+        - loyalty * 0.035 * (tenure - 30)
+        - 0.035 * 30
         + 0.9 * (internet == "Fiber optic")
         + 0.018 * (monthly - 65)
         + 0.5 * (payment == "Electronic check")

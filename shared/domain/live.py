@@ -95,49 +95,69 @@ def join_labels(
         if column not in labels.columns:
             raise LiveError(f"the labels have no {column!r} column")
     by_day = "score_date" in labels.columns
-    # Joins on integer keys: the ids factorized once over both sides, the days as day
-    # numbers. Merging on the id strings themselves spent most of a million-row join
-    # hashing them again in every merge.
+    # Everything is joined on integer keys with numpy (the ids factorized once over both
+    # sides, the days as day numbers; a key is id * DAYS + day): a pandas merge hashed the id
+    # strings again and copied the million-row frame twice over.
     codes, _ = pd.factorize(
         pd.concat([predictions[id_column], labels[id_column]], ignore_index=True).astype(str)
     )
-    scored = predictions.copy()
-    scored["_id"] = codes[: len(predictions)]
-    scored["_day"] = _day_numbers(scored["score_date"])
-    given = labels.copy()
-    given["_id"] = codes[len(predictions) :]
-    given["landed_at"] = pd.to_datetime(given["landed_at"], utc=True)
+    scored_id, given_id = codes[: len(predictions)], codes[len(predictions) :]
+    scored_day = _day_numbers(predictions["score_date"])
+    scored_pair = scored_id.astype(np.int64) * _DAYS + scored_day
     if by_day:
-        given["_day"] = _day_numbers(given["score_date"])
-    keys = ["_id", "_day"] if by_day else ["_id"]
-    latest = given.sort_values("landed_at", kind="stable").drop_duplicates(keys, keep="last")
-    duplicates = len(given) - len(latest)
+        given_key = given_id.astype(np.int64) * _DAYS + _day_numbers(labels["score_date"])
+        scored_key = scored_pair
+    else:
+        given_key, scored_key = given_id.astype(np.int64), scored_id.astype(np.int64)
+    landed = pd.to_datetime(labels["landed_at"], utc=True).to_numpy(dtype="datetime64[ns]")
+    # the latest label of each key: the first of each key in landing order, reversed
+    newest_first = np.argsort(landed, kind="stable")[::-1]
+    keys, first = np.unique(given_key[newest_first], return_index=True)
+    latest = newest_first[first]  # a label row per key, in the order of ``keys``
+    duplicates = len(labels) - len(keys)
 
-    scored_keys = scored[["_id", "_day"]].drop_duplicates()
-    known = scored_keys if by_day else scored_keys[["_id"]].drop_duplicates()
-    unknown = len(latest) - len(latest[keys].merge(known, on=keys))
-
-    wanted = latest[[*keys, label_column, "landed_at"]].rename(columns={label_column: "label"})
-    joined = scored.merge(wanted, on=keys, how="left")
-    has_label = joined["label"].notna().to_numpy()
-    landed_day = (
-        joined["landed_at"]
-        .to_numpy(dtype="datetime64[ns]")
-        .astype("datetime64[D]")
-        .astype(np.int64)
+    none = len(labels)  # the row past the end: no label (None, landed NaT)
+    row = np.full(len(scored_key), none)
+    if len(keys):
+        at = np.minimum(np.searchsorted(keys, scored_key), len(keys) - 1)
+        found = keys[at] == scored_key
+        row[found] = latest[at[found]]
+    matched = np.zeros(len(keys), dtype=bool)  # the keys some prediction has
+    if len(keys):
+        matched[at[found]] = True
+    unknown = int(len(keys) - np.count_nonzero(matched))
+    label = np.append(labels[label_column].to_numpy(dtype=object), None)[row]
+    has_label = pd.notna(label)
+    landed_at = np.append(landed, np.datetime64("NaT", "ns"))[row]
+    late = has_label & (
+        landed_at.astype("datetime64[D]").astype(np.int64) > scored_day + expected_within_days
     )
-    late = has_label & (landed_day > joined["_day"].to_numpy() + expected_within_days)
-    pair = joined["_id"].to_numpy(dtype=np.int64) * 1_000_000 + joined["_day"].to_numpy()
+
+    pairs, pair_of = np.unique(scored_pair, return_inverse=True)
     counts = {
-        "predictions": len(scored_keys),
-        "labelled": len(np.unique(pair[has_label])),
-        "unlabelled": len(np.unique(pair[~has_label])),
+        "predictions": len(pairs),
+        "labelled": _pairs_with(pair_of, has_label, len(pairs)),
+        "unlabelled": _pairs_with(pair_of, ~has_label, len(pairs)),
         "duplicate_labels": duplicates,
         "unknown_ids": unknown,
-        "late_labels": len(np.unique(pair[late])),
+        "late_labels": _pairs_with(pair_of, late, len(pairs)),
     }
-    # ``score_day`` (days since 1970) stays: grouping on it is cheaper than on date objects
-    return LabelJoin(joined.drop(columns=["_id"]).rename(columns={"_day": "score_day"}), counts)
+    joined = predictions.copy(deep=False)  # the caller's frame keeps its columns
+    joined["label"] = label
+    joined["landed_at"] = pd.DatetimeIndex(landed_at).tz_localize("UTC")
+    # ``score_day`` (days since 1970): grouping on it is cheaper than on date objects
+    joined["score_day"] = scored_day
+    return LabelJoin(joined, counts)
+
+
+_DAYS = 1_000_000  # day numbers stay below this (year 4707) in an id * _DAYS + day key
+
+
+def _pairs_with(pair_of: np.ndarray, flag: np.ndarray, pairs: int) -> int:
+    """How many (id, day) pairs have at least one row where ``flag`` holds."""
+    import numpy as np
+
+    return int(np.count_nonzero(np.bincount(pair_of[flag], minlength=pairs)))
 
 
 def _day_numbers(values: pd.Series) -> np.ndarray:

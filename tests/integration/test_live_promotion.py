@@ -1,8 +1,10 @@
 """Promotion on live evidence, manual mode: v2 scored in shadow beside v1 (a real Delta table
 through delta-rs), labels land in S3 (moto over HTTP); with enough labelled rows the labels
 handler asks for v2's promotion with evidence live; the comparison runs on the rows both
-scored (paired) and is written to v2's own live report section; a reviewer's signed Slack
-click (parsed by the edge's own parser) approves it through the same approval path as today."""
+scored (paired) and is written to v2's own live report section; the approval request is posted
+by the real slack-sdk to a local fake of Slack (with a 429 on the way), and a reviewer's signed
+click (parsed by the edge's own parser) approves it through the same approval path as today,
+and the request's message is replaced through the click's response_url."""
 
 from __future__ import annotations
 
@@ -15,12 +17,14 @@ from deltalake import write_deltalake
 
 from mlops_hooks.functions.slack_actions import event_from_slack
 from mlops_hooks.shared.adapters.markdown import read_section
+from mlops_hooks.shared.adapters.slack_notifier import SlackNotifier
 from mlops_hooks.shared.adapters.table_reader import TableReader
 from mlops_hooks.shared.domain import churn_data, events
 from mlops_hooks.shared.domain.events import EventKind
 from mlops_hooks.shared.domain.live import plan_scoring, score_frame
 from mlops_hooks.shared.domain.policy import parse_policy
 from mlops_hooks.shared.settings import Settings
+from tests.support.fake_http import FakeHTTP
 from tests.support.fakes import FakeModel, MemoryRegistry, dispatcher_over
 from tests.support.slack import click_body
 
@@ -74,9 +78,18 @@ def test_a_shadow_challenger_is_promoted_on_live_evidence_by_a_reviewer(
     s3.put_object(
         Bucket="live-labels", Key="churn/nov23.csv", Body=labels.to_csv(index=False).encode()
     )
+    slack = FakeHTTP()
+    slack.route("POST", "/api/chat.postMessage")(
+        lambda req: (200, {"ok": True, "channel": "C1", "ts": "1800000000.000100"})
+    )
+    slack.route("POST", "/r")(lambda req: (200, "ok"))
+    slack_url = slack.start()
+    slack.fail_next("POST", "/api/chat.postMessage", 429, retry_after=1)
+    notifier = SlackNotifier(bot_token="xoxb-test", channel="#models", api_url=slack_url + "/api/")
     dispatcher, ledger = dispatcher_over(
         tmp_path,
         registries={"mlflow": registry},
+        notifier=notifier,
         tables=TableReader(endpoint_url=moto_server),
         policy=parse_policy(POLICY.replace("PREDICTIONS", predictions)),
         settings=Settings(state_dir=tmp_path / "state", tables_uri=str(tmp_path / "tables")),
@@ -95,14 +108,21 @@ def test_a_shadow_challenger_is_promoted_on_live_evidence_by_a_reviewer(
         report = read_section(registry.get_version("churn", "2").description, "promotion-live")
         assert "live: 1,000 labelled rows, 2026-11-23 to 2026-11-23" in report
         assert "paired bootstrap" in report
-        [asked] = dispatcher.deps.notifier.approvals
-        assert asked.request_id == request.id
+        posted = [c.json() for c in slack.calls("POST", "/api/chat.postMessage")]
+        assert posted[0] == posted[1]  # the first message met a 429, and was sent again
+        [asked] = [p for p in posted if p["text"].startswith("Approval requested")]
+        assert asked["text"] == "Approval requested: Approve promotion? churn v2"
+        [buttons] = [b for b in asked["blocks"] if b.get("block_id") == "mlops_approval"]
+        assert buttons["elements"][0]["value"] == request.id  # what the click carries back
 
-        body = click_body(request.id, "U_ALICE", action_ts="1.1", response_url="https://x/r")
+        body = click_body(request.id, "U_ALICE", action_ts="1.1", response_url=slack_url + "/r")
         click = dispatcher.submit(event_from_slack(body, "", Settings())).record
         decided = dispatcher.process(click.id)
         assert decided.outcome["result"] == "approved", decided.outcome
         assert registry.get_alias("churn", "champion") == "2"
         assert registry.get_alias("churn", "previous_champion") == "1"
+        [answer] = [c.json() for c in slack.calls("POST", "/r")]  # the click's response_url
+        assert answer["replace_original"] and "Approved" in answer["text"]
     finally:
         ledger.close()
+        slack.stop()

@@ -41,7 +41,8 @@ def promotion_case(tmp_path: Path):
     registry.set_alias("churn", "champion", "1")
     ledgers = []
 
-    def make(mode: str):
+    def make(mode: str, more: str = ""):
+        """``more``: policy lines for the model (indented as its keys)."""
         (tmp_path / mode).mkdir()
         notifier = RecordingNotifier()
         dispatcher, ledger = dispatcher_over(
@@ -49,7 +50,7 @@ def promotion_case(tmp_path: Path):
             registries={"mlflow": registry},
             tables=MemoryTables({"memory://holdout": holdout}),
             notifier=notifier,
-            policy=parse_policy(POLICY.replace("MODE", mode)),
+            policy=parse_policy(POLICY.replace("MODE", mode) + more),
             settings=Settings(state_dir=tmp_path, retry_base_seconds=0.01),
         )
         ledgers.append(ledger)

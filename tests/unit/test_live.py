@@ -280,3 +280,48 @@ def test_the_live_paired_interval_equals_the_reference_loop() -> None:
         joined, id_column="customerID", champion="1", challenger="2", positive="Yes", paired=False
     )
     assert split is None  # unpaired uses served rows: v2 served none here, so no evidence
+
+
+@pytest.mark.parametrize("by_day", [True, False], ids=["by-day", "by-id"])
+def test_the_join_equals_a_pandas_merge_reference(by_day: bool) -> None:
+    """The numpy join against the plain pandas way (latest label per key, left merge) on
+    random predictions and labels with duplicates, unknown ids, missing and late labels."""
+    rng = np.random.default_rng(11)
+    n = 3000
+    ids = rng.integers(0, 800, n).astype(str)
+    days = pd.to_datetime("2026-11-01") + pd.to_timedelta(rng.integers(0, 6, n), unit="D")
+    predictions = pd.DataFrame(
+        {"cid": ids, "score_date": days.date, "version": rng.choice(["1", "2"], n)}
+    ).drop_duplicates(["cid", "score_date", "version"])
+    given = 2500
+    labels = pd.DataFrame(
+        {
+            "cid": rng.integers(0, 1000, given).astype(str),  # some never scored
+            "y": rng.choice(["Yes", "No", None], given, p=[0.45, 0.45, 0.1]),
+            "landed_at": pd.Timestamp("2026-11-03", tz="UTC")
+            + pd.to_timedelta(rng.integers(0, 15, given), unit="D"),
+        }
+    )
+    if by_day:
+        labels["score_date"] = (
+            pd.to_datetime("2026-11-01") + pd.to_timedelta(rng.integers(0, 6, given), unit="D")
+        ).date
+    found = join_labels(predictions, labels, id_column="cid", label_column="y")
+
+    keys = ["cid", "score_date"] if by_day else ["cid"]
+    latest = labels.sort_values("landed_at", kind="stable").drop_duplicates(keys, keep="last")
+    expected = predictions.merge(latest, on=keys, how="left")
+    assert list(found.joined["label"]) == [None if pd.isna(v) else v for v in expected["y"]]
+    labelled = expected["y"].notna()
+    assert found.counts["duplicate_labels"] == len(labels) - len(latest)
+    assert found.counts["unknown_ids"] == len(latest) - len(
+        latest.merge(predictions[keys].drop_duplicates(), on=keys)
+    )
+    pairs = expected[["cid", "score_date"]].astype(str).agg("|".join, axis=1)
+    assert found.counts["labelled"] == pairs[labelled].nunique()
+    assert found.counts["unlabelled"] == pairs[~labelled].nunique()
+    late = labelled & (
+        expected["landed_at"].dt.tz_localize(None).dt.normalize()
+        > pd.to_datetime(expected["score_date"]) + pd.Timedelta(days=7)
+    )
+    assert found.counts["late_labels"] == pairs[late].nunique() > 0

@@ -54,3 +54,29 @@ def test_a_challenger_without_a_verdict_is_retried_not_judged(promotion_case) ->
     record = run(dispatcher, "3")
     assert record.status is Status.FAILED and "no validation verdict yet" in record.last_error
     assert registry.get_alias("churn", "champion") == "1"
+
+
+def test_a_holdout_win_under_a_shadow_deployment_waits_for_live_evidence(promotion_case) -> None:
+    registry, make = promotion_case
+    registry.set_alias("churn", "challenger", "2")  # set by its validation
+    dispatcher, notifier = make("manual", "    deployment: {mode: shadow, evidence_rows: 500}\n")
+    record = run(dispatcher, "2")
+    assert record.outcome["result"] == "live_trial", record.outcome
+    assert record.outcome["data"]["recommendation"] == "promote"
+    assert registry.get_alias("churn", "champion") == "1"
+    assert registry.get_alias("churn", "challenger") == "2"  # scored beside the champion
+    assert not notifier.approvals  # the reviewers are asked on the live evidence
+    [told] = notifier.messages
+    assert told.title == "churn v2: live_trial"
+    report = read_section(registry.get_version("churn", "2").description, "promotion")
+    assert "scored in shadow beside the champion until 500 labelled live rows decide" in report
+
+
+def test_a_holdout_loss_under_a_shadow_deployment_is_rejected_at_once(promotion_case) -> None:
+    registry, make = promotion_case
+    registry.set_alias("churn", "champion", "2")
+    registry.set_alias("churn", "challenger", "1")
+    dispatcher, _ = make("auto", "    deployment: {mode: shadow}\n")
+    record = run(dispatcher, "1")
+    assert record.outcome["result"] == "reject", record.outcome
+    assert registry.get_alias("churn", "challenger") is None  # nothing left to shadow
