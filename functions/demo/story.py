@@ -66,6 +66,12 @@ LABELS = """\
 """
 
 
+def interval_of(outcome: dict[str, Any]) -> str:
+    """A comparison's primary improvement and its interval, as the steps say them."""
+    delta, (low, high) = outcome["data"]["delta"], outcome["data"]["interval"]
+    return f"roc_auc {delta:+.4f} [{low:+.4f}, {high:+.4f}]"
+
+
 class StepFailed(MlopsHooksError):
     """A step did not happen as expected; the message names it and says what was seen."""
 
@@ -169,17 +175,12 @@ class Story:
         return verdict
 
     def promotion_of(self, number: int) -> dict[str, Any]:
-        def decided() -> dict[str, Any] | None:
-            for record in self.events("promotion_requested"):
-                event = record["event"]
-                if event["model"] == MODEL and event["version"] == str(number):
-                    if record["status"] == "done":
-                        return record
-                    if record["status"] == "dead":
-                        raise StepFailed(f"v{number}'s promotion: {record['last_error']}")
-            return None
-
-        return self.wait(f"v{number}'s promotion decision", decided, 120)
+        return self.handled(
+            f"v{number}'s promotion decision",
+            "promotion_requested",
+            lambda e: e["event"]["model"] == MODEL and e["event"]["version"] == str(number),
+            120,
+        )
 
     def frame(self, seed: int, shift: float = 0.0) -> Any:
         from mlops_hooks.shared.domain import churn_data
@@ -279,17 +280,10 @@ class Story:
         self.step("validate v2", lambda: f"v2 {self.validated(2)} every check")
 
         def compare_v2() -> str:
-            record = self.promotion_of(2)
-            outcome = record["outcome"]
-            if outcome["result"] not in ("promote", "reject"):
-                raise StepFailed(f"v2's promotion: {outcome['summary']}")
-            expected = "2" if outcome["result"] == "promote" else "1"
-            self.wait(f"champion v{expected}", lambda: self.champion() == expected, 30)
-            self.facts["v2"] = outcome
-            delta, interval = outcome["data"]["delta"], outcome["data"]["interval"]
+            outcome = self.judged(2, 1, self.promotion_of(2)["outcome"])
             return (
-                f"{outcome['result']} v2: roc_auc {delta:+.4f} "
-                f"[{interval[0]:+.4f}, {interval[1]:+.4f}]; {'; '.join(outcome['data']['reasons'])}"
+                f"{outcome['result']} v2: {interval_of(outcome)}; "
+                f"{'; '.join(outcome['data']['reasons'])}"
             )
 
         self.step("compare v2 with v1 (paired bootstrap)", compare_v2)
@@ -318,6 +312,16 @@ class Story:
 
         self.step("v3 in manual mode: a reviewer approves on Slack", manual_v3)
         self.live_chapter()
+
+    def judged(self, number: int, previous: int, outcome: dict[str, Any]) -> dict[str, Any]:
+        """A promote or reject of v``number`` in force: the champion moved to it, or stayed
+        v``previous``."""
+        if outcome["result"] not in ("promote", "reject"):
+            raise StepFailed(f"v{number}'s promotion: {outcome['summary']}")
+        expected = str(number if outcome["result"] == "promote" else previous)
+        self.wait(f"champion v{expected}", lambda: self.champion() == expected, 30)
+        self.facts[f"v{number}"] = outcome
+        return outcome
 
     def scored(self, at: str) -> str:
         """A batch inference tick at ``at`` (its day is the score date), and its run's result."""
@@ -373,22 +377,29 @@ class Story:
 
         self.put(key, pd.concat(outcomes, ignore_index=True).to_csv(index=False))
         uri = f"s3://{BUCKET}/{key}"
-        return self.wait(
+        return self.handled(
             f"the labels in {uri} joined",
-            lambda: self._done("labels_landed", lambda e: e["event"]["object_key"] == key),
+            "labels_landed",
+            lambda e: e["event"]["object_key"] == key,
             120,
         )
 
-    def _done(self, kind: str, match: Callable[[dict[str, Any]], bool]) -> Any:
-        """The handled event of ``kind`` that ``match``es (a dead one fails the step)."""
-        for record in self.events(kind):
-            if not match(record):
-                continue
-            if record["status"] == "dead":
-                raise StepFailed(f"{kind}: {record['last_error']}")
-            if record["status"] == "done":
-                return record
-        return None
+    def handled(
+        self, what: str, kind: str, match: Callable[[dict[str, Any]], bool], timeout: float
+    ) -> dict[str, Any]:
+        """Wait for the event of ``kind`` that ``match``es to be done (dead: the step fails)."""
+
+        def done() -> dict[str, Any] | None:
+            for record in self.events(kind):
+                if not match(record):
+                    continue
+                if record["status"] == "dead":
+                    raise StepFailed(f"{kind}: {record['last_error']}")
+                if record["status"] == "done":
+                    return record
+            return None
+
+        return self.wait(what, done, timeout)
 
     def live_chapter(self) -> None:
         from mlops_hooks.shared.domain.churn_data import to_telco_csv
@@ -401,14 +412,12 @@ class Story:
             stack.start_serve(self.policy("auto", live=True))
             self.facts["first_outcomes"] = self.score_days(first, seed=21)
             self.tick("drift_check", f"{first[-1]}T03:00:00Z")
-            check = self.wait(
+            check = self.handled(
                 "the drift check",
-                lambda: self._done(
-                    "scheduled",
-                    lambda e: (
-                        e["event"]["task"] == "drift_check"
-                        and e["event"]["occurred_at"].startswith(first[-1])
-                    ),
+                "scheduled",
+                lambda e: (
+                    e["event"]["task"] == "drift_check"
+                    and e["event"]["occurred_at"].startswith(first[-1])
                 ),
                 180,
             )
@@ -422,9 +431,10 @@ class Story:
             # the outcomes, with their inputs, are what the retraining learns from
             self.put("training/current.csv", to_telco_csv(self.customers(29, concept=True)))
             joined = self.land_labels(f"labels/{first[-1]}.csv", self.facts["first_outcomes"])
-            alarm = self.wait(
+            alarm = self.handled(
                 "performance_degraded to launch a retraining",
-                lambda: self._done("performance_degraded", lambda e: True),
+                "performance_degraded",
+                lambda e: True,
                 60,
             )
             if alarm["outcome"]["result"] != "launched":
@@ -444,10 +454,9 @@ class Story:
             outcome = record["outcome"]
             if outcome["result"] != "live_trial":
                 raise StepFailed(f"expected v4 on live trial: {outcome['summary']}")
-            delta, interval = outcome["data"]["delta"], outcome["data"]["interval"]
             return (
-                f"v4 passed every check; on the holdout roc_auc {delta:+.4f} "
-                f"[{interval[0]:+.4f}, {interval[1]:+.4f}] -> challenger, scored in shadow"
+                f"v4 passed every check; on the holdout {interval_of(outcome)} -> challenger, "
+                "scored in shadow"
             )
 
         self.step("v4 validated and on live trial", on_trial)
@@ -460,30 +469,20 @@ class Story:
 
         def promoted_live() -> str:
             self.land_labels(f"labels/{later[-1]}.csv", self.facts["later_outcomes"])
-            record = self.wait(
+            record = self.handled(
                 "v4's promotion on live evidence",
-                lambda: self._done(
-                    "promotion_requested",
-                    lambda e: (
-                        e["event"]["version"] == "4"
-                        and e["event"]["payload"].get("evidence") == "live"
-                    ),
+                "promotion_requested",
+                lambda e: (
+                    e["event"]["version"] == "4" and e["event"]["payload"].get("evidence") == "live"
                 ),
                 120,
             )
-            outcome = record["outcome"]
-            if outcome["result"] not in ("promote", "reject"):
-                raise StepFailed(f"v4's live promotion: {outcome['summary']}")
-            expected = "4" if outcome["result"] == "promote" else "3"
-            self.wait(f"champion v{expected}", lambda: self.champion() == expected, 30)
-            self.facts["v4"] = outcome
-            delta, interval = outcome["data"]["delta"], outcome["data"]["interval"]
+            outcome = self.judged(4, 3, record["outcome"])
             alarms = self.events("performance_degraded")
             held = [a["outcome"]["summary"] for a in alarms if a["outcome"]["result"] == "skipped"]
             return (
-                f"{outcome['result']} v4 on live data: roc_auc {delta:+.4f} "
-                f"[{interval[0]:+.4f}, {interval[1]:+.4f}] (paired bootstrap on the rows both "
-                f"scored); {'; '.join(outcome['data']['reasons'])}"
+                f"{outcome['result']} v4 on live data: {interval_of(outcome)} (paired "
+                f"bootstrap on the rows both scored); {'; '.join(outcome['data']['reasons'])}"
                 + (f"; v3's next alarm retrains nothing ({held[0]})" if held else "")
             )
 

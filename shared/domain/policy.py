@@ -338,6 +338,17 @@ class ModelPolicy(_Strict):
             raise ValueError(f"checks {' and '.join(needing)} need holdout.uri")
         return self
 
+    @model_validator(mode="after")
+    def _labels_for_live_trials(self) -> ModelPolicy:
+        # a challenger that wins on the holdout waits for live evidence: with no labels it
+        # would wait for ever
+        if self.deployment.mode != "single" and self.data.labels is None:
+            raise ValueError(
+                f"deployment.mode {self.deployment.mode} needs data.labels: the live evidence "
+                "that decides a challenger comes from the labels"
+            )
+        return self
+
 
 BUILTIN_CHECKS = {"loads": {}, "signature": {}, "input_example": {}, "predictions": {}}
 SECTIONS = tuple(name for name in ModelPolicy.model_fields if name != "checks")

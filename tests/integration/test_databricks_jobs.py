@@ -178,7 +178,11 @@ def test_a_shadow_deployment_reaches_the_databricks_job_as_its_parameters(
 
     from tests.support.fakes import MemoryRegistry
 
-    policy = POLICY_ON_VOLUMES + (
+    policy = POLICY_ON_VOLUMES.replace(
+        "data: {watch: [{bucket: landing, prefix: churn/}]}",
+        "data: {watch: [{bucket: landing, prefix: churn/}],"
+        f" labels: {{table: {VOLUMES}/labels, id_column: customerID, label_column: Churn}}}}",
+    ) + (
         "    deployment: {mode: split, challengers: [challenger, '7'],"
         " split: {champion: 80, challenger: 20}, assign_by: customerID}\n"
     )

@@ -16,6 +16,7 @@ POLICY = """
 models:
   - name: churn
     deployment: {mode: MODE}
+    data: {labels: {bucket: b, prefix: l/, id_column: customerID, label_column: Churn}}
     jobs: {train: {params: {data: "s3://b/training.csv"}}}
 """
 

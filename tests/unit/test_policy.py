@@ -90,6 +90,10 @@ def test_every_error_is_reported_with_its_line() -> None:
             "models:\n  - name: x\n    drift: {psi_warn: 0.3, psi_drift: 0.2}\n",
             "mlops.yml:3: models[0].drift: psi_drift must be at least psi_warn",
         ),
+        (
+            "models:\n  - name: x\n    deployment: {mode: shadow}\n",
+            "mlops.yml:2: models[0] (x): deployment.mode shadow needs data.labels",
+        ),
     ],
 )
 def test_bad_values(text: str, expected: str) -> None:

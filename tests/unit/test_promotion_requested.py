@@ -6,6 +6,8 @@ from mlops_hooks.shared.adapters.markdown import read_section
 from mlops_hooks.shared.ports.ledger import Status
 from tests.support.promotion import run
 
+SHADOW = "    data: {labels: {bucket: b, prefix: l/, id_column: customerID, label_column: Churn}}\n"
+
 
 def test_manual_mode_reports_and_asks_but_does_not_promote(promotion_case) -> None:
     registry, make = promotion_case
@@ -59,7 +61,9 @@ def test_a_challenger_without_a_verdict_is_retried_not_judged(promotion_case) ->
 def test_a_holdout_win_under_a_shadow_deployment_waits_for_live_evidence(promotion_case) -> None:
     registry, make = promotion_case
     registry.set_alias("churn", "challenger", "2")  # set by its validation
-    dispatcher, notifier = make("manual", "    deployment: {mode: shadow, evidence_rows: 500}\n")
+    dispatcher, notifier = make(
+        "manual", SHADOW + "    deployment: {mode: shadow, evidence_rows: 500}\n"
+    )
     record = run(dispatcher, "2")
     assert record.outcome["result"] == "live_trial", record.outcome
     assert record.outcome["data"]["recommendation"] == "promote"
@@ -76,7 +80,7 @@ def test_a_holdout_loss_under_a_shadow_deployment_is_rejected_at_once(promotion_
     registry, make = promotion_case
     registry.set_alias("churn", "champion", "2")
     registry.set_alias("churn", "challenger", "1")
-    dispatcher, _ = make("auto", "    deployment: {mode: shadow}\n")
+    dispatcher, _ = make("auto", SHADOW + "    deployment: {mode: shadow}\n")
     record = run(dispatcher, "1")
     assert record.outcome["result"] == "reject", record.outcome
     assert registry.get_alias("churn", "challenger") is None  # nothing left to shadow
