@@ -20,6 +20,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from mlops_hooks.functions.errors import Rejected
 from mlops_hooks.functions.runtime import Runtime
+from mlops_hooks.functions.tokens import bearer_token
 from mlops_hooks.shared.domain.events import EventKind
 from mlops_hooks.shared.ports.ledger import Status
 
@@ -41,18 +42,6 @@ class EdgeAPI(FastAPI):
                 await endpoint(scope, receive, send)
                 return
         await super().__call__(scope, receive, send)
-
-
-def bearer_token(header: str | None) -> str | None:
-    """The token of an ``Authorization: Bearer <token>`` header (RFC 7235 / 6750: the scheme is
-    case-insensitive, the token required); None for anything else."""
-    if not header:
-        return None
-    scheme, _, token = header.strip().partition(" ")
-    token = token.strip()
-    if scheme.lower() != "bearer" or not token or " " in token:
-        return None
-    return token
 
 
 def create_app(runtime: Runtime | None = None) -> EdgeAPI:
@@ -118,6 +107,10 @@ def create_app(runtime: Runtime | None = None) -> EdgeAPI:
         given = bearer_token(request.headers.get("authorization"))
         if given is None or not hmac.compare_digest(given.encode(), token.encode()):
             raise Rejected(401, "missing or wrong bearer token (MLOPS_HOOKS_API_TOKEN)")
+
+    from mlops_hooks.functions.ui.routes import add_ui
+
+    add_ui(app, runtime)  # the monitoring pages (Jinja2 is imported on the first page)
 
     @app.get("/events")
     async def list_events(

@@ -1,0 +1,1 @@
+"""The monitoring view: `serve`'s `/ui` pages (server-rendered HTML, Jinja2)."""

@@ -1,0 +1,173 @@
+"""Load what each page shows (ledger, registry, policy) and hand it to the pure views.
+
+A registry that does not answer is said on the page (the ledger's facts still show), never
+a 500."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from mlops_hooks.functions.errors import Rejected
+from mlops_hooks.functions.ui import views
+from mlops_hooks.shared.domain.events import EventKind
+from mlops_hooks.shared.ports.ledger import EventRecord, Status
+
+EVENTS_READ = 5000  # the newest records the models pages look through
+
+
+@dataclass(frozen=True)
+class EventFilters:
+    kind: EventKind | None
+    status: Status | None
+    model: str
+    since: datetime | None
+    everything: bool
+    limit: int
+
+    @classmethod
+    def parse(
+        cls, kind: str, status: str, model: str, since: str, everything: bool, limit: int
+    ) -> EventFilters:
+        """The query's filters; 400 with one line for a value that is not one."""
+        try:
+            found_kind = EventKind(kind) if kind else None
+        except ValueError:
+            raise Rejected(400, f"kind: no event kind {kind!r}") from None
+        try:
+            found_status = Status(status) if status else None
+        except ValueError:
+            raise Rejected(400, f"status: no status {status!r}") from None
+        when = None
+        if since:
+            try:
+                when = datetime.fromisoformat(since)
+            except ValueError:
+                raise Rejected(400, f"since: {since!r} is not a date or time (ISO 8601)") from None
+            when = when if when.tzinfo else when.replace(tzinfo=UTC)
+        return cls(found_kind, found_status, model.strip(), when, everything, limit)
+
+    def query(self) -> dict[str, str]:
+        return {
+            "kind": self.kind.value if self.kind else "",
+            "status": self.status.value if self.status else "",
+            "model": self.model,
+            "since": self.since.isoformat() if self.since else "",
+        }
+
+
+def _records(runtime: Any, **query: Any) -> list[EventRecord]:
+    query.setdefault("limit", EVENTS_READ)
+    query.setdefault("everything", False)
+    return runtime.dispatcher.ledger.list(**query)
+
+
+def _aliases(runtime: Any, model: str, record: EventRecord | None) -> dict[str, Any]:
+    """Champion, challenger and previous champion as the registry names them now."""
+    deps = runtime.dispatcher.deps
+    policy = deps.policy_for(model)
+    names = policy.aliases
+    found: dict[str, Any] = {"mode": policy.promotion.mode, "deployment": policy.deployment.mode}
+    try:
+        registry = deps.registry_for(
+            record.event.registry if record else "mlflow",
+            record.event.workspace if record else None,
+        )
+        found["champion"] = registry.champion_version(
+            model, alias=names.champion, stage=policy.promotion.target_stage
+        )
+        found["challenger"] = registry.get_alias(model, names.challenger)
+        found["previous"] = registry.get_alias(model, names.previous)
+        found["registry"] = registry
+    except Exception as exc:  # said on the page; the ledger's facts still show
+        found["registry_error"] = f"{type(exc).__name__}: {str(exc)[:200]}"
+    return found
+
+
+def models(runtime: Any) -> dict[str, Any]:
+    records = _records(runtime)
+    rows = views.model_rows(records)
+    latest = {r.model: r for r in reversed(records) if r.model}
+    for model, row in rows.items():
+        row.update(_aliases(runtime, model, latest.get(model)))
+        row.pop("registry", None)
+    return {"models": rows, "read": len(records)}
+
+
+def model(runtime: Any, name: str) -> dict[str, Any] | None:
+    from mlops_hooks.functions.ui.render import sections
+
+    records = _records(runtime)
+    mine = [r for r in records if r.model == name]
+    if not mine:
+        return None
+    aliases = _aliases(runtime, name, mine[0])
+    registry = aliases.pop("registry", None)
+    versions = views.version_rows(records, name)
+    for row in versions:
+        row["reports"], row["url"] = [], None
+        if registry is None:
+            continue
+        try:
+            row["reports"] = sections(registry.get_version(name, row["version"]).description)
+            row["url"] = registry.version_url(name, row["version"])
+        except Exception as exc:
+            row["report_error"] = f"{type(exc).__name__}: {str(exc)[:200]}"
+    runs = [
+        r for r in runtime.dispatcher.ledger.list_runs(limit=200) if r.params.get("model") == name
+    ]
+    return {"name": name, "aliases": aliases, "versions": versions, "runs": runs[:20]}
+
+
+def events(runtime: Any, filters: EventFilters) -> dict[str, Any]:
+    found = _records(
+        runtime,
+        status=filters.status,
+        kind=filters.kind,
+        limit=EVENTS_READ if (filters.model or filters.since) else filters.limit,
+        everything=filters.everything,
+    )
+    if filters.model:
+        found = [r for r in found if r.model == filters.model]
+    if filters.since:
+        found = [r for r in found if r.received_at >= filters.since]
+    return {
+        "records": found[: filters.limit],
+        "filters": filters.query(),
+        "kinds": [k.value for k in EventKind],
+        "statuses": [s.value for s in Status],
+        "everything": filters.everything,
+    }
+
+
+def event(runtime: Any, event_id: str) -> dict[str, Any] | None:
+    ledger = runtime.dispatcher.ledger
+    record = ledger.get(event_id)
+    if record is None:
+        return None
+    children = [
+        r for r in ledger.list(limit=EVENTS_READ, everything=True) if r.event.parent_id == record.id
+    ]
+    return {
+        "record": record,
+        "payload": views.redacted(record.event.model_dump(mode="json")),
+        "outcome": views.redacted(record.outcome),
+        "parent": record.event.parent_id,
+        "children": children,
+    }
+
+
+def replay(runtime: Any, event_id: str, user: str, request_id: str) -> str:
+    """Queue the event again through a recorded ``replay`` action (source ui, who); the
+    action's id. 404 for an event that does not exist (nothing is recorded)."""
+    from mlops_hooks.shared.domain import events
+    from mlops_hooks.shared.domain.events import Source
+
+    dispatcher = runtime.dispatcher
+    if dispatcher.ledger.get(event_id) is None:
+        raise Rejected(404, f"no event with id {event_id}")
+    action = events.action(
+        "replay", {"event_id": event_id}, request_id, user=user, source=Source.UI
+    )
+    return dispatcher.submit(action).record.id

@@ -1,0 +1,143 @@
+"""`serve`'s `/ui` pages: models, a model, events, an event (and its Replay), sign-in.
+
+Everything is read in a worker thread (the ledger, the registry) and rendered by Jinja2 with
+autoescaping on: every value from a registry, a payload or a report is data, never markup."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+# at module level: FastAPI reads the routes' annotations by name (this module is imported
+# by create_app only, beside FastAPI itself)
+from fastapi import Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse
+
+from mlops_hooks.functions.errors import Rejected
+from mlops_hooks.functions.ui.auth import COOKIE, UiAuth
+
+TEMPLATES = Path(__file__).parent / "templates"
+EVENTS_SHOWN = 5000  # the newest records a page looks through
+
+
+def add_ui(app: Any, runtime: Any) -> None:
+    from anyio import to_thread
+
+    from mlops_hooks.functions.ui import pages
+
+    auth = UiAuth(runtime)
+
+    def page(request: Request, template: str, **context: Any) -> HTMLResponse:
+        user = auth.user(request)
+        context.update(user=user, csrf=auth.csrf(user), token_set=auth.token is not None)
+        html = _environment().get_template(template).render(**context)
+        return HTMLResponse(html, headers=SECURITY_HEADERS)
+
+    @app.get("/ui", response_class=HTMLResponse)
+    async def models_page(request: Request) -> HTMLResponse:
+        auth.require_read(request)
+        found = await to_thread.run_sync(pages.models, runtime)
+        return page(request, "models.html", **found)
+
+    @app.get("/ui/models/{model:path}", response_class=HTMLResponse)
+    async def model_page(request: Request, model: str) -> HTMLResponse:
+        auth.require_read(request)
+        found = await to_thread.run_sync(pages.model, runtime, model)
+        if found is None:
+            raise Rejected(404, f"no events about a model named {model}")
+        return page(request, "model.html", **found)
+
+    @app.get("/ui/events", response_class=HTMLResponse)
+    async def events_page(
+        request: Request,
+        kind: str = "",
+        status: str = "",
+        model: str = "",
+        since: str = "",
+        all: bool = False,
+        limit: int = Query(default=200, ge=1, le=EVENTS_SHOWN),
+    ) -> HTMLResponse:
+        auth.require_read(request)
+        filters = pages.EventFilters.parse(kind, status, model, since, all, limit)
+        found = await to_thread.run_sync(pages.events, runtime, filters)
+        return page(request, "events.html", **found)
+
+    @app.get("/ui/events/{event_id}", response_class=HTMLResponse)
+    async def event_page(request: Request, event_id: str, replayed: str = "") -> HTMLResponse:
+        auth.require_read(request)
+        found = await to_thread.run_sync(pages.event, runtime, event_id)
+        if found is None:
+            raise Rejected(404, f"no event with id {event_id}")
+        return page(request, "event.html", replayed=replayed, **found)
+
+    @app.post("/ui/events/{event_id}/replay")
+    async def replay(request: Request, event_id: str) -> Any:
+        user = auth.require_act(request, (await _form(request)).get("csrf"))
+        action = await to_thread.run_sync(pages.replay, runtime, event_id, user, uuid.uuid4().hex)
+        return RedirectResponse(f"/ui/events/{event_id}?replayed={action}", status_code=303)
+
+    @app.get("/ui/login", response_class=HTMLResponse)
+    async def login_form(request: Request) -> HTMLResponse:
+        return page(request, "login.html")
+
+    @app.post("/ui/login")
+    async def login(request: Request) -> Any:
+        form = await _form(request)
+        cookie = auth.session_cookie(form.get("token", ""), form.get("name", ""))
+        answer = RedirectResponse("/ui", status_code=303)
+        answer.set_cookie(
+            COOKIE,
+            cookie,
+            httponly=True,
+            samesite="strict",
+            secure=request.url.scheme == "https",
+            path="/ui",
+        )
+        return answer
+
+
+# no framing, no sniffing, no referrer leaking a page's query to a link's site
+SECURITY_HEADERS = {
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+    "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; "
+    "style-src 'self' 'unsafe-inline'; script-src 'self'; frame-ancestors 'none'",
+}
+
+
+async def _form(request: Any) -> dict[str, str]:
+    """An urlencoded form's fields (the first of each). Parsed here: Starlette's form parser
+    needs python-multipart, a dependency for two small forms."""
+    from urllib.parse import parse_qs
+
+    if request.headers.get("content-type", "").split(";")[0].strip() != FORM_TYPE:
+        raise Rejected(415, f"send the form as {FORM_TYPE}")
+    body = await request.body()
+    if len(body) > 8192:
+        raise Rejected(413, "the form is larger than 8 KiB")
+    fields = parse_qs(body.decode("utf-8", errors="replace"), keep_blank_values=True)
+    return {name: values[0] for name, values in fields.items()}
+
+
+FORM_TYPE = "application/x-www-form-urlencoded"
+
+
+@cache
+def _environment() -> Any:
+    from jinja2 import Environment, FileSystemLoader, select_autoescape
+
+    from mlops_hooks.functions.ui.render import mark, result_mark
+
+    env = Environment(
+        loader=FileSystemLoader(TEMPLATES),
+        autoescape=select_autoescape(["html"]),
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.globals.update(mark=mark, result_mark=result_mark)
+    env.filters["pretty"] = lambda value: json.dumps(value, indent=2, sort_keys=True, default=str)
+    return env

@@ -1,0 +1,128 @@
+"""The /ui pages over port fakes (a real dispatcher and SQLite ledger, a memory registry):
+what each page shows, who may read and act, and that data is shown as data."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from mlops_hooks.functions.app import create_app
+from mlops_hooks.functions.runtime import Runtime
+from mlops_hooks.shared.domain import events
+from mlops_hooks.shared.domain.events import Source
+from mlops_hooks.shared.settings import Settings
+from tests.support.fakes import FakeModel, MemoryRegistry, dispatcher_over
+
+TOKEN = "ui-test-token"
+REPORT = """| check | status |
+|---|---|
+| loads | ✅ passed |
+| metrics | ❌ failed |
+
+<script>alert("x")</script>
+"""
+
+
+@pytest.fixture
+def ui(tmp_path: Path):
+    registry = MemoryRegistry()
+    registry.add("churn", "1", FakeModel(None), run_id="r1")
+    registry.add("churn", "2", FakeModel(None), run_id="r2")
+    registry.set_alias("churn", "champion", "1")
+    registry.write_report("churn", "2", "approval", REPORT)  # a section validation leaves be
+    dispatcher, ledger = dispatcher_over(
+        tmp_path,
+        registries={"mlflow": registry},
+        settings=Settings(state_dir=tmp_path, api_token=TOKEN, max_attempts=1),
+    )
+
+    def client(public: bool = False) -> TestClient:
+        return TestClient(create_app(Runtime(dispatcher.deps.settings, dispatcher, public=public)))
+
+    yield dispatcher, registry, client
+    ledger.close()
+
+
+def _dead_event(dispatcher):
+    """A scheduled task nobody knows: dead at once (a permanent error)."""
+    bad = events.scheduled("x", events.utcnow(), "no_such_task", model="churn")
+    record = dispatcher.submit(bad).record
+    return dispatcher.process(record.id)
+
+
+def test_the_pages_show_the_registrys_champion_and_render_reports_as_tables(ui) -> None:
+    dispatcher, _, client = ui
+    registered = events.model_registered(Source.MLFLOW, "churn", "2")
+    dispatcher.process(dispatcher.submit(registered).record.id)
+    page = client().get("/ui")
+    assert page.status_code == 200, page.text
+    assert re.search(r'href="/ui/models/churn">churn</a></th>\s*<td>v1</td>', page.text)
+    model = client().get("/ui/models/churn")
+    assert model.status_code == 200
+    assert "<table>" in model.text and "<th>check</th>" in model.text
+    assert '<svg class="mark ok"' in model.text and "✅" not in model.text
+    assert "<script>" not in model.text and "&lt;script&gt;" in model.text  # data as data
+    assert client().get("/ui/models/nobody").status_code == 404
+
+
+def test_the_events_page_filters_and_rejects_bad_filters_in_one_line(ui) -> None:
+    dispatcher, _, client = ui
+    dead = _dead_event(dispatcher)
+    assert dead.status.value == "dead"
+    listed = client().get("/ui/events", params={"status": "dead"})
+    assert dead.id in listed.text
+    assert dead.id not in client().get("/ui/events", params={"status": "done"}).text
+    bad = client().get("/ui/events", params={"status": "sleeping"})
+    assert bad.status_code == 400 and bad.json() == {"error": "status: no status 'sleeping'"}
+    assert client().get("/ui/events", params={"since": "yesterday"}).status_code == 400
+
+
+def test_a_response_url_is_never_rendered(ui) -> None:
+    dispatcher, _, client = ui
+    click = events.approval(
+        "ev_x:U1:1.1",
+        payload={
+            "request_id": "ev_x",
+            "decision": "approve",
+            "user_id": "U1",
+            "response_url": "https://hooks.slack.com/actions/T1/secret",
+        },
+    )
+    record = dispatcher.submit(click).record
+    page = client().get(f"/ui/events/{record.id}")
+    assert page.status_code == 200
+    assert "hooks.slack.com" not in page.text and "(hidden)" in page.text
+
+
+def test_reading_needs_the_token_off_loopback_and_acting_needs_token_and_csrf(ui) -> None:
+    dispatcher, _, client = ui
+    dead = _dead_event(dispatcher)
+    public = client(public=True)
+    assert public.get("/ui").status_code == 401
+    assert public.get(f"/ui/events/{dead.id}").status_code == 401
+    assert client().get("/ui").status_code == 200  # loopback: this machine's users
+    # acting: no session, then a session without the form's CSRF token
+    replay = f"/ui/events/{dead.id}/replay"
+    form = {"content-type": "application/x-www-form-urlencoded"}
+    assert public.post(replay, content="csrf=x", headers=form).status_code == 401
+    wrong = public.post("/ui/login", content="token=wrong&name=ann", headers=form)
+    assert wrong.status_code == 401
+    signed_in = public.post(
+        "/ui/login", content=f"token={TOKEN}&name=ann", headers=form, follow_redirects=False
+    )
+    assert signed_in.status_code == 303
+    cookie = signed_in.cookies.get("mlops_hooks_ui")
+    assert cookie and TOKEN not in cookie
+    assert public.get("/ui").status_code == 200
+    assert public.post(replay, content="csrf=forged", headers=form).status_code == 403
+    page = public.get(f"/ui/events/{dead.id}")
+    csrf = re.search(r'name="csrf" value="([0-9a-f]+)"', page.text).group(1)
+    done = public.post(replay, content=f"csrf={csrf}", headers=form, follow_redirects=False)
+    assert done.status_code == 303
+    action_id = done.headers["location"].split("replayed=")[1]
+    action = dispatcher.ledger.get(action_id)
+    assert action.source == "ui" and action.event.payload["user"] == "ann"
+    assert action.event.payload["arguments"] == {"event_id": dead.id}
