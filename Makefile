@@ -4,7 +4,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: install test lint bench serve demo package clean check-java check-node
+.PHONY: install test lint bench serve demo package clean check-java check-node browser
 
 $(PY):
 	$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "mlops-hooks needs Python >= 3.11")'
@@ -35,6 +35,23 @@ check-node:
 	  echo "               or:  brew install node                    (macOS)"; \
 	  exit 1; }
 
+# The web UI's tests drive a real headless Chromium (Debian's chromium + chromium-driver): installed
+# with apt when missing (as root, or with sudo), else said how
+browser:
+	@if command -v chromium >/dev/null 2>&1 && command -v chromedriver >/dev/null 2>&1; then :; \
+	elif command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+	  echo "installing chromium and chromium-driver (apt) for the web UI tests ..."; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null; \
+	elif command -v apt-get >/dev/null 2>&1 && command -v sudo >/dev/null 2>&1; then \
+	  echo "installing chromium and chromium-driver (sudo apt) for the web UI tests ..."; \
+	  sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null; \
+	else \
+	  echo "The web UI tests need Chromium and its driver, and 'chromium' or 'chromedriver' is not on PATH."; \
+	  echo "Install them with:  sudo apt-get install -y chromium chromium-driver   (Debian/Ubuntu)"; \
+	  echo "             or:  brew install --cask chromium chromedriver          (macOS)"; \
+	  exit 1; \
+	fi
+
 # osls: the open-source Serverless Framework v3 line (packages serverless.yml with no login)
 node_modules/.bin/osls: package.json | check-node
 	npm install --no-audit --no-fund --loglevel=error
@@ -46,7 +63,7 @@ lint: install
 	$(VENV)/bin/ruff format --check .
 	$(PY) -m tests.support.layers
 
-test: install check-java node_modules/.bin/osls lint
+test: install check-java node_modules/.bin/osls browser lint
 	$(PY) -m pytest
 
 bench: install

@@ -34,7 +34,7 @@ def add_ui(app: Any, runtime: Any) -> None:
         user = auth.user(request)
         context.update(user=user, csrf=auth.csrf(user), token_set=auth.token is not None)
         html = _environment().get_template(template).render(**context)
-        return HTMLResponse(html, headers=SECURITY_HEADERS)
+        return HTMLResponse(html, headers=security_headers(runtime.settings))
 
     @app.get("/ui", response_class=HTMLResponse)
     async def models_page(request: Request) -> HTMLResponse:
@@ -99,14 +99,25 @@ def add_ui(app: Any, runtime: Any) -> None:
         return answer
 
 
-# no framing, no sniffing, no referrer leaking a page's query to a link's site
-SECURITY_HEADERS = {
-    "X-Frame-Options": "DENY",
-    "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "same-origin",
-    "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; "
-    "style-src 'self' 'unsafe-inline'; script-src 'self'; frame-ancestors 'none'",
-}
+def security_headers(settings: Any) -> dict[str, str]:
+    """No framing, no sniffing, no referrer leaking a page's query to a link's site; scripts
+    from here only; images from here and the registries (a report's ROC plot is an MLflow
+    artifact URL)."""
+    from urllib.parse import urlsplit
+
+    origins = []
+    for uri in (settings.mlflow_tracking_uri, settings.databricks_host):
+        parts = urlsplit(str(uri or ""))
+        if parts.scheme in ("http", "https") and parts.netloc:
+            origins.append(f"{parts.scheme}://{parts.netloc}")
+    images = " ".join(["'self'", "data:", *origins])
+    return {
+        "X-Frame-Options": "DENY",
+        "X-Content-Type-Options": "nosniff",
+        "Referrer-Policy": "same-origin",
+        "Content-Security-Policy": f"default-src 'self'; img-src {images}; "
+        "style-src 'self' 'unsafe-inline'; script-src 'self'; frame-ancestors 'none'",
+    }
 
 
 async def _form(request: Any) -> dict[str, str]:

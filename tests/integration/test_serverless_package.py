@@ -113,13 +113,19 @@ def test_functions_event_sources_queues_table_and_least_privilege(osls, tmp_path
         "GET /healthz",
         "GET /events",
         "GET /events/{event_id}",
+        "GET /ui",
+        "GET /ui/{proxy+}",
+        "POST /ui/login",
+        "POST /ui/events/{event_id}/replay",
     } <= routes
 
     [s3] = of_type(resources, "Custom::S3").values()
-    [config] = s3["BucketConfigs"]
     assert s3["BucketName"] == "mlops-hooks-landing-dev"
-    assert config["Event"] == "s3:ObjectCreated:*"
-    assert config["Rules"] == [{"Prefix": "landing/"}]
+    assert {c["Event"] for c in s3["BucketConfigs"]} == {"s3:ObjectCreated:*"}
+    assert [c["Rules"] for c in s3["BucketConfigs"]] == [
+        [{"Prefix": "landing/"}],
+        [{"Prefix": "labels/"}],  # the true outcomes: labels_landed
+    ]
 
     inputs = [
         json.loads(t["Input"])
