@@ -24,6 +24,7 @@ def live(
     metrics on them, and the version's arm (champion, a split's arm, or shadow)."""
     from mlops_hooks.shared.adapters.table_reader import TableReader
     from mlops_hooks.shared.domain.errors import TableError
+    from mlops_hooks.shared.domain.live import newest_live_metrics
 
     settings = settings_or_fail()
     uri = table or settings.table_uri(model, "live_metrics")
@@ -31,7 +32,7 @@ def live(
         rows = TableReader(endpoint_url=settings.aws_endpoint_url).read(uri, "delta")
     except TableError as exc:
         fail(f"no live metrics of {model} yet: no labels joined ({exc})", code=1)
-    newest = rows.sort_values("computed_at").drop_duplicates(["score_date", "version"], keep="last")
+    newest = newest_live_metrics(rows)
     kept = sorted(newest["score_date"].unique())[-days:]
     shown = newest[newest["score_date"].isin(kept)].sort_values(["score_date", "version"])
     fixed = {"model", "score_date", "version", "arm", "rows", "served_rows", "labelled_rows"}

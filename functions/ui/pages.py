@@ -117,7 +117,49 @@ def model(runtime: Any, name: str) -> dict[str, Any] | None:
     runs = [
         r for r in runtime.dispatcher.ledger.list_runs(limit=200) if r.params.get("model") == name
     ]
-    return {"name": name, "aliases": aliases, "versions": versions, "runs": runs[:20]}
+    return {
+        "name": name,
+        "aliases": aliases,
+        "versions": versions,
+        "runs": runs[:20],
+        "charts": _charts(runtime, name),
+    }
+
+
+def _charts(runtime: Any, name: str) -> dict[str, Any]:
+    """The drift and live charts' specs (as JSON for the page), or why one is not there."""
+    from mlops_hooks.functions.ui.charts import as_script_json, drift_chart, live_chart
+    from mlops_hooks.handlers.common import model_table
+    from mlops_hooks.shared.domain.live import newest_live_metrics
+
+    deps = runtime.dispatcher.deps
+    policy = deps.policy_for(name)
+    found: dict[str, Any] = {}
+    tables = deps.tables
+    if tables is None:
+        return {"note": "no table reader in this deployment: no charts"}
+    where = {
+        "drift": model_table(
+            deps, name, "monitoring", given=policy.jobs.drift_check.params.get("monitoring_table")
+        ),
+        "live": model_table(deps, name, "live_metrics"),
+    }
+    for chart, uri in where.items():
+        try:
+            if tables.rows(uri) is None:
+                continue
+            rows = tables.read(uri, "delta")
+            if chart == "drift":
+                spec = drift_chart(rows, warn=policy.drift.psi_warn, drift=policy.drift.psi_drift)
+            else:
+                metric = policy.live.metric or policy.comparison.metric
+                if metric not in rows.columns:
+                    continue
+                spec = live_chart(newest_live_metrics(rows), metric, floor=policy.live.floor)
+            found[chart] = as_script_json(spec)
+        except Exception as exc:  # said on the page; the rest of it still shows
+            found[f"{chart}_error"] = f"{type(exc).__name__}: {str(exc)[:200]}"
+    return found
 
 
 def events(runtime: Any, filters: EventFilters) -> dict[str, Any]:

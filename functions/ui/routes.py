@@ -20,6 +20,10 @@ from mlops_hooks.functions.errors import Rejected
 from mlops_hooks.functions.ui.auth import COOKIE, UiAuth
 
 TEMPLATES = Path(__file__).parent / "templates"
+STATIC_DIR = Path(__file__).parent / "static"
+STATIC = frozenset(  # served as they are: an allow-list, no path from the request is opened
+    {"charts.js", "vendor/vega.min.js", "vendor/vega-lite.min.js", "vendor/vega-embed.min.js"}
+)
 EVENTS_SHOWN = 5000  # the newest records a page looks through
 
 
@@ -78,6 +82,17 @@ def add_ui(app: Any, runtime: Any) -> None:
         user = auth.require_act(request, (await _form(request)).get("csrf"))
         action = await to_thread.run_sync(pages.replay, runtime, event_id, user, uuid.uuid4().hex)
         return RedirectResponse(f"/ui/events/{event_id}?replayed={action}", status_code=303)
+
+    @app.get("/ui/static/{path:path}")
+    async def static(path: str) -> Any:
+        """The charts' scripts (ours and the vendored Vega-Lite), and nothing else."""
+        from fastapi.responses import Response
+
+        if path not in STATIC:
+            raise Rejected(404, f"no static file {path}")
+        body = await to_thread.run_sync((STATIC_DIR / path).read_bytes)
+        headers = {"Cache-Control": "public, max-age=86400", "X-Content-Type-Options": "nosniff"}
+        return Response(body, media_type="text/javascript", headers=headers)
 
     @app.get("/ui/login", response_class=HTMLResponse)
     async def login_form(request: Request) -> HTMLResponse:

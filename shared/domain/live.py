@@ -213,6 +213,13 @@ def live_metrics(
     return pd.DataFrame(out, columns=columns)
 
 
+def newest_live_metrics(rows: pd.DataFrame) -> pd.DataFrame:
+    """The live_metrics rows in force: the newest computation of each score date and version
+    (late labels recompute a day; the older rows are kept as history)."""
+    newest = rows.sort_values("computed_at", kind="stable")
+    return newest.drop_duplicates(["score_date", "version"], keep="last")
+
+
 def _metric(name: str, y_true: Any, y_pred: Any, scores: Any) -> float:
     """One metric on all the rows: the comparison's vectorised kernels with every row drawn
     once (the same numbers as scikit-learn, without its per-call validation: a tenth of the

@@ -16,7 +16,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
+import pandas as pd
 import pytest
+from deltalake import write_deltalake
 from mlflow import MlflowClient
 
 from mlops_hooks.functions.demo.processes import start_serve_process
@@ -99,6 +101,37 @@ def test_the_monitoring_pages_in_a_real_browser(
     v2 = log_and_register(mlflow_server.url, name, full_model, train, client=client)
     wait_for(lambda: version_with_alias(client, name) == v2, 120, "v2 to be promoted over v1")
 
+    # what a drift check and two landings of labels would have written beside serve
+    tables = tmp_path / "state-0" / "tables" / name
+    checks = pd.to_datetime(["2026-11-20T03:00Z", "2026-11-21T03:00Z"])
+    write_deltalake(
+        str(tables / "monitoring"),
+        pd.DataFrame(
+            {
+                "feature": ["tenure", "MonthlyCharges"] * 2,
+                "psi": [0.02, 0.05, 0.31, 0.12],
+                "status": ["ok", "ok", "drift", "warn"],
+                "checked_at": checks.repeat(2),
+            }
+        ),
+    )
+    write_deltalake(
+        str(tables / "live_metrics"),
+        pd.DataFrame(
+            {
+                "model": name,
+                "score_date": ["2026-11-20", "2026-11-20", "2026-11-21", "2026-11-21"],
+                "version": [v1, v2, v1, v2],
+                "arm": ["champion", "shadow", "champion", "shadow"],
+                "rows": 500,
+                "served_rows": [500, 0, 500, 0],
+                "labelled_rows": 480,
+                "roc_auc": [0.79, 0.83, 0.77, 0.84],
+                "computed_at": pd.Timestamp("2026-11-22T06:00Z"),
+            }
+        ),
+    )
+
     # models: the champion the registry's alias names
     browser.get(f"{serve.url}/ui")
     row = browser.find_element(By.XPATH, f"//tr[th/a[text()='{name}']]")
@@ -125,6 +158,14 @@ def test_the_monitoring_pages_in_a_real_browser(
     plot = section.find_element(By.CSS_SELECTOR, "img[alt='champion vs challenger']")
     drawn = "return arguments[0].complete && arguments[0].naturalWidth"
     wait_for(lambda: browser.execute_script(drawn, plot), 20, "the ROC plot from MLflow")
+    for chart in ("drift", "live"):  # drawn by the vendored Vega-Lite under the page's CSP
+        wait_for(
+            lambda chart=chart: browser.find_elements(By.CSS_SELECTOR, f"#chart-{chart} svg path"),
+            20,
+            f"the {chart} chart",
+        )
+    legend = browser.find_element(By.ID, "chart-live").text
+    assert f"v{v1}" in legend and f"v{v2}" in legend, legend
     shot(browser, "model")
 
     # events: filtered by status

@@ -11,6 +11,7 @@ from fastapi.testclient import TestClient
 
 from mlops_hooks.functions.app import create_app
 from mlops_hooks.functions.runtime import Runtime
+from mlops_hooks.shared.adapters.table_reader import TableReader
 from mlops_hooks.shared.domain import events
 from mlops_hooks.shared.domain.events import Source
 from mlops_hooks.shared.settings import Settings
@@ -36,6 +37,7 @@ def ui(tmp_path: Path):
     dispatcher, ledger = dispatcher_over(
         tmp_path,
         registries={"mlflow": registry},
+        tables=TableReader(),
         settings=Settings(state_dir=tmp_path, api_token=TOKEN, max_attempts=1),
     )
 
@@ -126,3 +128,44 @@ def test_reading_needs_the_token_off_loopback_and_acting_needs_token_and_csrf(ui
     action = dispatcher.ledger.get(action_id)
     assert action.source == "ui" and action.event.payload["user"] == "ann"
     assert action.event.payload["arguments"] == {"event_id": dead.id}
+
+
+def test_the_charts_specs_are_data_in_the_page(ui, tmp_path: Path) -> None:
+    """The drift table's values (a hostile feature name included) reach the page as JSON
+    that cannot end its script block; Vega-Lite's scripts come from serve itself."""
+    import json
+
+    import pandas as pd
+    from deltalake import write_deltalake
+
+    dispatcher, _, client = ui
+    dispatcher.process(
+        dispatcher.submit(events.model_registered(Source.MLFLOW, "churn", "2")).record.id
+    )
+    hostile = "</script><script>alert(1)</script>"
+    write_deltalake(
+        str(tmp_path / "tables" / "churn" / "monitoring"),
+        pd.DataFrame(
+            {
+                "feature": ["tenure", hostile],
+                "psi": [0.3, 0.01],
+                "status": ["drift", "ok"],
+                "checked_at": pd.Timestamp("2026-11-21T03:00Z"),
+            }
+        ),
+    )
+    page = client().get("/ui/models/churn").text
+    assert "<script>alert(1)" not in page
+    block = re.search(r'<script type="application/json" id="spec-drift">(.*?)</script>', page)
+    spec = json.loads(block.group(1))
+    assert {v["feature"] for v in spec["data"]["values"]} == {"tenure", hostile}
+    assert [r["data"]["values"] for r in spec["layer"][1:]] == [
+        [{"psi": 0.1, "rule": "warn"}, {"psi": 0.25, "rule": "drift"}]
+    ]
+    assert "No live performance yet (no labels joined)" in page
+    for script in re.findall(r'<script src="(/ui/static/[^"]+)"', page):
+        served = client().get(script)
+        assert served.status_code == 200 and served.headers["content-type"].startswith(
+            "text/javascript"
+        )
+    assert client().get("/ui/static/../routes.py").status_code == 404
