@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -69,11 +68,12 @@ def jobs_logs(
     if not run.log_path:
         say(f"{run.backend} run {run_id}: its logs are at {run.url}")
         return
-    path = Path(run.log_path)
-    if not path.exists():
-        fail(f"the log of {run_id} is gone: {path}")
-    lines = path.read_text(errors="replace").splitlines()
-    print("\n".join(lines[-tail:] if tail else lines))
+    from mlops_hooks.functions.run_logs import log_tail
+
+    text = log_tail(run.log_path, tail)
+    if text is None:
+        fail(f"the log of {run_id} is gone: {run.log_path}")
+    print(text.rstrip("\n"))
 
 
 @jobs_app.command("reconcile")

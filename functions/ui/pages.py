@@ -114,8 +114,16 @@ def model(runtime: Any, name: str) -> dict[str, Any] | None:
             row["url"] = registry.version_url(name, row["version"])
         except Exception as exc:
             row["report_error"] = f"{type(exc).__name__}: {str(exc)[:200]}"
+    from mlops_hooks.functions.run_logs import log_tail
+
     runs = [
-        r for r in runtime.dispatcher.ledger.list_runs(limit=200) if r.params.get("model") == name
+        {
+            "run": r,
+            "started": datetime.fromtimestamp(r.started_at, UTC).isoformat(timespec="seconds"),
+            "tail": log_tail(r.log_path, 20) if r.log_path else None,
+        }
+        for r in runtime.dispatcher.ledger.list_runs(limit=200)
+        if r.params.get("model") == name
     ]
     return {
         "name": name,

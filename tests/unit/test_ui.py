@@ -169,3 +169,32 @@ def test_the_charts_specs_are_data_in_the_page(ui, tmp_path: Path) -> None:
             "text/javascript"
         )
     assert client().get("/ui/static/../routes.py").status_code == 404
+
+
+def test_a_models_job_runs_show_their_state_and_the_tail_of_their_log(ui, tmp_path) -> None:
+    from mlops_hooks.shared.ports.ledger import JobRun, RunState
+
+    dispatcher, _, client = ui
+    dispatcher.process(
+        dispatcher.submit(events.model_registered(Source.MLFLOW, "churn", "2")).record.id
+    )
+    log = tmp_path / "train.log"
+    log.write_text("".join(f"line {n}\n" for n in range(1, 101)) + "<b>Traceback</b>\n")
+    dispatcher.ledger.save_run(
+        JobRun(
+            run_id="local-7",
+            job="train",
+            backend="local",
+            state=RunState.FAILED,
+            params={"model": "churn"},
+            started_at=1_764_800_000.0,
+            log_path=str(log),
+            message="exit code 1",
+        )
+    )
+    page = client().get("/ui/models/churn").text
+    assert "local-7" in page and "exit code 1" in page and "2025-12-03T22:13:20+00:00" in page
+    tail = re.search(r"<pre>(.*?)</pre>", page[page.index("local-7") :], re.DOTALL).group(1)
+    assert tail.splitlines() == [f"line {n}" for n in range(82, 101)] + [
+        "&lt;b&gt;Traceback&lt;/b&gt;"
+    ]
