@@ -141,8 +141,9 @@ def _drift_rows(story: Any) -> list[dict[str, Any]]:
 def _keep_running(story: Any) -> None:
     stack = story.stack
     out.print(
-        f"The stack keeps running. MLflow UI and API: {stack.mlflow.url}  ·  "
-        f"mlops-hooks API: {stack.serve.url}/docs  ·  state: {stack.folder}\n"
+        f"The stack keeps running. Monitoring pages: {stack.serve.url}/ui  ·  "
+        f"MLflow UI and API: {stack.mlflow.url}  ·  mlops-hooks API: {stack.serve.url}/docs  ·  "
+        f"state: {stack.folder}\n"
         "Ctrl-C stops it.",
         highlight=False,
     )

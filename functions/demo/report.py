@@ -5,7 +5,6 @@ registry's reports and artifacts, the monitoring table and the Slack messages.""
 from __future__ import annotations
 
 import base64
-import html
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -62,49 +61,26 @@ def write_html(
     slack: list[str],
     failed: str | None,
 ) -> Path:
-    e = html.escape
-    parts = [
-        "<!doctype html><meta charset=utf-8><title>mlops-hooks demo</title>",
-        "<style>body{font:14px system-ui;margin:2em;max-width:1100px}"
-        "table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:3px 8px}"
-        "pre{background:#f6f6f6;padding:1em;overflow:auto}.ok{color:#080}.bad{color:#b00}</style>",
-        "<h1>mlops-hooks demo</h1>",
-        f"<p class={'bad' if failed else 'ok'}>"
-        f"<b>{e(failed or 'every step happened as expected')}</b></p>",
-        "<h2>Steps</h2><table><tr><th>step</th><th>seconds</th><th>what happened</th></tr>",
-        *(
-            f"<tr><td>{e(s.name)}</td><td>{s.seconds:.0f}</td><td>{e(s.detail)}</td></tr>"
-            for s in steps
-        ),
-        "</table><h2>Timeline (the ledger)</h2><table><tr>",
-        *(f"<th>{h}</th>" for h in TIMELINE),
-        "</tr>",
-        *("<tr>" + "".join(f"<td>{e(c)}</td>" for c in row) + "</tr>" for row in timeline_rows),
-        "</table><h2>Model versions: the reports they carry</h2>",
-    ]
-    for v in versions:
-        parts.append(f"<h3>churn v{e(v['version'])} {e(' '.join(v['aliases']))}</h3>")
-        parts.append(f"<pre>{e(v['description'])}</pre>")
-    if drift_rows:
-        parts.append("<h2>Drift check (monitoring table)</h2><table><tr>")
-        keys = ["feature", "kind", "psi", "status", "ks", "wasserstein", "js_distance"]
-        parts += [f"<th>{k}</th>" for k in keys] + ["</tr>"]
-        for row in drift_rows:
-            cells = [
-                f"{row[k]:.3f}" if isinstance(row[k], float) and row[k] == row[k] else str(row[k])
-                for k in keys
-            ]
-            parts.append("<tr>" + "".join(f"<td>{e(c)}</td>" for c in cells) + "</tr>")
-        parts.append("</table>")
-    if images:
-        parts.append("<h2>Plots</h2>")
-        for title, png in images:
-            data = base64.b64encode(png).decode()
-            parts.append(
-                f"<h3>{e(title)}</h3><img alt='{e(title)}' src='data:image/png;base64,{data}'>"
-            )
-    parts.append("<h2>Slack (the local sink)</h2><ul>")
-    parts += [f"<li>{e(m)}</li>" for m in slack]
-    parts.append("</ul>")
-    path.write_text("\n".join(parts), encoding="utf-8")
+    """The report, from the /ui pages' own templates: the registry's reports rendered (tables
+    as tables, marks as SVG), every value escaped, the plots inline; one file, no server."""
+    from mlops_hooks.functions.ui.render import sections
+    from mlops_hooks.functions.ui.templating import environment
+
+    page = (
+        environment()
+        .get_template("demo_report.html")
+        .render(
+            static=True,
+            failed=failed,
+            steps=steps,
+            timeline_headers=TIMELINE,
+            timeline=timeline_rows,
+            versions=[{**v, "reports": sections(v["description"])} for v in versions],
+            drift_rows=drift_rows,
+            drift_keys=["feature", "kind", "psi", "status", "ks", "wasserstein", "js_distance"],
+            images=[(title, base64.b64encode(png).decode()) for title, png in images],
+            slack=slack,
+        )
+    )
+    path.write_text(page, encoding="utf-8")
     return path

@@ -5,9 +5,7 @@ autoescaping on: every value from a registry, a payload or a report is data, nev
 
 from __future__ import annotations
 
-import json
 import uuid
-from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -18,8 +16,8 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 
 from mlops_hooks.functions.errors import Rejected
 from mlops_hooks.functions.ui.auth import COOKIE, UiAuth
+from mlops_hooks.functions.ui.templating import environment
 
-TEMPLATES = Path(__file__).parent / "templates"
 STATIC_DIR = Path(__file__).parent / "static"
 STATIC = frozenset(  # served as they are: an allow-list, no path from the request is opened
     {"charts.js", "vendor/vega.min.js", "vendor/vega-lite.min.js", "vendor/vega-embed.min.js"}
@@ -37,7 +35,7 @@ def add_ui(app: Any, runtime: Any) -> None:
     def page(request: Request, template: str, **context: Any) -> HTMLResponse:
         user = auth.user(request)
         context.update(user=user, csrf=auth.csrf(user), token_set=auth.token is not None)
-        html = _environment().get_template(template).render(**context)
+        html = environment().get_template(template).render(**context)
         return HTMLResponse(html, headers=security_headers(runtime.settings))
 
     @app.get("/ui", response_class=HTMLResponse)
@@ -150,20 +148,3 @@ async def _form(request: Any) -> dict[str, str]:
 
 
 FORM_TYPE = "application/x-www-form-urlencoded"
-
-
-@cache
-def _environment() -> Any:
-    from jinja2 import Environment, FileSystemLoader, select_autoescape
-
-    from mlops_hooks.functions.ui.render import mark, result_mark
-
-    env = Environment(
-        loader=FileSystemLoader(TEMPLATES),
-        autoescape=select_autoescape(["html"]),
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
-    env.globals.update(mark=mark, result_mark=result_mark)
-    env.filters["pretty"] = lambda value: json.dumps(value, indent=2, sort_keys=True, default=str)
-    return env

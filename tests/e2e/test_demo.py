@@ -68,4 +68,7 @@ def test_the_demo_plays_every_step_and_records_the_timeline(tmp_path: Path) -> N
     report = (folder / "report.html").read_text()
     assert "every step happened as expected" in report
     assert report.count("<img") >= 2  # the comparison ROC and the drift histograms
-    assert "mlops-hooks promotion" in report and "Drift check (monitoring table)" in report
+    assert "mlops-hooks promotion" in report and "drift check (monitoring table)" in report
+    # the /ui templates: the registry's reports as tables, marks drawn, no echo rows
+    assert "<th>check</th>" in report and '<svg class="mark ok"' in report
+    assert "✅" not in report and "model_version_tag_set" not in report

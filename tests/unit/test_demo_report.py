@@ -1,0 +1,46 @@
+"""The demo's static report comes from the /ui templates: reports rendered, values escaped."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from mlops_hooks.functions.demo.report import TIMELINE, write_html
+from mlops_hooks.functions.demo.story import Step
+from mlops_hooks.shared.adapters.markdown import replace_section
+
+
+def test_the_report_renders_the_registry_reports_and_escapes_every_value(tmp_path: Path) -> None:
+    description = replace_section(
+        "the author's words <img src=x onerror=alert(1)>",
+        "validation",
+        "| check | result |\n|---|---|\n| loads | ✅ passed |\n",
+    )
+    path = write_html(
+        tmp_path / "report.html",
+        steps=[Step("land <data>", 3.2, "5,000 rows & more")],
+        timeline_rows=[["+0 s", "data_landed", "done", "0.1", "landing/x.csv", "launched"]],
+        versions=[{"version": "1", "aliases": ["champion"], "description": description}],
+        images=[("v1: roc.png", b"\x89PNG")],
+        drift_rows=[
+            {
+                "feature": "tenure",
+                "kind": "numeric",
+                "psi": 0.31,
+                "status": "drift",
+                "ks": 0.2,
+                "wasserstein": 1.5,
+                "js_distance": float("nan"),
+            }
+        ],
+        slack=["<!channel> *bold*"],
+        failed=None,
+    )
+    page = path.read_text()
+    assert "every step happened as expected" in page
+    assert "land &lt;data&gt;" in page and "5,000 rows &amp; more" in page
+    assert "<td>loads</td>" in page and '<svg class="mark ok"' in page and "✅" not in page
+    assert "<img src=x" not in page  # a description's HTML is text
+    assert "&lt;!channel&gt; *bold*" in page  # Slack text as data, not markup
+    assert '<td class="num">0.310</td>' in page
+    assert all(f'<th scope="col">{h}</th>' in page for h in TIMELINE)
+    assert 'href="/ui"' not in page  # a file: no links to a server
