@@ -78,6 +78,7 @@ bench: install
 	$(PY) bench/fuzz.py
 	$(PY) bench/sweep.py
 	$(PY) bench/shadow.py
+	$(PY) bench/ui.py
 
 # The deployable artefacts of serverless.yml: build/edge-layer.zip (arm64) and build/worker/
 # (the worker image's build context); ARCH=x86_64 for an x86_64 stack

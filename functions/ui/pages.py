@@ -14,7 +14,7 @@ from mlops_hooks.functions.ui import views
 from mlops_hooks.shared.domain.events import EventKind
 from mlops_hooks.shared.ports.ledger import EventRecord, Status
 
-EVENTS_READ = 5000  # the newest records the models pages look through
+EVENTS_READ = 5000  # the newest records an events page filtered by time looks through
 
 
 @dataclass(frozen=True)
@@ -57,12 +57,6 @@ class EventFilters:
         }
 
 
-def _records(runtime: Any, **query: Any) -> list[EventRecord]:
-    query.setdefault("limit", EVENTS_READ)
-    query.setdefault("everything", False)
-    return runtime.dispatcher.ledger.list(**query)
-
-
 def _aliases(runtime: Any, model: str, record: EventRecord | None) -> dict[str, Any]:
     """Champion, challenger and previous champion as the registry names them now."""
     deps = runtime.dispatcher.deps
@@ -85,29 +79,62 @@ def _aliases(runtime: Any, model: str, record: EventRecord | None) -> dict[str, 
     return found
 
 
+# per model, the newest events of each kind its row is made of (read by kind and model: a
+# ledger of a million events costs the page no more than one of a hundred)
+ROW_KINDS = {
+    EventKind.MODEL_REGISTERED: 5,
+    EventKind.PROMOTION_REQUESTED: 50,
+    EventKind.SCHEDULED: 50,  # the drift checks among them (housekeeping ticks left out)
+    EventKind.PERFORMANCE_DEGRADED: 1,
+}
+SHARED_KINDS = {EventKind.APPROVAL: 500, EventKind.LABELS_LANDED: 50}  # carry no model
+REPORTED_VERSIONS = 10  # the newest versions whose reports a model page shows
+
+
+def _about(ledger: Any, model: str | None, kinds: dict[EventKind, int]) -> list[EventRecord]:
+    found = [
+        r
+        for kind, limit in kinds.items()
+        for r in ledger.list(kind=kind, model=model, limit=limit, everything=False)
+    ]
+    return sorted(found, key=lambda r: r.received_at, reverse=True)
+
+
 def models(runtime: Any) -> dict[str, Any]:
-    records = _records(runtime)
-    rows = views.model_rows(records)
-    latest = {r.model: r for r in reversed(records) if r.model}
-    for model, row in rows.items():
-        row.update(_aliases(runtime, model, latest.get(model)))
+    ledger = runtime.dispatcher.ledger
+    shared = _about(ledger, None, SHARED_KINDS)
+    rows = {}
+    for name in ledger.models():
+        mine = _about(ledger, name, ROW_KINDS)
+        row = views.model_rows(_newest_first(mine + shared)).get(name)
+        if row is None:
+            continue
+        row.update(_aliases(runtime, name, mine[0] if mine else None))
         row.pop("registry", None)
-    return {"models": rows, "read": len(records)}
+        rows[name] = row
+    return {"models": rows}
+
+
+def _newest_first(records: list[EventRecord]) -> list[EventRecord]:
+    return sorted(records, key=lambda r: r.received_at, reverse=True)
 
 
 def model(runtime: Any, name: str) -> dict[str, Any] | None:
     from mlops_hooks.functions.ui.render import sections
 
-    records = _records(runtime)
-    mine = [r for r in records if r.model == name]
-    if not mine:
+    ledger = runtime.dispatcher.ledger
+    mine = _about(
+        ledger, name, {EventKind.MODEL_REGISTERED: 2000, EventKind.PROMOTION_REQUESTED: 4000}
+    )
+    if not mine and name not in ledger.models():
         return None
-    aliases = _aliases(runtime, name, mine[0])
+    records = _newest_first(mine + _about(ledger, None, {EventKind.APPROVAL: 2000}))
+    aliases = _aliases(runtime, name, mine[0] if mine else None)
     registry = aliases.pop("registry", None)
     versions = views.version_rows(records, name)
-    for row in versions:
+    for n, row in enumerate(versions):
         row["reports"], row["url"] = [], None
-        if registry is None:
+        if registry is None or n >= REPORTED_VERSIONS:
             continue
         try:
             row["reports"] = sections(registry.get_version(name, row["version"]).description)
@@ -129,6 +156,7 @@ def model(runtime: Any, name: str) -> dict[str, Any] | None:
         "name": name,
         "aliases": aliases,
         "versions": versions,
+        "reported": REPORTED_VERSIONS,
         "runs": runs[:20],
         "charts": _charts(runtime, name),
     }
@@ -171,15 +199,13 @@ def _charts(runtime: Any, name: str) -> dict[str, Any]:
 
 
 def events(runtime: Any, filters: EventFilters) -> dict[str, Any]:
-    found = _records(
-        runtime,
+    found = runtime.dispatcher.ledger.list(
         status=filters.status,
         kind=filters.kind,
-        limit=EVENTS_READ if (filters.model or filters.since) else filters.limit,
+        model=filters.model or None,
+        limit=EVENTS_READ if filters.since else filters.limit,
         everything=filters.everything,
     )
-    if filters.model:
-        found = [r for r in found if r.model == filters.model]
     if filters.since:
         found = [r for r in found if r.received_at >= filters.since]
     return {
@@ -196,9 +222,7 @@ def event(runtime: Any, event_id: str) -> dict[str, Any] | None:
     record = ledger.get(event_id)
     if record is None:
         return None
-    children = [
-        r for r in ledger.list(limit=EVENTS_READ, everything=True) if r.event.parent_id == record.id
-    ]
+    children = ledger.children(record.id)
     return {
         "record": record,
         "payload": views.redacted(record.event.model_dump(mode="json")),

@@ -196,11 +196,12 @@ class DynamoDBLedger(Ledger):
         kind: EventKind | None = None,
         limit: int = 100,
         everything: bool = True,
+        model: str | None = None,
     ) -> list[EventRecord]:
         """Newest first: a query on the events index (status and kind are projected there, so
         filters cost no item reads); then the full items of the page, in one batch read each
-        100. What ``everything=False`` leaves out is known from the items: more pages are read
-        until ``limit`` are kept."""
+        100. What ``everything=False`` and ``model`` leave out is known from the items: more
+        pages are read until ``limit`` are kept."""
         names: dict[str, str] = {}
         values: dict[str, Any] = {":e": _EVENTS}
         filters: list[str] = []
@@ -223,11 +224,15 @@ class DynamoDBLedger(Ledger):
             query["ExpressionAttributeNames"] = names
         kept: list[EventRecord] = []
         for page in self._pages(query, max(limit, 25)):
-            if everything:  # every item is kept: read no more than the limit needs
+            if everything and model is None:  # every item is kept: read no more than needed
                 page = page[: limit - len(kept)]
             found = self._batch_get([item["id"] for item in page])
             records = (record_from_row(found[i["id"]]) for i in page if i["id"] in found)
-            kept += [r for r in records if everything or is_listed_by_default(r.event)]
+            kept += [
+                r
+                for r in records
+                if (everything or is_listed_by_default(r.event)) and model in (None, r.model)
+            ]
             if len(kept) >= limit:
                 break
         return kept[:limit]

@@ -71,6 +71,7 @@ CREATE TABLE IF NOT EXISTS events (
     history     TEXT NOT NULL DEFAULT '[]'
 );
 CREATE INDEX IF NOT EXISTS events_due ON events(due_at) WHERE due_at IS NOT NULL;
+CREATE INDEX IF NOT EXISTS events_model ON events(model, kind) WHERE model IS NOT NULL;
 CREATE TABLE IF NOT EXISTS holds (
     name   TEXT PRIMARY KEY,
     holder TEXT NOT NULL,
@@ -194,8 +195,12 @@ class SqliteLedger(Ledger):
         kind: EventKind | None = None,
         limit: int = 100,
         everything: bool = True,
+        model: str | None = None,
     ) -> list[EventRecord]:
         where, args = [], []
+        if model is not None:
+            where.append("model = ?")
+            args.append(model)
         if status:
             where.append("status = ?")
             args.append(status.value)
@@ -209,6 +214,19 @@ class SqliteLedger(Ledger):
             sql += " WHERE " + " AND ".join(where)
         sql += " ORDER BY rowid DESC LIMIT ?"  # rows are inserted as they are received
         rows = self._conn.execute(sql, (*args, limit)).fetchall()
+        return [_to_record(r) for r in rows]
+
+    def models(self) -> list[str]:
+        rows = self._conn.execute(
+            "SELECT DISTINCT model FROM events WHERE model IS NOT NULL ORDER BY model"
+        ).fetchall()
+        return [r["model"] for r in rows]
+
+    def children(self, event_id: str) -> list[EventRecord]:
+        rows = self._conn.execute(
+            "SELECT * FROM events WHERE json_extract(event, '$.parent_id') = ? ORDER BY rowid DESC",
+            (event_id,),
+        ).fetchall()
         return [_to_record(r) for r in rows]
 
     def expire_ticks(self, *, now: float) -> int:

@@ -220,9 +220,19 @@ class EventLog(ABC):
         kind: EventKind | None = None,
         limit: int = 100,
         everything: bool = True,
+        model: str | None = None,
     ) -> list[EventRecord]:
         """Newest first; ``everything=False``: only what ``events.is_listed_by_default``
-        keeps (no own-write echoes, no housekeeping ticks)."""
+        keeps (no own-write echoes, no housekeeping ticks); ``model``: about that model."""
+
+    def models(self) -> list[str]:
+        """Every model the ledger has an event about (the web UI's list). The default reads
+        the newest events; an adapter that can ask its store directly does."""
+        return sorted({r.model for r in self.list(limit=5000) if r.model})
+
+    def children(self, event_id: str) -> list[EventRecord]:
+        """The events ``event_id`` emitted (their ``parent_id``), newest first."""
+        return [r for r in self.list(limit=5000) if r.event.parent_id == event_id]
 
     def expire_ticks(self, *, now: float) -> int:
         """Delete finished housekeeping ticks (reconcile, sweep) older than the ledger's tick

@@ -22,9 +22,14 @@ from deltalake import write_deltalake
 from mlflow import MlflowClient
 
 from mlops_hooks.functions.demo.processes import start_serve_process
-from mlops_hooks.shared.domain import churn_data
 from tests.conftest import webhook_env
-from tests.support.mlflow_models import log_and_register, version_with_alias
+from tests.support.mlflow_models import (
+    WEAK_COLUMNS,
+    log_and_register,
+    policy_with_holdout,
+    version_with_alias,
+    weak_classifier,
+)
 from tests.support.processes import Proc, cli, wait_for
 
 TOKEN = "ui-browser-test-token"
@@ -84,18 +89,16 @@ def test_the_monitoring_pages_in_a_real_browser(
     from selenium.webdriver.common.by import By
 
     train, holdout_csv, full_model = churn
-    weak_columns = ["tenure", "MonthlyCharges", "Churn"]
-    weak_model = churn_data.train_classifier(train[weak_columns])
-    policy = tmp_path / "mlops.yml"
-    policy.write_text(POLICY.replace("HOLDOUT", str(holdout_csv)))
-    serve = validating_serve(MLOPS_HOOKS_POLICY=str(policy), MLOPS_HOOKS_API_TOKEN=TOKEN)
+    weak_columns, weak_model = WEAK_COLUMNS, weak_classifier(train)
+    policy = policy_with_holdout(tmp_path, POLICY, holdout_csv)
+    serve = validating_serve(MLOPS_HOOKS_POLICY=policy, MLOPS_HOOKS_API_TOKEN=TOKEN)
     client = MlflowClient(tracking_uri=mlflow_server.url)
     name = f"ui-{uuid.uuid4().hex[:6]}"
 
     v1 = log_and_register(mlflow_server.url, name, weak_model, train[weak_columns], client=client)
     wait_for(lambda: version_with_alias(client, name) == v1, 120, "v1 to become champion")
     # the CLI writes to serve's own ledger: a rollback with no previous champion goes dead
-    env = webhook_env(mlflow_server, tmp_path / "state-0", MLOPS_HOOKS_POLICY=str(policy))
+    env = webhook_env(mlflow_server, tmp_path / "state-0", MLOPS_HOOKS_POLICY=policy)
     failed = cli("rollback", name, env=env, cwd=tmp_path)
     assert failed.returncode == 1, failed.stdout
     v2 = log_and_register(mlflow_server.url, name, full_model, train, client=client)

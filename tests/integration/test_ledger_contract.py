@@ -321,3 +321,22 @@ def test_sqlite_expires_finished_housekeeping_ticks_after_their_retention(tmp_pa
     assert left == {nightly, waiting, fresh.record.id}  # unfinished ticks and the audit stay
     assert led.expire_ticks(now=T0 + 86_401) == 0
     led.close()
+
+
+def test_events_by_model_the_models_known_and_an_events_children(ledger: Ledger) -> None:
+    """What the web UI asks: one model's events (newest first, by kind), every model known,
+    and the events one event emitted."""
+    model = f"m-{uuid.uuid4().hex[:6]}"
+    other = f"n-{uuid.uuid4().hex[:6]}"
+    first = events.model_registered(Source.MLFLOW, model, "1")
+    second = events.model_registered(Source.MLFLOW, model, "2")
+    theirs = events.model_registered(Source.MLFLOW, other, "1")
+    child = events.promotion_requested(Source.HANDLER, model, "2", "champion", parent_id=second.id)
+    for n, event in enumerate((first, theirs, second, child)):
+        ledger.record(event, now=1000.0 + n)
+    mine = ledger.list(model=model, kind=EventKind.MODEL_REGISTERED)
+    assert [r.version for r in mine] == ["2", "1"]
+    assert [r.id for r in ledger.list(model=model, limit=1)] == [child.id]
+    assert {model, other} <= set(ledger.models())
+    assert [r.id for r in ledger.children(second.id)] == [child.id]
+    assert ledger.children(first.id) == []

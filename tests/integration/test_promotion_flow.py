@@ -16,9 +16,14 @@ from pathlib import Path
 from mlflow import MlflowClient
 
 from mlops_hooks.shared.adapters.markdown import read_section
-from mlops_hooks.shared.domain import churn_data
 from tests.conftest import webhook_env
-from tests.support.mlflow_models import log_and_register, version_with_alias
+from tests.support.mlflow_models import (
+    WEAK_COLUMNS,
+    log_and_register,
+    policy_with_holdout,
+    version_with_alias,
+    weak_classifier,
+)
 from tests.support.processes import Proc, cli, wait_for
 
 POLICY = """
@@ -40,11 +45,9 @@ def test_better_challengers_are_promoted_and_worse_ones_rejected(
     mlflow_server: Proc, validating_serve, churn, tmp_path: Path
 ) -> None:
     train, holdout_csv, full_model = churn
-    weak_columns = ["tenure", "MonthlyCharges", "Churn"]
-    weak_model = churn_data.train_classifier(train[weak_columns])
-    policy = tmp_path / "mlops.yml"
-    policy.write_text(POLICY.replace("HOLDOUT", str(holdout_csv)))
-    validating_serve(MLOPS_HOOKS_POLICY=str(policy))
+    weak_columns, weak_model = WEAK_COLUMNS, weak_classifier(train)
+    policy = policy_with_holdout(tmp_path, POLICY, holdout_csv)
+    validating_serve(MLOPS_HOOKS_POLICY=policy)
     client = MlflowClient(tracking_uri=mlflow_server.url)
     name = f"promo-{uuid.uuid4().hex[:6]}"
 
@@ -88,7 +91,7 @@ def test_better_challengers_are_promoted_and_worse_ones_rejected(
     assert "interval of the improvement starts at" in report
 
     # compare (no action): the same decision from the command line, as JSON
-    env = webhook_env(mlflow_server, tmp_path / "cli-state", MLOPS_HOOKS_POLICY=str(policy))
+    env = webhook_env(mlflow_server, tmp_path / "cli-state", MLOPS_HOOKS_POLICY=policy)
     shown = cli("compare", name, v3, "--json", env=env, cwd=tmp_path)
     assert shown.returncode == 0, shown.stderr
     decided = json.loads(shown.stdout)

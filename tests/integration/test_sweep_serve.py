@@ -146,9 +146,16 @@ def test_poll_only_validates_and_hears_a_challenger_alias_with_no_webhook(
 
         client.set_registered_model_alias(name, "challenger", v1)  # a person, by hand
         wait_for(lambda: version_with_alias(client, name) == v1, WAIT, "v1 as champion")
+        # the alias moves before the handler ends: wait for the event, do not race it
+        wait_for(
+            lambda: (
+                [e["status"] for e in events_of(serve, name, "promotion_requested")] == ["done"]
+            ),
+            WAIT,
+            "the promotion request to end done",
+        )
         [request] = events_of(serve, name, "promotion_requested")
         assert request["source"] == "sweep" and request["version"] == v1
-        assert request["status"] == "done"
         [registered] = events_of(serve, name, "model_registered")
         assert registered["source"] == "sweep"
     finally:

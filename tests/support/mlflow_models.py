@@ -57,3 +57,20 @@ def version_with_alias(client: Any, name: str, alias: str = "champion") -> str |
         return client.get_model_version_by_alias(name, alias).version
     except Exception:
         return None
+
+
+WEAK_COLUMNS = ["tenure", "MonthlyCharges", "Churn"]  # a model any full one beats
+
+
+def weak_classifier(train: pd.DataFrame) -> Any:
+    """A churn classifier on tenure and charges only: the champion a full model beats."""
+    from mlops_hooks.shared.domain import churn_data
+
+    return churn_data.train_classifier(train[WEAK_COLUMNS])
+
+
+def policy_with_holdout(folder: Any, text: str, holdout: Any) -> str:
+    """``text`` with its HOLDOUT placeholder filled, written as folder/mlops.yml; its path."""
+    path = folder / "mlops.yml"
+    path.write_text(text.replace("HOLDOUT", str(holdout)))
+    return str(path)
