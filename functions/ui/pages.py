@@ -159,6 +159,12 @@ def model(runtime: Any, name: str) -> dict[str, Any] | None:
         "reported": REPORTED_VERSIONS,
         "runs": runs[:20],
         "charts": _charts(runtime, name),
+        # the worst features' histograms each drift alarm logged to the champion's run
+        "drift_images": [
+            (r.received_at.strftime("%Y-%m-%d %H:%M"), url)
+            for r in ledger.list(model=name, kind=EventKind.DRIFT_DETECTED, limit=5)
+            if (url := ((r.outcome or {}).get("data") or {}).get("histograms"))
+        ],
     }
 
 

@@ -198,3 +198,29 @@ def test_a_models_job_runs_show_their_state_and_the_tail_of_their_log(ui, tmp_pa
     assert tail.splitlines() == [f"line {n}" for n in range(82, 101)] + [
         "&lt;b&gt;Traceback&lt;/b&gt;"
     ]
+
+
+def test_a_drift_alarms_histograms_are_shown_from_the_registry(ui) -> None:
+    dispatcher, _, client = ui
+    dispatcher.process(
+        dispatcher.submit(events.model_registered(Source.MLFLOW, "churn", "2")).record.id
+    )
+    alarm = events.drift_detected("churn", "2026-11-21", payload={})
+    recorded = dispatcher.submit(alarm).record
+    token = "t"
+    ledger = dispatcher.ledger
+    ledger.claim(
+        recorded.id, worker="w", token=token, now=recorded.received_at.timestamp(), lease_seconds=60
+    )
+    url = "http://mlflow.local/get-artifact?path=mlops-hooks/drift/drift-1.png&run_uuid=r1"
+    ledger.complete(
+        recorded.id,
+        token=token,
+        outcome={"result": "launched", "summary": "s", "data": {"histograms": url}},
+        now=recorded.received_at.timestamp() + 1,
+    )
+    page = client().get("/ui/models/churn").text
+    assert (
+        '<img src="http://mlflow.local/get-artifact?path=mlops-hooks/drift/drift-1.png&amp;run_uuid=r1"'
+        in page
+    )
