@@ -9,6 +9,8 @@ from typing import Any
 from mlops_hooks.shared.domain.events import EventKind
 from mlops_hooks.shared.ports.ledger import EventRecord
 
+APPROVAL_ENDS = frozenset({"approved", "rejected"})
+
 # payload keys never rendered: a Slack response_url lets whoever holds it post as the app
 HIDDEN_KEYS = ("response_url", "token", "secret", "signature", "password", "authorization")
 
@@ -42,6 +44,12 @@ def model_rows(records: list[EventRecord]) -> dict[str, dict[str, Any]]:
         if r.kind is EventKind.APPROVAL and (r.outcome or {}).get("result") in APPROVAL_ENDS
     }
     for r in records:  # newest first: the first seen of each is the last
+        if r.kind is EventKind.LABELS_LANDED:  # about the models its outcome names
+            for part in ((r.outcome or {}).get("data") or {}).get("models", []):
+                row = models[str(part.get("model"))]
+                if row["live"] is None:
+                    row["live"] = {"result": "measured", "summary": part.get("summary", "")}
+            continue
         if not r.model:
             continue
         row = models[r.model]
@@ -56,17 +64,9 @@ def model_rows(records: list[EventRecord]) -> dict[str, dict[str, Any]]:
         elif r.kind is EventKind.SCHEDULED and r.event.task == "drift_check" and r.outcome:
             if row["drift"] is None and result in ("drifted", "no_drift"):
                 row["drift"] = {"result": result, "summary": r.outcome.get("summary", "")}
-        elif r.kind in LIVE_KINDS and r.outcome and row["live"] is None:
-            degraded = r.kind is EventKind.PERFORMANCE_DEGRADED
-            row["live"] = {
-                "result": "degraded" if degraded else "measured",
-                "summary": r.event.reason if degraded else r.outcome.get("summary", ""),
-            }
+        elif r.kind is EventKind.PERFORMANCE_DEGRADED and row["live"] is None:
+            row["live"] = {"result": "degraded", "summary": r.event.reason or ""}
     return dict(sorted(models.items()))
-
-
-APPROVAL_ENDS = frozenset({"approved", "rejected"})
-LIVE_KINDS = (EventKind.LABELS_LANDED, EventKind.PERFORMANCE_DEGRADED)
 
 
 def version_rows(records: list[EventRecord], model: str) -> list[dict[str, Any]]:

@@ -224,3 +224,45 @@ def test_a_drift_alarms_histograms_are_shown_from_the_registry(ui) -> None:
         '<img src="http://mlflow.local/get-artifact?path=mlops-hooks/drift/drift-1.png&amp;run_uuid=r1"'
         in page
     )
+
+
+def test_the_models_page_says_the_live_status_from_the_newest_labels_or_alarm() -> None:
+    """A labels_landed event names its models in its outcome (it carries none itself); a
+    newer performance_degraded of the model wins."""
+    from datetime import UTC, datetime
+
+    from mlops_hooks.functions.ui.views import model_rows
+    from mlops_hooks.shared.ports.ledger import EventRecord, Status
+
+    def record(event, outcome, minute):
+        at = datetime(2026, 11, 24, 6, minute, tzinfo=UTC)
+        return EventRecord(
+            id=event.id,
+            key=event.key,
+            kind=event.kind,
+            source=event.source,
+            model=event.model,
+            version=event.version,
+            status=Status.DONE,
+            received_at=at,
+            updated_at=at,
+            outcome=outcome,
+            event=event,
+        )
+
+    labels = record(
+        events.labels_landed("b", "churn/a.csv", "e1"),
+        {"result": "joined", "data": {"models": [{"model": "churn", "summary": "1,000 joined"}]}},
+        1,
+    )
+    alarm = record(
+        events.performance_degraded("churn", "2026-11-23", reason="roc_auc under 0.65"),
+        {"result": "launched"},
+        2,
+    )
+    assert model_rows([labels])["churn"]["live"] == {
+        "result": "measured",
+        "summary": "1,000 joined",
+    }
+    newest_first = model_rows([alarm, labels])["churn"]["live"]
+    assert newest_first == {"result": "degraded", "summary": "roc_auc under 0.65"}
