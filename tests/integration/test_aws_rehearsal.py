@@ -245,6 +245,14 @@ def test_the_deployed_topology_end_to_end(
         headers={"Authorization": f"Bearer {SECRETS['api_token']}"},
     ).json()
     assert shown["status"] == "dead" and shown["attempts"] == 2
+    # the monitoring pages, through the HTTP API's /ui routes: never without the token there
+    assert httpx.get(f"{gateway}/ui/events", params={"status": "dead"}).status_code == 401
+    page = httpx.get(
+        f"{gateway}/ui/events",
+        params={"status": "dead"},
+        headers={"Authorization": f"Bearer {SECRETS['api_token']}"},
+    )
+    assert page.status_code == 200 and f'href="/ui/events/{dead.id}"' in page.text
 
     # --- a lost SQS wake-up: recorded, never sent; the next tick picks it up ----------------
     lost_version = log_and_register(mlflow_server.url, name, model, train, client=client)

@@ -215,9 +215,10 @@ class Topology:
             method, path = route["RouteKey"].split(" ", 1)
             integration = integrations[route["Target"]["Fn::Join"][1][1]["Ref"]]
             function_key = integration["IntegrationUri"]["Fn::GetAtt"][0]
-            pattern = re.compile(
-                "^" + re.sub(r"\\\{(\w+)\\\}", r"(?P<\1>[^/]+)", re.escape(path)) + "$"
-            )
+            escaped = re.escape(path)  # {name+}: API Gateway's greedy parameter, then {name}
+            escaped = re.sub(r"\\\{(\w+)\\\+\\\}", r"(?P<\1>.+)", escaped)
+            escaped = re.sub(r"\\\{(\w+)\\\}", r"(?P<\1>[^/]+)", escaped)
+            pattern = re.compile("^" + escaped + "$")
             out.append((method, pattern, self.functions[function_key]))
         return out
 
