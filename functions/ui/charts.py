@@ -75,6 +75,7 @@ def live_chart(live: pd.DataFrame, metric: str, *, floor: float | None) -> dict[
                 "type": "temporal",
                 "timeUnit": "yearmonthdate",
                 "title": "score date",
+                "axis": {"tickCount": "day", "format": "%b %d"},  # a tick a day, once
             },
             "y": {"field": metric, "type": "quantitative", "scale": {"zero": False}},
             "color": {"field": "version", "type": "nominal"},
