@@ -29,6 +29,7 @@ def demo(
 ) -> None:
     """Play the MLOps loop on an embedded stack: MLflow 3 server, moto (S3/SQS/SNS/DynamoDB),
     `serve` with its worker and scheduler, a Slack sink and local Spark jobs."""
+    from mlops_hooks.functions.demo.memory import PeakMemory
     from mlops_hooks.functions.demo.stack import Stack
     from mlops_hooks.functions.demo.story import StepFailed, Story
 
@@ -37,14 +38,15 @@ def demo(
     story = Story(Stack(where), rows or (1500 if fast else 5000), data, say=out.print)
     started = time.monotonic()
     failed: str | None = None
+    with PeakMemory() as memory:
+        try:
+            story.play()
+        except StepFailed as exc:
+            failed = str(exc)
+        except KeyboardInterrupt:
+            failed = "interrupted"
     try:
-        story.play()
-    except StepFailed as exc:
-        failed = str(exc)
-    except KeyboardInterrupt:
-        failed = "interrupted"
-    try:
-        _finish(story, failed, time.monotonic() - started)
+        _finish(story, failed, time.monotonic() - started, memory.summary())
     finally:
         story.close()
         if keep and not failed:
@@ -66,7 +68,7 @@ def _preflight(data: Path | None) -> None:
         fail(f"--data {data}: no such file")
 
 
-def _finish(story: Any, failed: str | None, seconds: float) -> None:
+def _finish(story: Any, failed: str | None, seconds: float, memory: str) -> None:
     from mlops_hooks.functions.cli_common import print_rows
     from mlops_hooks.functions.demo.report import TIMELINE, timeline, write_html
 
@@ -88,10 +90,12 @@ def _finish(story: Any, failed: str | None, seconds: float) -> None:
         drift_rows=_drift_rows(story),
         slack=[m.get("text", "") for m in stack.sink.messages()],
         failed=failed,
+        measured=f"{len(story.steps)} steps, {seconds:.0f} s; {memory}",
     )
     verdict = "[red]failed[/]" if failed else "[green]every step as expected[/]"
     out.print(
-        f"{len(story.steps)} steps, {seconds:.0f} s: {verdict}. Report: {report}", highlight=False
+        f"{len(story.steps)} steps, {seconds:.0f} s: {verdict}; {memory}. Report: {report}",
+        highlight=False,
     )
 
 

@@ -60,6 +60,7 @@ def write_html(
     drift_rows: list[dict[str, Any]],
     slack: list[str],
     failed: str | None,
+    measured: str = "",
 ) -> Path:
     """The report, from the /ui pages' own templates: the registry's reports rendered (tables
     as tables, marks as SVG), every value escaped, the plots inline; one file, no server."""
@@ -80,6 +81,7 @@ def write_html(
             drift_keys=["feature", "kind", "psi", "status", "ks", "wasserstein", "js_distance"],
             images=[(title, base64.b64encode(png).decode()) for title, png in images],
             slack=slack,
+            measured=measured,
         )
     )
     path.write_text(page, encoding="utf-8")

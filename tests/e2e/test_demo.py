@@ -47,6 +47,9 @@ def test_the_demo_plays_every_step_and_records_the_timeline(tmp_path: Path) -> N
     assert re.match(r"promote v4 on live data: roc_auc \+0\.\d{4} \[\+", steps[14]), steps[14]
     assert "v3's next alarm retrains nothing" in steps[14]
     assert "15 steps" in output and "every step as expected" in output
+    assert re.search(
+        r"peak memory \d+\.\d\d GiB \(the resident memory of the demo and the \d+ ", output
+    )
 
     # the timeline: every kind of event, each handled
     kinds = re.findall(

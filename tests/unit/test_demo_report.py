@@ -34,9 +34,11 @@ def test_the_report_renders_the_registry_reports_and_escapes_every_value(tmp_pat
         ],
         slack=["<!channel> *bold*"],
         failed=None,
+        measured="15 steps, 233 s; peak memory 1.50 GiB",
     )
     page = path.read_text()
     assert "every step happened as expected" in page
+    assert "15 steps, 233 s; peak memory 1.50 GiB" in page
     assert "land &lt;data&gt;" in page and "5,000 rows &amp; more" in page
     assert "<td>loads</td>" in page and '<svg class="mark ok"' in page and "✅" not in page
     assert "<img src=x" not in page  # a description's HTML is text
@@ -44,3 +46,16 @@ def test_the_report_renders_the_registry_reports_and_escapes_every_value(tmp_pat
     assert '<td class="num">0.310</td>' in page
     assert all(f'<th scope="col">{h}</th>' in page for h in TIMELINE)
     assert 'href="/ui"' not in page  # a file: no links to a server
+
+
+def test_peak_memory_counts_the_processes_the_demo_started() -> None:
+    import subprocess
+    import sys
+
+    from mlops_hooks.functions.demo.memory import PeakMemory
+
+    grow = "x = bytearray(300_000_000); import time; time.sleep(1.5)"
+    with PeakMemory(interval=0.1) as memory:
+        subprocess.run([sys.executable, "-c", grow], check=True)
+    assert memory.peak_bytes >= 300_000_000 and memory.processes_at_peak >= 2
+    assert memory.summary().startswith("peak memory 0.")
