@@ -32,7 +32,11 @@ class PeakMemory:
 
         me = psutil.Process()
         while not self._stop.is_set():
-            tree = [me, *me.children(recursive=True)]
+            try:
+                tree = [me, *me.children(recursive=True)]
+            except psutil.Error:  # a process ended while the tree was walked: next sample
+                self._stop.wait(self.interval)
+                continue
             total = 0
             for process in tree:
                 try:

@@ -144,9 +144,13 @@ def test_the_monitoring_pages_in_a_real_browser(
     shot(browser, "models")
 
     # a model: each version's verdict, the validation report as a real table
-    row.find_element(By.TAG_NAME, "a").click()
-    versions = browser.find_elements(
-        By.XPATH, "//h2[text()='Versions']/following::table[1]//tbody/tr"
+    row.find_element(By.TAG_NAME, "a").click()  # navigates: wait for the page it lands on
+    versions = wait_for(
+        lambda: browser.find_elements(
+            By.XPATH, "//h2[text()='Versions']/following::table[1]//tbody/tr"
+        ),
+        20,
+        "the model page's versions",
     )
     verdicts = {
         r.find_element(By.TAG_NAME, "th").text: r.find_elements(By.TAG_NAME, "td")[0].text
@@ -185,10 +189,18 @@ def test_the_monitoring_pages_in_a_real_browser(
     browser.find_element(By.NAME, "token").send_keys(TOKEN)
     browser.find_element(By.NAME, "name").send_keys("ann")
     browser.find_element(By.XPATH, "//button[text()='Sign in']").click()
-    assert "signed in as ann" in browser.find_element(By.TAG_NAME, "header").text
+    wait_for(
+        lambda: "signed in as ann" in browser.find_element(By.TAG_NAME, "header").text,
+        20,
+        "the signed-in page",
+    )
     browser.get(f"{serve.url}/ui/events/{dead_id}")
     browser.find_element(By.XPATH, "//button[starts-with(text(), 'Replay')]").click()
-    assert "Replay requested" in browser.find_element(By.CLASS_NAME, "notice").text
+    # the click navigates (POST, then 303 to the event's page): wait for the page it lands on
+    notice = wait_for(
+        lambda: browser.find_elements(By.CLASS_NAME, "notice"), 20, "the replay's notice"
+    )
+    assert "Replay requested" in notice[0].text
 
     def status() -> str:
         browser.get(f"{serve.url}/ui/events/{dead_id}")
