@@ -71,6 +71,18 @@ def browser() -> Iterator[object]:
     driver.quit()
 
 
+def text_of(driver, selector: str) -> str:
+    """The element's text, or "" while the page it is on is still being replaced (a click
+    that navigates leaves the old page's elements stale for a moment)."""
+    from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
+    from selenium.webdriver.common.by import By
+
+    try:
+        return driver.find_element(By.CSS_SELECTOR, selector).text
+    except (NoSuchElementException, StaleElementReferenceException):
+        return ""
+
+
 def shot(driver, name: str) -> None:
     """A full-page screenshot at 1280 px and one at phone width (390 px)."""
     SHOTS.mkdir(parents=True, exist_ok=True)
@@ -189,18 +201,11 @@ def test_the_monitoring_pages_in_a_real_browser(
     browser.find_element(By.NAME, "token").send_keys(TOKEN)
     browser.find_element(By.NAME, "name").send_keys("ann")
     browser.find_element(By.XPATH, "//button[text()='Sign in']").click()
-    wait_for(
-        lambda: "signed in as ann" in browser.find_element(By.TAG_NAME, "header").text,
-        20,
-        "the signed-in page",
-    )
+    wait_for(lambda: "signed in as ann" in text_of(browser, "header"), 20, "the signed-in page")
     browser.get(f"{serve.url}/ui/events/{dead_id}")
     browser.find_element(By.XPATH, "//button[starts-with(text(), 'Replay')]").click()
     # the click navigates (POST, then 303 to the event's page): wait for the page it lands on
-    notice = wait_for(
-        lambda: browser.find_elements(By.CLASS_NAME, "notice"), 20, "the replay's notice"
-    )
-    assert "Replay requested" in notice[0].text
+    wait_for(lambda: "Replay requested" in text_of(browser, ".notice"), 20, "the replay's notice")
 
     def status() -> str:
         browser.get(f"{serve.url}/ui/events/{dead_id}")
