@@ -57,6 +57,11 @@ class EventFilters:
         }
 
 
+def _said(exc: Exception) -> str:
+    """An error as a page says it: its type and the start of its message."""
+    return f"{type(exc).__name__}: {str(exc)[:200]}"
+
+
 def _aliases(runtime: Any, model: str, record: EventRecord | None) -> dict[str, Any]:
     """Champion, challenger and previous champion as the registry names them now."""
     deps = runtime.dispatcher.deps
@@ -75,7 +80,7 @@ def _aliases(runtime: Any, model: str, record: EventRecord | None) -> dict[str, 
         found["previous"] = registry.get_alias(model, names.previous)
         found["registry"] = registry
     except Exception as exc:  # said on the page; the ledger's facts still show
-        found["registry_error"] = f"{type(exc).__name__}: {str(exc)[:200]}"
+        found["registry_error"] = _said(exc)
     return found
 
 
@@ -97,22 +102,23 @@ def _about(ledger: Any, model: str | None, kinds: dict[EventKind, int]) -> list[
         for kind, limit in kinds.items()
         for r in ledger.list(kind=kind, model=model, limit=limit, everything=False)
     ]
-    return sorted(found, key=lambda r: r.received_at, reverse=True)
+    return _newest_first(found)
 
 
 def models(runtime: Any) -> dict[str, Any]:
     ledger = runtime.dispatcher.ledger
-    shared = _about(ledger, None, SHARED_KINDS)
-    rows = {}
-    for name in ledger.models():
-        mine = _about(ledger, name, ROW_KINDS)
-        row = views.model_rows(_newest_first(mine + shared)).get(name)
-        if row is None:
+    mine = {name: _about(ledger, name, ROW_KINDS) for name in ledger.models()}
+    everyone = [r for records in mine.values() for r in records]
+    rows = views.model_rows(_newest_first(everyone + _about(ledger, None, SHARED_KINDS)))
+    shown = {}
+    for name, records in mine.items():
+        if name not in rows:
             continue
-        row.update(_aliases(runtime, name, mine[0] if mine else None))
+        row = rows[name]
+        row.update(_aliases(runtime, name, records[0] if records else None))
         row.pop("registry", None)
-        rows[name] = row
-    return {"models": rows}
+        shown[name] = row
+    return {"models": shown}
 
 
 def _newest_first(records: list[EventRecord]) -> list[EventRecord]:
@@ -140,7 +146,7 @@ def model(runtime: Any, name: str) -> dict[str, Any] | None:
             row["reports"] = sections(registry.get_version(name, row["version"]).description)
             row["url"] = registry.version_url(name, row["version"])
         except Exception as exc:
-            row["report_error"] = f"{type(exc).__name__}: {str(exc)[:200]}"
+            row["report_error"] = _said(exc)
     from mlops_hooks.functions.run_logs import log_tail
 
     runs = [
@@ -200,7 +206,7 @@ def _charts(runtime: Any, name: str) -> dict[str, Any]:
                 spec = live_chart(newest_live_metrics(rows), metric, floor=policy.live.floor)
             found[chart] = as_script_json(spec)
         except Exception as exc:  # said on the page; the rest of it still shows
-            found[f"{chart}_error"] = f"{type(exc).__name__}: {str(exc)[:200]}"
+            found[f"{chart}_error"] = _said(exc)
     return found
 
 

@@ -32,17 +32,22 @@ def result_of(record: EventRecord) -> str:
     return str((record.outcome or {}).get("result") or record.status.value)
 
 
+def _decisions(records: list[EventRecord]) -> dict[Any, EventRecord]:
+    """Promotion request id -> the approval event that approved or rejected it."""
+    return {
+        r.event.payload.get("request_id"): r
+        for r in records
+        if r.kind is EventKind.APPROVAL and (r.outcome or {}).get("result") in APPROVAL_ENDS
+    }
+
+
 def model_rows(records: list[EventRecord]) -> dict[str, dict[str, Any]]:
     """Per model (newest records first in ``records``): the last verdict, decision, drift and
     live status, and the promotion requests still waiting for a reviewer."""
     models: dict[str, dict[str, Any]] = defaultdict(
         lambda: {"verdict": None, "decision": None, "drift": None, "live": None, "waiting": []}
     )
-    decided = {
-        r.event.payload.get("request_id")
-        for r in records
-        if r.kind is EventKind.APPROVAL and (r.outcome or {}).get("result") in APPROVAL_ENDS
-    }
+    decided = set(_decisions(records))
     for r in records:  # newest first: the first seen of each is the last
         if r.kind is EventKind.LABELS_LANDED:  # about the models its outcome names
             for part in ((r.outcome or {}).get("data") or {}).get("models", []):
@@ -73,11 +78,7 @@ def version_rows(records: list[EventRecord], model: str) -> list[dict[str, Any]]
     """The versions of ``model`` the ledger saw, newest first: verdict and failing checks,
     the comparison's decision and interval, who approved or rejected it and when."""
     versions: dict[str, dict[str, Any]] = {}
-    approvals = {
-        r.event.payload.get("request_id"): r
-        for r in records
-        if r.kind is EventKind.APPROVAL and (r.outcome or {}).get("result") in APPROVAL_ENDS
-    }
+    approvals = _decisions(records)
     for r in records:
         if r.model != model or not r.version:
             continue
