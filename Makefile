@@ -68,7 +68,7 @@ test: install check-java node_modules/.bin/osls browser lint
 
 bench: install
 	@command -v wrk >/dev/null 2>&1 || { echo "bench/ingress.py needs wrk: sudo apt-get install -y wrk  (macOS: brew install wrk)"; exit 1; }
-	$(PY) bench/ingress.py
+	$(PY) bench/ingress.py --neighbour
 	$(PY) bench/verdict.py
 	$(PY) bench/bootstrap.py
 	$(PY) bench/batch_inference.py

@@ -2,16 +2,21 @@
 bare FastAPI endpoint returning {}, same uvicorn settings, 64 connections, one run; and the
 cold import time of every functions/ module against `import fastapi, mangum`.
 
-Targets (issue 2): throughput ratio >= 0.7, p99 <= 15 ms, cold import <= 1.2x.
+Targets (issue 19): throughput ratio >= 0.8 and edge p99 <= 15 ms on a quiet machine; with
+``--neighbour``, the same rounds again with a CPU-bound neighbour process pinned to one of the
+cores (beside the server, as a shared machine has one), interleaved with the quiet ones in the
+same run: ratio >= 0.8 and edge p99 <= 30 ms; cold import <= 1.2x.
 Needs `wrk` (Debian/Ubuntu: apt-get install wrk; macOS: brew install wrk).
 
-    python bench/ingress.py [--seconds 10] [--connections 64]
+    python bench/ingress.py [--seconds 8] [--connections 64] [--neighbour]
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import os
 import shutil
 import sqlite3
 import statistics
@@ -20,6 +25,7 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -111,6 +117,24 @@ def serve(factory: str, tmp: Path, env: dict[str, str]):
     )
 
 
+@contextlib.contextmanager
+def neighbour(on: bool) -> Iterator[None]:
+    """A CPU-bound process pinned to the first core while the block runs (a shared machine's
+    neighbour: the server keeps one core and shares the other)."""
+    if not on:
+        yield
+        return
+    busy = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    try:
+        if hasattr(os, "sched_setaffinity"):
+            os.sched_setaffinity(busy.pid, {0})
+        time.sleep(0.5)  # the scheduler settles
+        yield
+    finally:
+        busy.kill()
+        busy.wait()
+
+
 def _import_once(statement: str) -> float:
     code = (
         f"import time; t = time.perf_counter(); {statement}; "
@@ -148,6 +172,9 @@ def main() -> int:
         help="sizes the pre-signed request files (1.5x headroom)",
     )
     parser.add_argument("--import-repeats", type=int, default=9)
+    parser.add_argument(
+        "--neighbour", action="store_true", help="also every round beside a CPU-bound process"
+    )
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         print("bench/ingress.py needs wrk: apt-get install wrk (or brew install wrk)")
@@ -170,20 +197,34 @@ def main() -> int:
             "bare": serve("bench.ingress_apps:bare_app", tmp, env),
             "edge": serve("bench.ingress_apps:edge_app", tmp, env),
         }
-        runs: dict[str, list[dict]] = {"bare": [], "edge": []}
+        conditions = ["quiet", "neighbour"] if args.neighbour else ["quiet"]
+        runs: dict[str, list[dict]] = {
+            f"{side}{suffix}": [] for suffix in ("", "_neighbour") for side in ("bare", "edge")
+        }
         try:
             for proc in servers.values():
                 load(proc.url, fresh(per_run // 3), 2, args.connections, args.threads)
-            # Interleaved rounds: a noisy neighbour or a slow minute hits both sides alike.
+            # Interleaved rounds: a slow minute hits both sides, and both conditions, alike.
             for _ in range(args.rounds):
-                for name, proc in servers.items():
-                    runs[name].append(
-                        load(proc.url, fresh(per_run), args.seconds, args.connections, args.threads)
-                    )
+                for condition in conditions:
+                    suffix = "" if condition == "quiet" else "_neighbour"
+                    with neighbour(condition == "neighbour"):
+                        for name, proc in servers.items():
+                            runs[name + suffix].append(
+                                load(
+                                    proc.url,
+                                    fresh(per_run),
+                                    args.seconds,
+                                    args.connections,
+                                    args.threads,
+                                )
+                            )
         finally:
             for proc in servers.values():
                 proc.stop()
         for name, rounds in runs.items():
+            if not rounds:
+                continue
             results[name] = {
                 key: statistics.median(r[key] for r in rounds)
                 for key in ("rps", "p50_us", "p99_us")
@@ -195,10 +236,16 @@ def main() -> int:
             "SELECT count(*) FROM events"
         ).fetchone()[0]
         ledger.close()
-        results["edge"]["requests"] = sum(r["requests"] for r in runs["edge"])
+        results["edge"]["requests"] = sum(
+            r["requests"] for name in ("edge", "edge_neighbour") for r in runs[name]
+        )
 
     bare, edge = results["bare"], results["edge"]
     results["throughput_ratio"] = edge["rps"] / bare["rps"]
+    if args.neighbour:
+        results["throughput_ratio_neighbour"] = (
+            results["edge_neighbour"]["rps"] / results["bare_neighbour"]["rps"]
+        )
 
     modules = sorted(p.stem for p in (ROOT / "functions").glob("*.py") if p.stem != "__init__")
     results["import_ms"] = {}
@@ -217,13 +264,22 @@ def main() -> int:
         f"{args.seconds} s rounds, same uvicorn settings (1 worker, uvloop, httptools)"
     )
     print(f"{'':28}{'req/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'non-2xx':>9}")
-    for name, label in (("bare", "bare FastAPI {}"), ("edge", "signed webhook + ledger")):
+    rows = [("bare", "bare FastAPI {}"), ("edge", "signed webhook + ledger")]
+    if args.neighbour:
+        rows += [(f"{n}_neighbour", f"{label}, neighbour") for n, label in rows]
+    for name, label in rows:
         r = results[name]
         print(
             f"{label:28}{r['rps']:>10.0f}{r['p50_us'] / 1000:>9.2f}"
             f"{r['p99_us'] / 1000:>9.2f}{r['non_2xx']:>9}"
         )
-    print(f"throughput ratio edge/bare: {results['throughput_ratio']:.2f}  (target >= 0.7)")
+    print(f"throughput ratio edge/bare: {results['throughput_ratio']:.2f}  (target >= 0.8)")
+    if args.neighbour:
+        print(
+            f"with the neighbour: ratio {results['throughput_ratio_neighbour']:.2f} (target "
+            f">= 0.8), edge p99 {results['edge_neighbour']['p99_us'] / 1000:.2f} ms "
+            "(target <= 30 ms)"
+        )
     print(
         f"edge p99: {edge['p99_us'] / 1000:.2f} ms  (target <= 15 ms); "
         f"{edge['requests']} requests -> {edge['events_recorded']} events recorded "
@@ -235,10 +291,23 @@ def main() -> int:
         print(f"  {name:32}{m['ms']:8.1f}{m['baseline_ms']:16.1f}{m['ratio']:7.2f}x")
     print(f"worst: {worst_name} at {worst['ratio']:.2f}x fastapi+mangum  (target <= 1.2x)")
     targets = [
-        Target("throughput edge / bare FastAPI", results["throughput_ratio"], "x", ">=", 0.7),
+        Target("throughput edge / bare FastAPI", results["throughput_ratio"], "x", ">=", 0.8),
         Target("edge p99", edge["p99_us"] / 1000, "ms", "<=", 15),
         Target(f"cold import, worst ({worst_name})", worst["ratio"], "x", "<=", 1.2),
     ]
+    if args.neighbour:
+        targets += [
+            Target(
+                "throughput edge / bare, neighbour",
+                results["throughput_ratio_neighbour"],
+                "x",
+                ">=",
+                0.8,
+            ),
+            Target(
+                "edge p99, neighbour", results["edge_neighbour"]["p99_us"] / 1000, "ms", "<=", 30
+            ),
+        ]
     write("ingress", targets, **results)
     return 0
 

@@ -71,8 +71,13 @@ def create_app(runtime: Runtime | None = None) -> EdgeAPI:
 
     @app.get("/healthz")
     async def healthz() -> dict[str, Any]:
-        # refused deliveries by status since start: a wrong secret shows up here as 401s
-        return {"status": "ok", "rejected": runtime.rejections.counts()}
+        # refused deliveries by status since start: a wrong secret shows up here as 401s; the
+        # policy in force (its sha256's first 12 digits): a policy edit shows up here once read
+        return {
+            "status": "ok",
+            "policy": runtime.dispatcher.deps.loaded_policy().digest,
+            "rejected": runtime.rejections.counts(),
+        }
 
     from starlette.routing import Route
 

@@ -210,6 +210,9 @@ def run_server(
             ingest.stop()
         pool.stop()
         runtime.close()
+        close_jobs = getattr(dispatcher.deps.jobs, "close_if_built", None)
+        if close_jobs is not None:
+            close_jobs()  # the warm job host this serve started
         dispatcher.ledger.close()
 
 

@@ -10,6 +10,8 @@ tags: it is idempotent.
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -24,6 +26,7 @@ from mlops_hooks.shared.ports.outcome import Outcome
 if TYPE_CHECKING:
     from mlops_hooks.shared.domain.policy import ModelPolicy
     from mlops_hooks.shared.domain.validation import Validation
+    from mlops_hooks.shared.ports.registry import ModelVersion, Registry
 
 SECTION = "validation"
 
@@ -125,10 +128,42 @@ def handle(event: Event, deps: Deps) -> Outcome:
             read_holdout=read_holdout,
             lineage=registry.lineage,
         )
+        outcome, write_report = _apply(event, deps, policy, registry, model_version, result)
+        if result.evaluate_later is not None:  # after the verdict: a report update, no verdict
+            _evaluate_afterwards(result, outcome)
+            write_report()
     finally:
         for model in loaded:
             model.close()
+    return outcome
 
+
+def _evaluate_afterwards(result: Validation, outcome: Outcome) -> None:
+    """MLflow's evaluation run, into the result and the outcome; its failure costs only the run
+    (the verdict and our own metrics stand), and is said in the outcome."""
+    started = time.perf_counter()
+    try:
+        result.evaluation = result.evaluate_later() if result.evaluate_later else None
+    except Exception as exc:
+        outcome.data["evaluation_error"] = f"{type(exc).__name__}: {exc}"[:300]
+    finally:
+        result.evaluate_later = None
+    outcome.data["evaluation_seconds"] = round(time.perf_counter() - started, 2)
+    if result.evaluation is not None:
+        outcome.data["evaluation_run"] = result.evaluation.run_id
+
+
+def _apply(
+    event: Event,
+    deps: Deps,
+    policy: ModelPolicy,
+    registry: Registry,
+    model_version: ModelVersion,
+    result: Validation,
+) -> tuple[Outcome, Callable[[], None]]:
+    """Decide, then write the report, the tags (verdict last), the message and the request.
+    Returns the outcome and how to write the report again (once the evaluation run is in)."""
+    name, version = result.model, result.version
     # --- decide -------------------------------------------------------------------------
     validated_at = now_iso(deps)
     decided = plan(
@@ -140,16 +175,19 @@ def handle(event: Event, deps: Deps) -> Outcome:
     links = [("this version", version_url)]
     if model_version.run_id:
         links.append(("source run", registry.run_url(model_version.run_id)))
-    if result.evaluation is not None:
-        links.append(("evaluation run", result.evaluation.run_url))
-    report = deps.renderer.validation_report(
-        result,
-        validated_at=validated_at,
-        policy_source=deps.loaded_policy().source,
-        event_id=event.id,
-        links=links,
-    )
-    registry.write_report(name, version, SECTION, report)
+
+    def write_report() -> None:
+        evaluation = result.evaluation
+        report = deps.renderer.validation_report(
+            result,
+            validated_at=validated_at,
+            policy_source=deps.loaded_policy().source,
+            event_id=event.id,
+            links=[*links, ("evaluation run", evaluation.run_url if evaluation else None)],
+        )
+        registry.write_report(name, version, SECTION, report)
+
+    write_report()
     registry.set_tags(name, version, decided.tags)
     deps.notifier.notify(message(name, version, result, version_url))
     outcome = decided.outcome
@@ -171,4 +209,4 @@ def handle(event: Event, deps: Deps) -> Outcome:
                 workspace=event.workspace,  # the same key as the alias webhook's
             )
         )
-    return outcome
+    return outcome, write_report

@@ -146,6 +146,7 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
             input_example=example,
             registered_model_name=args.model,
             skops_trusted_types=SKOPS_TRUSTED_TYPES,
+            pip_requirements=model_requirements(),
         )
         run_id = active.info.run_id
     return {
@@ -159,6 +160,18 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
         "holdout_table": args.holdout_table,
         "seconds": round(time.monotonic() - started, 1),
     }
+
+
+def model_requirements() -> list[str]:
+    """The model's pip requirements, named rather than inferred: MLflow's inference loads the
+    model in a subprocess (seconds, and ~200 MB beside the job) and, in a process that has
+    imported more (the warm job host), lists everything that process imported."""
+    from importlib.metadata import version
+
+    import mlflow.sklearn
+
+    pinned = [f"{name}=={version(name)}" for name in ("numpy", "pandas", "scipy")]
+    return [*mlflow.sklearn.get_default_pip_requirements(include_skops=True), *pinned]
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -99,6 +99,12 @@ class LazyPort:
                     self._port = self._factory()
         return getattr(self._port, name)
 
+    def close_if_built(self) -> None:
+        """Close the port if it was ever built (and can be closed); never build it for that."""
+        closer = getattr(self._port, "close", None) if self._port is not None else None
+        if closer is not None:
+            closer()
+
 
 def jobs_from(settings: Settings, ledger: Ledger, clock: Clock) -> Any:
     """Where jobs run: local subprocesses (default) or the Databricks workspace."""
@@ -115,7 +121,9 @@ def jobs_from(settings: Settings, ledger: Ledger, clock: Clock) -> Any:
             env["MLFLOW_TRACKING_URI"] = settings.mlflow_tracking_uri
         if settings.aws_endpoint_url:
             env["AWS_ENDPOINT_URL"] = settings.aws_endpoint_url
-        return LocalJobs(ledger, settings.state_dir / "jobs", clock, env=env)
+        return LocalJobs(
+            ledger, settings.state_dir / "jobs", clock, env=env, warm=settings.jobs_warm
+        )
 
     return LazyPort(build)
 
@@ -231,7 +239,8 @@ def _policy_from(settings: Settings) -> Any:
 
 def warm_up(deps: Deps) -> None:
     """Build the registries and import what a first validation needs (mlflow's pyfunc and
-    evaluator, scikit-learn's metrics), so the first event does not pay seconds for it.
+    evaluator, scikit-learn's metrics), and start the warm job host when the policy launches
+    jobs, so the first event does not pay seconds for it.
 
     ``serve`` calls this on a background thread; the edge functions never do.
     """
@@ -245,6 +254,9 @@ def warm_up(deps: Deps) -> None:
         if deps.registries:
             for module in ("mlflow.pyfunc", "mlflow.models", "sklearn.metrics", "pandas"):
                 importlib.import_module(module)
-        deps.loaded_policy()
+        policy = deps.loaded_policy()
+        start_host = getattr(deps.jobs, "start_host", None)
+        if start_host is not None and policy.runs_jobs():
+            start_host()  # the warm job host: Spark started before the first data lands
     except Exception as exc:  # a registry that is down now may be up by the first event
         log.warning("warm-up incomplete: %s: %s", type(exc).__name__, exc)

@@ -62,6 +62,9 @@ class Settings(BaseSettings):
 
     # --- jobs (jobs/): "local" subprocesses on local Spark, or "databricks" (jobs.run_now) ---
     jobs_backend: Literal["local", "databricks"] = "local"
+    # local jobs: one after another in one warm job host (Spark and MLflow started once); false:
+    # each run its own `python -m` process (its own JVM)
+    jobs_warm: bool = True
     # where the jobs' Delta tables live: <tables_uri>/<model>/{features,holdout,predictions}
     # (default <state_dir>/tables; s3://bucket/prefix or dbfs:/... elsewhere)
     tables_uri: str | None = None

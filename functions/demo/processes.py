@@ -174,7 +174,9 @@ def start_mlflow_server(
     return start(
         "mlflow",
         [
-            str(BIN / "mlflow"),
+            sys.executable,
+            "-m",
+            "mlops_hooks.functions.demo.mlflow_server",  # `mlflow server`, as one process
             "server",
             "--backend-store-uri",
             f"sqlite:///{store / 'mlflow.db'}",

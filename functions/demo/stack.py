@@ -105,6 +105,11 @@ class Stack:
             "MLOPS_HOOKS_SLACK_API_URL": self.sink.url + "/api/",
             "SLACK_SIGNING_SECRET": self.signing_secret,
             "MLFLOW_DISABLE_TELEMETRY": "true",
+            # the demo's tables are small: one core and a small JVM for its jobs' Spark (one
+            # Python worker of ~230 MB instead of two; a serial collector, the client compiler)
+            "MLOPS_HOOKS_SPARK_MASTER": "local[1]",
+            "MLOPS_HOOKS_SPARK_DRIVER_MEMORY": "512m",  # Spark needs 450 MB at least
+            "MLOPS_HOOKS_SPARK_JAVA_OPTIONS": "-XX:+UseSerialGC -XX:TieredStopAtLevel=1 -XX:MaxHeapFreeRatio=20 -XX:MinHeapFreeRatio=5",
         }
 
     def start_serve(self, policy: Path) -> None:

@@ -96,7 +96,7 @@ class Story:
     # --- plumbing ------------------------------------------------------------------------
 
     def policy(self, mode: str, *, live: bool = False) -> Path:
-        path = self.stack.folder / f"mlops-{mode}{'-live' if live else ''}.yml"
+        path = self.stack.folder / "mlops.yml"
         text = POLICY.replace("LIVE", LIVE if live else "").replace(
             "LABELS", LABELS if live else ""
         )
@@ -106,6 +106,18 @@ class Story:
         text = text.replace("TABLES", str(self.stack.tables)).replace("BUCKET", BUCKET)
         path.write_text(text.replace("MODE", mode).replace("REVIEWER", REVIEWER))
         return path
+
+    def edit_policy(self, mode: str, *, live: bool = False) -> None:
+        """Edit the policy file in place, as a user would: the running serve follows the edit
+        (no restart); wait until its /healthz shows the new policy in force."""
+        from mlops_hooks.shared.domain.policy import text_digest
+
+        digest = text_digest(self.policy(mode, live=live).read_text())
+        self.wait(
+            f"serve to follow the policy edit ({mode})",
+            lambda: self.api("/healthz").get("policy") == digest,
+            30,
+        )
 
     def step(self, name: str, action: Callable[[], str]) -> None:
         self.say(f"[bold]▶ {name}[/]")
@@ -289,8 +301,7 @@ class Story:
         self.step("compare v2 with v1 (paired bootstrap)", compare_v2)
 
         def manual_v3() -> str:
-            stack.stop_serve()
-            stack.start_serve(self.policy("manual"))
+            self.edit_policy("manual")
             third = self.shifted(self.frame(seed=5), seed=5)
             self.put("training/current.csv", to_telco_csv(third))
             self.put("landing/2026-11-04.csv", to_telco_csv(third))
@@ -404,12 +415,10 @@ class Story:
     def live_chapter(self) -> None:
         from mlops_hooks.shared.domain.churn_data import to_telco_csv
 
-        stack = self.stack
         first, later = ["2026-11-05", "2026-11-06"], ["2026-11-07", "2026-11-08"]
 
         def concept_shift() -> str:
-            stack.stop_serve()
-            stack.start_serve(self.policy("auto", live=True))
+            self.edit_policy("auto", live=True)
             self.facts["first_outcomes"] = self.score_days(first, seed=21)
             self.tick("drift_check", f"{first[-1]}T03:00:00Z")
             check = self.handled(

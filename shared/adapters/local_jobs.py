@@ -6,6 +6,10 @@ output in ``<state dir>/jobs/<run id>.log``, its state in the ledger. A run is t
 idempotency token by the ledger guard ``run:<token>``, so a retried or duplicate event gets
 the run that exists instead of a second one. A watcher thread records the end; if this process
 dies first, ``refresh`` (the reconcile tick) settles the run from its pid and its log.
+
+``warm`` (the default of ``serve`` and the demo: settings ``jobs_warm``): the runs go one after
+another to one long-lived job host with Spark and MLflow already started (jobs/host.py,
+shared/adapters/job_host.py), the same command and log, seconds instead of a JVM's start each.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from mlops_hooks.shared.adapters.job_host import JobHost
 from mlops_hooks.shared.domain.errors import PermanentError
 from mlops_hooks.shared.ports.jobs import RESULT_PREFIX
 from mlops_hooks.shared.ports.ledger import JobRun, Ledger, RunState
@@ -65,6 +70,7 @@ class LocalJobs:
         *,
         env: dict[str, str] | None = None,
         python: str = sys.executable,
+        warm: bool = False,
     ) -> None:
         self.ledger = ledger
         self.folder = Path(folder)
@@ -72,6 +78,7 @@ class LocalJobs:
         self.env = env or {}
         self.python = python
         self._lock = threading.Lock()
+        self.host = JobHost(self.folder, {**os.environ, **self.env}, python) if warm else None
 
     def launch(
         self, job: str, spec: JobSpec, params: dict[str, str], *, token: str, event_id: str
@@ -103,7 +110,15 @@ class LocalJobs:
         )
         with log_path.open("w") as log:
             log.write("$ " + " ".join(args) + "\n")
-            log.flush()
+        if self.host is not None:
+            pid = self.host.submit(run_id, args[2:], log_path)  # [python, -m, module, ...]
+            run = run.model_copy(update={"pid": pid})
+            self.ledger.save_run(run)
+            threading.Thread(
+                target=self._watch_hosted, args=(run,), name=f"job-{run_id}", daemon=True
+            ).start()
+            return run
+        with log_path.open("a") as log:
             process = subprocess.Popen(
                 args,
                 stdout=log,
@@ -117,6 +132,18 @@ class LocalJobs:
             target=self._watch, args=(run, process), name=f"job-{run_id}", daemon=True
         ).start()
         return run
+
+    def _watch_hosted(self, run: JobRun) -> None:
+        assert self.host is not None and run.pid is not None
+        code = self.host.wait(run.run_id, run.pid)
+        if code is None:  # the host ended without running it (it could not start, or died)
+            self.host.cancel(run.run_id)
+            with Path(run.log_path or "").open("a") as log:
+                log.write(
+                    f"the job host ({run.pid}) ended before this run ended; "
+                    f"its log: {self.host.folder / 'host.log'}\n"
+                )
+        self._settle(run, code)
 
     def _watch(self, run: JobRun, process: subprocess.Popen) -> None:
         code = process.wait()
@@ -143,17 +170,21 @@ class LocalJobs:
     def refresh(self, run: JobRun) -> JobRun:
         if run.state.finished or run.pid is None:
             return run
-        if _alive(run.pid):
+        host = self.host or JobHost(self.folder, {})
+        code = host.exit_code(run.run_id)  # a run of a warm host: its exit file says
+        if code is not None:
+            return self._settle(run, code)
+        if host.running(run.run_id, run.pid):
             return run
+        host.cancel(run.run_id)  # never started, and settled now: no host may start it later
         return self._settle(run, None)
 
+    def start_host(self) -> None:
+        """Start the warm host now (``serve``'s warm-up), not on the first run."""
+        if self.host is not None:
+            self.host.start()
 
-def _alive(pid: int) -> bool:
-    """Is the process there? (Our own children are reaped by their watcher thread.)"""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+    def close(self) -> None:
+        """Stop the warm host, if this object started one."""
+        if self.host is not None:
+            self.host.close()

@@ -77,6 +77,7 @@ def validation_markdown(
         ),
     ]
     linked = " · ".join(f"[{label}]({url})" for label, url in links if url)
+    evaluated = _evaluation_line(validation)
     return "\n".join(
         [
             f"### mlops-hooks validation: {verdict}",
@@ -87,9 +88,22 @@ def validation_markdown(
             *rows,
             "",
             f"**Data:** {validation.data}",
+            *(["", evaluated] if evaluated else []),
             *(["", f"**Links:** {linked}"] if linked else []),
         ]
     )
+
+
+def _evaluation_line(validation: Validation) -> str:
+    """MLflow's evaluation run: being written (it comes after the verdict), or its metrics."""
+    if validation.evaluate_later is not None:
+        return (
+            "**mlflow.models.evaluate:** running; its evaluation run (metrics and plots) is "
+            "linked here when written."
+        )
+    if validation.evaluation is None:
+        return ""
+    return "**mlflow.models.evaluate:** " + _numbers(validation.evaluation.metrics)
 
 
 def _numbers(numbers: dict[str, object]) -> str:

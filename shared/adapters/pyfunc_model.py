@@ -109,7 +109,7 @@ class PyfuncModel:
         self._run_name = run_name
         self._run_tags = run_tags or {}
         self._run_url = run_url  # callable run_id -> URL, from the registry
-        self._can_evaluate = can_evaluate
+        self.evaluates = can_evaluate
 
     def close(self) -> None:
         shutil.rmtree(self._dir, ignore_errors=True)
@@ -159,7 +159,7 @@ class PyfuncModel:
         """``mlflow.models.evaluate`` in a run of its own (metrics + plots as the audit)."""
         import mlflow
 
-        if not self._can_evaluate:
+        if not self.evaluates:
             return None
         config: dict[str, Any] = {"log_model_explainability": False}
         if positive is not None:

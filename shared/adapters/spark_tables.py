@@ -41,6 +41,10 @@ def spark_session(app: str = "mlops-hooks") -> SparkSession:
         .config("spark.sql.execution.arrow.pyspark.enabled", "true")
         .config("spark.sql.session.timeZone", "UTC")
         .config("spark.driver.memory", os.environ.get("MLOPS_HOOKS_SPARK_DRIVER_MEMORY", "2g"))
+        # e.g. "-XX:+UseSerialGC" for a small local JVM (the demo's): fewer GC threads and tables
+        .config(
+            "spark.driver.extraJavaOptions", os.environ.get("MLOPS_HOOKS_SPARK_JAVA_OPTIONS", "")
+        )
     )
     spark = builder.getOrCreate()
     spark.sparkContext.setLogLevel("ERROR")

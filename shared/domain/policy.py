@@ -429,6 +429,13 @@ class Policy:
                     found.append((f"{model}:{schedule.name}", schedule, model))
         return found
 
+    def runs_jobs(self) -> bool:
+        """Does any model entry launch jobs on its own (data it watches, schedules)?"""
+        return any(
+            (policy := _resolve(self.file, entry)).data.watch or policy.schedules
+            for entry in self.file.models
+        )
+
     def watchers(self, bucket: str, key: str) -> list[tuple[str, ModelPolicy]]:
         """The models whose ``data.watch`` covers s3://bucket/key: (model name, its policy).
 

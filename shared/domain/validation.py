@@ -56,6 +56,9 @@ class Validation:
     checks: list[CheckResult]
     data: str = ""  # which data was used, for the report
     evaluation: Evaluation | None = None
+    # MLflow's evaluation run (metrics and plots), written after the verdict: it takes seconds
+    # of plotting that the verdict does not need; ``evaluate_later()`` writes it
+    evaluate_later: Callable[[], Evaluation | None] | None = None
     seconds: float = 0.0
     # the checks could not run for a reason that is not the model's (the configured holdout
     # cannot be read): the verdict is "error", never "failed"
@@ -97,7 +100,7 @@ class Context:
         self.selected = selected
         self.load_error: str | None = None
         self.holdout_error: str | None = None  # a configured holdout that cannot be read
-        self.evaluation: Evaluation | None = None
+        self.evaluate_later: Callable[[], Evaluation | None] | None = None
 
     # --- the model ------------------------------------------------------------------------
 
@@ -322,10 +325,9 @@ def check_metrics(ctx: Context, params: Any) -> CheckResult:
     thresholds = params.thresholds
     names = list(thresholds) or _default_metrics(ctx)
     labels = ctx.labelled
-    evaluation = _evaluate(ctx, labels) if params.evaluator == "mlflow" else None
+    if params.evaluator == "mlflow":
+        _evaluate_later(ctx, labels)
     values = dict(_own_metrics(ctx, names))
-    if evaluation is not None:
-        values.update({k: v for k, v in evaluation.metrics.items() if k in names})
     numbers: dict[str, Number] = {}
     failures, unavailable = [], []
     for name in names:
@@ -340,7 +342,9 @@ def check_metrics(ctx: Context, params: Any) -> CheckResult:
     threshold = ", ".join(
         f"{name} {bound_text(bound.min, bound.max)}" for name, bound in thresholds.items()
     )
-    source = "mlflow.models.evaluate" if evaluation is not None else "scikit-learn"
+    source = "scikit-learn" + (
+        "; mlflow.models.evaluate's run follows" if ctx.evaluate_later is not None else ""
+    )
     if failures or (unavailable and thresholds):
         return CheckResult(
             "metrics", "failed", "; ".join(failures + unavailable), numbers, threshold
@@ -358,25 +362,22 @@ def _default_metrics(ctx: Context) -> list[str]:
     return ["roc_auc", "f1", "accuracy"] if ctx.labelled.classifier else ["rmse", "mae", "r2"]
 
 
-def _evaluate(ctx: Context, labels: Labels) -> Evaluation | None:
-    """MLflow's evaluator where it fits: predictions in the label's own vocabulary."""
+def _evaluate_later(ctx: Context, labels: Labels) -> None:
+    """MLflow's evaluator where it fits (predictions in the label's own vocabulary), kept for
+    after the verdict: the verdict's metrics are the same formulas, computed here at once."""
     import numpy as np
 
-    if ctx.evaluation is not None:
-        return ctx.evaluation
+    if ctx.evaluate_later is not None or not ctx.model.evaluates:
+        return
     predictions = ctx.predictions
     if labels.classifier:
         known = set(map(str, labels.values.dropna().unique()))
         if labels.positive is None or not set(map(str, np.unique(predictions))) <= known:
-            return None
+            return
+    model, frame, label = ctx.model, ctx.frame, ctx.holdout.label
     model_type = "classifier" if labels.classifier else "regressor"
-    try:
-        ctx.evaluation = ctx.model.evaluate(
-            ctx.frame, ctx.holdout.label, model_type, labels.positive
-        )
-    except Exception:  # the evaluator is a nicety; our own metrics still judge
-        ctx.evaluation = None
-    return ctx.evaluation
+
+    ctx.evaluate_later = lambda: model.evaluate(frame, label, model_type, labels.positive)
 
 
 def check_slices(ctx: Context, params: Any) -> CheckResult:
@@ -549,7 +550,7 @@ def validate(
         version=version.version,
         checks=results,
         data=_describe_data(ctx),
-        evaluation=ctx.evaluation,
+        evaluate_later=ctx.evaluate_later,
         seconds=time.perf_counter() - started,
         config_error=ctx.holdout_error,
     )

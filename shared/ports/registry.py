@@ -52,6 +52,7 @@ class LoadedModel(Protocol):
     flavors: list[str]
     size_bytes: int
     load_seconds: float
+    evaluates: bool  # evaluate() writes an evaluation run (MLflow), else it answers None
 
     def input_schema(self) -> list[InputColumn] | None:
         """The signature's inputs; None when the model was logged without a signature."""

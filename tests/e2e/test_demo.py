@@ -48,7 +48,7 @@ def test_the_demo_plays_every_step_and_records_the_timeline(tmp_path: Path) -> N
     assert "v3's next alarm retrains nothing" in steps[14]
     assert "15 steps" in output and "every step as expected" in output
     assert re.search(
-        r"peak memory \d+\.\d\d GiB \(the resident memory of the demo and the \d+ ", output
+        r"peak memory \d+\.\d\d GiB \(the proportional set size of the demo and the \d+ ", output
     )
 
     # the timeline: every kind of event, each handled

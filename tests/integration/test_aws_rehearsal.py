@@ -126,7 +126,8 @@ def test_the_deployed_topology_end_to_end(
     train, _, model = churn
 
     # --- a real MLflow webhook -> HTTP API -> DynamoDB -> SQS -> worker -> verdict ----------
-    assert httpx.get(f"{gateway}/healthz").json() == {"status": "ok", "rejected": {}}
+    health = httpx.get(f"{gateway}/healthz").json()
+    assert health["status"] == "ok" and health["rejected"] == {} and len(health["policy"]) == 12
     hook = client.create_webhook(
         name=f"rehearsal-{uuid.uuid4().hex[:6]}",
         url=f"{gateway}/webhooks/mlflow",

@@ -77,9 +77,14 @@ def test_two_workspaces_register_the_same_model_and_each_is_judged_in_its_own(
 
     for team in TEAMS:
         assert wait_for(lambda team=team: verdict(team), 60, f"{team}'s verdict") == "passed"
-        with WorkspaceContext(team):
-            mv = client.get_model_version("shared_model", "1")
-        report = read_section(mv.description, "validation")
+
+        def linked(team: str = team) -> str | None:  # the evaluation run comes after the verdict
+            with WorkspaceContext(team):
+                mv = client.get_model_version("shared_model", "1")
+            report = read_section(mv.description, "validation")
+            return report if "[evaluation run](" in report else None
+
+        report = wait_for(linked, 60, f"{team}'s evaluation run")
         assert f"/#/models/shared_model/versions/1?workspace={team}" in report
         assert f"?workspace={team})" in report.split("[evaluation run](", 1)[1]
     with WorkspaceContext("default"):  # nothing leaked into the server's default workspace

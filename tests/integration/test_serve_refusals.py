@@ -40,7 +40,8 @@ def test_a_second_serve_on_a_busy_port_says_so_in_one_line_and_never_listens(
 
 def test_a_wrong_secret_is_logged_and_counted(start_serve: Callable[..., Proc]) -> None:
     serve = start_serve()
-    assert httpx.get(f"{serve.url}/healthz").json() == {"status": "ok", "rejected": {}}
+    health = httpx.get(f"{serve.url}/healthz").json()
+    assert health == {"status": "ok", "policy": health["policy"], "rejected": {}}
     body = json.dumps({"entity": "model_version", "action": "created", "data": {}}).encode()
     for _ in range(3):  # a sender retrying with the wrong secret
         delivery, stamp = str(uuid.uuid4()), str(int(time.time()))

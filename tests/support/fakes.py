@@ -60,6 +60,8 @@ class FakeModel:
         classes = [str(c) for c in self.estimator.classes_]
         return np.asarray(self.estimator.predict_proba(frame))[:, classes.index(str(positive))]
 
+    evaluates = False
+
     def evaluate(self, frame, label, model_type, positive) -> Evaluation | None:
         return None  # no MLflow here: the suite's own metrics judge
 

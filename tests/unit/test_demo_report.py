@@ -61,5 +61,8 @@ def test_peak_memory_counts_the_processes_the_demo_started() -> None:
     assert memory.peak_bytes >= 300_000_000 and memory.processes_at_peak >= 2
     # the whole tree: under pytest that is the suite's servers too, so only the form is known
     assert re.fullmatch(
-        r"peak memory \d+\.\d\d GiB \(.* process(es)? it had started then\)", memory.summary()
+        r"peak memory \d+\.\d\d GiB \(.* process(es)? it had started then; .+ \d+\.\d\d\)",
+        memory.summary(),
     )
+    # the largest holders at the peak, by what they are: the child that took 300 MB is there
+    assert any(size >= 300_000_000 for _, size in memory.largest_at_peak)

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
+from mlops_hooks.shared.adapters.job_host import alive
 from mlops_hooks.shared.adapters.ledger_sqlite import SqliteLedger
 from mlops_hooks.shared.adapters.local_jobs import LocalJobs, command_line
 from mlops_hooks.shared.domain.policy import Job
@@ -29,9 +32,12 @@ def test_command_line_uses_the_bundles_option_names() -> None:
     ]
 
 
-def test_one_run_per_token_its_result_and_a_failure_with_its_reason(tmp_path: Path) -> None:
+@pytest.mark.parametrize("warm", [False, True], ids=["own-process", "warm-host"])
+def test_one_run_per_token_its_result_and_a_failure_with_its_reason(
+    tmp_path: Path, warm: bool
+) -> None:
     ledger = SqliteLedger(tmp_path / "ledger.db")
-    jobs = LocalJobs(ledger, tmp_path / "jobs", FixedClock())
+    jobs = LocalJobs(ledger, tmp_path / "jobs", FixedClock(), warm=warm)
     run = jobs.launch("train", SPEC, {"event_id": "ev_1"}, token="tok-1", event_id="ev_1")
     again = jobs.launch("train", SPEC, {"event_id": "ev_1"}, token="tok-1", event_id="ev_1")
     assert again.run_id == run.run_id  # the same token: the run that exists
@@ -44,6 +50,42 @@ def test_one_run_per_token_its_result_and_a_failure_with_its_reason(tmp_path: Pa
     assert failed.state is RunState.FAILED
     assert failed.message == "exit code 2: error: asked to fail (broken)"
     assert {r.run_id for r in ledger.list_runs()} == {bad.run_id, run.run_id}
+    if warm:  # both runs went to one host, which its owner stops by its pid
+        assert run.pid == bad.pid and "ready" in (tmp_path / "jobs" / "host.log").read_text()
+        jobs.close()
+        assert wait_for(lambda: not alive(run.pid), 15, "the host to stop")
+    ledger.close()
+
+
+def test_a_warm_hosts_runs_are_settled_by_a_later_process_and_a_queued_one_is_cancelled(
+    tmp_path: Path,
+) -> None:
+    """serve restarted: its host's finished run is read from the exit file; a run still queued
+    with no host to take it fails, and is taken out of the queue so that no host starts it."""
+    ledger = SqliteLedger(tmp_path / "ledger.db")
+    jobs = LocalJobs(ledger, tmp_path / "jobs", FixedClock(), warm=True)
+    run = jobs.launch("train", SPEC, {}, token="tok-4", event_id="ev_4")
+    wait_for(lambda: ledger.get_run(run.run_id).state.finished, 60, "run")
+    jobs.close()
+    orphan = ledger.get_run(run.run_id).model_copy(update={"state": RunState.RUNNING})
+    ledger.save_run(orphan)
+    later = LocalJobs(ledger, tmp_path / "jobs", FixedClock(), warm=True)
+    settled = later.refresh(orphan)
+    assert settled.state is RunState.SUCCESS and settled.result["rows"] == 7
+
+    queued = orphan.model_copy(
+        update={
+            "run_id": "local-queued",
+            "token": "tok-5",
+            "log_path": str(tmp_path / "jobs" / "local-queued.log"),
+            "result": {},
+        }
+    )
+    later.host.queue.mkdir(parents=True, exist_ok=True)
+    (later.host.queue / "local-queued.json").write_text('{"argv": [], "log": "x"}')
+    ledger.save_run(queued)
+    assert later.refresh(queued).state is RunState.FAILED
+    assert not (later.host.queue / "local-queued.json").exists()
     ledger.close()
 
 

@@ -175,3 +175,57 @@ def test_an_unreadable_holdout_is_an_error_not_the_models_failure(world) -> None
     assert again.outcome["result"] == "passed"
     tags = registry.get_version("churn", "1").tags
     assert tags["mlops.validation"] == "passed" and tags["mlops.validation.error"] == ""
+
+
+class _Evaluating(FakeModel):
+    """A model whose evaluation run (as MLflow's) comes after the verdict, or fails."""
+
+    evaluates = True
+
+    def __init__(self, *args, registry: MemoryRegistry, fail: bool = False) -> None:
+        super().__init__(*args)
+        self.registry, self.fail = registry, fail
+        self.seen_at_evaluation: dict[str, str] = {}
+
+    def evaluate(self, frame, label, model_type, positive):
+        from mlops_hooks.shared.ports.registry import Evaluation
+
+        mv = self.registry.get_version("churn", "3")
+        self.seen_at_evaluation = {"verdict": mv.tags.get("mlops.validation", "")}
+        self.seen_at_evaluation["report"] = read_section(mv.description, "validation") or ""
+        if self.fail:
+            raise RuntimeError("the tracking server went away")
+        return Evaluation({"roc_auc": 0.8123}, "run-7", "http://tracking/runs/run-7")
+
+
+@pytest.mark.parametrize("fail", [False, True])
+def test_the_evaluation_run_comes_after_the_verdict_as_a_report_update(world, fail) -> None:
+    dispatcher, registry, notifier = world
+    frame = churn_data.generate(2000, seed=4)
+    features = frame.drop(columns=["Churn"])
+    model = _Evaluating(
+        churn_data.train_classifier(frame), schema_of(features), registry=registry, fail=fail
+    )
+    registry.add("churn", "3", model)
+    record = deliver(dispatcher, "churn", "3")
+
+    # when MLflow's evaluator ran, the verdict, the report and the message were already out
+    assert model.seen_at_evaluation["verdict"] == "passed"
+    assert (
+        "evaluation run (metrics and plots) is linked here when written"
+        in (model.seen_at_evaluation["report"])
+    )
+    assert (
+        "scikit-learn; mlflow.models.evaluate's run follows" in (model.seen_at_evaluation["report"])
+    )
+    assert [m.verdict for m in notifier.messages] == ["passed"]  # one verdict, said once
+    assert record.status is Status.DONE and record.outcome["result"] == "passed"
+    report = read_section(registry.get_version("churn", "3").description, "validation")
+    assert "linked here when written" not in report
+    if fail:
+        assert record.outcome["data"]["evaluation_error"].startswith("RuntimeError: the tracking")
+        assert "evaluation run" not in report
+    else:
+        assert record.outcome["data"]["evaluation_run"] == "run-7"
+        assert "**mlflow.models.evaluate:** roc_auc 0.8123" in report
+        assert "[evaluation run](http://tracking/runs/run-7)" in report

@@ -1,0 +1,151 @@
+"""The warm job host: local jobs run one after another in one long-lived process.
+
+Why: a job started as its own ``python -m`` pays a JVM, Spark's start and MLflow's imports
+(10-20 s on 2 cores) for seconds of work on a laptop-sized table. A Databricks all-purpose
+cluster keeps these warm the same way. The host starts one SparkSession (Python workers are
+reused between jobs) and runs each job module as ``python -m`` would (``runpy``, with its
+``sys.argv``), its output appended to the run's log, its exit code in ``<run id>.exit``.
+
+    python -m mlops_hooks.jobs.host <jobs folder>
+
+Requests are files ``<folder>/queue/<run id>.json`` (``{"argv": [module, *args], "log":
+path}``), written whole by shared/adapters/job_host.py and taken oldest first. While a job
+runs, ``<run id>.running`` holds the host's pid. The host leaves when the process that
+started it has gone and the queue is empty (a command that launched a run and ended leaves it
+to finish), or when that process stops it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import runpy
+import sys
+import time
+import traceback
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+POLL_SECONDS = 0.05
+
+
+def next_request(queue: Path) -> Path | None:
+    """The oldest waiting request (by its file's time, then name)."""
+    waiting = [p for p in queue.glob("*.json")]
+    if not waiting:
+        return None
+    return min(waiting, key=lambda p: (p.stat().st_mtime_ns, p.name))
+
+
+def run_one(argv: list[str], log_path: Path) -> int:
+    """One job as ``python -m module args...`` would run it; its exit code."""
+    module, args = argv[0], argv[1:]
+    saved_argv = sys.argv
+    sys.argv = [module, *args]
+    with (
+        log_path.open("a", encoding="utf-8") as log,
+        contextlib.redirect_stdout(log),
+        contextlib.redirect_stderr(log),
+    ):
+        try:
+            runpy.run_module(module, run_name="__main__", alter_sys=False)
+            return 0
+        except SystemExit as exc:
+            code = exc.code
+            if code is None:
+                return 0
+            if isinstance(code, int):
+                return code
+            print(code, file=sys.stderr)
+            return 1
+        except BaseException:
+            traceback.print_exc()
+            return 1
+        finally:
+            sys.argv = saved_argv
+            log.flush()
+
+
+def _write_whole(path: Path, text: str) -> None:
+    partial = path.with_name(path.name + ".partial")
+    partial.write_text(text)
+    os.replace(partial, path)
+
+
+def serve_queue(folder: Path) -> None:
+    queue = folder / "queue"
+    queue.mkdir(parents=True, exist_ok=True)
+    parent = os.getppid()
+    while True:
+        request = next_request(queue)
+        if request is None:
+            if os.getppid() != parent:
+                return  # whoever started it has gone, and nothing is left to run
+            time.sleep(POLL_SECONDS)
+            continue
+        run_id = request.stem
+        running = folder / f"{run_id}.running"
+        _write_whole(running, str(os.getpid()))
+        try:
+            asked = json.loads(request.read_text())
+            request.unlink()
+            code = run_one(list(asked["argv"]), Path(asked["log"]))
+        except (OSError, ValueError, KeyError) as exc:  # a torn or foreign file: that run fails
+            print(f"request {request.name}: {exc}", file=sys.stderr, flush=True)
+            request.unlink(missing_ok=True)
+            code = 1
+        _write_whole(folder / f"{run_id}.exit", str(code))
+        running.unlink(missing_ok=True)
+
+
+# what the first run of each job would otherwise import (seconds on 2 cores)
+WARM_IMPORTS = (
+    "mlflow",
+    "mlflow.sklearn",
+    "mlflow.data",
+    "sklearn.pipeline",
+    "sklearn.ensemble",
+    "deltalake",
+    "mlops_hooks.jobs.train",
+    "mlops_hooks.jobs.batch_inference",
+    "mlops_hooks.jobs.drift_check",
+    "mlops_hooks.shared.domain.training",
+)
+
+
+def _in_worker(batches: Iterator[Any]) -> Iterator[Any]:
+    """Run in each Python worker once: the imports scoring needs stay in the reused worker."""
+    import mlflow.pyfunc  # noqa: F401
+    import sklearn.pipeline  # noqa: F401
+
+    yield from batches
+
+
+def warm_up() -> None:
+    """The session every job's spark_session() finds, its Arrow path and Python workers used
+    once, and the jobs' imports; a failure here only costs the first run its warmth."""
+    import importlib
+
+    from mlops_hooks.shared.adapters.spark_tables import spark_session
+
+    try:
+        spark = spark_session("mlops-hooks-jobs")
+        frame = spark.range(0, 2, numPartitions=spark.sparkContext.defaultParallelism)
+        frame.mapInPandas(_in_worker, frame.schema).toPandas()
+        for module in WARM_IMPORTS:
+            importlib.import_module(module)
+    except Exception as exc:  # Spark cannot start here: each job says so in its own log
+        print(f"warm-up incomplete: {type(exc).__name__}: {exc}", flush=True)
+
+
+def main() -> None:
+    folder = Path(sys.argv[1])
+    warm_up()
+    print(f"job host {os.getpid()} ready", flush=True)
+    serve_queue(folder)
+
+
+if __name__ == "__main__":
+    main()
