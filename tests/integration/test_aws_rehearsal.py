@@ -222,12 +222,24 @@ def test_the_deployed_topology_end_to_end(
     wait_for(
         lambda: fraud() and fraud()[0].status.value == "failed", 60, "the first attempt to fail"
     )
-    # EventBridge fires the reconcile rule once a minute (its tick is keyed by the minute); the
-    # tick re-wakes the retry, which is due by then
-    deadline = time.monotonic() + 150
-    while fraud()[0].status.value != "dead" and time.monotonic() < deadline:
-        topology.tick("reconcile")
-        time.sleep(2)
+    # --- a lost SQS wake-up: recorded, never sent; the next tick picks it up ----------------
+    lost_version = log_and_register(mlflow_server.url, name, model, train, client=client)
+    lost = ledger.record(
+        events.model_registered(Source.MLFLOW, name, lost_version), now=time.time()
+    ).record
+    time.sleep(1)
+    assert ledger.get(lost.id).status.value == "received"  # nobody was told
+
+    # EventBridge fires the reconcile rule once a minute (its tick is keyed by the minute): the
+    # next minute's tick re-wakes the failed retry (due by then) and the lost event, together
+    def both_settled() -> bool:
+        ticked = topology.tick("reconcile")
+        assert "error" not in ticked, ticked
+        verdict = client.get_model_version(name, lost_version).tags.get("mlops.validation")
+        return fraud()[0].status.value == "dead" and verdict is not None
+
+    wait_for(both_settled, 150, "the next minute's tick: a dead retry, a verdict", interval=2)
+    assert ledger.get(lost.id).status.value == "done"
     [dead] = fraud()
     assert dead.status.value == "dead" and dead.attempts == 2, dead
     # databricks-sdk retried the 503s until its retry timeout, then gave up: a retryable error
@@ -254,22 +266,6 @@ def test_the_deployed_topology_end_to_end(
         headers={"Authorization": f"Bearer {SECRETS['api_token']}"},
     )
     assert page.status_code == 200 and f'href="/ui/events/{dead.id}"' in page.text
-
-    # --- a lost SQS wake-up: recorded, never sent; the next tick picks it up ----------------
-    lost_version = log_and_register(mlflow_server.url, name, model, train, client=client)
-    lost = ledger.record(
-        events.model_registered(Source.MLFLOW, name, lost_version), now=time.time()
-    ).record
-    time.sleep(1)
-    assert ledger.get(lost.id).status.value == "received"  # nobody was told
-
-    def verdict_after_ticks() -> str | None:
-        ticked = topology.tick("reconcile")  # the next minute's tick wakes it
-        assert "error" not in ticked, ticked
-        return client.get_model_version(name, lost_version).tags.get("mlops.validation")
-
-    wait_for(verdict_after_ticks, 150, "the lost event's verdict after a tick", interval=2)
-    assert ledger.get(lost.id).status.value == "done"
 
     # the asynchronous functions never failed for good (nothing in AsyncFailures)
     sqs = boto3.client("sqs", endpoint_url=topology.moto, region_name="us-east-1")
