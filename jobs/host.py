@@ -10,7 +10,8 @@ reused between jobs) and runs each job module as ``python -m`` would (``runpy``,
 
 Requests are files ``<folder>/queue/<run id>.json`` (``{"argv": [module, *args], "log":
 path}``), written whole by shared/adapters/job_host.py and taken oldest first. While a job
-runs, ``<run id>.running`` holds the host's pid. The host leaves when the process that
+runs, ``<run id>.running`` holds the host's pid (the request, claimed by a rename, is
+``<run id>.taken-<pid>``). The host leaves when the process that
 started it has gone and the queue is empty (a command that launched a run and ended leaves it
 to finish), or when that process stops it.
 """
@@ -21,6 +22,7 @@ import contextlib
 import json
 import os
 import runpy
+import signal
 import sys
 import time
 import traceback
@@ -74,30 +76,60 @@ def _write_whole(path: Path, text: str) -> None:
     os.replace(partial, path)
 
 
+class _Stop:
+    """SIGTERM (the owner's ``close``): leave now when idle, else once the current run ends;
+    the run is not cut short, as a job in its own process was not by a stopped ``serve``."""
+
+    def __init__(self) -> None:
+        self.asked = False
+        self.busy = False
+        signal.signal(signal.SIGTERM, self._on_term)
+
+    def _on_term(self, *_: object) -> None:
+        self.asked = True
+        if not self.busy:
+            raise SystemExit(0)
+
+
+def _claim(request: Path) -> Path | None:
+    """Take a request for this host (an atomic rename: two hosts never run one request)."""
+    taken = request.with_name(f"{request.stem}.taken-{os.getpid()}")
+    try:
+        os.replace(request, taken)
+    except FileNotFoundError:
+        return None
+    return taken
+
+
 def serve_queue(folder: Path) -> None:
     queue = folder / "queue"
     queue.mkdir(parents=True, exist_ok=True)
-    parent = os.getppid()
-    while True:
+    parent, stop = os.getppid(), _Stop()
+    while not stop.asked:
         request = next_request(queue)
         if request is None:
             if os.getppid() != parent:
                 return  # whoever started it has gone, and nothing is left to run
             time.sleep(POLL_SECONDS)
             continue
+        stop.busy = True
+        taken = _claim(request)
+        if taken is None:  # another host took it
+            stop.busy = False
+            continue
         run_id = request.stem
         running = folder / f"{run_id}.running"
         _write_whole(running, str(os.getpid()))
         try:
-            asked = json.loads(request.read_text())
-            request.unlink()
+            asked = json.loads(taken.read_text())
             code = run_one(list(asked["argv"]), Path(asked["log"]))
         except (OSError, ValueError, KeyError) as exc:  # a torn or foreign file: that run fails
             print(f"request {request.name}: {exc}", file=sys.stderr, flush=True)
-            request.unlink(missing_ok=True)
             code = 1
+        taken.unlink(missing_ok=True)
         _write_whole(folder / f"{run_id}.exit", str(code))
         running.unlink(missing_ok=True)
+        stop.busy = False
 
 
 # what the first run of each job would otherwise import (seconds on 2 cores)
@@ -142,7 +174,9 @@ def warm_up() -> None:
 
 def main() -> None:
     folder = Path(sys.argv[1])
-    warm_up()
+    # off for entry points that use no Spark (and the unit tests' dummy job)
+    if os.environ.get("MLOPS_HOOKS_JOB_HOST_WARM_UP", "true").lower() not in ("0", "false"):
+        warm_up()
     print(f"job host {os.getpid()} ready", flush=True)
     serve_queue(folder)
 

@@ -7,6 +7,7 @@ that asked for it (a later host takes a request still queued; ``state`` reads th
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
@@ -83,16 +84,15 @@ class JobHost:
         (self.queue / f"{run_id}.json").unlink(missing_ok=True)
 
     def close(self) -> None:
-        """Stop the host this object started (by its pid)."""
+        """Stop the host this object started (by its pid), after the run it is running."""
         with self._lock:
             process, self._process = self._process, None
         if process is not None and process.poll() is None:
+            # SIGTERM: an idle host leaves at once; one running a job leaves when that run
+            # ends (it is not cut short, as a job in its own process was not)
             process.terminate()
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                process.wait(timeout=2)
 
 
 def alive(pid: int) -> bool:
