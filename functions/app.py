@@ -8,6 +8,8 @@ acknowledged. Bad input gets a 4xx with a one-line reason, never a 500.
 from __future__ import annotations
 
 import hmac
+import threading
+from collections.abc import Callable
 from typing import Any
 
 from anyio import to_thread
@@ -34,6 +36,9 @@ class EdgeAPI(FastAPI):
     """
 
     fast_routes: dict[str, ASGIApp]
+    # routes added on the first request that may need them (and before the OpenAPI document
+    # is built): the /ui pages' eight routes cost a cold start ~25 ms of FastAPI's analysis
+    late_routes: Callable[[], None] | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["method"] == "POST":
@@ -41,7 +46,18 @@ class EdgeAPI(FastAPI):
             if endpoint is not None:
                 await endpoint(scope, receive, send)
                 return
+        if self.late_routes is not None and "/ui" in scope.get("path", ""):
+            self.add_late_routes()
         await super().__call__(scope, receive, send)
+
+    def add_late_routes(self) -> None:
+        with _LATE_LOCK:
+            add, self.late_routes = self.late_routes, None
+            if add is not None:
+                add()
+
+
+_LATE_LOCK = threading.Lock()
 
 
 def create_app(runtime: Runtime | None = None) -> EdgeAPI:
@@ -73,11 +89,11 @@ def create_app(runtime: Runtime | None = None) -> EdgeAPI:
     async def healthz() -> dict[str, Any]:
         # refused deliveries by status since start: a wrong secret shows up here as 401s; the
         # policy in force (its sha256's first 12 digits): a policy edit shows up here once read
-        return {
-            "status": "ok",
-            "policy": runtime.dispatcher.deps.loaded_policy().digest,
-            "rejected": runtime.rejections.counts(),
-        }
+        try:
+            policy = runtime.dispatcher.deps.loaded_policy().digest
+        except Exception:  # an unreadable policy is the workers' error to report, not health's
+            policy = None
+        return {"status": "ok", "policy": policy, "rejected": runtime.rejections.counts()}
 
     from starlette.routing import Route
 
@@ -89,6 +105,7 @@ def create_app(runtime: Runtime | None = None) -> EdgeAPI:
         app.router.routes.append(Route(path, endpoint, methods=["POST"]))
 
     def openapi() -> dict[str, Any]:
+        app.add_late_routes()
         if app.openapi_schema is None:
             schema = get_openapi(
                 title=app.title, version=app.version, description=app.description, routes=app.routes
@@ -113,9 +130,12 @@ def create_app(runtime: Runtime | None = None) -> EdgeAPI:
         if given is None or not hmac.compare_digest(given.encode(), token.encode()):
             raise Rejected(401, "missing or wrong bearer token (MLOPS_HOOKS_API_TOKEN)")
 
-    from mlops_hooks.functions.ui.routes import add_ui
+    def add_ui() -> None:  # the monitoring pages (Jinja2 is imported on the first page)
+        from mlops_hooks.functions.ui.routes import add_ui
 
-    add_ui(app, runtime)  # the monitoring pages (Jinja2 is imported on the first page)
+        add_ui(app, runtime)
+
+    app.late_routes = add_ui
 
     @app.get("/events")
     async def list_events(

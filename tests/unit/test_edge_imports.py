@@ -37,3 +37,26 @@ def test_bootstrap_and_recording_import_no_heavy_library(tmp_path: Path) -> None
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == ""  # none of them
+
+
+def test_the_ui_routes_are_added_on_the_first_request_that_may_need_them(tmp_path: Path) -> None:
+    """Building the app (a Lambda's cold start) leaves the /ui pages' route analysis for
+    later: the first /ui request, or the OpenAPI document, adds them; other requests do not."""
+    from fastapi.testclient import TestClient
+
+    from mlops_hooks.functions.app import create_app
+    from mlops_hooks.functions.runtime import Runtime
+    from mlops_hooks.shared.settings import Settings
+
+    def ui_paths(app) -> list[str]:
+        return [r.path for r in app.router.routes if getattr(r, "path", "").startswith("/ui")]
+
+    app = create_app(Runtime(Settings(state_dir=tmp_path)))
+    client = TestClient(app)
+    assert ui_paths(app) == [] and client.get("/healthz").status_code == 200
+    assert ui_paths(app) == []
+    assert client.get("/ui/login").status_code == 200  # the first /ui request finds its route
+    assert "/ui/events/{event_id}" in ui_paths(app)
+
+    other = create_app(Runtime(Settings(state_dir=tmp_path)))
+    assert "/ui/events" in TestClient(other).get("/openapi.json").json()["paths"]
