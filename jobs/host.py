@@ -70,6 +70,23 @@ def run_one(argv: list[str], log_path: Path) -> int:
             log.flush()
 
 
+def _give_back_memory() -> None:
+    """Between runs: a full collection in the JVM and here, so that an idle host holds what it
+    needs rather than its largest run's peak (the JVM hands freed heap back to the system
+    within its -XX:MaxHeapFreeRatio)."""
+    import gc
+
+    gc.collect()
+    try:
+        from pyspark.sql import SparkSession
+
+        active = SparkSession.getActiveSession()
+        if active is not None:
+            active.sparkContext._jvm.System.gc()
+    except Exception as exc:  # only memory is at stake
+        print(f"collection skipped: {type(exc).__name__}: {exc}", flush=True)
+
+
 def _write_whole(path: Path, text: str) -> None:
     partial = path.with_name(path.name + ".partial")
     partial.write_text(text)
@@ -127,6 +144,7 @@ def serve_queue(folder: Path) -> None:
             print(f"request {request.name}: {exc}", file=sys.stderr, flush=True)
             code = 1
         taken.unlink(missing_ok=True)
+        _give_back_memory()
         _write_whole(folder / f"{run_id}.exit", str(code))
         running.unlink(missing_ok=True)
         stop.busy = False

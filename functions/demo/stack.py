@@ -109,7 +109,10 @@ class Stack:
             # Python worker of ~230 MB instead of two; a serial collector, the client compiler)
             "MLOPS_HOOKS_SPARK_MASTER": "local[1]",
             "MLOPS_HOOKS_SPARK_DRIVER_MEMORY": "512m",  # Spark needs 450 MB at least
-            "MLOPS_HOOKS_SPARK_JAVA_OPTIONS": "-XX:+UseSerialGC -XX:TieredStopAtLevel=1",
+            "MLOPS_HOOKS_SPARK_JAVA_OPTIONS": (
+                "-XX:+UseSerialGC -XX:TieredStopAtLevel=1 -XX:MaxHeapFreeRatio=30"
+                " -XX:MinHeapFreeRatio=10"
+            ),
         }
 
     def start_serve(self, policy: Path) -> None:
