@@ -5,7 +5,7 @@ the job's pass ≥ 1.0x pandas, with identical predictions.
 
     python bench/batch_inference.py [--rows 1000000]
 
-The job's pass is jobs/batch_inference.py's (``mapInPandas`` over ``_score_batches``: each
+The job's pass is jobs/batch_inference.py's (``mapInArrow`` over ``_score_batches``: each
 Python worker loads the model once; the maps built in the JVM), over the Parquet table the
 pandas side scores as one frame; every prediction is forced with the ``noop`` sink, so neither
 collecting nor writing is timed, and Spark's session start-up is reported, not timed. The
@@ -81,7 +81,7 @@ def main() -> int:
             positive="Yes",
         )
         scored = as_maps(
-            frame.mapInPandas(score, scoring_schema(frame.schema, plan.versions)), plan.versions
+            frame.mapInArrow(score, scoring_schema(frame.schema, plan.versions)), plan.versions
         )
         scored.limit(1000).write.format("noop").mode("overwrite").save()  # warm the workers
         started = time.perf_counter()

@@ -3,7 +3,7 @@
     python bench/shadow.py [--rows 1000000]
 
 1. Local Spark, what the batch job runs per pass (jobs/features ``clean`` and ``featurize``
-   over a Parquet input, then ``_score_batches`` in one ``mapInPandas``, the maps built in the
+   over a Parquet input, then ``_score_batches`` in one ``mapInArrow``, the maps built in the
    JVM): the champion and two shadows in one pass, against three single-model passes (what
    scoring each version as its own job costs). Both force every row with the ``noop`` sink;
    the predictions are checked identical. Target: one pass >= 2x faster than the three.
@@ -69,7 +69,7 @@ def spark_passes(rows: int, folder: Path) -> dict[str, float]:
         cleaned, _ = clean(frame, keep_strings=(churn_data.ID,))
         prepared = featurize(cleaned, exclude=(churn_data.ID,))
         schema = scoring_schema(prepared.schema, plan.versions)
-        return as_maps(prepared.mapInPandas(score, schema), plan.versions)
+        return as_maps(prepared.mapInArrow(score, schema), plan.versions)
 
     def timed(versions: list[str]) -> float:
         started = time.perf_counter()

@@ -7,7 +7,8 @@ the predictions to Delta.
 Resolves the champion alias (and each listed challenger: an alias or a version) to its
 version once, so every row carries the version that scored it; builds the same features as
 training (jobs/features.py); scores every version in one pass over the input (one
-``mapInPandas``: each Python worker loads each model once, shared/domain/live.score_frame);
+``mapInArrow``: each Python worker loads each model once; the input columns pass through as
+the Arrow arrays they came in, shared/domain/live.scored_columns adds the scoring columns);
 appends ``prediction`` and ``model_version`` (what was served: the champion's, or in a split
 the row's arm's), ``arm``, ``predictions`` and ``scores`` (every version's, by version: the
 shadows are kept beside, never served), ``scored_at`` and the partition column ``score_date``
@@ -107,7 +108,7 @@ def batch_inference(args: argparse.Namespace) -> dict[str, Any]:
         _score_batches, plan=plan, locations=shipped, inputs=inputs, positive=args.positive_label
     )
     scored = (
-        as_maps(features.mapInPandas(score, schema), plan.versions)
+        as_maps(features.mapInArrow(score, schema), plan.versions)
         .withColumn("scored_at", F.current_timestamp())
         .withColumn(
             "score_date",
@@ -237,9 +238,34 @@ _LOADED: dict[str, Any] = {}  # per Python worker: each model is loaded once
 def _score_batches(
     batches: Iterator[Any], *, plan: Any, locations: dict, inputs: dict, positive: str
 ) -> Iterator[Any]:
-    import mlflow.pyfunc
+    """Arrow batches in, the same batches out with the scoring columns added (``mapInArrow``):
+    the input columns go back as the Arrow arrays they came in, never through pandas and
+    back; only the model's input columns are converted for it."""
+    import pyarrow as pa
 
-    from mlops_hooks.shared.domain.live import score_frame
+    from mlops_hooks.shared.domain.live import flat_columns, scored_columns
+
+    scorers = _scorers(plan, locations, inputs, positive)
+    needed = sorted({name for version in plan.versions for name in inputs[version]})
+    if plan.assign_by and plan.assign_by not in needed:
+        needed.append(plan.assign_by)
+    names = ["prediction", "model_version", "arm"]
+    types = [pa.string(), pa.string(), pa.string()]
+    for version in plan.versions:
+        prediction, score = flat_columns(version)
+        names += [prediction, score]
+        types += [pa.string(), pa.float64()]
+    for batch in batches:
+        frame = batch.select(needed).to_pandas()
+        added = scored_columns(frame, scorers, plan)
+        arrays = [pa.array(added[name], type=kind) for name, kind in zip(names, types, strict=True)]
+        yield pa.RecordBatch.from_arrays(
+            [*batch.columns, *arrays], names=[*batch.schema.names, *names]
+        )
+
+
+def _scorers(plan: Any, locations: dict, inputs: dict, positive: str) -> dict[str, Any]:
+    import mlflow.pyfunc
 
     def scorer(version: str) -> Any:
         uri = locations[version]
@@ -252,9 +278,7 @@ def _score_batches(
 
         return run
 
-    scorers = {v: scorer(v) for v in plan.versions}
-    for batch in batches:
-        yield score_frame(batch, scorers, plan, as_maps=False)
+    return {v: scorer(v) for v in plan.versions}
 
 
 def _local(uri: str) -> str:

@@ -299,14 +299,12 @@ def flat_columns(version: str) -> tuple[str, str]:
     return f"_prediction_{version}", f"_score_{version}"
 
 
-def score_frame(
-    frame: pd.DataFrame, scorers: dict[str, Scorer], plan: ScoringPlan, *, as_maps: bool = True
-) -> pd.DataFrame:
-    """Every version of the plan scores ``frame`` once (each scorer takes its model's input
-    columns); the served prediction and
-    version per row (split: its arm's), every version's prediction and score beside it.
-    The same function runs in-process and inside Spark (mapInPandas), so both engines serve
-    and record the same."""
+def scored_columns(
+    frame: pd.DataFrame, scorers: dict[str, Scorer], plan: ScoringPlan
+) -> dict[str, np.ndarray]:
+    """The columns scoring adds to ``frame``: the served ``prediction``, ``model_version`` and
+    ``arm`` per row, and each version's flat prediction and score (NaN where it gives none).
+    The frame itself is not copied: the Spark job hands its input columns back as they came."""
     import numpy as np
 
     predicted: dict[str, np.ndarray] = {}
@@ -316,7 +314,6 @@ def score_frame(
         # object, not a fixed-width string array: "Yes" written over "No" would become "Ye"
         predicted[version] = np.asarray(predictions).astype(str).astype(object)
         scored[version] = None if scores is None else np.asarray(scores, dtype=float)
-    out = frame.copy()
     if plan.mode == "split":
         arm = np.asarray(assign_arms(frame[plan.assign_by], plan.split, salt=plan.salt))
         served = np.asarray([plan.arms[a] for a in arm])
@@ -327,22 +324,43 @@ def score_frame(
     for version in plan.versions[1:]:
         mine = served == version
         prediction[mine] = predicted[version][mine]
-    out["prediction"] = prediction
-    out["model_version"] = served
-    out["arm"] = arm
+    added = {"prediction": prediction, "model_version": served, "arm": arm}
+    for version in plan.versions:
+        prediction_column, score_column = flat_columns(version)
+        added[prediction_column] = predicted[version]
+        score = scored[version]
+        added[score_column] = score if score is not None else np.full(len(frame), np.nan)
+    return added
+
+
+def score_frame(
+    frame: pd.DataFrame, scorers: dict[str, Scorer], plan: ScoringPlan, *, as_maps: bool = True
+) -> pd.DataFrame:
+    """Every version of the plan scores ``frame`` once (each scorer takes its model's input
+    columns); the served prediction and
+    version per row (split: its arm's), every version's prediction and score beside it.
+    The same columns (``scored_columns``) are computed in-process and inside Spark, so both
+    engines serve and record the same."""
+    import numpy as np
+
+    added = scored_columns(frame, scorers, plan)
+    out = frame.copy()
+    for name in ("prediction", "model_version", "arm"):
+        out[name] = added[name]
     versions = list(plan.versions)
     if not as_maps:
         for version in versions:
-            prediction_column, score_column = flat_columns(version)
-            out[prediction_column] = predicted[version]
-            out[score_column] = scored[version] if scored[version] is not None else np.nan
+            for column in flat_columns(version):
+                out[column] = added[column]
         return out
+    predicted = {v: added[flat_columns(v)[0]] for v in versions}
+    scored = {v: added[flat_columns(v)[1]] for v in versions}
     # one comprehension over zipped columns: the per-row maps cost a fraction of the models
     out["predictions"] = [
         dict(zip(versions, row, strict=True))
         for row in zip(*(predicted[v] for v in versions), strict=True)
     ]
-    with_scores = [v for v in versions if scored[v] is not None]
+    with_scores = [v for v in versions if not np.isnan(scored[v]).all()]
     out["scores"] = (
         [
             dict(zip(with_scores, row, strict=True))
