@@ -26,7 +26,7 @@ from mlops_hooks.shared.ports.outcome import Outcome
 if TYPE_CHECKING:
     from mlops_hooks.shared.domain.policy import ModelPolicy
     from mlops_hooks.shared.domain.validation import Validation
-    from mlops_hooks.shared.ports.registry import ModelVersion, Registry
+    from mlops_hooks.shared.ports.registry import Evaluation, ModelVersion, Registry
 
 SECTION = "validation"
 
@@ -130,7 +130,7 @@ def handle(event: Event, deps: Deps) -> Outcome:
         )
         outcome, write_report = _apply(event, deps, policy, registry, model_version, result)
         if result.evaluate_later is not None:  # after the verdict: a report update, no verdict
-            _evaluate_afterwards(result, outcome)
+            _evaluate_afterwards(result, result.evaluate_later, outcome)
             write_report()
     finally:
         for model in loaded:
@@ -138,12 +138,14 @@ def handle(event: Event, deps: Deps) -> Outcome:
     return outcome
 
 
-def _evaluate_afterwards(result: Validation, outcome: Outcome) -> None:
+def _evaluate_afterwards(
+    result: Validation, evaluate: Callable[[], Evaluation | None], outcome: Outcome
+) -> None:
     """MLflow's evaluation run, into the result and the outcome; its failure costs only the run
     (the verdict and our own metrics stand), and is said in the outcome."""
     started = time.perf_counter()
     try:
-        result.evaluation = result.evaluate_later() if result.evaluate_later else None
+        result.evaluation = evaluate()
     except Exception as exc:
         outcome.data["evaluation_error"] = f"{type(exc).__name__}: {exc}"[:300]
     finally:

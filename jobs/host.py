@@ -30,12 +30,14 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from mlops_hooks.shared.adapters.job_host import write_whole
+
 POLL_SECONDS = 0.05
 
 
 def next_request(queue: Path) -> Path | None:
     """The oldest waiting request (by its file's time, then name)."""
-    waiting = [p for p in queue.glob("*.json")]
+    waiting = list(queue.glob("*.json"))
     if not waiting:
         return None
     return min(waiting, key=lambda p: (p.stat().st_mtime_ns, p.name))
@@ -87,12 +89,6 @@ def _give_back_memory() -> None:
         print(f"collection skipped: {type(exc).__name__}: {exc}", flush=True)
 
 
-def _write_whole(path: Path, text: str) -> None:
-    partial = path.with_name(path.name + ".partial")
-    partial.write_text(text)
-    os.replace(partial, path)
-
-
 class _Stop:
     """SIGTERM (the owner's ``close``): leave now when idle, else once the current run ends;
     the run is not cut short, as a job in its own process was not by a stopped ``serve``."""
@@ -136,7 +132,7 @@ def serve_queue(folder: Path) -> None:
             continue
         run_id = request.stem
         running = folder / f"{run_id}.running"
-        _write_whole(running, str(os.getpid()))
+        write_whole(running, str(os.getpid()))
         try:
             asked = json.loads(taken.read_text())
             code = run_one(list(asked["argv"]), Path(asked["log"]))
@@ -145,7 +141,7 @@ def serve_queue(folder: Path) -> None:
             code = 1
         taken.unlink(missing_ok=True)
         _give_back_memory()
-        _write_whole(folder / f"{run_id}.exit", str(code))
+        write_whole(folder / f"{run_id}.exit", str(code))
         running.unlink(missing_ok=True)
         stop.busy = False
 
@@ -183,7 +179,7 @@ def warm_up() -> None:
     try:
         spark = spark_session("mlops-hooks-jobs")
         frame = spark.range(0, 2, numPartitions=spark.sparkContext.defaultParallelism)
-        frame.mapInPandas(_in_worker, frame.schema).toPandas()
+        frame.mapInArrow(_in_worker, frame.schema).toPandas()  # the batch job's path
         for module in WARM_IMPORTS:
             importlib.import_module(module)
     except Exception as exc:  # Spark cannot start here: each job says so in its own log

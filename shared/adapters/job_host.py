@@ -1,8 +1,8 @@
 """The warm job host's client side: start it once, hand it runs, learn how they ended.
 
 The host (jobs/host.py) is one long-lived process with Spark and MLflow warm; runs go to it as
-request files and come back as exit-code files, so a run survives a restart of the process
-that asked for it (a later host takes a request still queued; ``state`` reads the files).
+request files and come back as exit-code files, so a later process settles a run from its files
+(``exit_code``, ``running``) and takes a run that never started out of the queue (``cancel``).
 """
 
 from __future__ import annotations
@@ -47,10 +47,7 @@ class JobHost:
     def submit(self, run_id: str, argv: list[str], log_path: Path) -> int:
         """Queue one run (``argv``: the module, then its arguments); the host's pid."""
         pid = self.start()
-        request = self.queue / f"{run_id}.json"
-        partial = request.with_name(request.name + ".partial")
-        partial.write_text(json.dumps({"argv": argv, "log": str(log_path)}))
-        os.replace(partial, request)
+        write_whole(self.queue / f"{run_id}.json", json.dumps({"argv": argv, "log": str(log_path)}))
         return pid
 
     def exit_code(self, run_id: str) -> int | None:
@@ -93,6 +90,13 @@ class JobHost:
             process.terminate()
             with contextlib.suppress(subprocess.TimeoutExpired):
                 process.wait(timeout=2)
+
+
+def write_whole(path: Path, text: str) -> None:
+    """Write ``text`` so that a reader sees the whole file or none (a rename of a full one)."""
+    partial = path.with_name(path.name + ".partial")
+    partial.write_text(text)
+    os.replace(partial, path)
 
 
 def alive(pid: int) -> bool:
