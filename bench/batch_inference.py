@@ -1,12 +1,13 @@
 """Batch scoring throughput: the batch job's scoring pass on local Spark against plain
 ``model.predict`` on one pandas frame in one process, same model, same 1,000,000 rows, same 2
-cores, in one run; MLflow's own ``mlflow.pyfunc.spark_udf`` beside them. Target (issue 19):
-the job's pass ≥ 1.0x pandas, with identical predictions.
+cores, in one run (the median of three timed runs each); MLflow's own
+``mlflow.pyfunc.spark_udf`` beside them. Target (issue 19): the job's pass ≥ 1.0x pandas, with
+identical predictions.
 
     python bench/batch_inference.py [--rows 1000000]
 
 The job's pass is jobs/batch_inference.py's (``mapInArrow`` over ``_score_batches``: each
-Python worker loads the model once; the maps built in the JVM), over the Parquet table the
+Python worker loads the model once; the maps built in Arrow), over the Parquet table the
 pandas side scores as one frame; every prediction is forced with the ``noop`` sink, so neither
 collecting nor writing is timed, and Spark's session start-up is reported, not timed. The
 Parquet is written as a table is (several files), so that both cores get work.
@@ -16,9 +17,11 @@ from __future__ import annotations
 
 import argparse
 import functools
+import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -31,9 +34,20 @@ from mlops_hooks.shared.domain import churn_data  # noqa: E402
 FILES = 8  # the table's Parquet files (a Delta table of 1M rows has several)
 
 
+def median_seconds(run: Callable[[], object], times: int) -> float:
+    """The median wall time of ``times`` runs (each side gets the same treatment)."""
+    spent = []
+    for _ in range(times):
+        started = time.perf_counter()
+        run()
+        spent.append(time.perf_counter() - started)
+    return statistics.median(spent)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--repeat", type=int, default=3, help="timed runs of each (median)")
     parser.add_argument("--skip-spark-udf", action="store_true", help="leave MLflow's out")
     args = parser.parse_args()
     import mlflow
@@ -41,7 +55,7 @@ def main() -> int:
     import pandas as pd
     from mlflow.models import infer_signature
 
-    from mlops_hooks.jobs.batch_inference import _score_batches, as_maps, scoring_schema
+    from mlops_hooks.jobs.batch_inference import _score_batches, scoring_schema
     from mlops_hooks.shared.domain.live import plan_scoring
 
     with tempfile.TemporaryDirectory() as folder:
@@ -64,9 +78,8 @@ def main() -> int:
         columns = list(features.columns)
 
         loaded = mlflow.pyfunc.load_model(path)
-        started = time.perf_counter()
         expected = np.asarray(loaded.predict(rows[columns])).astype(str)
-        pandas_s = time.perf_counter() - started
+        pandas_s = median_seconds(lambda: loaded.predict(rows[columns]), args.repeat)
 
         started = time.perf_counter()
         spark = spark_session("bench-batch-inference")
@@ -80,13 +93,16 @@ def main() -> int:
             inputs={"1": columns},
             positive="Yes",
         )
-        scored = as_maps(
-            frame.mapInArrow(score, scoring_schema(frame.schema, plan.versions)), plan.versions
-        )
-        scored.limit(1000).write.format("noop").mode("overwrite").save()  # warm the workers
+        scored = frame.mapInArrow(score, scoring_schema(frame.schema, plan.versions))
+        # the first pass starts the Python workers and loads the model in each (reported, not
+        # in the rate; pandas' model is loaded before its clock starts too); a limit() would
+        # run one task and end the other worker's pipe, leaving it cold
         started = time.perf_counter()
         scored.write.format("noop").mode("overwrite").save()
-        job_s = time.perf_counter() - started
+        first_s = time.perf_counter() - started
+        job_s = median_seconds(
+            lambda: scored.write.format("noop").mode("overwrite").save(), args.repeat
+        )
         got = scored.select(churn_data.ID, "prediction").toPandas()  # not timed
         by_id = dict(zip(got[churn_data.ID], got["prediction"], strict=True))
         identical = [by_id[c] for c in rows[churn_data.ID]] == expected.tolist()
@@ -95,10 +111,10 @@ def main() -> int:
         if not args.skip_spark_udf:
             udf = mlflow.pyfunc.spark_udf(spark, path, env_manager="local")
             with_udf = frame.withColumn("p", udf(*columns))
-            with_udf.limit(1000).write.format("noop").mode("overwrite").save()
-            started = time.perf_counter()
-            with_udf.write.format("noop").mode("overwrite").save()
-            udf_s = time.perf_counter() - started
+            with_udf.write.format("noop").mode("overwrite").save()  # warm, as the job's pass
+            udf_s = median_seconds(
+                lambda: with_udf.write.format("noop").mode("overwrite").save(), args.repeat
+            )
         cores = spark.sparkContext.defaultParallelism
         partitions = frame.rdd.getNumPartitions()
         spark.stop()
@@ -118,7 +134,10 @@ def main() -> int:
             f"mlflow spark_udf on the same table: {udf_s:.2f} s = {args.rows / udf_s:,.0f} rows/s "
             f"({args.rows / udf_s / pandas_rate:.2f}x pandas)"
         )
-    print(f"(Spark session start-up, not in the figures: {startup_s:.1f} s)")
+    print(
+        f"(not in the figures: Spark session start-up {startup_s:.1f} s; the first pass, "
+        f"which starts the Python workers and loads the model in each, {first_s:.2f} s)"
+    )
     targets = [
         Target("job's pass rows/s / pandas rows/s", round(job_rate / pandas_rate, 3), "x", ">=", 1),
         Target("identical predictions", float(identical), "bool", ">=", 1.0),
@@ -137,6 +156,7 @@ def main() -> int:
         spark_cores=cores,
         spark_partitions=partitions,
         spark_startup_s=round(startup_s, 1),
+        spark_first_pass_s=round(first_s, 3),
     )
     return 0 if all(t.met for t in targets) else 2
 

@@ -3,8 +3,8 @@
     python bench/shadow.py [--rows 1000000]
 
 1. Local Spark, what the batch job runs per pass (jobs/features ``clean`` and ``featurize``
-   over a Parquet input, then ``_score_batches`` in one ``mapInArrow``, the maps built in the
-   JVM): the champion and two shadows in one pass, against three single-model passes (what
+   over a Parquet input, then ``_score_batches`` in one ``mapInArrow``, the maps built in
+   Arrow): the champion and two shadows in one pass, against three single-model passes (what
    scoring each version as its own job costs). Both force every row with the ``noop`` sink;
    the predictions are checked identical. Target: one pass >= 2x faster than the three.
 2. In process: 1,000,000 long-format prediction rows (the champion and a shadow on 500,000
@@ -36,7 +36,7 @@ def spark_passes(rows: int, folder: Path) -> dict[str, float]:
     import pandas as pd
     from mlflow.models import infer_signature
 
-    from mlops_hooks.jobs.batch_inference import _score_batches, as_maps, scoring_schema
+    from mlops_hooks.jobs.batch_inference import _score_batches, scoring_schema
     from mlops_hooks.jobs.features import clean, featurize
     from mlops_hooks.shared.adapters.spark_tables import spark_session
     from mlops_hooks.shared.domain.live import plan_scoring
@@ -69,14 +69,16 @@ def spark_passes(rows: int, folder: Path) -> dict[str, float]:
         cleaned, _ = clean(frame, keep_strings=(churn_data.ID,))
         prepared = featurize(cleaned, exclude=(churn_data.ID,))
         schema = scoring_schema(prepared.schema, plan.versions)
-        return as_maps(prepared.mapInArrow(score, schema), plan.versions)
+        return prepared.mapInArrow(score, schema)
 
     def timed(versions: list[str]) -> float:
         started = time.perf_counter()
         scored(versions).write.format("noop").mode("overwrite").save()
         return time.perf_counter() - started
 
-    scored(["1", "2", "3"]).limit(1000).write.format("noop").mode("overwrite").save()  # warm
+    # warm: a whole pass, so that every Python worker has loaded the three models (a limit()
+    # would run one task and end the other worker's pipe: it would start again, cold)
+    scored(["1", "2", "3"]).write.format("noop").mode("overwrite").save()
     one_pass = timed(["1", "2", "3"])
     separate = sum(timed([v]) for v in ("1", "2", "3"))
     # the same predictions either way, row by row, on a sample

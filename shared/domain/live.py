@@ -295,7 +295,7 @@ def plan_scoring(
 
 def flat_columns(version: str) -> tuple[str, str]:
     """The prediction and score columns of one version when ``score_frame`` writes them flat
-    (the Spark job turns them into its maps in the JVM, which is faster than Python dicts)."""
+    (the Spark job builds its maps from them in Arrow, which is faster than Python dicts)."""
     return f"_prediction_{version}", f"_score_{version}"
 
 
