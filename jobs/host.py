@@ -172,18 +172,31 @@ def _in_worker(batches: Iterator[Any]) -> Iterator[Any]:
 def warm_up() -> None:
     """The session every job's spark_session() finds, its Arrow path and Python workers used
     once, and the jobs' imports; a failure here only costs the first run its warmth."""
-    import importlib
+    import threading
 
     from mlops_hooks.shared.adapters.spark_tables import spark_session
 
+    # the jobs' imports in a thread, while the JVM starts and the first Python worker imports
+    # in their own processes (the demo's first run waited 12 s for this warm-up, then ~7)
+    importing = threading.Thread(target=_import_jobs, name="warm-imports", daemon=True)
+    importing.start()
     try:
         spark = spark_session("mlops-hooks-jobs")
         frame = spark.range(0, 2, numPartitions=spark.sparkContext.defaultParallelism)
         frame.mapInArrow(_in_worker, frame.schema).toPandas()  # the batch job's path
-        for module in WARM_IMPORTS:
-            importlib.import_module(module)
     except Exception as exc:  # Spark cannot start here: each job says so in its own log
         print(f"warm-up incomplete: {type(exc).__name__}: {exc}", flush=True)
+    importing.join()
+
+
+def _import_jobs() -> None:
+    import importlib
+
+    try:
+        for module in WARM_IMPORTS:
+            importlib.import_module(module)
+    except Exception as exc:  # the job that needs it imports it again, and says why not
+        print(f"warm-up imports incomplete: {type(exc).__name__}: {exc}", flush=True)
 
 
 def main() -> None:

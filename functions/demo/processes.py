@@ -32,6 +32,32 @@ class Proc:
     url: str
     log: Path
     env: dict[str, str] = field(default_factory=dict)
+    ready: Callable[[httpx.Response], bool] | str = "/"  # a path that answers < 500, or a test
+    timeout: float = 60  # for ``wait_ready``
+
+    def wait_ready(self) -> Proc:
+        """Back once the process answers as ready; stopped, and an error, when it exits or
+        does not answer within ``timeout``."""
+        ready = self.ready
+        probe = f"{self.url}{ready}" if isinstance(ready, str) else self.url
+        deadline = time.monotonic() + self.timeout
+        while time.monotonic() < deadline:
+            if self.popen.poll() is not None:
+                raise RuntimeError(
+                    f"{self.name} exited with {self.popen.returncode}:\n{self.output()[-3000:]}"
+                )
+            try:
+                response = httpx.get(probe, timeout=2)
+                ok = response.status_code < 500 if isinstance(ready, str) else ready(response)
+                if ok:
+                    return self
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.2)
+        self.stop()
+        raise RuntimeError(
+            f"{self.name} did not become ready in {self.timeout} s:\n{self.output()[-3000:]}"
+        )
 
     @property
     def pid(self) -> int:
@@ -71,7 +97,10 @@ def start(
     env: Mapping[str, str] | None = None,
     cwd: Path | None = None,
     timeout: float = 60,
+    wait: bool = True,
 ) -> Proc:
+    """``name`` started; back once it answers as ready (``wait``), else at once (the caller
+    calls ``wait_ready`` when it needs it)."""
     log = log_dir / f"{name}.log"
     full_env = {**os.environ, **(env or {})}
     handle = log.open("ab")
@@ -84,22 +113,8 @@ def start(
         start_new_session=True,  # own process group: stop() reaches its children too
     )
     handle.close()
-    proc = Proc(name, popen, url, log, dict(env or {}))
-    probe = f"{url}{ready}" if isinstance(ready, str) else url
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if popen.poll() is not None:
-            raise RuntimeError(f"{name} exited with {popen.returncode}:\n{proc.output()[-3000:]}")
-        try:
-            response = httpx.get(probe, timeout=2)
-            ok = response.status_code < 500 if isinstance(ready, str) else ready(response)
-            if ok:
-                return proc
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    proc.stop()
-    raise RuntimeError(f"{name} did not become ready in {timeout} s:\n{proc.output()[-3000:]}")
+    proc = Proc(name, popen, url, log, dict(env or {}), ready, timeout)
+    return proc.wait_ready() if wait else proc
 
 
 def cli(*args: str, env: Mapping[str, str], cwd: Path) -> subprocess.CompletedProcess:
@@ -146,7 +161,12 @@ def start_moto_server(folder: Path) -> Proc:
 
 
 def start_mlflow_server(
-    folder: Path, *, workspaces: bool = False, key: str | None = None, port: int | None = None
+    folder: Path,
+    *,
+    workspaces: bool = False,
+    key: str | None = None,
+    port: int | None = None,
+    wait: bool = True,
 ) -> Proc:
     """An MLflow 3 tracking server on SQLite that sends webhooks to localhost.
 
@@ -155,7 +175,7 @@ def start_mlflow_server(
     uses MLflow's job runner, and it would start about ten huey consumers of ~270 MB each.
     ``workspaces`` starts it with MLFLOW_ENABLE_WORKSPACES (teams sharing one server); ``key``
     and ``port`` restart a server on the same store (the key it stored its secrets with, or
-    another one).
+    another one). ``wait`` False: back at once (its imports take ~6 s); ``wait_ready`` later.
     """
     from cryptography.fernet import Fernet
 
@@ -194,6 +214,7 @@ def start_mlflow_server(
         log_dir=folder,
         env=env,
         timeout=120,
+        wait=wait,
     )
 
 

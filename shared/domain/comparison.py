@@ -33,7 +33,10 @@ if TYPE_CHECKING:
 
     from mlops_hooks.shared.domain.scoring import Scored
 
-CHUNK_CELLS = 4_000_000  # resamples x rows per block of draw counts (32 MB of float64)
+# resamples x rows per block of draw counts (2 MB of float64: a block's arrays stay in cache).
+# 1,000 AUC resamples of 10,000 rows peaked at 214 MiB and took 0.17 s with blocks of 4M cells;
+# 14 MiB and 0.09-0.14 s with these (100,000 rows: 1.77 s -> 0.89-0.94 s); the same values
+CHUNK_CELLS = 250_000
 
 
 # --- the bootstrap ----------------------------------------------------------------------------
