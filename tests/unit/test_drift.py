@@ -69,3 +69,30 @@ def test_psi_bins_missing_values_and_empty_bins() -> None:
         (1 - 0.5) * np.log(1 / 0.5) + (EPSILON - 0.5) * np.log(EPSILON / 0.5)
     )
     assert psi_from_counts(np.array([3, 7]), np.array([30, 70])) == pytest.approx(0.0)
+
+
+def test_a_column_of_shared_objects_counts_as_one_of_distinct_objects() -> None:
+    """Frames read from Parquet or Delta share one object per distinct string (counted by
+    address); frames built in Python have one object per row (counted by value): the same
+    counts, with missing values (None, NaN) left out either way."""
+    from collections import Counter
+
+    import pyarrow as pa
+
+    from mlops_hooks.shared.domain.drift import value_counts
+
+    rng = np.random.default_rng(3)
+    texts = rng.choice(["basic", "plus", "pro", "pro "], 50_000).tolist()
+    missing = rng.random(50_000) < 0.1
+    values = [None if gone else text for text, gone in zip(texts, missing, strict=True)]
+    shared = pa.array(values).to_pandas()  # as a Parquet or Delta read gives it
+    own = pd.Series(
+        [np.nan if v is None else "".join(list(v)) for v in values], dtype=object
+    )  # a new object per row, NaN for missing
+    assert len({id(v) for v in shared}) <= 5  # the address path runs
+    assert len({id(v) for v in own}) > 40_000  # the value path runs
+
+    expected = dict(Counter(v for v in values if v is not None))
+    assert value_counts(shared) == expected
+    assert value_counts(own) == expected
+    assert len(expected) == 4 and sum(expected.values()) == int((~missing).sum())
