@@ -93,7 +93,7 @@ def main() -> int:
             inputs={"1": columns},
             positive="Yes",
         )
-        scored = frame.mapInArrow(score, scoring_schema(frame.schema, plan.versions))
+        scored = frame.mapInArrow(score, scoring_schema(frame.schema))
         # the first pass starts the Python workers and loads the model in each (reported, not
         # in the rate; pandas' model is loaded before its clock starts too); a limit() would
         # run one task and end the other worker's pipe, leaving it cold

@@ -68,7 +68,7 @@ def spark_passes(rows: int, folder: Path) -> dict[str, float]:
         )
         cleaned, _ = clean(frame, keep_strings=(churn_data.ID,))
         prepared = featurize(cleaned, exclude=(churn_data.ID,))
-        schema = scoring_schema(prepared.schema, plan.versions)
+        schema = scoring_schema(prepared.schema)
         return prepared.mapInArrow(score, schema)
 
     def timed(versions: list[str]) -> float:

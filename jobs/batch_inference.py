@@ -103,7 +103,7 @@ def batch_inference(args: argparse.Namespace) -> dict[str, Any]:
             raise JobError(f"{args.input} lacks v{v}'s input columns: {', '.join(missing)}")
     if plan.assign_by and plan.assign_by not in features.columns:
         raise JobError(f"{args.input} has no {plan.assign_by!r} column to split by")
-    schema = scoring_schema(features.schema, plan.versions)
+    schema = scoring_schema(features.schema)
     score = functools.partial(
         _score_batches, plan=plan, locations=shipped, inputs=inputs, positive=args.positive_label
     )
@@ -137,9 +137,9 @@ def batch_inference(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
-def scoring_schema(inputs: Any, versions: tuple[str, ...]) -> Any:
+def scoring_schema(inputs: Any) -> Any:
     """What the scoring pass returns: the input, the served columns and the ``predictions``
-    and ``scores`` maps (version -> value)."""
+    and ``scores`` maps (version -> value), of the same types whatever the versions."""
     from pyspark.sql.types import (
         DoubleType,
         MapType,

@@ -6,7 +6,6 @@ Each is a subprocess started once per test session and stopped by its own pid.
 from __future__ import annotations
 
 import os
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -19,6 +18,7 @@ from tests.support.processes import (
     start_mlflow_server,
     start_moto_server,
     start_serve_process,
+    webhook_cache_expired,
 )
 
 # boto3 must never reach real AWS from the suite.
@@ -182,7 +182,7 @@ def validating_serve(
         done = cli("webhooks", "register", "--url", url, env=full, cwd=tmp_path)
         assert done.returncode == 0, done.stderr
         hooks.extend(h.webhook_id for h in client.list_webhooks() if h.url == url)
-        time.sleep(1.2)  # the server caches its webhook list for MLFLOW_WEBHOOK_CACHE_TTL=1 s
+        webhook_cache_expired()
         return serve
 
     yield _start

@@ -17,6 +17,13 @@ from pathlib import Path
 import httpx
 
 BIN = Path(sys.executable).parent
+WEBHOOK_CACHE_TTL = 1  # seconds: MLFLOW_WEBHOOK_CACHE_TTL of the MLflow servers started here
+
+
+def webhook_cache_expired() -> None:
+    """Back once an MLflow server started here has let go of its cached webhook list, so a
+    webhook just created or changed is the one it delivers with."""
+    time.sleep(WEBHOOK_CACHE_TTL + 0.2)
 
 
 def free_port() -> int:
@@ -185,7 +192,7 @@ def start_mlflow_server(
     env = {
         "MLFLOW_WEBHOOK_ALLOWED_SCHEMES": "http,https",
         "MLFLOW_WEBHOOK_ALLOW_PRIVATE_IPS": "true",
-        "MLFLOW_WEBHOOK_CACHE_TTL": "1",
+        "MLFLOW_WEBHOOK_CACHE_TTL": str(WEBHOOK_CACHE_TTL),
         "MLFLOW_WEBHOOK_SECRET_ENCRYPTION_KEY": key or Fernet.generate_key().decode(),
         "MLFLOW_WEBHOOK_REQUEST_MAX_RETRIES": "1",
         "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false",

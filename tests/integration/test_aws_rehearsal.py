@@ -31,7 +31,7 @@ from tests.integration.test_serverless_package import PARAMS, osls, packaged  # 
 from tests.support.fake_databricks import JOBS, JobsState, add_jobs_routes
 from tests.support.fake_http import FakeHTTP
 from tests.support.mlflow_models import log_and_register
-from tests.support.processes import Proc, wait_for
+from tests.support.processes import Proc, wait_for, webhook_cache_expired
 from tests.support.rehearsal import Topology, put_secrets
 
 SECRETS = {
@@ -136,7 +136,7 @@ def test_the_deployed_topology_end_to_end(
     )
     try:
         name = f"rehearsal-{uuid.uuid4().hex[:6]}"
-        time.sleep(1.5)  # the server's webhook cache (MLFLOW_WEBHOOK_CACHE_TTL)
+        webhook_cache_expired()
         version = log_and_register(mlflow_server.url, name, model, train, client=client)
 
         def verdict() -> str | None:
@@ -152,7 +152,7 @@ def test_the_deployed_topology_end_to_end(
         client.delete_webhook(hook.webhook_id)
 
     # --- a version whose webhook never came -> the EventBridge sweep rule -> found, once -----
-    time.sleep(1.5)  # the webhook is gone from the server's cache
+    webhook_cache_expired()  # the webhook is gone from the server's cache too
     unannounced = log_and_register(mlflow_server.url, name, model, train, client=client)
     swept = topology.tick("sweep")
     assert "error" not in swept, swept

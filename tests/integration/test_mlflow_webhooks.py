@@ -9,7 +9,7 @@ import httpx
 from mlflow import MlflowClient
 
 from tests.conftest import WEBHOOK_SECRET
-from tests.support.processes import Proc, cli, wait_for
+from tests.support.processes import Proc, cli, wait_for, webhook_cache_expired
 
 
 def events_of(serve: Proc, kind: str) -> list[dict]:
@@ -37,7 +37,7 @@ def test_registering_a_version_and_setting_challenger_raise_one_event_each(
     hooks = [h for h in client.list_webhooks() if h.url == url]
     assert len(hooks) == 1  # registering twice did not duplicate it
     try:
-        time.sleep(1.2)  # the server caches its webhook list for MLFLOW_WEBHOOK_CACHE_TTL=1 s
+        webhook_cache_expired()
         name = f"churn-{tmp_path.name}"
         client.create_registered_model(name)
         run = client.create_run(client.create_experiment(name))

@@ -8,7 +8,6 @@ report and links in its own workspace (the registry port's calls run in the even
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,7 +18,13 @@ from mlflow.utils.workspace_context import WorkspaceContext
 from mlops_hooks.shared.adapters.markdown import read_section
 from tests.conftest import webhook_env
 from tests.support.mlflow_models import log_and_register
-from tests.support.processes import Proc, cli, start_mlflow_server, wait_for
+from tests.support.processes import (
+    Proc,
+    cli,
+    start_mlflow_server,
+    wait_for,
+    webhook_cache_expired,
+)
 
 TEAMS = ("team-a", "team-b")
 POLICY = """
@@ -65,7 +70,7 @@ def test_two_workspaces_register_the_same_model_and_each_is_judged_in_its_own(
             env={**env, "MLFLOW_WORKSPACE": team}, cwd=tmp_path,
         )  # fmt: skip
         assert done.returncode == 0, done.stderr
-    time.sleep(1.2)  # the server's webhook cache (MLFLOW_WEBHOOK_CACHE_TTL=1 s)
+    webhook_cache_expired()
 
     for team in TEAMS:
         with WorkspaceContext(team):

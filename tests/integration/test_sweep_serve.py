@@ -26,6 +26,7 @@ from tests.support.processes import (
     free_port,
     start_serve_process,
     wait_for,
+    webhook_cache_expired,
 )
 
 POLICY = """
@@ -78,7 +79,7 @@ def test_versions_registered_while_serve_is_down_are_validated_by_one_sweep_tick
     registered = cli("webhooks", "register", "--url", url, env=env, cwd=tmp_path)
     assert registered.returncode == 0, registered.stderr
     hooks = [h.webhook_id for h in client.list_webhooks() if h.url == url]
-    time.sleep(1.2)  # the server's webhook cache (MLFLOW_WEBHOOK_CACHE_TTL=1 s)
+    webhook_cache_expired()
     serve = None
     try:
         # serve is down: MLflow's deliveries of these three fail and are dropped

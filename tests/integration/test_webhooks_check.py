@@ -13,7 +13,13 @@ from cryptography.fernet import Fernet
 from mlflow import MlflowClient
 
 from tests.conftest import WEBHOOK_SECRET, webhook_env
-from tests.support.processes import Proc, cli, free_port, start_mlflow_server
+from tests.support.processes import (
+    Proc,
+    cli,
+    free_port,
+    start_mlflow_server,
+    webhook_cache_expired,
+)
 
 BOUND = 15.0  # seconds: the default MLOPS_HOOKS_SERVER_TIMEOUT_SECONDS
 
@@ -42,7 +48,7 @@ def test_a_good_webhook_checks_out_and_a_wrong_secret_is_named(
         # machine that can outlast one wait, so ask again (at most 10 s) until the new one is used
         deadline = time.monotonic() + 10
         while True:
-            time.sleep(1.2)
+            webhook_cache_expired()
             bad = cli("webhooks", "check", "--url", url, env=env, cwd=tmp_path)
             if bad.returncode != 0 or time.monotonic() > deadline:
                 break

@@ -10,4 +10,5 @@ from mlops_hooks.functions.demo.processes import (  # noqa: F401
     start_moto_server,
     start_serve_process,
     wait_for,
+    webhook_cache_expired,
 )
