@@ -188,7 +188,9 @@ def ks_and_wasserstein(
 
 def value_counts(values: pd.Series) -> dict[str, int]:
     """Counts of each value as text (one hashing pass; only the distinct values become text)."""
-    found = _counts_by_identity(values.to_numpy())
+    # only a column of Python objects: another dtype (categorical, Arrow strings) counts
+    # without hashing objects already, and converting it to objects would cost a pass
+    found = _counts_by_identity(values.to_numpy()) if values.dtype == object else None
     if found is not None:
         return found
     counts: dict[str, int] = {}
