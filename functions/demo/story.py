@@ -152,7 +152,7 @@ class Story:
     def wait(self, what: str, predicate: Callable[[], Any], timeout: float) -> Any:
         from mlops_hooks.functions.demo.processes import wait_for
 
-        return wait_for(predicate, timeout, what, interval=0.5, error=StepFailed)
+        return wait_for(predicate, timeout, what, interval=0.2, error=StepFailed)
 
     def client(self) -> Any:
         """MLflow's client, for the report written after the play (and its measured peak)."""
