@@ -41,8 +41,14 @@ def test_a_good_webhook_checks_out_and_a_wrong_secret_is_named(
         recorded = good.stdout.split("recorded as ")[1].split()[0]
         assert httpx.get(f"{serve.url}/events/{recorded}").json()["kind"] == "ignored"
 
-        # the webhook registered again with another secret than serve's
-        wrong = {**env, "MLOPS_HOOKS_MLFLOW_WEBHOOK_SECRET": "not-" + WEBHOOK_SECRET}
+        # the webhook registered again with another secret than serve's, from another machine
+        # (its own state dir): a command recorded in serve's ledger could be claimed and
+        # carried out by serve itself, with serve's own (right) secret
+        wrong = {
+            **env,
+            "MLOPS_HOOKS_MLFLOW_WEBHOOK_SECRET": "not-" + WEBHOOK_SECRET,
+            "MLOPS_HOOKS_STATE_DIR": str(tmp_path / "elsewhere"),
+        }
         assert cli("webhooks", "register", "--url", url, env=wrong, cwd=tmp_path).returncode == 0
         # the server keeps the old secret for its webhook cache's TTL (1 s here); on a loaded
         # machine that can outlast one wait, so ask again (at most 10 s) until the new one is used
