@@ -28,6 +28,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.results_format import Target, write  # noqa: E402
+from bench.timing import timed_runs  # noqa: E402
 from mlops_hooks.shared.adapters.spark_tables import spark_session  # noqa: E402
 from mlops_hooks.shared.domain import churn_data  # noqa: E402
 
@@ -36,12 +37,7 @@ FILES = 8  # the table's Parquet files (a Delta table of 1M rows has several)
 
 def median_seconds(run: Callable[[], object], times: int) -> float:
     """The median wall time of ``times`` runs (each side gets the same treatment)."""
-    spent = []
-    for _ in range(times):
-        started = time.perf_counter()
-        run()
-        spent.append(time.perf_counter() - started)
-    return statistics.median(spent)
+    return statistics.median(timed_runs(run, times)[0])
 
 
 def main() -> int:

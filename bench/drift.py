@@ -21,9 +21,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -32,6 +30,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.results_format import Target, all_met, write  # noqa: E402
+from bench.timing import timed_runs  # noqa: E402
 from mlops_hooks.shared.domain.drift import compare_frames  # noqa: E402
 
 BENCH_VENV = ROOT / ".venv-bench"
@@ -92,16 +91,6 @@ def evidently_python() -> Path:
     return python
 
 
-def timed(reference: pd.DataFrame, current: pd.DataFrame) -> tuple[list[float], Any]:
-    """Three runs of ours: their times, and the last report."""
-    runs = []
-    for _ in range(3):
-        started = time.perf_counter()
-        report = compare_frames(reference, current)
-        runs.append(time.perf_counter() - started)
-    return runs, report
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
@@ -119,9 +108,9 @@ def main() -> int:
         # both sides check the frames pandas reads from the same files, as a drift check
         # reads its tables; the frames as built in Python (one string object per row) too
         reference, current = pd.read_parquet(ref_path), pd.read_parquet(cur_path)
-        runs, report = timed(reference, current)
+        runs, report = timed_runs(lambda: compare_frames(reference, current), 3)
         ours = statistics.median(runs)
-        built_runs, _ = timed(built_reference, built_current)
+        built_runs, _ = timed_runs(lambda: compare_frames(built_reference, built_current), 3)
         print("running evidently ...", flush=True)
         done = subprocess.run(
             [str(python), "-c", EVIDENTLY, str(ref_path), str(cur_path)],

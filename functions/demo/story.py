@@ -311,8 +311,8 @@ class Story:
             )
             if alarm["outcome"]["result"] != "launched":
                 raise StepFailed(f"drift_detected: {alarm['outcome']['summary']}")
-            self.wait("v2 registered by the retraining", lambda: self.version(2), 240)
-            run = self.mlflow_get("runs/get", run_id=self.version(2).run_id)
+            v2 = self.wait("v2 registered by the retraining", lambda: self.version(2), 240)
+            run = self.mlflow_get("runs/get", run_id=v2.run_id)
             run_tags = as_tags(run["run"]["data"].get("tags")) if run else {}
             reason = run_tags.get(tags.TRIGGER_REASON)
             features = run_tags.get(tags.DRIFT_FEATURES)

@@ -205,8 +205,8 @@ def _add(counts: dict[str, int], value: object, count: int) -> None:
 
 
 def _counts_by_identity(array: np.ndarray) -> dict[str, int] | None:
-    """The same counts from the objects' addresses, when a column holds few distinct objects
-    (None: it does not, or it is not an object column).
+    """The same counts from the objects' addresses, when a column of Python objects holds few
+    distinct objects (None: it does not).
 
     Why hand-written: pandas hashes every object (a string's text) under the GIL, 27-37 ms a
     million rows, which also stalls the numeric features' threads. A frame made by pyarrow
@@ -219,7 +219,7 @@ def _counts_by_identity(array: np.ndarray) -> dict[str, int] | None:
     import numpy as np
     import pandas as pd
 
-    if array.dtype != object or array.size < IDENTITY_FROM_ROWS:
+    if array.size < IDENTITY_FROM_ROWS:
         return None
     array = np.ascontiguousarray(array)  # a copy of the references, if any: same objects
     # the array's buffer of object pointers, read as integers; ``array`` outlives the view
