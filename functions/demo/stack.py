@@ -33,6 +33,19 @@ AWS_ENV = {
 # threshold after the first large free, up to 32 MB, and trims only above 128 KB of free top):
 # `serve` held 0.40-0.43 GiB at the demo's peak instead of 0.49-0.55, in the same time
 LEAN_MALLOC = {"MALLOC_MMAP_THRESHOLD_": "131072", "MALLOC_TRIM_THRESHOLD_": "131072"}
+# Local Spark for small tables (the demo's jobs, and the test suite's): one core and a small JVM
+# (one Python worker of ~230 MB instead of two; a serial collector; the client compiler only,
+# which spends a third of the CPU C2 does compiling Spark's code paths a short job runs a few
+# times; a heap that starts at 32 MB and grows as needed instead of 1/64 of the machine's
+# memory: 0.46 GiB instead of 0.56 at the demo's peak, in the same time)
+SMALL_SPARK = {
+    "MLOPS_HOOKS_SPARK_MASTER": "local[1]",
+    "MLOPS_HOOKS_SPARK_DRIVER_MEMORY": "512m",  # Spark needs 450 MB at least
+    "MLOPS_HOOKS_SPARK_JAVA_OPTIONS": (
+        "-XX:+UseSerialGC -XX:TieredStopAtLevel=1 -XX:MaxHeapFreeRatio=30"
+        " -XX:MinHeapFreeRatio=10 -Xms32m -Xss256k -XX:ReservedCodeCacheSize=32m"
+    ),
+}
 
 
 @dataclass
@@ -112,16 +125,7 @@ class Stack:
             "MLOPS_HOOKS_SLACK_API_URL": self.sink.url + "/api/",
             "SLACK_SIGNING_SECRET": self.signing_secret,
             "MLFLOW_DISABLE_TELEMETRY": "true",
-            # the demo's tables are small: one core and a small JVM for its jobs' Spark (one
-            # Python worker of ~230 MB instead of two; a serial collector, the client compiler;
-            # a heap that starts at 32 MB and grows as needed instead of 1/64 of the machine's
-            # memory: 0.46 GiB instead of 0.56 at the demo's peak, in the same time)
-            "MLOPS_HOOKS_SPARK_MASTER": "local[1]",
-            "MLOPS_HOOKS_SPARK_DRIVER_MEMORY": "512m",  # Spark needs 450 MB at least
-            "MLOPS_HOOKS_SPARK_JAVA_OPTIONS": (
-                "-XX:+UseSerialGC -XX:TieredStopAtLevel=1 -XX:MaxHeapFreeRatio=30"
-                " -XX:MinHeapFreeRatio=10 -Xms32m -Xss256k -XX:ReservedCodeCacheSize=32m"
-            ),
+            **SMALL_SPARK,
         }
 
     def start_serve(self, policy: Path) -> None:

@@ -110,6 +110,8 @@ class Story:
     steps: list[Step] = field(default_factory=list)
     facts: dict[str, Any] = field(default_factory=dict)
     _ledger: Any = None
+    _http: Any = None
+    _details: dict[str, tuple[str, dict[str, Any]]] = field(default_factory=dict)
 
     # --- plumbing ------------------------------------------------------------------------
 
@@ -167,20 +169,36 @@ class Story:
         Why not MlflowClient: the demo only reads a version's tags, an alias and a run's tags,
         and importing mlflow would add ~60 MB to the peak memory the demo reports."""
         assert self.stack.mlflow is not None
-        response = httpx.get(f"{self.stack.mlflow.url}/api/2.0/mlflow/{path}", params=params)
+        response = self.http().get(f"{self.stack.mlflow.url}/api/2.0/mlflow/{path}", params=params)
         if response.status_code == 404:
             return None
         response.raise_for_status()
         return response.json()
 
+    def http(self) -> httpx.Client:
+        """One client for all the polling: ``httpx.get`` builds a client, and with it an SSL
+        context (~10 ms of CPU loading CA certificates), for every call; the demo polls every
+        0.2 s while the jobs it waits for share the same cores."""
+        if self._http is None:
+            self._http = httpx.Client(timeout=10)
+        return self._http
+
     def api(self, path: str, **params: Any) -> Any:
         assert self.stack.serve is not None
-        return httpx.get(f"{self.stack.serve.url}{path}", params=params, timeout=10).json()
+        return self.http().get(f"{self.stack.serve.url}{path}", params=params).json()
 
     def events(self, kind: str | None = None) -> list[dict[str, Any]]:
-        """Recorded events (of one kind), each with its outcome, from `serve`'s read API."""
+        """Recorded events (of one kind), each with its outcome, from `serve`'s read API. An
+        event's detail is asked again only when its line in the listing changed."""
         listed = self.api("/events", limit=1000, **({"kind": kind} if kind else {}))
-        return [self.api(f"/events/{e['id']}") for e in listed]
+        details = []
+        for line in listed:
+            seen = json.dumps(line, sort_keys=True)
+            cached = self._details.get(line["id"])
+            if cached is None or cached[0] != seen:
+                cached = self._details[line["id"]] = (seen, self.api(f"/events/{line['id']}"))
+            details.append(cached[1])
+        return details
 
     def put(self, key: str, text: str) -> None:
         import boto3
@@ -547,7 +565,7 @@ class Story:
             response_url=f"{stack.sink.url}/response/demo",
             blocks=request["blocks"],
         )
-        answer = httpx.post(
+        answer = self.http().post(
             f"{stack.serve.url}/slack/actions",
             content=body,
             headers=signed_headers(stack.signing_secret, body),
@@ -571,6 +589,9 @@ class Story:
         return [r.model_dump(mode="json") for r in self._ledger.list_runs() if r.job == job]
 
     def close(self) -> None:
+        if self._http is not None:
+            self._http.close()
+            self._http = None
         if self._ledger is not None:
             self._ledger.close()
             self._ledger = None

@@ -9,6 +9,7 @@ import mlflow.sklearn
 import pytest
 
 from mlops_hooks.functions.slack_actions import event_from_slack
+from mlops_hooks.jobs.train import model_requirements
 from mlops_hooks.shared.adapters.databricks_registry import DatabricksRegistry
 from mlops_hooks.shared.adapters.markdown import read_section
 from mlops_hooks.shared.adapters.table_reader import TableReader
@@ -108,6 +109,7 @@ def saved_model(folder: Path, train) -> Path:
         churn_data.train_classifier(train),
         path,
         input_example=train.drop(columns=["Churn"]).head(2),
+        pip_requirements=model_requirements(),  # not inferred: ~4 s of CPU in a subprocess
     )
     return path
 

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from mlops_hooks.functions.databricks_webhook import event_from_databricks
+from mlops_hooks.jobs.train import model_requirements
 from mlops_hooks.shared.adapters.databricks_registry import DatabricksRegistry
 from mlops_hooks.shared.domain import events
 from mlops_hooks.shared.domain.events import EventKind
@@ -200,7 +201,10 @@ def test_unity_catalog_end_to_end_with_no_webhook_and_no_local_files(
         folder = tmp_path / f"v{version}"
         features = data.drop(columns=["Churn"])
         mlflow.sklearn.save_model(
-            churn_data.train_classifier(data), folder, input_example=features.head(2)
+            churn_data.train_classifier(data),
+            folder,
+            input_example=features.head(2),
+            pip_requirements=model_requirements(),  # not inferred: ~4 s of CPU in a subprocess
         )
         ws.add_version(UC_MODEL, version, created_ms=created, comment="Owner: Ada.")
         ws.add_model_files(UC_MODEL, version, folder)

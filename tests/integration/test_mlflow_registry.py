@@ -7,6 +7,7 @@ import uuid
 import pytest
 from mlflow import MlflowClient
 
+from mlops_hooks.jobs.train import model_requirements
 from mlops_hooks.shared.adapters.markdown import read_section
 from mlops_hooks.shared.adapters.mlflow_registry import MlflowRegistry
 from tests.support.processes import Proc
@@ -66,6 +67,7 @@ def test_a_logged_model_loads_as_pyfunc(mlflow_server: Proc, model_name: str) ->
             name="model",
             registered_model_name=model_name,
             input_example=x.head(2),
+            pip_requirements=model_requirements(),  # not inferred: ~4 s of CPU in a subprocess
         )
     registry = MlflowRegistry(mlflow_server.url)
     registry.wait_ready(model_name, "1", timeout=60)

@@ -74,7 +74,7 @@ def test_a_fresh_venv_gets_mlops_hooks_and_the_command_with_its_extra(
 ) -> None:
     venv = tmp_path / "venv"
     run(sys.executable, "-m", "venv", venv)
-    run(venv / "bin" / "python", "-m", "pip", "install", "-q", wheel)
+    run(venv / "bin" / "python", "-m", "pip", "install", "-q", "--no-compile", wheel)
     [site] = (venv / "lib").glob("python3.*/site-packages")
     installed = {p.name for p in site.iterdir()}
     assert "mlops_hooks" in installed
@@ -88,7 +88,7 @@ def test_a_fresh_venv_gets_mlops_hooks_and_the_command_with_its_extra(
     )  # the core alone: the command says which extra it needs, in one line
     assert bare.returncode == 2 and bare.stderr.strip().count("\n") == 0
     assert "pip install 'mlops-hooks[cli]'" in bare.stderr
-    run(venv / "bin" / "python", "-m", "pip", "install", "-q", f"{wheel}[cli]")
+    run(venv / "bin" / "python", "-m", "pip", "install", "-q", "--no-compile", f"{wheel}[cli]")
     helped = run(venv / "bin" / "mlops-hooks", "--help", cwd=tmp_path)
     assert "Event-driven MLOps on model-registry webhooks" in helped.stdout
     for command in ("serve", "events", "rollback", "jobs", "demo"):
@@ -151,7 +151,19 @@ def test_the_worker_set_alone_validates_a_real_version(
     from tests.support.mlflow_models import log_and_register
 
     target = tmp_path / "worker"
-    run(sys.executable, "-m", "pip", "install", "-q", "--target", target, f"{wheel}[worker]")
+    # --no-compile: byte-compiling every module of the set is most of pip's CPU here, and the
+    # probe compiles the few it imports
+    run(
+        sys.executable,
+        "-m",
+        "pip",
+        "install",
+        "-q",
+        "--no-compile",
+        "--target",
+        target,
+        f"{wheel}[worker]",
+    )
     installed = {p.name.split("-")[0].lower() for p in target.iterdir()}
     assert "mlflow" in installed and installed.isdisjoint({"pyspark", "flask", "moto"})
     train, holdout_csv, model = churn

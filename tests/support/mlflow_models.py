@@ -27,6 +27,8 @@ def log_and_register(
     import mlflow
     import mlflow.sklearn
 
+    from mlops_hooks.jobs.train import model_requirements
+
     mlflow.set_tracking_uri(tracking_uri)
     mlflow.set_experiment(name)
     features = train.drop(columns=[label])
@@ -41,6 +43,9 @@ def log_and_register(
             name="model",
             input_example=features.head(3) if with_signature else None,
             signature=None if with_signature else False,
+            # named, as the train job names them: MLflow's inference would load the model in a
+            # subprocess for ~4 s of CPU each time, which is not what these tests are about
+            pip_requirements=model_requirements(),
         )
     client = client or MlflowClient(tracking_uri=tracking_uri)
     if not client.search_registered_models(filter_string=f"name = '{name}'"):

@@ -3,13 +3,15 @@ every module of the package imports on its own (no cycle hides behind an import 
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from tests.support.layers import ROOT, SUBPACKAGES, lint_imports, package_view
+
+IMPORT_EACH = Path(__file__).parents[1] / "support" / "import_each.py"
 
 
 def test_every_contract_is_kept(tmp_path: Path) -> None:
@@ -54,23 +56,31 @@ def test_every_module_imports_on_its_own(tmp_path: Path) -> None:
         for k, v in os.environ.items()
         if not k.startswith("MLOPS_HOOKS_") and k != "PYTHONPATH"  # the installed package only
     }
-
-    def load(module: str) -> tuple[str, int, str]:
-        done = subprocess.run(
-            [sys.executable, "-c", f"import {module}"],
-            cwd=tmp_path,  # not the repo: nothing found by accident
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
-        return module, done.returncode, done.stderr.strip().splitlines()[-1:]
-
     names = modules()
     assert len(names) > 80 and "mlops_hooks.functions.cli_demo" in names
-    with ThreadPoolExecutor(max_workers=4) as pool:
-        failed = [(m, why) for m, code, why in pool.map(load, names) if code != 0]
-    assert failed == []
+    done = subprocess.run(
+        [sys.executable, "-c", IMPORT_EACH.read_text(), "--preload", *names],
+        cwd=tmp_path,  # not the repo: nothing found by accident
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout.strip().splitlines()[-1]) == [], done.stderr
+
+
+def test_a_module_that_cannot_import_is_named(tmp_path: Path) -> None:
+    """The check above can fail: a module that does not import is named."""
+    done = subprocess.run(
+        [sys.executable, "-c", IMPORT_EACH.read_text(), "json", "no_such_module"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert json.loads(done.stdout.strip().splitlines()[-1]) == ["no_such_module"]
+    assert "no_such_module: ModuleNotFoundError" in done.stderr
 
 
 def test_every_error_we_raise_has_one_root() -> None:
