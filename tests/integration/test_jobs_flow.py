@@ -23,6 +23,10 @@ from tests.support.aws import bucket_notifying_queue
 from tests.support.mlflow_models import version_with_alias
 from tests.support.processes import Proc, cli, wait_for
 
+# the waits that ask through the CLI start an interpreter each time (~0.5 s of CPU): every 0.5 s,
+# not wait_for's 0.1, leaves the cores to the jobs being waited for
+CLI_POLL = 0.5
+
 POLICY = """
 models:
   - name: MODEL
@@ -91,7 +95,12 @@ def test_landed_data_trains_a_validated_version_once_and_the_champion_scores_a_t
     # data that breaks the contract: refused, naming the column, nothing trained
     broken = churn_data.generate(300, seed=2).drop(columns=["Churn"])
     s3.put_object(Bucket=bucket, Key="landing/broken.csv", Body=broken.to_csv(index=False))
-    wait_for(lambda: [e for e in events("data_landed") if e["status"] == "done"], 120, "refusal")
+    wait_for(
+        lambda: [e for e in events("data_landed") if e["status"] == "done"],
+        120,
+        "refusal",
+        interval=CLI_POLL,
+    )
     [refused] = events("data_landed")
     shown = json.loads(
         cli("events", "show", refused["id"], "--json", env=cli_env, cwd=tmp_path).stdout
@@ -127,6 +136,7 @@ def test_landed_data_trains_a_validated_version_once_and_the_champion_scores_a_t
         lambda: next(e for e in events("data_landed") if e["id"] == good["id"])["deliveries"] == 2,
         30,
         "the duplicate notification to be recorded",
+        interval=CLI_POLL,
     )
     assert [r["job"] for r in runs()] == ["train"]
 
@@ -147,6 +157,7 @@ def test_landed_data_trains_a_validated_version_once_and_the_champion_scores_a_t
         lambda: [r for r in runs() if r["job"] == "batch_inference" and r["ended_at"]],
         120,
         "the batch inference run to end",
+        interval=CLI_POLL,
     )
     log = cli("jobs", "logs", scoring["run_id"], "--tail", "30", env=cli_env, cwd=tmp_path)
     assert scoring["state"] == "success", log.stdout + log.stderr
@@ -165,6 +176,7 @@ def test_landed_data_trains_a_validated_version_once_and_the_champion_scores_a_t
         lambda: len([r for r in runs() if r["job"] == "batch_inference" and r["ended_at"]]) == 2,
         120,
         "the second batch inference",
+        interval=CLI_POLL,
     )
     check = {"task": "drift_check", "model": model, "rule": "drift", "time": "2026-11-24T04:00:00Z"}
     sqs.send_message(QueueUrl=queue_url, MessageBody=json.dumps(check))
@@ -172,6 +184,7 @@ def test_landed_data_trains_a_validated_version_once_and_the_champion_scores_a_t
         lambda: [r for r in runs() if r["job"] == "drift_check" and r["ended_at"]],
         120,
         "the drift check job",
+        interval=CLI_POLL,
     )
     log = cli("jobs", "logs", checked["run_id"], "--tail", "30", env=cli_env, cwd=tmp_path)
     assert checked["state"] == "success", log.stdout
