@@ -15,7 +15,6 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pandas as pd
 import pytest
 from deltalake import write_deltalake
@@ -23,6 +22,7 @@ from mlflow import MlflowClient
 
 from mlops_hooks.functions.demo.processes import start_serve_process
 from tests.conftest import webhook_env
+from tests.support.http import HTTP
 from tests.support.mlflow_models import (
     WEAK_COLUMNS,
     log_and_register,
@@ -214,7 +214,7 @@ def test_the_monitoring_pages_in_a_real_browser(
     wait_for(lambda: status().startswith("done"), 60, "the replayed rollback to end done")
     assert version_with_alias(client, name) == v1  # the rollback, carried out this time
     shot(browser, "event")
-    listed = httpx.get(
+    listed = HTTP.get(
         f"{serve.url}/events",
         params={"kind": "action"},
         headers={"authorization": f"Bearer {TOKEN}"},
@@ -233,8 +233,8 @@ def test_pages_need_the_token_off_loopback(tmp_path: Path) -> None:
     serve = start_serve_process("serve-public", tmp_path, env, 0, "--host", "0.0.0.0")
     try:
         for path in ("/ui", "/ui/events", "/ui/events/ev_x"):
-            assert httpx.get(serve.url + path).status_code == 401, path
-        with_token = httpx.get(serve.url + "/ui", headers={"authorization": f"Bearer {TOKEN}"})
+            assert HTTP.get(serve.url + path).status_code == 401, path
+        with_token = HTTP.get(serve.url + "/ui", headers={"authorization": f"Bearer {TOKEN}"})
         assert with_token.status_code == 200
     finally:
         serve.stop()

@@ -12,6 +12,7 @@ import httpx
 from mlflow import MlflowClient
 
 from tests.support.fake_http import FakeHTTP
+from tests.support.http import HTTP
 from tests.support.mlflow_models import log_and_register, version_with_alias
 from tests.support.processes import Proc, wait_for
 from tests.support.slack import click_body, sent_fields, signed_headers
@@ -69,7 +70,7 @@ def test_a_listed_reviewers_signed_click_promotes_once(
         assert champion() is None  # asking is not deciding
 
         def post(body: bytes, headers: dict[str, str]) -> httpx.Response:
-            return httpx.post(f"{serve.url}/slack/actions", content=body, headers=headers)
+            return HTTP.post(f"{serve.url}/slack/actions", content=body, headers=headers)
 
         def click(user: str, ts: str) -> bytes:
             return click_body(
@@ -105,8 +106,8 @@ def test_a_listed_reviewers_signed_click_promotes_once(
         assert tags["mlops.approval"] == "approved" and tags["mlops.approval.by"] == "U_ALICE"
 
         def approvals() -> dict[str, dict]:
-            listed = httpx.get(f"{serve.url}/events", params={"kind": "approval"}).json()
-            records = [httpx.get(f"{serve.url}/events/{s['id']}").json() for s in listed]
+            listed = HTTP.get(f"{serve.url}/events", params={"kind": "approval"}).json()
+            records = [HTTP.get(f"{serve.url}/events/{s['id']}").json() for s in listed]
             return {r["outcome"]["result"]: r for r in records if r["status"] == "done"}
 
         wait_for(lambda: len(approvals()) == 2, 60, "both clicks to be done")

@@ -18,7 +18,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import boto3
-import httpx
 import pytest
 from mlflow import MlflowClient
 
@@ -30,6 +29,7 @@ from mlops_hooks.shared.domain.signatures import sign_mlflow
 from tests.integration.test_serverless_package import PARAMS, osls, packaged  # noqa: F401
 from tests.support.fake_databricks import JOBS, JobsState, add_jobs_routes
 from tests.support.fake_http import FakeHTTP
+from tests.support.http import HTTP
 from tests.support.mlflow_models import log_and_register
 from tests.support.processes import Proc, wait_for, webhook_cache_expired
 from tests.support.rehearsal import Topology, put_secrets
@@ -126,7 +126,7 @@ def test_the_deployed_topology_end_to_end(
     train, _, model = churn
 
     # --- a real MLflow webhook -> HTTP API -> DynamoDB -> SQS -> worker -> verdict ----------
-    health = httpx.get(f"{gateway}/healthz").json()
+    health = HTTP.get(f"{gateway}/healthz").json()
     assert health["status"] == "ok" and health["rejected"] == {} and len(health["policy"]) == 12
     hook = client.create_webhook(
         name=f"rehearsal-{uuid.uuid4().hex[:6]}",
@@ -246,21 +246,21 @@ def test_the_deployed_topology_end_to_end(
     assert dead.last_error == "TimeoutError: Timed out after 0:00:01"
     assert len(fake.calls("POST", f"{JOBS}/run-now")) > 2  # the SDK's retries reached the fake
     fake.faults.clear()
-    assert httpx.get(f"{gateway}/events", params={"status": "dead"}).status_code == 401
-    listed = httpx.get(
+    assert HTTP.get(f"{gateway}/events", params={"status": "dead"}).status_code == 401
+    listed = HTTP.get(
         f"{gateway}/events",
         params={"status": "dead"},
         headers={"Authorization": f"bearer {SECRETS['api_token']}"},
     )
     assert listed.status_code == 200 and [e["id"] for e in listed.json()] == [dead.id]
-    shown = httpx.get(
+    shown = HTTP.get(
         f"{gateway}/events/{dead.id}",
         headers={"Authorization": f"Bearer {SECRETS['api_token']}"},
     ).json()
     assert shown["status"] == "dead" and shown["attempts"] == 2
     # the monitoring pages, through the HTTP API's /ui routes: never without the token there
-    assert httpx.get(f"{gateway}/ui/events", params={"status": "dead"}).status_code == 401
-    page = httpx.get(
+    assert HTTP.get(f"{gateway}/ui/events", params={"status": "dead"}).status_code == 401
+    page = HTTP.get(
         f"{gateway}/ui/events",
         params={"status": "dead"},
         headers={"Authorization": f"Bearer {SECRETS['api_token']}"},
@@ -283,6 +283,6 @@ def test_a_signed_request_with_a_wrong_secret_is_refused_at_the_gateway(topology
         "X-MLflow-Timestamp": stamp,
         "X-MLflow-Signature": sign_mlflow("not-the-secret", "d1", stamp, body),
     }
-    refused = httpx.post(f"{gateway}/webhooks/mlflow", content=body, headers=headers)
+    refused = HTTP.post(f"{gateway}/webhooks/mlflow", content=body, headers=headers)
     assert refused.status_code == 401
     assert ledger_of(topology).list() == []

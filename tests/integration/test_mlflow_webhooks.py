@@ -5,15 +5,15 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-import httpx
 from mlflow import MlflowClient
 
 from tests.conftest import WEBHOOK_SECRET
+from tests.support.http import HTTP
 from tests.support.processes import Proc, cli, wait_for, webhook_cache_expired
 
 
 def events_of(serve: Proc, kind: str) -> list[dict]:
-    return httpx.get(f"{serve.url}/events", params={"kind": kind}).json()
+    return HTTP.get(f"{serve.url}/events", params={"kind": kind}).json()
 
 
 def test_registering_a_version_and_setting_challenger_raise_one_event_each(
@@ -54,7 +54,7 @@ def test_registering_a_version_and_setting_challenger_raise_one_event_each(
         client.set_registered_model_alias(name, "challenger", version.version)
         promo = wait_for(lambda: events_of(serve, "promotion_requested"), 30, "promotion_requested")
         assert len(promo) == 1 and promo[0]["version"] == version.version  # type: ignore[arg-type]
-        detail = httpx.get(f"{serve.url}/events/{promo[0]['id']}").json()  # type: ignore[index]
+        detail = HTTP.get(f"{serve.url}/events/{promo[0]['id']}").json()  # type: ignore[index]
         assert detail["event"]["target"] == "champion"
 
         time.sleep(1.0)  # nothing else trickles in (no duplicates from retries)

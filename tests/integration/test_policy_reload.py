@@ -17,9 +17,9 @@ import hashlib
 import uuid
 from pathlib import Path
 
-import httpx
 from mlflow import MlflowClient
 
+from tests.support.http import HTTP
 from tests.support.mlflow_models import log_and_register, version_with_alias
 from tests.support.processes import Proc, wait_for
 
@@ -55,11 +55,11 @@ def test_a_running_serve_follows_policy_edits(
         return client.get_model_version(name, version).tags
 
     def requests(version: str) -> list[dict]:
-        listed = httpx.get(
+        listed = HTTP.get(
             f"{serve.url}/events", params={"kind": "promotion_requested", "limit": 500}
         ).json()
         mine = [e for e in listed if e["model"] == name and e["version"] == version]
-        return [httpx.get(f"{serve.url}/events/{e['id']}").json() for e in mine]
+        return [HTTP.get(f"{serve.url}/events/{e['id']}").json() for e in mine]
 
     # 1. the missing holdout is the configuration's fault, not the model's
     v1 = log_and_register(mlflow_server.url, name, model, train, client=client)
@@ -76,10 +76,10 @@ def test_a_running_serve_follows_policy_edits(
     assert f"policy reloaded: {policy} (sha256 {fixed})" in serve.output()
     [registered] = [
         e
-        for e in httpx.get(f"{serve.url}/events", params={"kind": "model_registered"}).json()
+        for e in HTTP.get(f"{serve.url}/events", params={"kind": "model_registered"}).json()
         if e["model"] == name
     ]
-    record = httpx.get(f"{serve.url}/events/{registered['id']}").json()
+    record = HTTP.get(f"{serve.url}/events/{registered['id']}").json()
     assert record["outcome"]["result"] == "passed" and record["outcome"]["policy"] == fixed
     assert "policy changed" in [h.get("note") for h in record["history"]]
 

@@ -9,11 +9,10 @@ import uuid
 from datetime import datetime
 from pathlib import Path
 
-import httpx
-
 from mlops_hooks.shared.domain.signatures import sign_mlflow
 from tests.conftest import WEBHOOK_SECRET
 from tests.support.handlers import read_log
+from tests.support.http import HTTP
 from tests.support.processes import Proc, cli, free_port, wait_for
 
 TEST_HANDLERS = "tests.support.handlers:HANDLERS"
@@ -36,7 +35,7 @@ def post_registered(serve: Proc, version: str = "1") -> dict:
         }
     ).encode()
     delivery, stamp = str(uuid.uuid4()), str(int(time.time()))
-    response = httpx.post(
+    response = HTTP.post(
         f"{serve.url}/webhooks/mlflow",
         content=body,
         headers={
@@ -50,7 +49,7 @@ def post_registered(serve: Proc, version: str = "1") -> dict:
 
 
 def event(serve: Proc, event_id: str) -> dict:
-    return httpx.get(f"{serve.url}/events/{event_id}").json()
+    return HTTP.get(f"{serve.url}/events/{event_id}").json()
 
 
 def test_failing_handler_backs_off_goes_dead_and_replay_runs_it_again(

@@ -10,10 +10,9 @@ import uuid
 from collections.abc import Callable
 from pathlib import Path
 
-import httpx
-
 from mlops_hooks.shared.domain.signatures import sign_mlflow
 from tests.conftest import WEBHOOK_SECRET
+from tests.support.http import HTTP
 from tests.support.processes import Proc, cli, wait_for
 
 
@@ -40,12 +39,12 @@ def test_a_second_serve_on_a_busy_port_says_so_in_one_line_and_never_listens(
 
 def test_a_wrong_secret_is_logged_and_counted(start_serve: Callable[..., Proc]) -> None:
     serve = start_serve()
-    health = httpx.get(f"{serve.url}/healthz").json()
+    health = HTTP.get(f"{serve.url}/healthz").json()
     assert health == {"status": "ok", "policy": health["policy"], "rejected": {}}
     body = json.dumps({"entity": "model_version", "action": "created", "data": {}}).encode()
     for _ in range(3):  # a sender retrying with the wrong secret
         delivery, stamp = str(uuid.uuid4()), str(int(time.time()))
-        refused = httpx.post(
+        refused = HTTP.post(
             f"{serve.url}/webhooks/mlflow",
             content=body,
             headers={
@@ -55,7 +54,7 @@ def test_a_wrong_secret_is_logged_and_counted(start_serve: Callable[..., Proc]) 
             },
         )
         assert refused.status_code == 401
-    assert httpx.get(f"{serve.url}/healthz").json()["rejected"] == {"401": 3}
+    assert HTTP.get(f"{serve.url}/healthz").json()["rejected"] == {"401": 3}
     logged = wait_for(
         lambda: [x for x in serve.output().splitlines() if "refused /webhooks/mlflow: 401" in x],
         10,

@@ -14,11 +14,11 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from mlflow import MlflowClient
 
 from tests.conftest import WEBHOOK_SECRET
+from tests.support.http import HTTP
 from tests.support.mlflow_models import log_and_register, version_with_alias
 from tests.support.processes import (
     Proc,
@@ -63,7 +63,7 @@ def verdict(client: MlflowClient, name: str, version: str) -> str | None:
 
 
 def events_of(serve: Proc, name: str, kind: str) -> list[dict[str, Any]]:
-    found = httpx.get(f"{serve.url}/events", params={"kind": kind, "limit": 1000}).json()
+    found = HTTP.get(f"{serve.url}/events", params={"kind": kind, "limit": 1000}).json()
     return [e for e in found if e["model"] == name]
 
 
@@ -95,7 +95,7 @@ def test_versions_registered_while_serve_is_down_are_validated_by_one_sweep_tick
         # ... raised by one sweep tick: the first after serve started
         ticks = [
             e
-            for e in httpx.get(
+            for e in HTTP.get(
                 f"{serve.url}/events", params={"kind": "scheduled", "all": "true", "limit": 1000}
             ).json()
             if e["task"] == "sweep" and e["status"] == "done"
@@ -104,11 +104,11 @@ def test_versions_registered_while_serve_is_down_are_validated_by_one_sweep_tick
             t
             for t in ticks
             if {e["id"] for e in found}
-            <= set(httpx.get(f"{serve.url}/events/{t['id']}").json()["outcome"]["emitted"])
+            <= set(HTTP.get(f"{serve.url}/events/{t['id']}").json()["outcome"]["emitted"])
         ]
         assert len(raised_by) == 1, ticks
         # hidden from the default listing: a sweep every 2 s must not bury the events
-        listed = httpx.get(f"{serve.url}/events", params={"kind": "scheduled"}).json()
+        listed = HTTP.get(f"{serve.url}/events", params={"kind": "scheduled"}).json()
         assert not [e for e in listed if e["task"] == "sweep"]
 
         # serve is up: the webhook delivers v4 and the sweep finds it too; one event
@@ -139,7 +139,7 @@ def test_poll_only_validates_and_hears_a_challenger_alias_with_no_webhook(
     serve = start_serve_process("serve-poll", tmp_path, serve_env, 0, "--poll-only")
     try:
         assert not [h for h in client.list_webhooks() if serve.url in h.url]
-        signed_only = httpx.post(f"{serve.url}/webhooks/mlflow", content=b"{}")
+        signed_only = HTTP.post(f"{serve.url}/webhooks/mlflow", content=b"{}")
         assert signed_only.status_code == 503  # no secret: nothing unsigned gets in
         v1 = log_and_register(own_mlflow.url, name, model, train)
         wait_for(lambda: verdict(client, name, v1), WAIT, "v1's verdict without a webhook")

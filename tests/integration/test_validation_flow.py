@@ -11,13 +11,13 @@ import time
 import uuid
 from pathlib import Path
 
-import httpx
 from mlflow import MlflowClient
 from sklearn.dummy import DummyClassifier
 
 from mlops_hooks.shared.adapters.markdown import read_section
 from mlops_hooks.shared.domain.signatures import sign_mlflow
 from tests.conftest import WEBHOOK_SECRET, webhook_env
+from tests.support.http import HTTP
 from tests.support.mlflow_models import log_and_register
 from tests.support.processes import Proc, cli, wait_for
 
@@ -104,14 +104,14 @@ def test_a_telco_model_is_validated_and_a_constant_one_fails_by_name(
     env = webhook_env(mlflow_server, tmp_path / "state-0", MLOPS_HOOKS_POLICY=str(policy))
     [event] = [
         e
-        for e in httpx.get(f"{serve.url}/events", params={"kind": "model_registered"}).json()
+        for e in HTTP.get(f"{serve.url}/events", params={"kind": "model_registered"}).json()
         if e["model"] == name and e["version"] == good
     ]
     replayed = cli("events", "replay", event["id"], env=env, cwd=tmp_path)
     assert replayed.returncode == 0, replayed.stderr
 
     def rerun_done() -> dict | None:
-        detail = httpx.get(f"{serve.url}/events/{event['id']}").json()
+        detail = HTTP.get(f"{serve.url}/events/{event['id']}").json()
         runs = [h for h in detail["history"] if h["status"] == "done"]
         return detail if len(runs) == 2 and detail["status"] == "done" else None
 
@@ -125,7 +125,7 @@ def test_a_telco_model_is_validated_and_a_constant_one_fails_by_name(
         }
     ).encode()
     delivery, ts = str(uuid.uuid4()), str(int(time.time()))
-    again = httpx.post(
+    again = HTTP.post(
         f"{serve.url}/webhooks/mlflow",
         content=body,
         headers={
@@ -139,7 +139,7 @@ def test_a_telco_model_is_validated_and_a_constant_one_fails_by_name(
     description = client.get_model_version(name, good).description
     assert description.startswith("Trained by Ada on Q3.")
     assert description.count("<!-- mlops-hooks:validation:begin -->") == 1
-    detail = httpx.get(f"{serve.url}/events/{event['id']}").json()
+    detail = HTTP.get(f"{serve.url}/events/{event['id']}").json()
     assert detail["deliveries"] == 2
     assert [h.get("note") for h in detail["history"] if h["status"] == "received"] == [
         None,

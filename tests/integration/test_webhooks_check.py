@@ -8,11 +8,11 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-import httpx
 from cryptography.fernet import Fernet
 from mlflow import MlflowClient
 
 from tests.conftest import WEBHOOK_SECRET, webhook_env
+from tests.support.http import HTTP
 from tests.support.processes import (
     Proc,
     cli,
@@ -39,7 +39,7 @@ def test_a_good_webhook_checks_out_and_a_wrong_secret_is_named(
         assert "arrived, verified and recorded as ev_" in good.stdout
         assert "(test delivery)" in good.stdout
         recorded = good.stdout.split("recorded as ")[1].split()[0]
-        assert httpx.get(f"{serve.url}/events/{recorded}").json()["kind"] == "ignored"
+        assert HTTP.get(f"{serve.url}/events/{recorded}").json()["kind"] == "ignored"
 
         # the webhook registered again with another secret than serve's, from another machine
         # (its own state dir): a command recorded in serve's ledger could be claimed and
@@ -63,7 +63,7 @@ def test_a_good_webhook_checks_out_and_a_wrong_secret_is_named(
         assert "not the MLOPS_HOOKS_MLFLOW_WEBHOOK_SECRET serve verifies with" in bad.stdout
         assert "refused /webhooks/mlflow: 401" in serve.output()
         assert WEBHOOK_SECRET not in serve.output()
-        assert httpx.get(f"{serve.url}/healthz").json()["rejected"] == {"401": 1}
+        assert HTTP.get(f"{serve.url}/healthz").json()["rejected"] == {"401": 1}
     finally:
         for hook in client.list_webhooks():
             if hook.url == url:

@@ -31,8 +31,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import boto3
-import httpx
 
+from tests.support.http import HTTP
 from tests.support.processes import Proc, free_port, start
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -49,7 +49,7 @@ class Function:
 
     def invoke(self, event: dict[str, Any]) -> dict[str, Any]:
         assert self.proc is not None, f"{self.key} is not running"
-        answer = httpx.post(f"{self.proc.url}/invoke", json=event, timeout=self.timeout + 30)
+        answer = HTTP.post(f"{self.proc.url}/invoke", json=event, timeout=self.timeout + 30)
         answer.raise_for_status()
         return answer.json()
 
