@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 from tests.support.layers import ROOT, SUBPACKAGES, lint_imports, package_view
 
@@ -50,6 +51,21 @@ def modules() -> list[str]:
     return names
 
 
+def import_each(
+    folder: Path, *arguments: str, env: dict[str, str] | None = None, timeout: float = 300
+) -> Any:
+    """tests/support/import_each.py run from ``folder`` (not the repo: nothing found by
+    accident): its exit, stdout (the failed modules, JSON) and stderr."""
+    return subprocess.run(
+        [sys.executable, "-c", IMPORT_EACH.read_text(), *arguments],
+        cwd=folder,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
 def test_every_module_imports_on_its_own(tmp_path: Path) -> None:
     env = {
         k: v
@@ -58,27 +74,14 @@ def test_every_module_imports_on_its_own(tmp_path: Path) -> None:
     }
     names = modules()
     assert len(names) > 80 and "mlops_hooks.functions.cli_demo" in names
-    done = subprocess.run(
-        [sys.executable, "-c", IMPORT_EACH.read_text(), "--preload", *names],
-        cwd=tmp_path,  # not the repo: nothing found by accident
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    done = import_each(tmp_path, "--preload", *names, env=env)
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout.strip().splitlines()[-1]) == [], done.stderr
 
 
 def test_a_module_that_cannot_import_is_named(tmp_path: Path) -> None:
     """The check above can fail: a module that does not import is named."""
-    done = subprocess.run(
-        [sys.executable, "-c", IMPORT_EACH.read_text(), "json", "no_such_module"],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    done = import_each(tmp_path, "json", "no_such_module", timeout=120)
     assert json.loads(done.stdout.strip().splitlines()[-1]) == ["no_such_module"]
     assert "no_such_module: ModuleNotFoundError" in done.stderr
 
