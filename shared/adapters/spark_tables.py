@@ -42,6 +42,10 @@ def spark_session(app: str = "mlops-hooks") -> SparkSession:
         # batches of 50,000 rows to the Python workers (Spark's default 10,000): a model's
         # per-call overhead (a scikit-learn pipeline's column transforms) is paid 5x less
         .config("spark.sql.execution.arrow.maxRecordsPerBatch", "50000")
+        # no byte limit on those batches (Int.MaxValue turns the check off): with Spark 4's
+        # default of 64 MiB the JVM measures the batch's Arrow vectors after every row it adds,
+        # about 1 core-second per 1,000,000 rows of the batch job's pass (bench/batch_inference)
+        .config("spark.sql.execution.arrow.maxBytesPerBatch", str(2**31 - 1))
         .config("spark.sql.session.timeZone", "UTC")
         .config("spark.driver.memory", os.environ.get("MLOPS_HOOKS_SPARK_DRIVER_MEMORY", "2g"))
         # e.g. "-XX:+UseSerialGC" for a small local JVM (the demo's): fewer GC threads and tables

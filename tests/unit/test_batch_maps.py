@@ -7,7 +7,8 @@ import math
 import numpy as np
 import pyarrow as pa
 
-from mlops_hooks.jobs.batch_inference import arrow_map
+from mlops_hooks.jobs.batch_inference import arrow_map, arrow_strings
+from mlops_hooks.shared.domain.live import as_text
 
 
 def test_maps_hold_each_versions_value_by_row_and_leave_out_missing_scores() -> None:
@@ -39,3 +40,24 @@ def test_one_version_and_an_empty_batch() -> None:
     assert one.to_pylist() == [[("1", 0.1)], []]
     empty = arrow_map(("1", "2"), [np.array([]), np.array([])], pa.float64(), drop_nan=True)
     assert len(empty) == 0 and empty.type == pa.map_(pa.string(), pa.float64())
+
+
+def test_string_columns_in_arrow_whether_repeated_or_not() -> None:
+    repeated = np.full(5, "champion")
+    mixed = np.array(["champion", "challenger", "champion"])
+    predictions = np.array(["No", "Yes", None], dtype=object)
+    assert arrow_strings(repeated).to_pylist() == ["champion"] * 5
+    assert arrow_strings(mixed).to_pylist() == ["champion", "challenger", "champion"]
+    assert arrow_strings(predictions).to_pylist() == ["No", "Yes", None]
+    assert arrow_strings(np.array([], dtype=str)).to_pylist() == []
+    assert all(arrow_strings(c).type == pa.string() for c in (repeated, mixed, predictions))
+
+
+def test_text_columns_are_object_arrays_of_str_and_never_truncated() -> None:
+    picked = np.asarray(["No", "Yes"], dtype=object)[[0, 1, 1]]
+    assert as_text(picked) is picked  # already text: kept, not converted row by row
+    served = as_text(np.array(["No", "No"]))  # fixed-width U2 in, object out
+    served[0] = "Yes"
+    assert served.tolist() == ["Yes", "No"]
+    assert as_text([0, 1, 1]).tolist() == ["0", "1", "1"]
+    assert as_text(np.array([1.0, np.nan], dtype=object)).tolist() == ["1.0", "nan"]
