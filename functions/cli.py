@@ -25,7 +25,6 @@ from mlops_hooks.functions.cli_common import (
     as_data,
     bound_server_waits,
     dispatcher_or_fail,
-    err,
     fail,
     one_line,
     out,
@@ -33,6 +32,7 @@ from mlops_hooks.functions.cli_common import (
     run_action,
     say,
     settings_or_fail,
+    tell,
 )
 from mlops_hooks.functions.cli_demo import demo
 from mlops_hooks.functions.cli_drift import drift
@@ -323,10 +323,10 @@ def policy_check(
         policy = load_policy(file)
     except PolicyError as exc:
         for line in exc.errors:
-            err.print(line, highlight=False, soft_wrap=True)
+            tell(line)
         raise typer.Exit(1) from None
     for warning in [*policy.warnings(), *_holdout_warnings(policy)]:
-        err.print(f"{file}: warning: {warning}", highlight=False, soft_wrap=True)
+        tell(f"{file}: warning: {warning}")
     entries = ", ".join(e.name for e in policy.file.models) or "no model entries"
     say(f"{file}: ok ({entries})")
 
@@ -615,6 +615,15 @@ def webhooks_register(
         timeout=timeout,
     )
     say((record.outcome or {}).get("summary") or "done")
+    workspace = arguments.get("workspace")
+    if workspace and workspace not in settings.sweep_workspace_list:
+        tell(  # MLflow 3.17 may announce this workspace's versions under another one's name
+            f"add {workspace} to MLOPS_HOOKS_SWEEP_WORKSPACES of serve: MLflow can announce "
+            "this workspace's new versions under another workspace (README: Sweep every "
+            "workspace)",
+            label="note: ",
+            style="yellow",
+        )
 
 
 @webhooks_app.command("check")

@@ -39,7 +39,7 @@ WideOption = Annotated[
 
 
 def fail(message: str, code: int = 2) -> NoReturn:
-    err.print(Text("error: ", style="bold red") + as_data(message), highlight=False, soft_wrap=True)
+    tell(message, label="error: ", style="bold red")
     raise typer.Exit(code)
 
 
@@ -93,6 +93,11 @@ def print_rows(
 def say(message: object) -> None:
     """One line of data, printed as it is (no markup, no highlighting)."""
     out.print(as_data(message), highlight=False)
+
+
+def tell(message: object, *, label: str = "", style: str = "") -> None:
+    """One line to stderr, printed as data; ``label`` (e.g. "note: ") in ``style`` before it."""
+    err.print(Text(label, style=style) + as_data(message), highlight=False, soft_wrap=True)
 
 
 def one_line(exc: BaseException) -> str:

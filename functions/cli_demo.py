@@ -10,7 +10,7 @@ from typing import Annotated, Any
 
 import typer
 
-from mlops_hooks.functions.cli_common import err, fail, out
+from mlops_hooks.functions.cli_common import fail, out, tell
 
 
 def demo(
@@ -53,7 +53,7 @@ def demo(
             _keep_running(story)
         story.stack.stop()
     if failed:
-        err.print(f"[bold red]demo failed at:[/] {failed}", highlight=False, soft_wrap=True)
+        tell(failed, label="demo failed at: ", style="bold red")
         raise typer.Exit(1)
 
 
@@ -78,7 +78,7 @@ def _finish(story: Any, failed: str | None, seconds: float, memory: str) -> None
         try:
             events = story.events()
         except Exception as exc:  # the report is still written from what there is
-            err.print(f"could not read the events: {exc}")
+            tell(f"could not read the events: {exc}")
     rows = timeline(events)
     print_rows(TIMELINE, rows, keys=4, title="timeline")
     report = write_html(
@@ -124,7 +124,7 @@ def _images(story: Any) -> list[tuple[str, bytes]]:
                             (f"v{version.version}: {item.path}", Path(local).read_bytes())
                         )
     except Exception as exc:
-        err.print(f"could not collect the plots: {exc}")
+        tell(f"could not collect the plots: {exc}")
     return images
 
 

@@ -15,7 +15,7 @@ from typing import Annotated
 
 import typer
 
-from mlops_hooks.functions.cli_common import err, fail
+from mlops_hooks.functions.cli_common import fail, tell
 
 KEPT = "local.env"
 
@@ -44,7 +44,7 @@ def local_env(
     }
     for name, value in values.items():
         print(f"export {name}={shlex.quote(value)}")
-    err.print(f"# secrets kept in {kept} (the same in every terminal)", highlight=False)
+    tell(f"# secrets kept in {kept} (the same in every terminal)")
 
 
 def _kept_or_new(kept: Path) -> dict[str, str]:

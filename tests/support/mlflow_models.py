@@ -6,6 +6,57 @@ from typing import Any
 
 import pandas as pd
 from mlflow import MlflowClient
+from mlflow.models.model import ModelInfo
+
+
+def log_churn_model(
+    tracking_uri: str,
+    name: str,
+    estimator: Any,
+    train: pd.DataFrame,
+    *,
+    label: str = "Churn",
+    with_signature: bool = True,
+) -> ModelInfo:
+    """Log ``estimator`` in a run with params and its training dataset (not registered yet)."""
+    import mlflow
+    import mlflow.sklearn
+
+    from mlops_hooks.jobs.train import model_requirements
+
+    mlflow.set_tracking_uri(tracking_uri)
+    mlflow.set_experiment(name)
+    features = train.drop(columns=[label])
+    with mlflow.start_run():
+        mlflow.log_params({"rows": len(train), "estimator": type(estimator).__name__})
+        mlflow.log_input(
+            mlflow.data.from_pandas(train, name=f"{name}-train", targets=label),
+            context="training",
+        )
+        return mlflow.sklearn.log_model(
+            estimator,
+            name="model",
+            input_example=features.head(3) if with_signature else None,
+            signature=None if with_signature else False,
+            # named, as the train job names them: MLflow's inference would load the model in a
+            # subprocess for ~4 s of CPU each time, which is not what these tests are about
+            pip_requirements=model_requirements(),
+        )
+
+
+def register_logged(
+    client: MlflowClient, name: str, info: ModelInfo, *, description: str | None = None
+) -> str:
+    """Register a logged model as a new version of ``name`` (created if new); its number.
+
+    ``create_model_version`` (not ``registered_model_name=``), so the author's description is
+    there from the start."""
+    if not client.search_registered_models(filter_string=f"name = '{name}'"):
+        client.create_registered_model(name)
+    version = client.create_model_version(
+        name, info.model_uri, info.run_id, description=description, model_id=info.model_id
+    )
+    return str(version.version)
 
 
 def log_and_register(
@@ -19,41 +70,12 @@ def log_and_register(
     description: str | None = None,
     client: MlflowClient | None = None,
 ) -> str:
-    """Log ``estimator`` in a run with params and its training dataset, then register it.
-
-    Returns the new version number. The version is created with ``create_model_version``
-    (not ``registered_model_name=``) so the author's description is there from the start.
-    """
-    import mlflow
-    import mlflow.sklearn
-
-    from mlops_hooks.jobs.train import model_requirements
-
-    mlflow.set_tracking_uri(tracking_uri)
-    mlflow.set_experiment(name)
-    features = train.drop(columns=[label])
-    with mlflow.start_run() as run:
-        mlflow.log_params({"rows": len(train), "estimator": type(estimator).__name__})
-        mlflow.log_input(
-            mlflow.data.from_pandas(train, name=f"{name}-train", targets=label),
-            context="training",
-        )
-        info = mlflow.sklearn.log_model(
-            estimator,
-            name="model",
-            input_example=features.head(3) if with_signature else None,
-            signature=None if with_signature else False,
-            # named, as the train job names them: MLflow's inference would load the model in a
-            # subprocess for ~4 s of CPU each time, which is not what these tests are about
-            pip_requirements=model_requirements(),
-        )
-    client = client or MlflowClient(tracking_uri=tracking_uri)
-    if not client.search_registered_models(filter_string=f"name = '{name}'"):
-        client.create_registered_model(name)
-    version = client.create_model_version(
-        name, info.model_uri, run.info.run_id, description=description, model_id=info.model_id
+    """Log ``estimator`` (``log_churn_model``), then register it; the new version's number."""
+    info = log_churn_model(
+        tracking_uri, name, estimator, train, label=label, with_signature=with_signature
     )
-    return str(version.version)
+    client = client or MlflowClient(tracking_uri=tracking_uri)
+    return register_logged(client, name, info, description=description)
 
 
 def version_with_alias(client: Any, name: str, alias: str = "champion") -> str | None:

@@ -185,3 +185,14 @@ def test_an_empty_listing_says_what_matched_and_show_gives_the_reason(state: Pat
     ledger.close()
     shown = runner.invoke(app, ["events", "show", ignored.id])
     assert f"reason: {why}" in shown.output
+
+
+def test_policy_errors_and_warnings_are_printed_as_data(tmp_path: Path) -> None:
+    """A policy key "[/]" (rich's closing tag) is named in the error as it is: one line and
+    exit 1, not a MarkupError traceback."""
+    policy = tmp_path / "mlops.yml"
+    policy.write_text('version: 1\n"[/]": 1\nmodels: []\n')
+    result = runner.invoke(app, ["policy", "check", str(policy)])
+    assert result.exit_code == 1, result.output
+    assert "unknown key '[/]'" in result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)
