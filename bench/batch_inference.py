@@ -51,7 +51,7 @@ def main() -> int:
     import pandas as pd
     from mlflow.models import infer_signature
 
-    from mlops_hooks.jobs.batch_inference import _score_batches, scoring_schema
+    from mlops_hooks.jobs.batch_inference import _score_batches, scoring_schema, ship_model
     from mlops_hooks.shared.domain.live import plan_scoring
 
     with tempfile.TemporaryDirectory() as folder:
@@ -85,7 +85,7 @@ def main() -> int:
         score = functools.partial(
             _score_batches,
             plan=plan,
-            locations={"1": path},
+            locations={"1": ship_model(spark, path)},  # as the job ships it
             inputs={"1": columns},
             positive="Yes",
         )

@@ -23,6 +23,7 @@ import os
 import time
 import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 from mlops_hooks.jobs.cli import JobError, parser, run
@@ -123,6 +124,9 @@ def batch_inference(args: argparse.Namespace) -> dict[str, Any]:
         scored, args.output, mode="append", partition_by=["score_date"]
     )
     scored.unpersist()
+    for location in shipped.values():  # the host's JVM outlives the job: let the models go
+        if not isinstance(location, str):
+            location.model.destroy()
     return {
         "model": args.model,
         "version": str(version),
@@ -228,10 +232,9 @@ def _input_names(uri: str) -> list[str]:
     return names
 
 
-def _ship_models(spark: Any, model: str, locations: dict[str, str]) -> dict[str, str]:
-    """Each version's files, downloaded once on the driver (which knows the tracking server)
-    and handed to every executor with SparkContext.addFile, as spark_udf does: the workers
-    load them by name (``spark-file:<name>``), never from the registry."""
+def _ship_models(spark: Any, model: str, locations: dict[str, str]) -> dict[str, Any]:
+    """Each version's files, downloaded once on the driver (which knows the tracking server),
+    then handed to the workers by ``ship_model``: they never call the registry."""
     import tempfile
 
     import mlflow
@@ -242,12 +245,42 @@ def _ship_models(spark: Any, model: str, locations: dict[str, str]) -> dict[str,
         local = mlflow.artifacts.download_artifacts(
             artifact_uri=uri, dst_path=f"{folder}/v{version}"
         )
-        name = f"mlops-hooks-{model}-v{version}-{uuid.uuid4().hex[:8]}"
-        target = f"{folder}/{name}"
+        target = f"{folder}/mlops-hooks-{model}-v{version}-{uuid.uuid4().hex[:8]}"
         os.rename(local, target)
-        spark.sparkContext.addFile(target, recursive=True)
-        shipped[version] = f"spark-file:{name}"
+        shipped[version] = ship_model(spark, target)
     return shipped
+
+
+def ship_model(spark: Any, folder: str) -> Any:
+    """A model folder made ready for the Python workers. A classifier with predict_proba (what
+    scoring asks of a scikit-learn model under its pyfunc) is loaded here once and broadcast:
+    a worker unpickles the estimator without importing MLflow, ~50 MB less in each worker.
+    Any other model's files go to every executor with SparkContext.addFile, as spark_udf
+    does, and each worker loads them as a pyfunc (``spark-file:<name>``)."""
+    import mlflow.pyfunc
+
+    name = os.path.basename(folder)
+    raw = _raw_model(mlflow.pyfunc.load_model(folder))
+    if hasattr(raw, "predict_proba"):
+        return BroadcastModel(f"broadcast:{name}", spark.sparkContext.broadcast(raw))
+    spark.sparkContext.addFile(folder, recursive=True)
+    return f"spark-file:{name}"
+
+
+@dataclass(frozen=True)
+class BroadcastModel:
+    """A model loaded on the driver and broadcast; ``key`` names it in a worker's cache (a
+    broadcast unpickled in a worker does not carry its id)."""
+
+    key: str
+    model: Any  # pyspark's Broadcast of the estimator
+
+
+def _raw_model(pyfunc: Any) -> Any:
+    try:
+        return pyfunc.get_raw_model()
+    except Exception:  # a flavor without one: the pyfunc is the model
+        return pyfunc
 
 
 _LOADED: dict[str, Any] = {}  # per Python worker: each model is loaded once
@@ -258,7 +291,8 @@ def _score_batches(
 ) -> Iterator[Any]:
     """Arrow batches in, the same batches out with the scoring columns added (``mapInArrow``):
     the input columns go back as the Arrow arrays they came in, never through pandas and
-    back; only the model's input columns are converted for it; the maps are built in Arrow."""
+    back; only the model's input columns are converted for it; the maps are built in Arrow.
+    ``locations``: each version's ``ship_model`` (or a model folder's path)."""
     import pyarrow as pa
 
     from mlops_hooks.shared.domain.live import flat_columns, scored_columns
@@ -283,13 +317,12 @@ def _score_batches(
 
 
 def _scorers(plan: Any, locations: dict, inputs: dict, positive: str) -> dict[str, Any]:
-    import mlflow.pyfunc
+    wanted = {_key(locations[v]) for v in plan.versions}
+    for done in set(_LOADED) - wanted:  # an earlier job's models: the worker outlives jobs
+        del _LOADED[done]
 
     def scorer(version: str) -> Any:
-        uri = locations[version]
-        if uri not in _LOADED:
-            _LOADED[uri] = mlflow.pyfunc.load_model(_local(uri))
-        model, names = _LOADED[uri], inputs[version]
+        model, names = _loaded(locations[version]), inputs[version]
 
         def run(frame: Any) -> tuple[Any, Any]:
             return _predict(model, frame[names], positive)
@@ -297,6 +330,24 @@ def _scorers(plan: Any, locations: dict, inputs: dict, positive: str) -> dict[st
         return run
 
     return {v: scorer(v) for v in plan.versions}
+
+
+def _loaded(location: Any) -> Any:
+    """The model a ``ship_model`` result (or a folder's path) stands for, loaded once in this
+    worker: a broadcast estimator as it is, files as a pyfunc (MLflow imported only then)."""
+    key = _key(location)
+    if key not in _LOADED:
+        if isinstance(location, str):
+            import mlflow.pyfunc
+
+            _LOADED[key] = mlflow.pyfunc.load_model(_local(location))
+        else:
+            _LOADED[key] = location.model.value
+    return _LOADED[key]
+
+
+def _key(location: Any) -> str:
+    return location if isinstance(location, str) else location.key
 
 
 def _local(uri: str) -> str:
@@ -309,9 +360,9 @@ def _local(uri: str) -> str:
 
 
 def _predict(model: Any, data: Any, positive: str) -> tuple[Any, Any]:
-    """Predictions and P(positive). A scikit-learn classifier under the pyfunc is asked once
-    (predict_proba; its prediction is the class of highest probability, which is what its
-    predict returns), not twice: the pipeline's preprocessing is most of the cost."""
+    """Predictions and P(positive). A scikit-learn classifier (as it is, or under its pyfunc)
+    is asked once (predict_proba; its prediction is the class of highest probability, which
+    is what its predict returns), not twice: the pipeline's preprocessing is most of the cost."""
 
     from mlops_hooks.shared.adapters.pyfunc_model import class_probabilities
     from mlops_hooks.shared.domain.live import as_text

@@ -162,8 +162,9 @@ WARM_IMPORTS = (
 
 
 def _in_worker(batches: Iterator[Any]) -> Iterator[Any]:
-    """Run in each Python worker once: the imports scoring needs stay in the reused worker."""
-    import mlflow.pyfunc  # noqa: F401
+    """Run in each Python worker once: the imports scoring needs stay in the reused worker
+    (a scikit-learn model is broadcast to it: no MLflow, jobs/batch_inference.ship_model)."""
+    import pandas  # noqa: F401
     import sklearn.pipeline  # noqa: F401
 
     yield from batches

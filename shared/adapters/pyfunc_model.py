@@ -57,15 +57,19 @@ def _download(
 
 
 def class_probabilities(pyfunc: Any, frame: pd.DataFrame) -> tuple[np.ndarray, list | None] | None:
-    """predict_proba of the scikit-learn-like model under a pyfunc, with its ``classes_``
-    (None when it has none); None when the flavor gives no probabilities. Used by validation
-    (PyfuncModel) and by the batch job's scoring."""
+    """predict_proba of the scikit-learn-like model under a pyfunc (or of that model itself, as
+    the batch job's workers get it), with its ``classes_`` (None when it has none); None when
+    the flavor gives no probabilities. Used by validation (PyfuncModel) and by the batch job's
+    scoring."""
     import numpy as np
 
-    try:
-        raw = pyfunc.get_raw_model()
-    except Exception:
-        return None
+    if hasattr(pyfunc, "get_raw_model"):
+        try:
+            raw = pyfunc.get_raw_model()
+        except Exception:
+            return None
+    else:
+        raw = pyfunc
     if not hasattr(raw, "predict_proba"):
         return None
     classes = getattr(raw, "classes_", None)

@@ -62,18 +62,14 @@ def register_logged(
 def log_and_register(
     tracking_uri: str,
     name: str,
-    estimator: Any,
-    train: pd.DataFrame,
-    *,
-    label: str = "Churn",
-    with_signature: bool = True,
+    *logged: Any,
     description: str | None = None,
     client: MlflowClient | None = None,
+    **options: Any,
 ) -> str:
-    """Log ``estimator`` (``log_churn_model``), then register it; the new version's number."""
-    info = log_churn_model(
-        tracking_uri, name, estimator, train, label=label, with_signature=with_signature
-    )
+    """``log_churn_model(tracking_uri, name, *logged, **options)`` (the estimator, its training
+    frame), then ``register_logged``; the new version's number."""
+    info = log_churn_model(tracking_uri, name, *logged, **options)
     client = client or MlflowClient(tracking_uri=tracking_uri)
     return register_logged(client, name, info, description=description)
 

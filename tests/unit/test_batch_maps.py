@@ -61,3 +61,35 @@ def test_text_columns_are_object_arrays_of_str_and_never_truncated() -> None:
     assert served.tolist() == ["Yes", "No"]
     assert as_text([0, 1, 1]).tolist() == ["0", "1", "1"]
     assert as_text(np.array([1.0, np.nan], dtype=object)).tolist() == ["1.0", "nan"]
+
+
+def test_a_folder_and_a_broadcast_estimator_score_alike_and_old_models_are_let_go(
+    tmp_path, churn
+) -> None:
+    """A worker scores a model folder (loaded as a pyfunc) and the estimator a driver would
+    broadcast (here its stand-in: anything with ``.value``) to the same predictions and
+    scores; a new job's scorers drop the models an earlier job left in the reused worker."""
+    import mlflow.sklearn
+
+    from mlops_hooks.jobs import batch_inference as job
+    from mlops_hooks.shared.domain.live import plan_scoring
+
+    train, _, model = churn
+    features = train.drop(columns=["Churn"]).head(300)
+    folder = str(tmp_path / "model")
+    mlflow.sklearn.save_model(model, folder)
+    columns = list(features.columns)
+
+    class Shared:  # pyspark's Broadcast as a worker sees it: the value
+        value = model
+
+    plan, _ = plan_scoring("single", model="churn", champion="1", resolved={})
+    job._LOADED["spark-file:an-earlier-job"] = object()
+    by_folder = job._scorers(plan, {"1": folder}, {"1": columns}, "Yes")["1"](features)
+    assert set(job._LOADED) == {folder}
+    broadcast = job.BroadcastModel("broadcast:v1", Shared())
+    by_estimator = job._scorers(plan, {"1": broadcast}, {"1": columns}, "Yes")["1"](features)
+    assert set(job._LOADED) == {"broadcast:v1"}
+    assert list(by_folder[0]) == list(by_estimator[0]) == [str(p) for p in model.predict(features)]
+    assert np.allclose(by_folder[1], model.predict_proba(features)[:, 1])
+    assert np.array_equal(by_folder[1], by_estimator[1])
