@@ -23,7 +23,7 @@ from mlflow.utils.workspace_context import WorkspaceContext
 
 from mlops_hooks.shared.adapters.markdown import read_section
 from tests.conftest import webhook_env
-from tests.support.mlflow_models import log_and_register, log_churn_model, register_logged
+from tests.support.mlflow_models import log_and_register, log_churn_model
 from tests.support.processes import (
     Proc,
     cli,
@@ -143,9 +143,15 @@ def test_a_version_mlflow_announces_under_another_workspace_is_found_by_the_swee
     for team in teams:
         with WorkspaceContext(team):
             logged[team] = log_churn_model(workspace_server.url, "shared_model", model, train)
-    for team in teams:  # back to back: race-b's version inside race-a's cached webhook list
+            client.create_registered_model("shared_model")
+    # back to back, one call each: race-b's version well inside race-a's cached webhook list
+    for team in teams:
         with WorkspaceContext(team):
-            assert register_logged(client, "shared_model", logged[team]) == "1"
+            info = logged[team]
+            created = client.create_model_version(
+                "shared_model", info.model_uri, info.run_id, model_id=info.model_id
+            )
+            assert str(created.version) == "1"
 
     for team in teams:
         assert wait_for(lambda t=team: verdict(client, t), 60, f"{team}'s verdict") == "passed"
