@@ -259,8 +259,10 @@ def ship_model(spark: Any, folder: str) -> Any:
     does, and each worker loads them as a pyfunc (``spark-file:<name>``)."""
     import mlflow.pyfunc
 
+    from mlops_hooks.shared.adapters.pyfunc_model import raw_model
+
     name = os.path.basename(folder)
-    raw = _raw_model(mlflow.pyfunc.load_model(folder))
+    raw = raw_model(mlflow.pyfunc.load_model(folder))
     if hasattr(raw, "predict_proba"):
         return BroadcastModel(f"broadcast:{name}", spark.sparkContext.broadcast(raw))
     spark.sparkContext.addFile(folder, recursive=True)
@@ -274,13 +276,6 @@ class BroadcastModel:
 
     key: str
     model: Any  # pyspark's Broadcast of the estimator
-
-
-def _raw_model(pyfunc: Any) -> Any:
-    try:
-        return pyfunc.get_raw_model()
-    except Exception:  # a flavor without one: the pyfunc is the model
-        return pyfunc
 
 
 _LOADED: dict[str, Any] = {}  # per Python worker: each model is loaded once

@@ -56,6 +56,18 @@ def _download(
     return repo.download_artifacts(artifact_path="", dst_path=str(folder))
 
 
+def raw_model(model: Any) -> Any:
+    """The model under a pyfunc (a scikit-learn pipeline, say); a model that is not a pyfunc
+    (the estimator the batch job's workers are sent) is its own; None when the flavor has none.
+    """
+    if not hasattr(model, "get_raw_model"):
+        return model
+    try:
+        return model.get_raw_model()
+    except Exception:
+        return None
+
+
 def class_probabilities(pyfunc: Any, frame: pd.DataFrame) -> tuple[np.ndarray, list | None] | None:
     """predict_proba of the scikit-learn-like model under a pyfunc (or of that model itself, as
     the batch job's workers get it), with its ``classes_`` (None when it has none); None when
@@ -63,13 +75,7 @@ def class_probabilities(pyfunc: Any, frame: pd.DataFrame) -> tuple[np.ndarray, l
     scoring."""
     import numpy as np
 
-    if hasattr(pyfunc, "get_raw_model"):
-        try:
-            raw = pyfunc.get_raw_model()
-        except Exception:
-            return None
-    else:
-        raw = pyfunc
+    raw = raw_model(pyfunc)
     if not hasattr(raw, "predict_proba"):
         return None
     classes = getattr(raw, "classes_", None)
