@@ -44,21 +44,6 @@ def log_churn_model(
         )
 
 
-def register_logged(
-    client: MlflowClient, name: str, info: ModelInfo, *, description: str | None = None
-) -> str:
-    """Register a logged model as a new version of ``name`` (created if new); its number.
-
-    ``create_model_version`` (not ``registered_model_name=``), so the author's description is
-    there from the start."""
-    if not client.search_registered_models(filter_string=f"name = '{name}'"):
-        client.create_registered_model(name)
-    version = client.create_model_version(
-        name, info.model_uri, info.run_id, description=description, model_id=info.model_id
-    )
-    return str(version.version)
-
-
 def log_and_register(
     tracking_uri: str,
     name: str,
@@ -68,10 +53,18 @@ def log_and_register(
     **options: Any,
 ) -> str:
     """``log_churn_model(tracking_uri, name, *logged, **options)`` (the estimator, its training
-    frame), then ``register_logged``; the new version's number."""
+    frame), then register it; the new version's number.
+
+    The version is created with ``create_model_version`` (not ``registered_model_name=``) so
+    the author's description is there from the start."""
     info = log_churn_model(tracking_uri, name, *logged, **options)
     client = client or MlflowClient(tracking_uri=tracking_uri)
-    return register_logged(client, name, info, description=description)
+    if not client.search_registered_models(filter_string=f"name = '{name}'"):
+        client.create_registered_model(name)
+    version = client.create_model_version(
+        name, info.model_uri, info.run_id, description=description, model_id=info.model_id
+    )
+    return str(version.version)
 
 
 def version_with_alias(client: Any, name: str, alias: str = "champion") -> str | None:
