@@ -98,11 +98,12 @@ def batch_inference(args: argparse.Namespace) -> dict[str, Any]:
         raw = raw.drop(args.label)
     cleaned, _ = clean(raw, keep_strings=(args.label, *ids))
     features = featurize(cleaned, exclude=(args.label, *ids))
+    columns = set(features.columns)  # one schema read (each ``.columns`` asks the JVM)
     for v, names in inputs.items():
-        missing = [n for n in names if n not in features.columns]
+        missing = [n for n in names if n not in columns]
         if missing:
             raise JobError(f"{args.input} lacks v{v}'s input columns: {', '.join(missing)}")
-    if plan.assign_by and plan.assign_by not in features.columns:
+    if plan.assign_by and plan.assign_by not in columns:
         raise JobError(f"{args.input} has no {plan.assign_by!r} column to split by")
     schema = scoring_schema(features.schema)
     score = functools.partial(
@@ -116,10 +117,11 @@ def batch_inference(args: argparse.Namespace) -> dict[str, Any]:
             F.to_date(F.lit(args.score_date)) if args.score_date else F.to_date("scored_at"),
         )
     ).cache()
-    rows = scored.count()
+    # the rows come from the counts per version: one Spark job, not a count() and another
     served = {
         r["model_version"]: r["count"] for r in scored.groupBy("model_version").count().collect()
     }
+    rows = sum(served.values())
     table_version = tables.write_delta(
         scored, args.output, mode="append", partition_by=["score_date"]
     )

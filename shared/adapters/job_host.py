@@ -50,6 +50,19 @@ class JobHost:
         write_whole(self.queue / f"{run_id}.json", json.dumps({"argv": argv, "log": str(log_path)}))
         return pid
 
+    def wait_ready(self, timeout: float) -> bool:
+        """Until the started host has warmed up (its ready marker), or ended, or ``timeout``."""
+        process = self._process
+        if process is None:
+            return False
+        marker = ready_marker(self.folder, process.pid)
+        deadline = time.monotonic() + timeout
+        while not marker.exists():
+            if process.poll() is not None or time.monotonic() > deadline:
+                return False
+            time.sleep(0.1)
+        return True
+
     def exit_code(self, run_id: str) -> int | None:
         try:
             return int((self.folder / f"{run_id}.exit").read_text())
@@ -90,6 +103,11 @@ class JobHost:
             process.terminate()
             with contextlib.suppress(subprocess.TimeoutExpired):
                 process.wait(timeout=2)
+
+
+def ready_marker(folder: Path, pid: int) -> Path:
+    """The file a host writes once warm (and removes when it leaves)."""
+    return folder / f"host-{pid}.ready"
 
 
 def write_whole(path: Path, text: str) -> None:

@@ -179,10 +179,13 @@ class LocalJobs:
         host.cancel(run.run_id)  # never started, and settled now: no host may start it later
         return self._settle(run, None)
 
-    def start_host(self) -> None:
-        """Start the warm host now (``serve``'s warm-up), not on the first run."""
+    def start_host(self, wait_seconds: float = 0.0) -> None:
+        """Start the warm host now (``serve``'s warm-up), not on the first run; with
+        ``wait_seconds``, back once it has warmed up (or ended, or that time passed)."""
         if self.host is not None:
             self.host.start()
+            if wait_seconds:
+                self.host.wait_ready(wait_seconds)
 
     def close(self) -> None:
         """Stop the warm host, if this object started one."""

@@ -13,6 +13,7 @@ import os
 import sys
 from typing import TYPE_CHECKING
 
+from mlops_hooks.shared.adapters.spark_classes import java_options
 from mlops_hooks.shared.adapters.table_reader import (
     delta_storage_options,
     detect_format,
@@ -48,9 +49,11 @@ def spark_session(app: str = "mlops-hooks") -> SparkSession:
         .config("spark.sql.execution.arrow.maxBytesPerBatch", str(2**31 - 1))
         .config("spark.sql.session.timeZone", "UTC")
         .config("spark.driver.memory", os.environ.get("MLOPS_HOOKS_SPARK_DRIVER_MEMORY", "2g"))
-        # e.g. "-XX:+UseSerialGC" for a small local JVM (the demo's): fewer GC threads and tables
+        # e.g. "-XX:+UseSerialGC" for a small local JVM (the demo's): fewer GC threads and
+        # tables; and the classes Spark loads mapped from an archive (spark_classes)
         .config(
-            "spark.driver.extraJavaOptions", os.environ.get("MLOPS_HOOKS_SPARK_JAVA_OPTIONS", "")
+            "spark.driver.extraJavaOptions",
+            f"{java_options()} {os.environ.get('MLOPS_HOOKS_SPARK_JAVA_OPTIONS', '')}".strip(),
         )
     )
     spark = builder.getOrCreate()

@@ -6,6 +6,7 @@ handler that needs it fails with a clear error (see ``Deps.need`` / ``Deps.regis
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -23,6 +24,9 @@ if TYPE_CHECKING:
     from mlops_hooks.shared.ports.jobs import Jobs
     from mlops_hooks.shared.ports.tables import Tables
     from mlops_hooks.shared.ports.webhooks import Webhooks
+
+
+_RESOLVING = threading.Lock()  # a policy factory runs once (Deps.loaded_policy)
 
 
 @dataclass
@@ -83,13 +87,17 @@ class Deps:
         a ``PolicyWatch`` is asked each time (it re-reads an edited file)."""
         from mlops_hooks.shared.domain.policy import Policy, PolicyWatch, default_policy
 
-        if self.policy is None:
-            self.policy = default_policy()
-        elif isinstance(self.policy, PolicyWatch):
+        if not isinstance(self.policy, Policy | PolicyWatch):
+            # once, whichever thread asks first: two watches from one factory would each
+            # have their own reload callbacks (serve's warm-up thread asks while the main
+            # thread hangs its callbacks on the watch)
+            with _RESOLVING:
+                if self.policy is None:
+                    self.policy = default_policy()
+                elif not isinstance(self.policy, Policy | PolicyWatch):
+                    self.policy = self.policy()  # a factory may give a watch
+        if isinstance(self.policy, PolicyWatch):
             return self.policy()
-        elif not isinstance(self.policy, Policy):
-            self.policy = self.policy()
-            return self.loaded_policy()  # a factory may give a watch
         return self.policy
 
     def policy_for(self, model: str) -> ModelPolicy:

@@ -111,8 +111,10 @@ def test_stopping_a_warm_host_lets_its_running_run_finish_and_fails_a_queued_one
     starts it late)."""
     ledger = SqliteLedger(tmp_path / "ledger.db")
     jobs = LocalJobs(ledger, tmp_path / "jobs", FixedClock(), warm=True, env=NO_SPARK)
-    jobs.start_host()
-    wait_for(lambda: "ready" in (tmp_path / "jobs" / "host.log").read_text(), 60, "the host")
+    jobs.start_host(wait_seconds=60)  # back once the host is warm: its marker says so
+    assert [p.name for p in (tmp_path / "jobs").glob("host-*.ready")] == [
+        f"host-{jobs.host.start()}.ready"
+    ]
     slow = jobs.launch("train", SPEC, {"sleep": "3"}, token="tok-6", event_id="ev_6")
     wait_for(lambda: (tmp_path / "jobs" / f"{slow.run_id}.running").exists(), 30, "started")
     queued = jobs.launch("train", SPEC, {}, token="tok-7", event_id="ev_7")
@@ -121,6 +123,7 @@ def test_stopping_a_warm_host_lets_its_running_run_finish_and_fails_a_queued_one
     done = wait_for(lambda: (r := ledger.get_run(slow.run_id)).state.finished and r, 30, "run")
     assert done.state is RunState.SUCCESS and done.result["rows"] == 7
     wait_for(lambda: not alive(slow.pid), 15, "the host to leave after its run")
+    assert not list((tmp_path / "jobs").glob("host-*.ready"))  # gone with the host
     failed = wait_for(lambda: (r := ledger.get_run(queued.run_id)).state.finished and r, 30, "q")
     assert failed.state is RunState.FAILED
     assert failed.message.startswith(f"the job host ({slow.pid}) ended before this run ended")

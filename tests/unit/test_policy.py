@@ -170,3 +170,42 @@ def test_data_checks_without_a_holdout_are_an_error_in_defaults_and_entries() ->
         "p.yml:1: defaults: checks slices need holdout.uri",
         "p.yml:4: models[0] (churn): checks metrics need holdout.uri",
     ]
+
+
+def test_a_policy_factory_runs_once_whichever_threads_ask_first(tmp_path: Path) -> None:
+    """serve's warm-up thread and its main thread ask for the policy at start-up: one watch,
+    so the reload callbacks the main thread hangs on it are the ones that run."""
+    import threading
+    import time
+
+    from mlops_hooks.shared.domain.policy import PolicyWatch
+    from tests.support.fakes import dispatcher_over
+
+    path = tmp_path / "mlops.yml"
+    path.write_text("version: 1\nmodels: []\n")
+    built: list[PolicyWatch] = []
+
+    def factory() -> PolicyWatch:
+        time.sleep(0.05)  # long enough for every thread to arrive while the first builds
+        built.append(PolicyWatch(path))
+        return built[-1]
+
+    dispatcher, ledger = dispatcher_over(tmp_path, policy=factory)
+    try:
+        start = threading.Barrier(4)
+        seen: list[object] = []
+
+        def ask() -> None:
+            start.wait()
+            dispatcher.deps.loaded_policy()
+            seen.append(dispatcher.deps.policy)
+
+        threads = [threading.Thread(target=ask) for _ in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert len(built) == 1
+        assert seen == [built[0]] * 4
+    finally:
+        ledger.close()
