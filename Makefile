@@ -71,9 +71,10 @@ lint: install
 
 # Two workers, a test file each at a time (module fixtures stay together); each worker starts
 # its own MLflow, moto and Spark. On 2 cores, more workers were slower (8.5 vs 7.9 minutes).
+# The files in tests/conftest.py's order (the longest first), not xdist's (most tests first).
 TEST_WORKERS ?= 2
 test: install check-java spark-classes node_modules/.bin/osls browser lint
-	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder
 
 bench: install spark-classes
 	@command -v wrk >/dev/null 2>&1 || { echo "bench/ingress.py needs wrk: sudo apt-get install -y wrk  (macOS: brew install wrk)"; exit 1; }

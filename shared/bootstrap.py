@@ -238,17 +238,10 @@ def _policy_from(settings: Settings) -> Any:
 
 
 HOST_WARM_UP_SECONDS = 60  # the longest the imports wait for the job host
-# what a first validation, comparison or drift report imports: MLflow's pyfunc and evaluator,
-# scikit-learn's metrics, skops (the format the scikit-learn models are logged in; 0.85 s),
-# pyplot (the reports' plots; 0.3 s)
-WARM_IMPORTS = (
-    "mlflow.pyfunc",
-    "mlflow.models",
-    "sklearn.metrics",
-    "pandas",
-    "skops.io",
-    "matplotlib.pyplot",
-)
+# what a first validation imports: MLflow's pyfunc and evaluator, scikit-learn's metrics, skops
+# (the format the scikit-learn models are logged in; 0.85 s). Not pyplot (0.3 s, the first
+# comparison's plot): every `serve` would pay it, the test suite's 23 included
+WARM_IMPORTS = ("mlflow.pyfunc", "mlflow.models", "sklearn.metrics", "pandas", "skops.io")
 
 
 def warm_up(deps: Deps) -> None:

@@ -21,6 +21,32 @@ from tests.support.processes import (
     webhook_cache_expired,
 )
 
+# The longest files first (seconds each on 2 workers, 2026-12-05), the rest after them in
+# collection order; `make test` turns off xdist's own order (files with the most tests first),
+# which left these single long tests for the end: one worker ran alone for the last ~60 s
+LONGEST_FIRST = (
+    "tests/integration/test_packaging.py",  # 70 s: fresh venvs and a pip install
+    "tests/e2e/test_demo.py",  # 62 s
+    "tests/integration/test_aws_rehearsal.py",  # 42 s
+    "tests/integration/test_sweep_serve.py",  # 41 s
+    "tests/integration/test_webhooks_check.py",  # 38 s
+    "tests/integration/test_jobs_flow.py",  # 37 s
+    "tests/integration/test_mlflow_workspaces.py",  # 36 s
+    "tests/integration/test_readme_local.py",  # 26 s
+    "tests/integration/test_validation_flow.py",  # 23 s
+    "tests/integration/test_approval_flow.py",  # 20 s
+    "tests/integration/test_policy_reload.py",  # 20 s
+    "tests/integration/test_promotion_flow.py",  # 19 s
+    "tests/integration/test_drift_spark.py",  # 18 s
+    "tests/e2e/test_ui_browser.py",  # 17 s
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    rank = {path: i for i, path in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.nodeid.split("::")[0], len(rank)))  # stable
+
+
 # boto3 must never reach real AWS from the suite.
 os.environ.update(
     AWS_ACCESS_KEY_ID="testing",
