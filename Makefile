@@ -57,9 +57,9 @@ node_modules/.bin/osls: package.json | check-node
 	npm install --no-audit --no-fund --loglevel=error
 	@touch $@
 
-# The archive of the classes local Spark loads (shared/adapters/spark_classes.py): every later
-# JVM maps them instead of loading them one by one (a job host warm in ~7.5 s instead of ~11).
-# Built once per environment (~40 s); when it cannot be, Spark starts as it always did.
+# The archive of the classes local Spark loads (shared/adapters/spark_classes.py): the demo's
+# and the suite's JVMs map them instead of loading them one by one (a job host warm in ~7.5 s
+# instead of ~11). Built once per environment (~40 s); when it cannot be, Spark starts as before.
 spark-classes: install check-java
 	@$(PY) -m mlops_hooks.jobs.class_archive
 
@@ -76,7 +76,7 @@ TEST_WORKERS ?= 2
 test: install check-java spark-classes node_modules/.bin/osls browser lint
 	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder
 
-bench: install spark-classes
+bench: install
 	@command -v wrk >/dev/null 2>&1 || { echo "bench/ingress.py needs wrk: sudo apt-get install -y wrk  (macOS: brew install wrk)"; exit 1; }
 	$(PY) bench/ingress.py --neighbour
 	$(PY) bench/verdict.py

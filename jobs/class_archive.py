@@ -28,7 +28,7 @@ def build(force: bool = False) -> str:
     """Build the archive unless it is there; one line on what happened."""
     path = archive_path()
     if path is None:
-        return f"Spark class archive: off ({ENV})"
+        return f"Spark class archive: not built ({ENV}=off)"
     if path.is_file() and not force:
         return f"Spark class archive: {path} (already built)"
     path.parent.mkdir(parents=True, exist_ok=True)

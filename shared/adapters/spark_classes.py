@@ -7,11 +7,16 @@ instead of 5.6 and its first job took 3.5 s instead of 5.4 on 2 cores, with the 
 pyspark session; it is two documented HotSpot options (``-XX:ArchiveClassesAtExit`` writes
 the archive when a JVM ends, ``-XX:SharedArchiveFile`` maps it).
 
+The cost: a long pass ran slower with it (bench/batch_inference.py, 1,000,000 rows: Spark added
+4.5-5.1 µs of core time a row instead of 3.0-4.5, six runs each, interleaved). So it is a
+setting, ``MLOPS_HOOKS_SPARK_CLASS_ARCHIVE``: off by default; ``on`` for the small JVM of the
+demo and the test suite (functions/demo/stack.py SMALL_SPARK), whose jobs are mostly start-up;
+or a file of one's own.
+
 The archive lives in the environment whose Spark jars it describes (``sys.prefix``), built
-once by ``python -m mlops_hooks.jobs.class_archive`` (``make install``'s last step). The JVM
-checks the archive against its own build and the jars' paths, sizes and times, and starts
-without it (as before) when anything differs; ``MLOPS_HOOKS_SPARK_CLASS_ARCHIVE=off`` turns it
-off, or names another file.
+once by ``python -m mlops_hooks.jobs.class_archive`` (``make spark-classes``). The JVM checks
+it against its own build and the jars' paths, sizes and times, and starts without it (as
+before) when anything differs.
 """
 
 from __future__ import annotations
@@ -35,12 +40,20 @@ def _java() -> str:
     return os.path.realpath(found) if found else ""
 
 
+OFF, ON = ("", "off", "false", "0"), ("on", "true", "1")
+
+
+def _setting() -> str:
+    return os.environ.get(ENV, "").strip()
+
+
 def archive_path() -> Path | None:
-    """Where this environment's archive is (or would be); None when turned off."""
-    chosen = os.environ.get(ENV, "")
-    if chosen.lower() in ("off", "false", "0"):
+    """Where the archive is (or would be): the setting's file, else this environment's; None
+    when the setting says ``off``."""
+    chosen = _setting()
+    if chosen and chosen.lower() in OFF:
         return None
-    if chosen:
+    if chosen and chosen.lower() not in ON:
         return Path(chosen)
     import pyspark
 
@@ -59,7 +72,9 @@ def _option(flag: str, path: Path) -> str:
 
 
 def java_options() -> str:
-    """The options that map the archive, when there is one; else none."""
+    """The options that map the archive, when the setting asks for one and it is built."""
+    if _setting().lower() in OFF:
+        return ""
     path = archive_path()
     if path is None or not path.is_file():
         return ""

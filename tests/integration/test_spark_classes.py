@@ -1,11 +1,12 @@
 """The Spark class archive (shared/adapters/spark_classes): which options a local session gets,
-that a damaged archive costs nothing but its speed, and that the suite's own Spark maps the
-archive `make test` built."""
+that a damaged archive costs nothing but its speed, and that the suite's own Spark (the demo's
+small JVM, which asks for it) maps the archive `make test` built."""
 
 from __future__ import annotations
 
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -32,6 +33,21 @@ def test_the_options_map_an_archive_only_when_there_is_one(
 
     monkeypatch.setenv(ENV, "off")
     assert archive_path() is None and java_options() == ""
+
+
+def test_the_environments_archive_is_mapped_only_when_asked_for(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Off by default (a long pass ran slower with it); ``on`` maps this environment's."""
+    monkeypatch.setattr(sys, "prefix", str(tmp_path))
+    monkeypatch.delenv(ENV, raising=False)
+    built = archive_path()
+    assert built is not None and built.is_relative_to(tmp_path)
+    built.parent.mkdir(parents=True)
+    built.write_bytes(b"archive")
+    assert java_options() == ""
+    monkeypatch.setenv(ENV, "on")
+    assert java_options() == f"-XX:SharedArchiveFile={built} {QUIET}"
 
 
 def test_the_default_archive_belongs_to_this_environment_and_its_java(
