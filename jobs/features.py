@@ -16,6 +16,8 @@ import uuid
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from mlops_hooks.shared.adapters.spark_tables import quoted
+
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame
 
@@ -27,11 +29,6 @@ class Cleaning:
     """What cleaning changed, for the run's params: column -> what and how many rows."""
 
     notes: dict[str, str] = field(default_factory=dict)
-
-
-def quoted(name: str) -> str:
-    """A column name as a Spark SQL identifier (any name, backticks included)."""
-    return "`" + name.replace("`", "``") + "`"
 
 
 def _project(frame: DataFrame, columns: list[str]) -> DataFrame:
@@ -81,13 +78,10 @@ def clean(frame: DataFrame, *, keep_strings: tuple[str, ...] = ()) -> tuple[Data
         ],
     ).first()
     assert stats is not None  # a global aggregate has exactly one row
-    numeric = {
-        c
-        for i, c in enumerate(strings)
-        if stats[f"{i}_filled"] and stats[f"{i}_numbers"] == stats[f"{i}_filled"]
-    }
+    numeric = set()
     for i, column in enumerate(strings):
-        if column in numeric:
+        if stats[f"{i}_filled"] and stats[f"{i}_numbers"] == stats[f"{i}_filled"]:
+            numeric.add(column)
             blanks = stats[f"{i}_blank"]
             cleaning.notes[column] = f"text to double; {blanks} blank values set to 0"
     if not numeric:

@@ -60,7 +60,7 @@ class JobHost:
         while not marker.exists():
             if process.poll() is not None or time.monotonic() > deadline:
                 return False
-            time.sleep(0.1)
+            time.sleep(POLL_SECONDS)
         return True
 
     def exit_code(self, run_id: str) -> int | None:

@@ -28,6 +28,7 @@ import sys
 from pathlib import Path
 
 ENV = "MLOPS_HOOKS_SPARK_CLASS_ARCHIVE"
+OFF, ON = ("", "off", "false", "0"), ("on", "true", "1")  # its values; anything else: a file
 # the JVM's own messages about the archive (a mismatch, classes it cannot archive) stay out
 # of the jobs' logs: without the archive the JVM simply loads classes as it always did
 QUIET = "-Xlog:cds=off -Xlog:cds+dynamic=off"
@@ -38,9 +39,6 @@ def _java() -> str:
     home = os.environ.get("JAVA_HOME")
     found = str(Path(home) / "bin" / "java") if home else shutil.which("java")
     return os.path.realpath(found) if found else ""
-
-
-OFF, ON = ("", "off", "false", "0"), ("on", "true", "1")
 
 
 def _setting() -> str:

@@ -25,6 +25,11 @@ if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
 
 
+def quoted(name: str) -> str:
+    """A name (a column, a table's path) as a Spark SQL identifier, backticks included."""
+    return "`" + name.replace("`", "``") + "`"
+
+
 def spark_session(app: str = "mlops-hooks") -> SparkSession:
     """The active session (Databricks), or a local one sized for a laptop."""
     from pyspark.sql import SparkSession
@@ -125,6 +130,5 @@ class SparkTables:
     def delta_version(self, uri: str) -> int:
         """The Delta table's current version from its history (Spark's Delta, as on Databricks):
         the drift reference is pinned to it, so it must be the real one, never a placeholder."""
-        quoted = uri.replace("`", "``")
-        [last] = self.spark.sql(f"DESCRIBE HISTORY delta.`{quoted}` LIMIT 1").collect()
+        [last] = self.spark.sql(f"DESCRIBE HISTORY delta.{quoted(uri)} LIMIT 1").collect()
         return int(last["version"])

@@ -3,7 +3,8 @@ values, types and column order every job and model relies on, with names SQL wou
 
 from __future__ import annotations
 
-from mlops_hooks.jobs.features import clean, featurize, quoted
+from mlops_hooks.jobs.features import clean, featurize
+from mlops_hooks.shared.adapters.spark_tables import quoted
 
 ODD = "odd `name{x}"  # a backtick and braces: quoted, never read as SQL or a format field
 
