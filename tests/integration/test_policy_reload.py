@@ -54,12 +54,13 @@ def test_a_running_serve_follows_policy_edits(
     def tags(version: str) -> dict[str, str]:
         return client.get_model_version(name, version).tags
 
-    def requests(version: str) -> list[dict]:
-        listed = HTTP.get(
-            f"{serve.url}/events", params={"kind": "promotion_requested", "limit": 500}
-        ).json()
+    def records(kind: str, version: str) -> list[dict]:
+        listed = HTTP.get(f"{serve.url}/events", params={"kind": kind, "limit": 500}).json()
         mine = [e for e in listed if e["model"] == name and e["version"] == version]
         return [HTTP.get(f"{serve.url}/events/{e['id']}").json() for e in mine]
+
+    def requests(version: str) -> list[dict]:
+        return records("promotion_requested", version)
 
     # 1. the missing holdout is the configuration's fault, not the model's
     v1 = log_and_register(mlflow_server.url, name, model, train, client=client)
@@ -74,12 +75,12 @@ def test_a_running_serve_follows_policy_edits(
     wait_for(lambda: tags(v1).get("mlops.validation") == "passed", 120, "v1 validated again")
     wait_for(lambda: version_with_alias(client, name) == v1, 120, "v1 to become champion")
     assert f"policy reloaded: {policy} (sha256 {fixed})" in serve.output()
-    [registered] = [
-        e
-        for e in HTTP.get(f"{serve.url}/events", params={"kind": "model_registered"}).json()
-        if e["model"] == name
-    ]
-    record = HTTP.get(f"{serve.url}/events/{registered['id']}").json()
+    # the registry's tags are written before the ledger records the outcome: wait for both
+    [record] = wait_for(
+        lambda: [r for r in records("model_registered", v1) if r["status"] == "done"],
+        30,
+        "v1's registration done",
+    )
     assert record["outcome"]["result"] == "passed" and record["outcome"]["policy"] == fixed
     assert "policy changed" in [h.get("note") for h in record["history"]]
 
@@ -92,7 +93,9 @@ def test_a_running_serve_follows_policy_edits(
     assert tags(v2)["mlops.validation"] == "passed"  # the valid policy's checks ran
     assert tags(v2)["mlops.promotion"] == "rejected"
     assert version_with_alias(client, name) == v1  # a tie keeps the champion
-    [first] = requests(v2)
+    [first] = wait_for(
+        lambda: [r for r in requests(v2) if r["status"] == "done"], 30, "v2's request done"
+    )
     assert first["outcome"]["policy"] == fixed
     assert "a tie keeps the champion" in " ".join(first["outcome"]["data"]["reasons"])
 
