@@ -179,7 +179,10 @@ def run_server(
     except Exception as exc:
         raise ServeError(f"cannot open the ledger {settings.resolved_ledger_url}: {exc}") from None
     pool.start(dispatcher)
-    threading.Thread(target=warm_up, args=(dispatcher.deps,), name="warm-up", daemon=True).start()
+    if settings.warm_up:
+        threading.Thread(
+            target=warm_up, args=(dispatcher.deps,), name="warm-up", daemon=True
+        ).start()
     ingest = _start_ingest(settings, dispatcher)
     from mlops_hooks.functions.scheduler import Scheduler
 

@@ -91,6 +91,10 @@ class Settings(BaseSettings):
 
     # --- processing ---
     workers: int = Field(default=2, ge=1, le=64)
+    # `serve` warms up on a background thread at start: the job host (when the policy launches
+    # jobs), the registries and what a first validation imports (~4.5 s of CPU, ~150 MB);
+    # false: the first event pays it (a serve that only records events, a CI smoke test)
+    warm_up: bool = True
     max_attempts: int = Field(default=5, ge=1, le=100)
     retry_base_seconds: float = Field(default=2.0, gt=0)
     retry_max_seconds: float = Field(default=300.0, gt=0)

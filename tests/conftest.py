@@ -160,6 +160,9 @@ def start_serve(tmp_path: Path) -> Iterator[Callable[..., Proc]]:
             # the tests share one MLflow server: a serve sweeps (and so validates, promotes)
             # only where its test asks for it
             "MLOPS_HOOKS_SWEEP_SECONDS": "0",
+            # no warm-up (~4.5 s of CPU importing MLflow and scikit-learn) in the serves that
+            # never validate; validating_serve's, which do, warm up as a user's serve does
+            "MLOPS_HOOKS_WARM_UP": "false",
             **env,
         }
         proc = start_serve_process(f"serve-{port}-{len(started)}", tmp_path, full_env, port)
@@ -208,7 +211,7 @@ def validating_serve(
 
     def _start(**env: str) -> Proc:
         state = tmp_path / f"state-{len(hooks)}"
-        full = webhook_env(mlflow_server, state, **env)
+        full = webhook_env(mlflow_server, state, **{"MLOPS_HOOKS_WARM_UP": "true", **env})
         serve = start_serve(state_dir=state, **full)
         url = f"{serve.url}/webhooks/mlflow"
         # the command in-process (typer's runner): the same code as the installed command,

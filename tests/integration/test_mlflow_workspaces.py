@@ -68,7 +68,9 @@ def serve_with_webhooks(
     policy = folder / "mlops.yml"
     policy.write_text(POLICY.replace("HOLDOUT", str(holdout_csv)))
     state = folder / "state"
-    env = webhook_env(server, state, MLOPS_HOOKS_POLICY=str(policy), **extra)
+    env = webhook_env(
+        server, state, MLOPS_HOOKS_POLICY=str(policy), MLOPS_HOOKS_WARM_UP="true", **extra
+    )
     serve = start_serve(state_dir=state, **env)
     for team in teams:
         done = cli(

@@ -122,3 +122,21 @@ def test_sigkill_after_ack_before_handler_finished_processes_the_event_once(
     assert any(h.get("note") == "lease expired; reclaimed" for h in done["history"])  # type: ignore[index]
     time.sleep(1)
     assert [line[0] for line in read_log(log)].count("done") == 1
+
+
+def mapped_files(proc: Proc) -> str:
+    return Path(f"/proc/{proc.popen.pid}/maps").read_text()
+
+
+def test_the_warm_up_imports_ahead_only_when_it_is_on(
+    start_serve, mlflow_server: Proc, tmp_path: Path
+) -> None:
+    """`serve` imports what a first validation needs on its warm-up thread (scikit-learn's
+    extension modules are then mapped in the process); MLOPS_HOOKS_WARM_UP=false leaves that
+    to the first event. The cold serve starts first, so it had at least as long."""
+    url = {"MLFLOW_TRACKING_URI": mlflow_server.url}
+    cold = start_serve(state_dir=tmp_path / "cold", MLOPS_HOOKS_WARM_UP="false", **url)
+    warm = start_serve(state_dir=tmp_path / "warm", MLOPS_HOOKS_WARM_UP="true", **url)
+    wait_for(lambda: "/sklearn/" in mapped_files(warm), 120, "the warm serve's imports")
+    assert "/sklearn/" not in mapped_files(cold)
+    assert HTTP.get(f"{cold.url}/healthz").status_code == 200

@@ -72,12 +72,14 @@ def test_a_folder_and_a_broadcast_estimator_score_alike_and_old_models_are_let_g
     import mlflow.sklearn
 
     from mlops_hooks.jobs import batch_inference as job
+    from mlops_hooks.jobs.train import model_requirements
     from mlops_hooks.shared.domain.live import plan_scoring
 
     train, _, model = churn
     features = train.drop(columns=["Churn"]).head(300)
     folder = str(tmp_path / "model")
-    mlflow.sklearn.save_model(model, folder)
+    # the requirements named: MLflow's inference loads the model in a subprocess (~4.5 s CPU)
+    mlflow.sklearn.save_model(model, folder, pip_requirements=model_requirements())
     columns = list(features.columns)
 
     class Shared:  # pyspark's Broadcast as a worker sees it: the value
