@@ -202,9 +202,8 @@ def validating_serve(
 ) -> Iterator[Callable[..., Proc]]:
     """Start `serve` against the MLflow server and register its webhook (removed after)."""
     from mlflow import MlflowClient
-    from typer.testing import CliRunner
 
-    from mlops_hooks.functions.cli import app
+    from tests.support.cli_here import cli_here
 
     client = MlflowClient(tracking_uri=mlflow_server.url)
     hooks: list[str] = []
@@ -214,11 +213,10 @@ def validating_serve(
         full = webhook_env(mlflow_server, state, **{"MLOPS_HOOKS_WARM_UP": "true", **env})
         serve = start_serve(state_dir=state, **full)
         url = f"{serve.url}/webhooks/mlflow"
-        # the command in-process (typer's runner): the same code as the installed command,
-        # without a new interpreter importing MLflow for ~2 s of CPU in every test that starts
-        # a serve (tests/integration/test_webhooks_check.py runs the installed one)
-        done = CliRunner().invoke(app, ["webhooks", "register", "--url", url], env=full)
-        assert done.exit_code == 0, done.output
+        # in-process: every test that starts a serve would pay ~2 s of CPU for a new
+        # interpreter (tests/integration/test_mlflow_webhooks.py runs the installed command)
+        done = cli_here("webhooks", "register", "--url", url, env=full, cwd=tmp_path)
+        assert done.returncode == 0, done.stdout + done.stderr
         hooks.extend(h.webhook_id for h in client.list_webhooks() if h.url == url)
         webhook_cache_expired()
         return serve

@@ -241,6 +241,7 @@ NOT_IN_THE_ENVIRONMENT = {
     "poll_only": "serve only: on AWS the sweep rule always runs; no secret, no webhook route",
     "ingest_queue_url": "serve only: on AWS S3/SNS trigger the functions directly",
     "workers": "serve's worker pool only",
+    "warm_up": "serve only: the functions never warm up ahead",
     "jobs_warm": "local jobs only: on AWS jobs run on Databricks",
     "poll_seconds": "serve's worker pool only",
     "max_attempts": "default",

@@ -12,6 +12,7 @@ from cryptography.fernet import Fernet
 from mlflow import MlflowClient
 
 from tests.conftest import WEBHOOK_SECRET, webhook_env
+from tests.support.cli_here import cli_here
 from tests.support.http import HTTP
 from tests.support.processes import (
     Proc,
@@ -33,7 +34,8 @@ def test_a_good_webhook_checks_out_and_a_wrong_secret_is_named(
     serve = start_serve(state_dir=state, **env)
     url = f"{serve.url}/webhooks/mlflow"
     try:
-        assert cli("webhooks", "register", "--url", url, env=env, cwd=tmp_path).returncode == 0
+        # registering is set-up here (in-process); the checks run the installed command
+        assert cli_here("webhooks", "register", "--url", url, env=env, cwd=tmp_path).returncode == 0
         good = cli("webhooks", "check", "--url", url, env=env, cwd=tmp_path)
         assert good.returncode == 0, good.stderr
         assert "arrived, verified and recorded as ev_" in good.stdout
@@ -49,7 +51,8 @@ def test_a_good_webhook_checks_out_and_a_wrong_secret_is_named(
             "MLOPS_HOOKS_MLFLOW_WEBHOOK_SECRET": "not-" + WEBHOOK_SECRET,
             "MLOPS_HOOKS_STATE_DIR": str(tmp_path / "elsewhere"),
         }
-        assert cli("webhooks", "register", "--url", url, env=wrong, cwd=tmp_path).returncode == 0
+        registered = cli_here("webhooks", "register", "--url", url, env=wrong, cwd=tmp_path)
+        assert registered.returncode == 0
         # the server keeps the old secret for its webhook cache's TTL (1 s here); on a loaded
         # machine that can outlast one wait, so ask again (at most 10 s) until the new one is used
         deadline = time.monotonic() + 10
@@ -75,13 +78,13 @@ def test_an_unreachable_url_is_named(mlflow_server: Proc, tmp_path: Path) -> Non
     url = f"http://127.0.0.1:{free_port()}/webhooks/mlflow"  # nothing listens there
     env = webhook_env(mlflow_server, tmp_path / "state")
     try:
-        assert cli("webhooks", "register", "--url", url, env=env, cwd=tmp_path).returncode == 0
+        assert cli_here("webhooks", "register", "--url", url, env=env, cwd=tmp_path).returncode == 0
         checked = cli("webhooks", "check", "--url", url, env=env, cwd=tmp_path)
         assert checked.returncode == 1
         assert "not delivered: the MLflow server cannot reach the URL: connection refused" in (
             checked.stdout
         )
-        missing = cli("webhooks", "check", "--url", url + "/other", env=env, cwd=tmp_path)
+        missing = cli_here("webhooks", "check", "--url", url + "/other", env=env, cwd=tmp_path)
         assert missing.returncode == 1 and "has no webhook for" in missing.stderr
     finally:
         for hook in client.list_webhooks():
@@ -99,7 +102,7 @@ def test_a_changed_encryption_key_and_a_stopped_server_fail_fast(tmp_path: Path)
     env = webhook_env(server, tmp_path / "state")
     url = "http://127.0.0.1:9/webhooks/mlflow"
     try:
-        assert cli("webhooks", "register", "--url", url, env=env, cwd=tmp_path).returncode == 0
+        assert cli_here("webhooks", "register", "--url", url, env=env, cwd=tmp_path).returncode == 0
     finally:
         server.stop()
     server = start_mlflow_server(folder, key=Fernet.generate_key().decode(), port=port)
