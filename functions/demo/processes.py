@@ -176,6 +176,7 @@ def start_mlflow_server(
     key: str | None = None,
     port: int | None = None,
     wait: bool = True,
+    seeded: bool = True,
 ) -> Proc:
     """An MLflow 3 tracking server on SQLite that sends webhooks to localhost.
 
@@ -185,12 +186,18 @@ def start_mlflow_server(
     ``workspaces`` starts it with MLFLOW_ENABLE_WORKSPACES (teams sharing one server); ``key``
     and ``port`` restart a server on the same store (the key it stored its secrets with, or
     another one). ``wait`` False: back at once (its imports take ~6 s); ``wait_ready`` later.
+    A new store starts as a copy of the migrated template (``make mlflow-store``; ``seeded``
+    False: the server migrates it itself).
     """
     from cryptography.fernet import Fernet
+
+    from mlops_hooks.functions.demo.mlflow_store import seed
 
     port = port or free_port()
     store = folder / "mlflow"
     store.mkdir(parents=True, exist_ok=True)
+    if seeded:
+        seed(store / "mlflow.db")
     env = {
         "MLFLOW_WEBHOOK_ALLOWED_SCHEMES": "http,https",
         "MLFLOW_WEBHOOK_ALLOW_PRIVATE_IPS": "true",
