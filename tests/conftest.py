@@ -42,9 +42,40 @@ LONGEST_FIRST = (
 )
 
 
+# The files that compute on the suite's local Spark session (the `spark` fixture): one unit of
+# work for xdist, so one worker starts that JVM (~6 s of CPU) instead of both
+ON_LOCAL_SPARK = frozenset(
+    {
+        "tests/integration/test_batch_shadow.py",
+        "tests/integration/test_drift_spark.py",
+        "tests/integration/test_features.py",
+        "tests/integration/test_spark_classes.py",
+    }
+)
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     rank = {path: i for i, path in enumerate(LONGEST_FIRST)}
     items.sort(key=lambda item: rank.get(item.nodeid.split("::")[0], len(rank)))  # stable
+    for item in items:
+        path = item.nodeid.split("::")[0]
+        if "spark" in getattr(item, "fixturenames", ()) and path not in ON_LOCAL_SPARK:
+            raise pytest.UsageError(f"{path} uses the spark fixture: list it in ON_LOCAL_SPARK")
+
+
+def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object | None:
+    """xdist's loadfile, with the ON_LOCAL_SPARK files as one scope (hand-written: xdist
+    groups by file, by marked group (which renames every test) or by test, not by fixture)."""
+    if config.getvalue("dist") != "loadfile":
+        return None
+    from xdist.scheduler import LoadFileScheduling
+
+    class SparkFilesTogether(LoadFileScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            scope = super()._split_scope(nodeid)
+            return "local-spark" if scope in ON_LOCAL_SPARK else scope
+
+    return SparkFilesTogether(config, log)
 
 
 # boto3 must never reach real AWS from the suite.
