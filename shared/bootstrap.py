@@ -267,5 +267,8 @@ def warm_up(deps: Deps) -> None:
         if deps.registries:
             for module in WARM_IMPORTS:
                 importlib.import_module(module)
+            from mlops_hooks.shared.adapters.pyfunc_model import prime_loading
+
+            prime_loading()
     except Exception as exc:  # a registry that is down now may be up by the first event
         log.warning("warm-up incomplete: %s: %s", type(exc).__name__, exc)
