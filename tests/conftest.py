@@ -63,6 +63,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             raise pytest.UsageError(f"{path} uses the spark fixture: list it in ON_LOCAL_SPARK")
 
 
+@pytest.hookimpl(optionalhook=True)  # a plain `pytest -p no:xdist` has no such hook
 def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object | None:
     """xdist's loadfile, with the ON_LOCAL_SPARK files as one scope (hand-written: xdist
     groups by file, by marked group (which renames every test) or by test, not by fixture)."""
