@@ -16,16 +16,16 @@ from __future__ import annotations
 
 import os
 import shutil
-import sys
 from importlib import metadata
 from pathlib import Path
+
+from mlops_hooks.shared.adapters.environment_files import environment_file
 
 
 def template_path() -> Path:
     """This environment's template for the installed MLflow (read from its metadata: no
     import of MLflow here)."""
-    version = metadata.version("mlflow")
-    return Path(sys.prefix) / "share" / "mlops-hooks" / f"mlflow-{version}-store.db"
+    return environment_file(f"mlflow-{metadata.version('mlflow')}-store.db")
 
 
 def seed(database: Path, template: Path | None = None) -> bool:
@@ -45,6 +45,9 @@ def build(force: bool = False, target: Path | None = None) -> Path:
     server runs them on a new store) and keep it as the template (this environment's by
     default); it is written aside and moved in place, so a server never copies half a
     template."""
+    target = target or template_path()
+    if target.is_file() and not force:  # before importing MLflow: `make test` asks each time
+        return target
     import logging
 
     import sqlalchemy
@@ -52,10 +55,6 @@ def build(force: bool = False, target: Path | None = None) -> Path:
 
     for name in ("mlflow", "alembic"):  # each migration's INFO line: not a `make` step's output
         logging.getLogger(name).setLevel(logging.WARNING)
-
-    target = target or template_path()
-    if target.is_file() and not force:
-        return target
     target.parent.mkdir(parents=True, exist_ok=True)
     partial = target.with_name(f"{target.name}.{os.getpid()}.partial")
     partial.unlink(missing_ok=True)

@@ -24,8 +24,9 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
-import sys
 from pathlib import Path
+
+from mlops_hooks.shared.adapters.environment_files import environment_file
 
 ENV = "MLOPS_HOOKS_SPARK_CLASS_ARCHIVE"
 OFF, ON = ("", "off", "false", "0"), ("on", "true", "1")  # its values; anything else: a file
@@ -61,7 +62,7 @@ def archive_path() -> Path | None:
     except OSError:
         stamp = java
     key = hashlib.sha256(f"{pyspark.__version__}|{pyspark.__file__}|{stamp}".encode()).hexdigest()
-    return Path(sys.prefix) / "share" / "mlops-hooks" / f"spark-classes-{key[:12]}.jsa"
+    return environment_file(f"spark-classes-{key[:12]}.jsa")
 
 
 def _option(flag: str, path: Path) -> str:
