@@ -22,13 +22,15 @@ def databricks() -> Iterator[tuple[FakeHTTP, str]]:
     fake.stop()
 
 
-def register(url: str, tmp_path: Path, *extra: str) -> subprocess.CompletedProcess:
+def register(
+    url: str, tmp_path: Path, *extra: str, retry_seconds: int = 3
+) -> subprocess.CompletedProcess:
     env = {
         **os.environ,
         "DATABRICKS_HOST": url,
         "DATABRICKS_TOKEN": "dapi-test",
         "MLOPS_HOOKS_DATABRICKS_WEBHOOK_SECRET": "dbx-secret-value",
-        "MLOPS_HOOKS_DATABRICKS_RETRY_TIMEOUT_SECONDS": "3",
+        "MLOPS_HOOKS_DATABRICKS_RETRY_TIMEOUT_SECONDS": str(retry_seconds),
     }
     return subprocess.run(
         [
@@ -73,6 +75,8 @@ def test_creates_then_updates_the_registry_webhook_with_the_secret(databricks, t
 
 
 def test_unreachable_workspace_fails_in_one_line(tmp_path):
-    result = register("http://127.0.0.1:9", tmp_path)
+    # the SDK spends the budget twice (its host-metadata probe, then the call), each retry
+    # sleeping 1-2 s: 1 s gives up after one refused connection each, ~3 s in all instead of ~9
+    result = register("http://127.0.0.1:9", tmp_path, retry_seconds=1)
     assert result.returncode != 0
     assert result.stderr.startswith("error: could not register the webhook")

@@ -293,7 +293,9 @@ class Topology:
                 return
 
         self._gateway = ThreadingHTTPServer(("127.0.0.1", 0), Gateway)
-        threading.Thread(target=self._gateway.serve_forever, daemon=True).start()
+        threading.Thread(
+            target=self._gateway.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        ).start()
         return f"http://127.0.0.1:{self._gateway.server_address[1]}"
 
     # --- event sources --------------------------------------------------------------------
