@@ -23,6 +23,7 @@ from mlflow.utils.workspace_context import WorkspaceContext
 
 from mlops_hooks.shared.adapters.markdown import read_section
 from tests.conftest import webhook_env
+from tests.support.cli_here import cli_here
 from tests.support.mlflow_models import log_and_register, log_churn_model
 from tests.support.processes import (
     Proc,
@@ -73,7 +74,7 @@ def serve_with_webhooks(
     )
     serve = start_serve(state_dir=state, **env)
     for team in teams:
-        done = cli(
+        done = cli_here(  # on the way to what the test is about: in-process, the same code
             "webhooks", "register", "--url", f"{serve.url}/webhooks/mlflow",
             env={**env, "MLFLOW_WORKSPACE": team}, cwd=folder,
         )  # fmt: skip

@@ -18,11 +18,11 @@ import pytest
 from mlflow import MlflowClient
 
 from tests.conftest import WEBHOOK_SECRET
+from tests.support.cli_here import cli_here
 from tests.support.http import HTTP
 from tests.support.mlflow_models import log_and_register, version_with_alias
 from tests.support.processes import (
     Proc,
-    cli,
     free_port,
     start_serve_process,
     wait_for,
@@ -76,7 +76,7 @@ def test_versions_registered_while_serve_is_down_are_validated_by_one_sweep_tick
     port = free_port()
     env = {**serve_env, "MLOPS_HOOKS_MLFLOW_WEBHOOK_SECRET": WEBHOOK_SECRET}
     url = f"http://127.0.0.1:{port}/webhooks/mlflow"
-    registered = cli("webhooks", "register", "--url", url, env=env, cwd=tmp_path)
+    registered = cli_here("webhooks", "register", "--url", url, env=env, cwd=tmp_path)
     assert registered.returncode == 0, registered.stderr
     hooks = [h.webhook_id for h in client.list_webhooks() if h.url == url]
     webhook_cache_expired()
