@@ -73,3 +73,21 @@ def test_sampling_and_errors(tmp_path: Path, moto_server: str) -> None:
         read_table(f"s3://{bucket}/h.csv", endpoint_url=moto_server)
     with pytest.raises(TableError, match="NoSuchBucket"):
         read_table("s3://nope-bucket-x/h.csv", endpoint_url=moto_server)
+
+
+def test_a_partitioned_delta_table_reads_whole_and_at_an_earlier_version(tmp_path: Path) -> None:
+    """The Delta read goes through delta-rs' query engine: partition values (kept in the log,
+    not in the files) come back, and ``version`` reads the table as it was."""
+    from deltalake import DeltaTable
+
+    path = str(tmp_path / "scores")
+    first = FRAME.assign(score_date="2026-11-01")
+    write_deltalake(path, first, partition_by=["score_date"])
+    write_deltalake(path, FRAME.assign(score_date="2026-11-02"), mode="append")
+    order = ["score_date", "tenure"]
+    got = read_table(path, DataFormat.DELTA).sort_values(order).reset_index(drop=True)
+    expected = DeltaTable(path).to_pandas().sort_values(order).reset_index(drop=True)
+    pd.testing.assert_frame_equal(got, expected)
+    assert sorted(got["score_date"].unique()) == ["2026-11-01", "2026-11-02"]
+    earlier = read_table(path, DataFormat.DELTA, version=0).reset_index(drop=True)
+    pd.testing.assert_frame_equal(earlier[first.columns].sort_values("tenure"), first)
