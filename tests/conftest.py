@@ -64,7 +64,9 @@ def file_order() -> tuple[str, ...]:
     waiting = iter(MOSTLY_WAITING)
     order = [*LONGEST_FIRST[:2]]
     for path in LONGEST_FIRST[2:]:
-        order += [path, *[w for w in [next(waiting, None)] if w]]
+        order.append(path)
+        if after := next(waiting, None):
+            order.append(after)
     return (*order, *waiting)
 
 

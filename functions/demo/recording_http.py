@@ -19,6 +19,17 @@ from typing import Any
 from urllib.parse import parse_qs, urlparse
 
 
+def serve_locally(handler: type[BaseHTTPRequestHandler]) -> tuple[ThreadingHTTPServer, str]:
+    """``handler`` served on a free port of 127.0.0.1 from a daemon thread: the server (stop it
+    with ``shutdown()`` and ``server_close()``) and its URL."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    # shutdown() waits for the loop's next look at its flag: every 0.05 s, not the default 0.5
+    threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+    ).start()
+    return server, f"http://127.0.0.1:{server.server_address[1]}"
+
+
 @dataclass
 class Request:
     method: str
@@ -84,12 +95,8 @@ class RecordingHTTP:
             def log_message(self, *args: object) -> None:
                 return
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-        # stop() waits for the loop's next look at its flag: every 0.05 s, not the default 0.5
-        threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        ).start()
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
+        self._server, url = serve_locally(_Handler)
+        return url
 
     def stop(self) -> None:
         self._server.shutdown()

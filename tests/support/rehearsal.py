@@ -32,6 +32,7 @@ from urllib.parse import urlsplit
 
 import boto3
 
+from mlops_hooks.functions.demo.recording_http import serve_locally
 from tests.support.http import HTTP
 from tests.support.processes import Proc, free_port, start
 
@@ -292,11 +293,8 @@ class Topology:
             def log_message(self, *args: object) -> None:
                 return
 
-        self._gateway = ThreadingHTTPServer(("127.0.0.1", 0), Gateway)
-        threading.Thread(
-            target=self._gateway.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        ).start()
-        return f"http://127.0.0.1:{self._gateway.server_address[1]}"
+        self._gateway, url = serve_locally(Gateway)
+        return url
 
     # --- event sources --------------------------------------------------------------------
 
