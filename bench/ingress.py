@@ -250,8 +250,8 @@ def main() -> int:
     modules = sorted(p.stem for p in (ROOT / "functions").glob("*.py") if p.stem != "__init__")
     results["import_ms"] = {}
     for module in modules:
-        base, mod = import_pair(f"functions.{module}", args.import_repeats)
-        results["import_ms"][f"functions.{module}"] = {
+        base, mod = import_pair(f"mlops_hooks.functions.{module}", args.import_repeats)
+        results["import_ms"][f"mlops_hooks.functions.{module}"] = {
             "ms": mod,
             "baseline_ms": base,
             "ratio": mod / base,

@@ -36,9 +36,12 @@ class EdgeAPI(FastAPI):
     """
 
     fast_routes: dict[str, ASGIApp]
-    # routes added on the first request that may need them (and before the OpenAPI document
-    # is built): the /ui pages' eight routes cost a cold start ~25 ms of FastAPI's analysis
-    late_routes: Callable[[], None] | None = None
+    # Routes built on the first request that may need them (and before the OpenAPI document
+    # is built), as (a part of the paths they serve, add them): a Lambda that only receives
+    # webhooks never builds them. FastAPI's analysis of the read API's routes imports
+    # pydantic.v1 (to rule out v1 models), ~40 ms of a cold start; the /ui pages' eight
+    # routes ~25 ms more.
+    late_routes: tuple[tuple[str, Callable[[], None]], ...] = ()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["method"] == "POST":
@@ -46,14 +49,16 @@ class EdgeAPI(FastAPI):
             if endpoint is not None:
                 await endpoint(scope, receive, send)
                 return
-        if self.late_routes is not None and "/ui" in scope.get("path", ""):
-            self.add_late_routes()
+        if self.late_routes:
+            self.add_late_routes(scope.get("path", ""))
         await super().__call__(scope, receive, send)
 
-    def add_late_routes(self) -> None:
+    def add_late_routes(self, path: str | None = None) -> None:
+        """Add the late routes a request for ``path`` may need: all of them when None."""
         with _LATE_LOCK:
-            add, self.late_routes = self.late_routes, None
-            if add is not None:
+            due = [entry for entry in self.late_routes if path is None or entry[0] in path]
+            self.late_routes = tuple(entry for entry in self.late_routes if entry not in due)
+            for _, add in due:
                 add()
 
 
@@ -84,16 +89,6 @@ def create_app(runtime: Runtime | None = None) -> EdgeAPI:
         return JSONResponse(
             {"error": str(exc.detail)}, status_code=exc.status_code, headers=exc.headers
         )
-
-    @app.get("/healthz")
-    async def healthz() -> dict[str, Any]:
-        # refused deliveries by status since start: a wrong secret shows up here as 401s; the
-        # policy in force (its sha256's first 12 digits): a policy edit shows up here once read
-        try:
-            policy = runtime.dispatcher.deps.loaded_policy().digest
-        except Exception:  # an unreadable policy is the workers' error to report, not health's
-            policy = None
-        return {"status": "ok", "policy": policy, "rejected": runtime.rejections.counts()}
 
     from starlette.routing import Route
 
@@ -135,7 +130,25 @@ def create_app(runtime: Runtime | None = None) -> EdgeAPI:
 
         add_ui(app, runtime)
 
-    app.late_routes = add_ui
+    def add_read_api() -> None:
+        _add_read_api(app, runtime, _authorize)
+
+    app.late_routes = (("", add_read_api), ("/ui", add_ui))  # "": in any path
+    return app
+
+
+def _add_read_api(app: EdgeAPI, runtime: Runtime, authorize: Callable[[Request], None]) -> None:
+    """Health and the ledger's read API."""
+
+    @app.get("/healthz")
+    async def healthz() -> dict[str, Any]:
+        # refused deliveries by status since start: a wrong secret shows up here as 401s; the
+        # policy in force (its sha256's first 12 digits): a policy edit shows up here once read
+        try:
+            policy = runtime.dispatcher.deps.loaded_policy().digest
+        except Exception:  # an unreadable policy is the workers' error to report, not health's
+            policy = None
+        return {"status": "ok", "policy": policy, "rejected": runtime.rejections.counts()}
 
     @app.get("/events")
     async def list_events(
@@ -148,7 +161,7 @@ def create_app(runtime: Runtime | None = None) -> EdgeAPI:
             description="Also the echoes of our own writes and the housekeeping ticks.",
         ),
     ) -> list[dict[str, Any]]:
-        _authorize(request)
+        authorize(request)
         ledger = runtime.dispatcher.ledger
         records = await to_thread.run_sync(
             lambda: ledger.list(status=status, kind=kind, limit=limit, everything=all)
@@ -157,10 +170,8 @@ def create_app(runtime: Runtime | None = None) -> EdgeAPI:
 
     @app.get("/events/{event_id}")
     async def get_event(request: Request, event_id: str) -> dict[str, Any]:
-        _authorize(request)
+        authorize(request)
         record = await to_thread.run_sync(runtime.dispatcher.ledger.get, event_id)
         if record is None:
             raise Rejected(404, f"no event with id {event_id}")
         return record.model_dump(mode="json")
-
-    return app

@@ -39,24 +39,33 @@ def test_bootstrap_and_recording_import_no_heavy_library(tmp_path: Path) -> None
     assert done.stdout.strip() == ""  # none of them
 
 
-def test_the_ui_routes_are_added_on_the_first_request_that_may_need_them(tmp_path: Path) -> None:
-    """Building the app (a Lambda's cold start) leaves the /ui pages' route analysis for
-    later: the first /ui request, or the OpenAPI document, adds them; other requests do not."""
+def test_the_read_api_and_ui_routes_are_added_on_the_first_request_that_may_need_them(
+    tmp_path: Path,
+) -> None:
+    """Building the app (a Lambda's cold start) leaves FastAPI's analysis of the read API's and
+    the /ui pages' routes for later: a signed webhook never needs them; the first other request
+    adds the read API, the first /ui request (or the OpenAPI document) the pages."""
     from fastapi.testclient import TestClient
 
     from mlops_hooks.functions.app import create_app
     from mlops_hooks.functions.runtime import Runtime
     from mlops_hooks.shared.settings import Settings
 
-    def ui_paths(app) -> list[str]:
-        return [r.path for r in app.router.routes if getattr(r, "path", "").startswith("/ui")]
+    def paths(app, prefix: str) -> list[str]:
+        return [r.path for r in app.router.routes if getattr(r, "path", "").startswith(prefix)]
 
     app = create_app(Runtime(Settings(state_dir=tmp_path)))
     client = TestClient(app)
-    assert ui_paths(app) == [] and client.get("/healthz").status_code == 200
-    assert ui_paths(app) == []
+    assert paths(app, "/events") == [] and paths(app, "/healthz") == []
+    refused = client.post("/webhooks/mlflow", content=b"{}")  # the fast path: no secret set
+    assert refused.status_code in (401, 503) and paths(app, "/healthz") == []
+    assert client.get("/healthz").status_code == 200
+    assert paths(app, "/events") == ["/events", "/events/{event_id}"]
+    assert paths(app, "/ui") == []
     assert client.get("/ui/login").status_code == 200  # the first /ui request finds its route
-    assert "/ui/events/{event_id}" in ui_paths(app)
+    assert "/ui/events/{event_id}" in paths(app, "/ui")
 
     other = create_app(Runtime(Settings(state_dir=tmp_path)))
-    assert "/ui/events" in TestClient(other).get("/openapi.json").json()["paths"]
+    documented = TestClient(other).get("/openapi.json").json()["paths"]
+    assert {"/ui/events", "/events", "/healthz", "/webhooks/mlflow"} <= set(documented)
+    assert TestClient(other).get("/events/nope").status_code == 404  # found, then not there
