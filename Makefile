@@ -84,17 +84,7 @@ test: install check-java spark-classes mlflow-store node_modules/.bin/osls brows
 
 bench: install
 	@command -v wrk >/dev/null 2>&1 || { echo "bench/ingress.py needs wrk: sudo apt-get install -y wrk  (macOS: brew install wrk)"; exit 1; }
-	$(PY) bench/ingress.py --neighbour
-	$(PY) bench/verdict.py
-	$(PY) bench/bootstrap.py
-	$(PY) bench/batch_inference.py
-	$(PY) bench/drift.py
-	$(PY) bench/aws_rehearsal.py
-	$(PY) bench/soak.py
-	$(PY) bench/fuzz.py
-	$(PY) bench/sweep.py
-	$(PY) bench/shadow.py
-	$(PY) bench/ui.py
+	$(PY) bench/all.py
 
 # The deployable artefacts of serverless.yml: build/edge-layer.zip (arm64) and build/worker/
 # (the worker image's build context); ARCH=x86_64 for an x86_64 stack

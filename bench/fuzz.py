@@ -32,7 +32,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.results_format import Target, write  # noqa: E402
+from bench.results_format import Target, all_met, write  # noqa: E402
 from tests.support.processes import start_serve_process  # noqa: E402
 
 FUZZ_VENV = ROOT / ".venv-fuzz"
@@ -141,7 +141,7 @@ def main() -> int:
         for name, r in (("signed", signed), ("unsigned", unsigned))
     ]
     write("fuzz", targets, signed=signed, unsigned=unsigned, max_examples=args.max_examples)
-    return 0 if all(t.met for t in targets) else 1
+    return 0 if all_met(targets) else 2
 
 
 if __name__ == "__main__":

@@ -31,7 +31,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.results_format import Target, write  # noqa: E402
+from bench.results_format import Target, all_met, write  # noqa: E402
 from mlops_hooks.shared.domain.signatures import sign_mlflow  # noqa: E402
 from tests.support.processes import free_port, start  # noqa: E402
 
@@ -309,7 +309,7 @@ def main() -> int:
             ),
         ]
     write("ingress", targets, **results)
-    return 0
+    return 0 if all_met(targets) else 2
 
 
 if __name__ == "__main__":

@@ -27,7 +27,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.results_format import Target, write  # noqa: E402
+from bench.results_format import Target, all_met, write  # noqa: E402
 from mlops_hooks.shared.domain import churn_data  # noqa: E402
 
 
@@ -184,13 +184,14 @@ def main() -> int:
         f"pandas merge + scikit-learn, same rows: {live['plain_seconds']:.2f} s "
         f"({live['plain_seconds'] / live['seconds']:.1f}x)"
     )
+    targets = [
+        Target("one pass vs three passes (speed-up)", round(speedup, 2), "x", ">=", 2.0),
+        Target("identical predictions", float(spark["identical"]), "bool", ">=", 1.0),
+        Target("labels join + live metrics, 1M rows", round(live["seconds"], 2), "s", "<=", 2),
+    ]
     write(
         "shadow",
-        [
-            Target("one pass vs three passes (speed-up)", round(speedup, 2), "x", ">=", 2.0),
-            Target("identical predictions", float(spark["identical"]), "bool", ">=", 1.0),
-            Target("labels join + live metrics, 1M rows", round(live["seconds"], 2), "s", "<=", 2),
-        ],
+        targets,
         rows=args.rows,
         one_pass_seconds=round(spark["one_pass_s"], 2),
         three_passes_seconds=round(spark["separate_s"], 2),
@@ -198,7 +199,7 @@ def main() -> int:
         live_seconds_plain_pandas_sklearn=round(live["plain_seconds"], 2),
         spark_cores=spark["cores"],
     )
-    return 0
+    return 0 if all_met(targets) else 2
 
 
 if __name__ == "__main__":

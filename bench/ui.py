@@ -24,7 +24,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.results_format import Target, write  # noqa: E402
+from bench.results_format import Target, all_met, write  # noqa: E402
 
 MODELS = ["churn", "fraud", "ltv", "upsell", "risk"]
 
@@ -172,9 +172,12 @@ def main() -> int:
     print(
         f"  {'bare FastAPI template page':28} {statistics.median(bare):8.1f} {pct(bare, 95):8.1f}"
     )
+    targets = [
+        Target(f"{name} p95", round(p95, 1), "ms", "<=", 300) for name, (_, p95) in rows.items()
+    ]
     write(
         "ui",
-        [Target(f"{name} p95", round(p95, 1), "ms", "<=", 300) for name, (_, p95) in rows.items()],
+        targets,
         events=args.events,
         versions=args.versions,
         loads=args.loads,
@@ -186,7 +189,7 @@ def main() -> int:
             "p95_ms": round(pct(bare, 95), 1),
         },
     )
-    return 0
+    return 0 if all_met(targets) else 2
 
 
 if __name__ == "__main__":

@@ -85,10 +85,12 @@ def create_app(runtime: Runtime | None = None) -> EdgeAPI:
         return JSONResponse({"error": f"{where}: {first.get('msg')}"[:300]}, status_code=400)
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
-        return JSONResponse(
-            {"error": str(exc.detail)}, status_code=exc.status_code, headers=exc.headers
-        )
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        headers = exc.headers
+        if exc.status_code == 405:  # every method the path answers, not its first route's only
+            headers = {**(headers or {}), "Allow": _allowed_methods(app, request.scope)}
+        status = exc.status_code
+        return JSONResponse({"error": str(exc.detail)}, status_code=status, headers=headers)
 
     from starlette.routing import Route
 
@@ -175,3 +177,15 @@ def _add_read_api(app: EdgeAPI, runtime: Runtime, authorize: Callable[[Request],
         if record is None:
             raise Rejected(404, f"no event with id {event_id}")
         return record.model_dump(mode="json")
+
+
+def _allowed_methods(app: EdgeAPI, scope: Scope) -> str:
+    """The methods of every route on this request's path (Starlette's 405 names those of the
+    first one only: /ui/login's GET page, not its POST)."""
+    from starlette.routing import Match
+
+    methods: set[str] = set()
+    for route in app.router.routes:
+        if route.matches(scope)[0] is not Match.NONE:
+            methods |= getattr(route, "methods", None) or set()
+    return ", ".join(sorted(methods))

@@ -225,7 +225,7 @@ def webhook_paths(settings: Settings, *, signed: bool) -> dict[str, Any]:
 def exact_answers(paths: dict[str, Any]) -> None:
     """FastAPI's routes as they answer: 400 (one line) for bad parameters, 401/403/404."""
     for path, operations in paths.items():
-        for operation in operations.values():
+        for method, operation in operations.items():
             responses = operation.setdefault("responses", {})
             if responses.pop("422", None) is not None:
                 responses["400"] = answer("A parameter is not valid (the reason in one line)")
@@ -236,3 +236,51 @@ def exact_answers(paths: dict[str, Any]) -> None:
                 )
             if "{event_id}" in path:
                 responses["404"] = answer("No event with that id")
+            if path.startswith("/ui"):
+                _ui_answers(path, method, operation, responses)
+
+
+# the /ui routes (functions/ui/routes.py): who may see a page and who may act, the forms they
+# read themselves (a body FastAPI does not see), and the pages that may not be there
+UI_READ = ("/ui", "/ui/models/{model}", "/ui/events", "/ui/events/{event_id}")
+UI_NOT_FOUND = {
+    "/ui/models/{model}": "No events about a model of that name",
+    "/ui/static/{path}": "No such file (the charts' scripts only)",
+}
+UI_FORMS: dict[str, tuple[dict[str, Any], str]] = {
+    "/ui/login": (
+        {
+            "token": {"type": "string", "description": "the API token (MLOPS_HOOKS_API_TOKEN)"},
+            "name": {"type": "string", "description": "who signs in (shown on their replays)"},
+        },
+        "Signed in: the session cookie is set; on to /ui",
+    ),
+    "/ui/events/{event_id}/replay": (
+        {"csrf": {"type": "string", "description": "the page's CSRF token"}},
+        "Replayed, or why not, on the event's page",
+    ),
+}
+
+
+def _ui_answers(path: str, method: str, operation: dict, responses: dict) -> None:
+    from mlops_hooks.functions.ui.routes import FORM_TYPE, MAX_FORM_BYTES
+
+    if path in UI_READ:
+        responses["401"] = answer("Not signed in: /ui/login, or the API token as a bearer header")
+        responses["403"] = answer("The UI is off: serve is bound off loopback and no token is set")
+    if path in UI_NOT_FOUND:
+        responses["404"] = answer(UI_NOT_FOUND[path])
+    if path in UI_FORMS and method == "post":
+        fields, done = UI_FORMS[path]
+        schema = {"type": "object", "required": sorted(fields), "properties": fields}
+        operation["requestBody"] = {"required": True, "content": {FORM_TYPE: {"schema": schema}}}
+        responses.pop("200", None)
+        responses["303"] = {
+            "description": done,
+            "headers": {"Location": {"schema": {"type": "string"}}},
+        }
+        responses["400"] = answer("A field is not valid (the reason in one line)")
+        responses["401"] = answer("Wrong API token, or not signed in")
+        responses["403"] = answer("No API token is set, or the form's CSRF token is wrong")
+        responses["413"] = answer(f"The form is larger than {MAX_FORM_BYTES} bytes")
+        responses["415"] = answer(f"Not sent as {FORM_TYPE}")

@@ -17,6 +17,8 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from mlops_hooks.functions.errors import Rejected
 from mlops_hooks.functions.ui.auth import COOKIE, UiAuth
 from mlops_hooks.functions.ui.templating import environment
+from mlops_hooks.shared.domain.events import EventKind
+from mlops_hooks.shared.ports.ledger import Status
 
 STATIC_DIR = Path(__file__).parent / "static"
 STATIC = frozenset(  # served as they are: an allow-list, no path from the request is opened
@@ -55,10 +57,14 @@ def add_ui(app: Any, runtime: Any) -> None:
     @app.get("/ui/events", response_class=HTMLResponse)
     async def events_page(
         request: Request,
-        kind: str = "",
-        status: str = "",
+        kind: str = Query(default="", json_schema_extra=_one_of(EventKind)),
+        status: str = Query(default="", json_schema_extra=_one_of(Status)),
         model: str = "",
-        since: str = "",
+        since: str = Query(
+            default="",
+            description="Only events received at or after this time (ISO 8601)",
+            json_schema_extra={"anyOf": [{"maxLength": 0}, {"format": "date-time"}]},
+        ),
         all: bool = False,
         limit: int = Query(default=200, ge=1, le=EVENTS_SHOWN),
     ) -> HTMLResponse:
@@ -112,6 +118,11 @@ def add_ui(app: Any, runtime: Any) -> None:
         return answer
 
 
+def _one_of(choices: Any) -> dict[str, Any]:
+    """A query parameter's documented values: an enum's, or "" for any (a form's default)."""
+    return {"enum": ["", *(choice.value for choice in choices)]}
+
+
 def security_headers(settings: Any) -> dict[str, str]:
     """No framing, no sniffing, no referrer leaking a page's query to a link's site; scripts
     from here only; images from here and the registries (a report's ROC plot is an MLflow
@@ -141,10 +152,11 @@ async def _form(request: Any) -> dict[str, str]:
     if request.headers.get("content-type", "").split(";")[0].strip() != FORM_TYPE:
         raise Rejected(415, f"send the form as {FORM_TYPE}")
     body = await request.body()
-    if len(body) > 8192:
-        raise Rejected(413, "the form is larger than 8 KiB")
+    if len(body) > MAX_FORM_BYTES:
+        raise Rejected(413, f"the form is larger than {MAX_FORM_BYTES // 1024} KiB")
     fields = parse_qs(body.decode("utf-8", errors="replace"), keep_blank_values=True)
     return {name: values[0] for name, values in fields.items()}
 
 
 FORM_TYPE = "application/x-www-form-urlencoded"
+MAX_FORM_BYTES = 8192

@@ -86,3 +86,35 @@ DATABRICKS_CASES = [
 @pytest.mark.parametrize("doc", DATABRICKS_CASES, ids=lambda d: json.dumps(d)[:60])
 def test_the_databricks_schema_and_parser_agree(doc: dict) -> None:
     assert valid(databricks_body(), doc) == databricks_accepts(doc)
+
+
+def test_the_ui_routes_are_documented_as_they_answer(tmp_path: Path) -> None:
+    """What bench/fuzz.py found once the /ui pages came: every answer of theirs documented, a
+    query value the page refuses outside its documented values, and a 405 naming every method
+    of its path (Starlette's named the first route's only)."""
+    from fastapi.testclient import TestClient
+
+    from mlops_hooks.functions.app import create_app
+    from mlops_hooks.functions.runtime import Runtime
+    from mlops_hooks.shared.domain.events import EventKind
+
+    client = TestClient(create_app(Runtime(Settings(state_dir=tmp_path))))
+    paths = client.get("/openapi.json").json()["paths"]
+    [kind] = [p for p in paths["/ui/events"]["get"]["parameters"] if p["name"] == "kind"]
+    assert kind["schema"]["enum"] == ["", *(k.value for k in EventKind)]
+    assert client.get("/ui/events", params={"kind": "nope"}).status_code == 400
+    assert client.get("/ui/events", params={"kind": ""}).status_code == 200
+    for path in ("/ui/models/{model}", "/ui/static/{path}", "/ui/events/{event_id}"):
+        assert "404" in paths[path]["get"]["responses"], path
+    assert client.get("/ui/models/nobody").status_code == 404
+    for path in ("/ui/login", "/ui/events/{event_id}/replay"):
+        post = paths[path]["post"]
+        assert post["requestBody"]["required"] is True
+        assert list(post["requestBody"]["content"]) == ["application/x-www-form-urlencoded"]
+        assert {"303", "401", "403", "413", "415"} <= set(post["responses"]) and "200" not in post[
+            "responses"
+        ]
+    unformed = client.post("/ui/login", content=b"{}", headers={"content-type": "text/plain"})
+    assert unformed.status_code == 415 and "x-www-form-urlencoded" in unformed.json()["error"]
+    refused = client.options("/ui/login")
+    assert refused.status_code == 405 and refused.headers["allow"] == "GET, POST"
