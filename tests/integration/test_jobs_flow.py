@@ -20,11 +20,14 @@ from mlflow import MlflowClient
 from mlops_hooks.shared.domain import churn_data
 from tests.conftest import webhook_env
 from tests.support.aws import bucket_notifying_queue
+from tests.support.cli_here import cli_here
 from tests.support.mlflow_models import version_with_alias
 from tests.support.processes import Proc, cli, wait_for
 
-# the waits that ask through the CLI start an interpreter each time (~0.5 s of CPU): every 0.5 s,
-# not wait_for's 0.1, leaves the cores to the jobs being waited for
+# the waits ask through the CLI in this process (cli_here: the same code, without an interpreter
+# that imports MLflow for each of the 30-odd polls; this file alone: 66 s of CPU instead of 88,
+# beside the jobs being waited for), every 0.5 s; the commands a user reads the outcomes with
+# (`jobs logs`, `drift`) run installed.
 CLI_POLL = 0.5
 
 POLICY = """
@@ -83,12 +86,12 @@ def test_landed_data_trains_a_validated_version_once_and_the_champion_scores_a_t
     client = MlflowClient(tracking_uri=mlflow_server.url)
 
     def events(kind: str) -> list[dict]:
-        listed = cli("events", "list", "--kind", kind, "--json", env=cli_env, cwd=tmp_path)
+        listed = cli_here("events", "list", "--kind", kind, "--json", env=cli_env, cwd=tmp_path)
         assert listed.returncode == 0, listed.stderr
         return json.loads(listed.stdout)
 
     def runs() -> list[dict]:
-        listed = cli("jobs", "list", "--json", env=cli_env, cwd=tmp_path)
+        listed = cli_here("jobs", "list", "--json", env=cli_env, cwd=tmp_path)
         assert listed.returncode == 0, listed.stderr
         return json.loads(listed.stdout)
 
@@ -103,7 +106,7 @@ def test_landed_data_trains_a_validated_version_once_and_the_champion_scores_a_t
     )
     [refused] = events("data_landed")
     shown = json.loads(
-        cli("events", "show", refused["id"], "--json", env=cli_env, cwd=tmp_path).stdout
+        cli_here("events", "show", refused["id"], "--json", env=cli_env, cwd=tmp_path).stdout
     )
     assert shown["outcome"]["result"] == "refused"
     assert "missing required column 'Churn' (string)" in shown["outcome"]["summary"]
@@ -128,7 +131,7 @@ def test_landed_data_trains_a_validated_version_once_and_the_champion_scores_a_t
     # the same S3 notification again (SQS is at-least-once): one event, one run
     good = next(e for e in events("data_landed") if e["id"] != refused["id"])
     record = json.loads(
-        cli("events", "show", good["id"], "--json", env=cli_env, cwd=tmp_path).stdout
+        cli_here("events", "show", good["id"], "--json", env=cli_env, cwd=tmp_path).stdout
     )
     notification = {"Records": [record["event"]["payload"]]}  # the payload is the S3 record
     sqs.send_message(QueueUrl=queue_url, MessageBody=json.dumps(notification))
