@@ -17,7 +17,9 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-RESULTS = ROOT / "bench" / "results"
+sys.path.insert(0, str(ROOT))
+
+from bench.results_format import result_file, target_line  # noqa: E402
 
 # name -> its arguments; in this order (the quick, noise-sensitive ones first)
 BENCHES: dict[str, list[str]] = {
@@ -37,7 +39,7 @@ BENCHES: dict[str, list[str]] = {
 
 def run(name: str) -> tuple[int, float, dict | None]:
     """Run one benchmark with this interpreter; its exit status, seconds and fresh results."""
-    result = RESULTS / f"{name}.json"
+    result = result_file(name)
     started = time.time()
     print(f"\n=== bench/{name}.py {' '.join(BENCHES[name])}".rstrip(), flush=True)
     status = subprocess.run(
@@ -66,11 +68,7 @@ def main() -> int:
             continue
         for t in results["targets"]:
             unmet += not t["met"]
-            mark = "met" if t["met"] else "NOT met"
-            print(
-                f"  {name:16} {t['name'][:44]:44} {t['value']:10.4g} {t['unit']:6} "
-                f"{t['op']} {t['target']:<8g} {mark}"
-            )
+            print(f"  {name:16} {target_line(t)}")
     print(f"{len(outcomes) - len(failed)} of {len(outcomes)} ran; {unmet} target(s) not met")
     if failed:
         print(f"did not run: {', '.join(failed)} (their output is above)")

@@ -52,13 +52,23 @@ def machine() -> dict[str, Any]:
     }
 
 
+def result_file(bench: str) -> Path:
+    return ROOT / "bench" / "results" / f"{bench}.json"
+
+
+def target_line(t: dict[str, Any]) -> str:
+    """One target as the tables print it (a Target's fields, or a results file's entry)."""
+    mark = "met" if t["met"] else "NOT met"
+    name, value, unit, op, target = (t[k] for k in ("name", "value", "unit", "op", "target"))
+    return f"{name:44} {value:12.4g} {unit:8} {op} {target:<10g} {mark}"
+
+
 def write(bench: str, targets: list[Target], **figures: Any) -> Path:
     """Print the targets and write the results; returns the file written."""
     print(f"\n{bench}: targets")
     for t in targets:
-        mark = "met" if t.met else "NOT met"
-        print(f"  {t.name:44} {t.value:12.4g} {t.unit:8} {t.op} {t.target:<10g} {mark}")
-    out = ROOT / "bench" / "results" / f"{bench}.json"
+        print(f"  {target_line(asdict(t))}")
+    out = result_file(bench)
     out.parent.mkdir(exist_ok=True)
     doc = {"bench": bench, "machine": machine(), "targets": [asdict(t) for t in targets]}
     out.write_text(json.dumps({**doc, **figures}, indent=2, default=str))

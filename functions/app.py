@@ -49,8 +49,9 @@ class EdgeAPI(FastAPI):
             if endpoint is not None:
                 await endpoint(scope, receive, send)
                 return
-        if self.late_routes:
-            self.add_late_routes(scope.get("path", ""))
+        path = scope.get("path", "")
+        if any(part in path for part, _ in self.late_routes):  # no lock once they are in
+            self.add_late_routes(path)
         await super().__call__(scope, receive, send)
 
     def add_late_routes(self, path: str | None = None) -> None:
