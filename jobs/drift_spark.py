@@ -1,5 +1,5 @@
 """Drift statistics for tables that do not fit in memory: Spark computes the reference's
-quantile edges (``approxQuantile``) and every feature's bin counts in one aggregation per table;
+quantile edges (``percentile_approx``) and every feature's bin counts in one aggregation per table;
 shared/drift.py turns counts into PSI, KS, Wasserstein and Jensen-Shannon exactly as it does
 for numpy's counts, so both agree on the same bins."""
 
@@ -36,17 +36,32 @@ def numeric_features(frame: DataFrame, features: list[str]) -> list[str]:
 
 
 def spark_edges(frame: DataFrame, features: list[str], relative_error: float = 1e-4) -> Edges:
-    """The reference's PSI and fine quantile edges, from one ``approxQuantile`` pass."""
+    """The reference's PSI and fine quantile edges, from one aggregation.
+
+    ``percentile_approx`` (the same quantile summaries as ``DataFrame.approxQuantile``, with
+    accuracy 1 / relative error; NaN left out as approxQuantile leaves it out) rather than
+    approxQuantile itself, whose ~1,000 probabilities and ~1,000 answers per feature each cross
+    py4j one at a time: 0.8-0.9 s instead of 1.5-1.8 for four features of 20,000 rows."""
     import numpy as np
+    from pyspark.sql import functions as F
 
     if not features:
         return {}
     coarse_p = [i / PSI_BINS for i in range(1, PSI_BINS)]
     fine_p = [i / FINE_BINS for i in range(1, FINE_BINS)]
-    quantiles = frame.approxQuantile(features, coarse_p + fine_p, relative_error)
+    probabilities = F.expr(f"array({', '.join(repr(p) for p in coarse_p + fine_p)})")
+    accuracy = round(1 / relative_error)
+    [row] = frame.select(
+        *(
+            F.percentile_approx(
+                F.nanvl(F.col(name).cast("double"), F.lit(None)), probabilities, accuracy
+            ).alias(f"q{i}")
+            for i, name in enumerate(features)
+        )
+    ).collect()
     return {
         name: (np.unique(q[: len(coarse_p)]), np.unique(q[len(coarse_p) :]))
-        for name, q in zip(features, quantiles, strict=True)
+        for name, q in zip(features, row, strict=True)
         if q  # an all-null column has no quantiles
     }
 
@@ -63,21 +78,30 @@ def spark_counts(
     from pyspark.sql import functions as F
 
     columns = []
-    staged = frame
+    inputs, outputs, splits = [], [], []
     for name, (coarse, fine) in edges.items():
-        value = F.coalesce(F.col(name).cast("double"), F.lit(float("nan")))
-        staged = staged.withColumn(f"__v_{name}", value)
         for grain, cut in (("coarse", coarse), ("fine", fine)):
-            out = f"__{grain}_{name}"
-            staged = Bucketizer(
-                splits=[float("-inf"), *map(float, cut), float("inf")],
-                inputCol=f"__v_{name}",
-                outputCol=out,
-                handleInvalid="keep",
-            ).transform(staged)
+            inputs.append(f"__v_{name}")
+            outputs.append(f"__{grain}_{name}")
+            splits.append([float("-inf"), *map(float, cut), float("inf")])
             columns.append(
-                F.struct(F.lit(name), F.lit(grain), F.col(out).cast("int").cast("string"))
+                F.struct(F.lit(name), F.lit(grain), F.col(outputs[-1]).cast("int").cast("string"))
             )
+    staged = frame
+    if edges:
+        # one projection for every value and one Bucketizer for every column: a Bucketizer per
+        # column nests a projection each, and Catalyst's time per query grows with the nesting
+        # (4 numeric features: 1.7-1.9 s of planning per aggregation, against 0.4-0.8 s)
+        staged = frame.select(
+            "*",
+            *(
+                F.coalesce(F.col(name).cast("double"), F.lit(float("nan"))).alias(f"__v_{name}")
+                for name in edges
+            ),
+        )
+        staged = Bucketizer(
+            splitsArray=splits, inputCols=inputs, outputCols=outputs, handleInvalid="keep"
+        ).transform(staged)
     for name in categorical:
         value = F.coalesce(F.col(name).cast("string"), F.lit(MISSING))
         columns.append(F.struct(F.lit(name), F.lit("cat"), value))
