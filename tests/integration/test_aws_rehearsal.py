@@ -15,6 +15,7 @@ import json
 import time
 import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import boto3
@@ -239,6 +240,17 @@ def test_the_deployed_topology_end_to_end(
         return fraud()[0].status.value == "dead" and verdict is not None
 
     wait_for(both_settled, 150, "the next minute's tick: a dead retry, a verdict", interval=2)
+    # a tick is keyed by the minute EventBridge scheduled it for (the rule's input transformer
+    # passes the event's time): Lambda's retry of the same invocation a minute later is the
+    # same tick, the next minute's is a new one
+    scheduled = datetime(2026, 12, 6, 4, 0, tzinfo=UTC)
+    first, retried, next_minute = (
+        topology.tick("reconcile", at=at)["result"]
+        for at in (scheduled, scheduled, scheduled + timedelta(minutes=1))
+    )
+    assert [r["duplicate"] for r in first["recorded"]] == [False]
+    assert retried["recorded"] == [{**first["recorded"][0], "duplicate": True}]
+    assert next_minute["recorded"][0]["id"] != first["recorded"][0]["id"]
     assert ledger.get(lost.id).status.value == "done"
     [dead] = fraud()
     assert dead.status.value == "dead" and dead.attempts == 2, dead

@@ -7,10 +7,13 @@ import json
 import os
 import shutil
 import subprocess
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+from tests.support.rehearsal import scheduled_event, target_input
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -127,17 +130,16 @@ def test_functions_event_sources_queues_table_and_least_privilege(osls, tmp_path
         [{"Prefix": "labels/"}],  # the true outcomes: labels_landed
     ]
 
-    inputs = [
-        json.loads(t["Input"])
-        for r in of_type(resources, "AWS::Events::Rule").values()
-        for t in r["Targets"]
-    ]
-    assert {i["task"] for i in inputs} == {"reconcile", "sweep", "batch_inference", "drift_check"}
-    rates = {
-        json.loads(t["Input"])["task"]: r["ScheduleExpression"]
-        for r in of_type(resources, "AWS::Events::Rule").values()
-        for t in r["Targets"]
-    }
+    # each rule's task, and the time of the event it was scheduled for (its key)
+    at = datetime(2026, 12, 6, 2, 0, tzinfo=UTC)
+    rates = {}
+    for name, rule in of_type(resources, "AWS::Events::Rule").items():
+        for target in rule["Targets"]:
+            assert target["InputTransformer"]["InputPathsMap"] == {"time": "$.time"}
+            given = target_input(target, scheduled_event(name, at))
+            assert given["time"] == "2026-12-06T02:00:00Z" and given["rule"], given
+            rates[given["task"]] = rule["ScheduleExpression"]
+    assert set(rates) == {"reconcile", "sweep", "batch_inference", "drift_check"}
     assert rates["sweep"] == rates["reconcile"] == "rate(1 minute)"
 
     [subscription] = of_type(resources, "AWS::SNS::Subscription").values()

@@ -25,6 +25,7 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -420,11 +421,13 @@ class Topology:
         thread.start()
         self._threads.append(thread)
 
-    def tick(self, task: str) -> dict[str, Any]:
-        """EventBridge firing the rule whose input names ``task``: its constant input."""
-        for rule in self.of_type("AWS::Events::Rule").values():
+    def tick(self, task: str, at: datetime | None = None) -> dict[str, Any]:
+        """EventBridge firing the rule whose input names ``task``, for the minute ``at`` (now
+        by default): its scheduled event through the target's input transformer (or its
+        constant input)."""
+        for name, rule in self.of_type("AWS::Events::Rule").items():
             for target in rule["Targets"]:
-                payload = json.loads(target["Input"])
+                payload = target_input(target, scheduled_event(name, at or datetime.now(UTC)))
                 if payload.get("task") == task:
                     function = self.functions[target["Arn"]["Fn::GetAtt"][0]]
                     return self.invoke_async(function, payload)
@@ -440,6 +443,40 @@ class Topology:
         for function in self.functions.values():
             if function.proc is not None:
                 function.proc.stop()
+
+
+def scheduled_event(rule: str, at: datetime) -> dict[str, Any]:
+    """The event a schedule rule sends at ``at`` (AWS's "Scheduled Event": its time is the
+    minute it was scheduled for)."""
+    return {
+        "version": "0",
+        "id": str(uuid.uuid4()),
+        "detail-type": "Scheduled Event",
+        "source": "aws.events",
+        "account": "123456789012",
+        "time": at.replace(second=0, microsecond=0).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "region": "us-east-1",
+        "resources": [f"arn:aws:events:us-east-1:123456789012:rule/{rule}"],
+        "detail": {},
+    }
+
+
+def target_input(target: dict[str, Any], event: dict[str, Any]) -> dict[str, Any]:
+    """What the target's function receives: its constant ``Input``, or its ``InputTransformer``
+    applied to the event (top-level ``$.name`` paths only, all the template uses; a string
+    value goes in raw, as EventBridge puts it: the template quotes it)."""
+    if "Input" in target:
+        return json.loads(target["Input"])
+    transformer = target.get("InputTransformer")
+    if transformer is None:
+        return event
+    text = transformer["InputTemplate"]
+    for name, path in transformer.get("InputPathsMap", {}).items():
+        key = path.removeprefix("$.")
+        assert "." not in key and "[" not in key, f"path {path!r}: only $.<field> is run here"
+        value = event[key]
+        text = text.replace(f"<{name}>", value if isinstance(value, str) else json.dumps(value))
+    return json.loads(text)
 
 
 def sqs_record(message: dict[str, Any], arn: str) -> dict[str, Any]:
