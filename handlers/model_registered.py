@@ -1,17 +1,18 @@
 """model_registered: wait until the version is READY, validate it, and say so everywhere.
 
 Load (the version, its model and holdout, lazily) → decide (``plan``: pure, from the checks'
-result and the policy) → apply: report (managed description section / registry comment) →
-tags → notification → if it passed and the policy asks, a promotion request, which also comes
-back as a ``promotion_requested`` event through the ledger (the same key as the registry's own
-webhook, so it runs once). Re-running (replay, a second delivery) rewrites the same report and
-tags: it is idempotent.
+result and the policy) → apply: report (managed description section / registry comment) and
+tags at once, the verdict tag after them → notification → if it passed and the policy asks, a
+promotion request, which also comes back as a ``promotion_requested`` event through the ledger
+(the same key as the registry's own webhook, so it runs once). Re-running (replay, a second
+delivery) rewrites the same report and tags: it is idempotent.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -138,6 +139,26 @@ def handle(event: Event, deps: Deps) -> Outcome:
     return outcome
 
 
+def _write_verdict_last(
+    registry: Registry,
+    name: str,
+    version: str,
+    tags_in_order: dict[str, str],
+    write_report: Callable[[], None],
+) -> None:
+    """The report and every tag but the last at once, then the last (the verdict): each is a
+    registry round trip (six in a row were ~0.1 s of a 0.8 s verdict on a local MLflow; a
+    Databricks call is several times one), and whoever waits for the verdict still finds the
+    others. A failed write raises before the verdict is written: a retry writes them all."""
+    *before, last = tags_in_order.items()
+    with ThreadPoolExecutor(max_workers=1 + len(before), thread_name_prefix="apply") as pool:
+        writes = [pool.submit(write_report)]
+        writes += [pool.submit(registry.set_tags, name, version, dict([tag])) for tag in before]
+        for write in writes:
+            write.result()
+    registry.set_tags(name, version, dict([last]))
+
+
 def _evaluate_afterwards(
     result: Validation, evaluate: Callable[[], Evaluation | None], outcome: Outcome
 ) -> None:
@@ -189,8 +210,7 @@ def _apply(
         )
         registry.write_report(name, version, SECTION, report)
 
-    write_report()
-    registry.set_tags(name, version, decided.tags)
+    _write_verdict_last(registry, name, version, decided.tags, write_report)
     deps.notifier.notify(message(name, version, result, version_url))
     outcome = decided.outcome
     if decided.request_target is not None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -98,6 +99,9 @@ class MemoryRegistry:
     workspaces: list[str | None] = field(default_factory=list)  # every in_workspace asked
     created_ms: dict[tuple[str, str], int] = field(default_factory=dict)  # for the sweep
     scans: int = 0
+    # a version's report and tags are written from several threads at once (as a registry
+    # server takes them): each read-modify-write of a version here holds this lock
+    writing: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     def in_workspace(self, workspace: str | None) -> MemoryRegistry:
         self.workspaces.append(workspace)
@@ -130,14 +134,16 @@ class MemoryRegistry:
         return self.runs.get(run_id, Lineage(run_exists=False))
 
     def write_report(self, name: str, version: str, section: str, markdown: str) -> None:
-        mv = self.versions[(name, version)]
-        self.versions[(name, version)] = replace(
-            mv, description=replace_section(mv.description, section, markdown)
-        )
+        with self.writing:
+            mv = self.versions[(name, version)]
+            self.versions[(name, version)] = replace(
+                mv, description=replace_section(mv.description, section, markdown)
+            )
 
     def set_tags(self, name: str, version: str, tags: dict[str, str]) -> None:
-        mv = self.versions[(name, version)]
-        self.versions[(name, version)] = replace(mv, tags={**mv.tags, **tags})
+        with self.writing:
+            mv = self.versions[(name, version)]
+            self.versions[(name, version)] = replace(mv, tags={**mv.tags, **tags})
 
     def get_alias(self, name: str, alias: str) -> str | None:
         return self.aliases.get((name, alias))

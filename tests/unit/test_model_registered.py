@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
+from mlops_hooks.handlers.model_registered import _write_verdict_last
 from mlops_hooks.shared.adapters.markdown import read_section
 from mlops_hooks.shared.dispatch import Dispatcher
-from mlops_hooks.shared.domain import churn_data, events
+from mlops_hooks.shared.domain import churn_data, events, tags
 from mlops_hooks.shared.domain.events import EventKind, Source
 from mlops_hooks.shared.domain.policy import parse_policy
 from mlops_hooks.shared.ports.ledger import Status
@@ -229,3 +231,51 @@ def test_the_evaluation_run_comes_after_the_verdict_as_a_report_update(world, fa
         assert record.outcome["data"]["evaluation_run"] == "run-7"
         assert "**mlflow.models.evaluate:** roc_auc 0.8123" in report
         assert "[evaluation run](http://tracking/runs/run-7)" in report
+
+
+class SlowRegistry(MemoryRegistry):
+    """Each write takes 50 ms, as a registry round trip does; when each began and ended."""
+
+    def __init__(self, fail_report: bool = False) -> None:
+        super().__init__()
+        self.fail_report = fail_report
+        self.spans: dict[str, tuple[float, float]] = {}
+
+    def _slowly(self, what: str, write: Callable[[], None]) -> None:
+        began = time.perf_counter()
+        time.sleep(0.05)
+        if what == "report" and self.fail_report:
+            raise ConnectionError("registry unreachable")
+        write()
+        self.spans[what] = (began, time.perf_counter())
+
+    def write_report(self, name: str, version: str, section: str, markdown: str) -> None:
+        base = super().write_report
+        self._slowly("report", lambda: base(name, version, section, markdown))
+
+    def set_tags(self, name: str, version: str, tags: dict[str, str]) -> None:
+        [key] = tags
+        self._slowly(key, lambda: MemoryRegistry.set_tags(self, name, version, tags))
+
+
+@pytest.mark.parametrize("fail_report", [False, True])
+def test_the_report_and_tags_are_written_at_once_and_the_verdict_after_them(fail_report) -> None:
+    registry = SlowRegistry(fail_report)
+    registry.add("churn", "3", None)
+    tags_in_order = {tags.VALIDATION_FAILED: "", tags.VALIDATED_AT: "T", tags.VALIDATION: "passed"}
+
+    def write_report() -> None:
+        registry.write_report("churn", "3", "validation", "### report")
+
+    if fail_report:  # the verdict is never written without its report: a retry writes both
+        with pytest.raises(ConnectionError):
+            _write_verdict_last(registry, "churn", "3", tags_in_order, write_report)
+        assert tags.VALIDATION not in registry.get_version("churn", "3").tags
+        return
+    _write_verdict_last(registry, "churn", "3", tags_in_order, write_report)
+    assert registry.get_version("churn", "3").tags == tags_in_order
+    assert read_section(registry.get_version("churn", "3").description, "validation")
+    before = [registry.spans[k] for k in ("report", tags.VALIDATION_FAILED, tags.VALIDATED_AT)]
+    verdict_began, _ = registry.spans[tags.VALIDATION]
+    assert verdict_began >= max(end for _, end in before)  # the verdict after all of them
+    assert max(b for b, _ in before) < min(end for _, end in before)  # and they overlapped
