@@ -231,16 +231,17 @@ def test_the_deployed_topology_end_to_end(
     time.sleep(1)
     assert ledger.get(lost.id).status.value == "received"  # nobody was told
 
-    # EventBridge fires the reconcile rule once a minute (its tick is keyed by the minute): the
-    # next minute's tick re-wakes the failed retry (due by then) and the lost event, together
+    # EventBridge fires the reconcile rule once a minute: a tick re-wakes the failed retry (once
+    # due) and the lost event, together; a tick of a minute already ticked is the same tick, so
+    # this may wait for the next minute's
     def both_settled() -> bool:
         ticked = topology.tick("reconcile")
         assert "error" not in ticked, ticked
         verdict = client.get_model_version(name, lost_version).tags.get("mlops.validation")
         return fraud()[0].status.value == "dead" and verdict is not None
 
-    wait_for(both_settled, 150, "the next minute's tick: a dead retry, a verdict", interval=2)
-    # a tick is keyed by the minute EventBridge scheduled it for (the rule's input transformer
+    wait_for(both_settled, 150, "the reconcile ticks: a dead retry, a verdict", interval=2)
+    # a tick is keyed by the time EventBridge scheduled it for (the rule's input transformer
     # passes the event's time): Lambda's retry of the same invocation a minute later is the
     # same tick, the next minute's is a new one
     scheduled = datetime(2026, 12, 6, 4, 0, tzinfo=UTC)

@@ -446,8 +446,8 @@ class Topology:
 
 
 def scheduled_event(rule: str, at: datetime) -> dict[str, Any]:
-    """The event a schedule rule sends at ``at`` (AWS's "Scheduled Event": its time is the
-    minute it was scheduled for)."""
+    """The event a schedule rule sends at ``at`` (AWS's "Scheduled Event": its time is when it
+    was scheduled for; here the start of ``at``'s minute, as a cron rule's is)."""
     return {
         "version": "0",
         "id": str(uuid.uuid4()),
