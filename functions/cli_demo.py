@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import signal
 import tempfile
 import time
 from pathlib import Path
@@ -38,23 +39,34 @@ def demo(
     story = Story(Stack(where), rows or (1500 if fast else 5000), data, say=out.print)
     started = time.monotonic()
     failed: str | None = None
-    with PeakMemory() as memory:
-        try:
-            story.play()
-        except StepFailed as exc:
-            failed = str(exc)
-        except KeyboardInterrupt:
-            failed = "interrupted"
+    # the stack's servers run in their own process groups (a Ctrl-C reaches only the demo):
+    # whatever ends the demo (a failed step, Ctrl-C, SIGTERM, an error of its own, a closed
+    # output pipe) stops them
+    previous = signal.signal(signal.SIGTERM, _interrupt)
     try:
-        _finish(story, failed, time.monotonic() - started, memory.summary())
-    finally:
-        story.close()
+        with PeakMemory() as memory:
+            try:
+                story.play()
+            except StepFailed as exc:
+                failed = str(exc)
+            except KeyboardInterrupt:
+                failed = "interrupted"
+        try:
+            _finish(story, failed, time.monotonic() - started, memory.summary())
+        finally:
+            story.close()
         if keep and not failed:
             _keep_running(story)
+    finally:
         story.stack.stop()
+        signal.signal(signal.SIGTERM, previous)
     if failed:
         tell(failed, label="demo failed at: ", style="bold red")
         raise typer.Exit(1)
+
+
+def _interrupt(signum: int, _frame: object) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
 
 
 def _preflight(data: Path | None) -> None:

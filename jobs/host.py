@@ -114,10 +114,12 @@ def _claim(request: Path) -> Path | None:
     return taken
 
 
-def serve_queue(folder: Path) -> None:
+def serve_queue(folder: Path, parent: int) -> None:
+    """Run the queued requests until SIGTERM, or until ``parent`` (the pid that started this
+    host) has gone and nothing is queued."""
     queue = folder / "queue"
     queue.mkdir(parents=True, exist_ok=True)
-    parent, stop = os.getppid(), _Stop()
+    stop = _Stop()
     while not stop.asked:
         request = next_request(queue)
         if request is None:
@@ -203,6 +205,7 @@ def _import_jobs() -> None:
 
 def main() -> None:
     folder = Path(sys.argv[1])
+    parent = os.getppid()  # now: it may be gone before the warm-up ends
     # off for entry points that use no Spark (and the unit tests' dummy job)
     if os.environ.get("MLOPS_HOOKS_JOB_HOST_WARM_UP", "true").lower() not in ("0", "false"):
         warm_up()
@@ -210,7 +213,7 @@ def main() -> None:
     ready = ready_marker(folder, os.getpid())
     write_whole(ready, "")
     try:
-        serve_queue(folder)
+        serve_queue(folder, parent)
     finally:
         ready.unlink(missing_ok=True)
 

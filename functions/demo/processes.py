@@ -123,7 +123,13 @@ def start(
     )
     handle.close()
     proc = Proc(name, popen, url, log, dict(env or {}), ready, timeout)
-    return proc.wait_ready() if wait else proc
+    if not wait:
+        return proc
+    try:
+        return proc.wait_ready()
+    except BaseException:  # a Ctrl-C or SIGTERM while it starts: the caller never gets it
+        proc.stop()
+        raise
 
 
 def cli(*args: str, env: Mapping[str, str], cwd: Path) -> subprocess.CompletedProcess:

@@ -75,3 +75,82 @@ def test_the_demo_plays_every_step_and_records_the_timeline(tmp_path: Path) -> N
     # the /ui templates: the registry's reports as tables, marks drawn, no echo rows
     assert "<th>check</th>" in report and '<svg class="mark ok"' in report
     assert "✅" not in report and "model_version_tag_set" not in report
+
+
+@pytest.mark.timeout(300)
+def test_a_terminated_demo_stops_every_process_it_started(tmp_path: Path) -> None:
+    """SIGTERM mid-way (a CI job's timeout, `kill`): the stack's servers run in their own
+    process groups, so only the demo can stop them; it does, and says it was interrupted."""
+    import signal
+    import time
+
+    import psutil
+
+    printed = tmp_path / "demo.out"
+    with printed.open("w") as sink:
+        demo = subprocess.Popen(
+            [str(BIN / "mlops-hooks"), "demo", "--fast", "--folder", str(tmp_path / "demo")],
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+            env={"PATH": str(BIN) + ":/usr/bin:/bin", "HOME": str(tmp_path), "COLUMNS": "200"},
+        )
+        try:
+            tree: list[psutil.Process] = []
+            deadline = time.monotonic() + 180
+            # the last the stack starts: the job host (serve's warm-up starts it), its JVM
+            while not {"mlops_hooks.jobs.host", "java"} <= _names(tree):
+                assert demo.poll() is None, printed.read_text()[-3000:]
+                assert time.monotonic() < deadline, printed.read_text()[-3000:]
+                time.sleep(0.2)
+                tree = psutil.Process(demo.pid).children(recursive=True)
+            assert {"mlflow_server", "moto.server", "serve"} <= _names(tree), _names(tree)
+            demo.send_signal(signal.SIGTERM)
+            code = demo.wait(timeout=60)
+        finally:
+            if demo.poll() is None:
+                demo.kill()
+                demo.wait()
+            # Spark's JVM ends by itself once its Python driver (the job host) has ended: it
+            # reads its stdin to the end, then shuts down
+            left = [p for p in psutil.wait_procs(tree, timeout=30)[1] if _alive(p)]
+            for process in left:  # not this test's to leave behind either
+                process.kill()
+    output = printed.read_text()
+    assert not left, [" ".join(_cmdline(p))[:120] for p in left]
+    assert code == 1, output[-3000:]
+    assert "demo failed at: interrupted" in output, output[-3000:]
+
+
+def _names(tree: list) -> set[str]:
+    """Which of the stack's processes the tree holds."""
+    roles = {
+        "mlops_hooks.functions.demo.mlflow_server": "mlflow_server",
+        "moto.server": "moto.server",
+        "serve": "serve",
+        "mlops_hooks.jobs.host": "mlops_hooks.jobs.host",
+    }
+    found = set()
+    for process in tree:
+        command = _cmdline(process)
+        if command and Path(command[0]).name == "java":
+            found.add("java")
+        found |= {role for part, role in roles.items() if part in command}
+    return found
+
+
+def _alive(process: object) -> bool:
+    import psutil
+
+    try:
+        return process.is_running() and process.status() != psutil.STATUS_ZOMBIE  # type: ignore[attr-defined]
+    except psutil.NoSuchProcess:
+        return False
+
+
+def _cmdline(process: object) -> list[str]:
+    import psutil
+
+    try:
+        return process.cmdline()  # type: ignore[attr-defined]
+    except psutil.Error:  # ended while the tree was read
+        return []

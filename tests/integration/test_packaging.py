@@ -143,31 +143,26 @@ def probe_edge(path: Path, state: Path) -> dict:
 def test_the_worker_set_alone_validates_a_real_version(
     wheel: Path, tmp_path: Path, mlflow_server, churn
 ) -> None:
-    """The worker image's requirement set, installed for this machine: with nothing else on the
-    path (python -S) the SQS worker function validates a version on the real MLflow server."""
+    """The worker image's requirement set, as pip resolves it for this machine: with nothing
+    else on the path (python -S) the SQS worker function validates a version on the real MLflow
+    server."""
     from mlflow import MlflowClient
+    from packaging.utils import canonicalize_name
 
     from mlops_hooks.shared.adapters.ledger_sqlite import SqliteLedger
     from mlops_hooks.shared.domain import events
     from mlops_hooks.shared.domain.events import Source
+    from tests.support import worker_set
     from tests.support.mlflow_models import log_and_register
 
     target = tmp_path / "worker"
-    # --no-compile: byte-compiling every module of the set is most of pip's CPU here, and the
-    # probe compiles the few it imports
-    run(
-        sys.executable,
-        "-m",
-        "pip",
-        "install",
-        "-q",
-        "--no-compile",
-        "--target",
-        target,
-        f"{wheel}[worker]",
-    )
+    # pip's resolution of the set; its distributions at the versions this interpreter holds
+    # linked from here, the others installed (tests/support/worker_set.py)
+    wanted = worker_set.install(wheel, "worker", target, clean_env())
+    assert {canonicalize_name(n) for n in wanted} >= {"mlops-hooks", "mlflow-skinny", "skops"}
     installed = {p.name.split("-")[0].lower() for p in target.iterdir()}
     assert "mlflow" in installed and installed.isdisjoint({"pyspark", "flask", "moto"})
+    assert not (target / "mlflow" / "server" / "js").exists()  # the full mlflow's, not the set's
     train, holdout_csv, model = churn
     name = f"worker-{uuid.uuid4().hex[:6]}"
     version = log_and_register(mlflow_server.url, name, model, train)
