@@ -25,8 +25,8 @@ from tests.support.processes import (
 # collection order; `make test` turns off xdist's own order (files with the most tests first),
 # which left these single long tests for the end: one worker ran alone for the last ~60 s
 LONGEST_FIRST = (
-    "tests/integration/test_packaging.py",  # 70 s: fresh venvs and a pip install
-    "tests/e2e/test_demo.py",  # 62 s
+    "tests/e2e/test_demo.py",  # 75 s: the whole demo, and one interrupted
+    "tests/integration/test_packaging.py",  # 55 s: fresh venvs, pip installs, the worker set
     "tests/integration/test_aws_rehearsal.py",  # 42 s
     "tests/integration/test_sweep_serve.py",  # 41 s
     "tests/integration/test_webhooks_check.py",  # 38 s
