@@ -58,6 +58,7 @@ def demo(
         if keep and not failed:
             _keep_running(story)
     finally:
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)  # a second SIGTERM: the stop goes on
         story.stack.stop()
         signal.signal(signal.SIGTERM, previous)
     if failed:
