@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import re
+import signal
 import subprocess
+import time
 from pathlib import Path
 
+import psutil
 import pytest
 
 from mlops_hooks.functions.demo.processes import BIN
@@ -82,11 +85,6 @@ def test_a_terminated_demo_stops_every_process_it_started(tmp_path: Path) -> Non
     """SIGTERM mid-way (a CI job's timeout, `kill`), and again while it stops: the stack's
     servers run in their own process groups, so only the demo can stop them; it does, and says
     it was interrupted."""
-    import signal
-    import time
-
-    import psutil
-
     printed = tmp_path / "demo.out"
     with printed.open("w") as sink:
         demo = subprocess.Popen(
@@ -132,7 +130,7 @@ def test_a_terminated_demo_stops_every_process_it_started(tmp_path: Path) -> Non
     assert "demo failed at: interrupted" in output, output[-3000:]
 
 
-def _names(tree: list) -> set[str]:
+def _names(tree: list[psutil.Process]) -> set[str]:
     """Which of the stack's processes the tree holds."""
     roles = {
         "mlops_hooks.functions.demo.mlflow_server": "mlflow_server",
@@ -149,19 +147,15 @@ def _names(tree: list) -> set[str]:
     return found
 
 
-def _alive(process: object) -> bool:
-    import psutil
-
+def _alive(process: psutil.Process) -> bool:
     try:
-        return process.is_running() and process.status() != psutil.STATUS_ZOMBIE  # type: ignore[attr-defined]
+        return process.is_running() and process.status() != psutil.STATUS_ZOMBIE
     except psutil.NoSuchProcess:
         return False
 
 
-def _cmdline(process: object) -> list[str]:
-    import psutil
-
+def _cmdline(process: psutil.Process) -> list[str]:
     try:
-        return process.cmdline()  # type: ignore[attr-defined]
+        return process.cmdline()
     except psutil.Error:  # ended while the tree was read
         return []

@@ -15,25 +15,14 @@ from pathlib import Path
 
 import pytest
 
+from tests.support import worker_set
+from tests.support.worker_set import clean_env, run
+
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = ROOT / "tests" / "fixtures" / "aws_powertools"
 EDGE_LIMIT_BYTES = 40 * 1024 * 1024
 PROBE = ROOT / "tests" / "support" / "edge_probe.py"
 WORKER_PROBE = ROOT / "tests" / "support" / "worker_probe.py"
-
-
-def clean_env() -> dict[str, str]:
-    """No PYTHONPATH: the checkout (with its egg-info) must not look installed to pip."""
-    return {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-
-
-def run(*command: str | Path, **kw) -> subprocess.CompletedProcess[str]:
-    kw.setdefault("env", clean_env())
-    done = subprocess.run(
-        [str(c) for c in command], capture_output=True, text=True, timeout=600, **kw
-    )
-    assert done.returncode == 0, f"{command}\n{done.stdout}\n{done.stderr}"
-    return done
 
 
 @pytest.fixture(scope="module")
@@ -152,13 +141,12 @@ def test_the_worker_set_alone_validates_a_real_version(
     from mlops_hooks.shared.adapters.ledger_sqlite import SqliteLedger
     from mlops_hooks.shared.domain import events
     from mlops_hooks.shared.domain.events import Source
-    from tests.support import worker_set
     from tests.support.mlflow_models import log_and_register
 
     target = tmp_path / "worker"
     # pip's resolution of the set; its distributions at the versions this interpreter holds
     # linked from here, the others installed (tests/support/worker_set.py)
-    wanted = worker_set.install(wheel, "worker", target, clean_env())
+    wanted = worker_set.install(wheel, "worker", target)
     assert {canonicalize_name(n) for n in wanted} >= {"mlops-hooks", "mlflow-skinny", "skops"}
     installed = {p.name.split("-")[0].lower() for p in target.iterdir()}
     assert "mlflow" in installed and installed.isdisjoint({"pyspark", "flask", "moto"})
