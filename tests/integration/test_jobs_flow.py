@@ -117,7 +117,10 @@ def test_landed_data_trains_a_validated_version_once_and_the_champion_scores_a_t
     landed.loc[:10, "TotalCharges"] = " "  # as in the Telco file: new customers, blank charges
     s3.put_object(Bucket=bucket, Key="landing/2026-11-23.csv", Body=landed.to_csv(index=False))
     wait_for(
-        lambda: version_with_alias(client, model) == "1", 180, "v1 trained, validated, champion"
+        lambda: version_with_alias(client, model) == "1",
+        180,
+        "v1 trained, validated, champion",
+        interval=CLI_POLL,  # ~30 s of Spark start-up and training: each poll is an MLflow 404
     )
     version = client.get_model_version(model, "1")
     assert version.tags["mlops.validation"] == "passed"
