@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from urllib.parse import urlparse
 
 import pytest
 from mlflow import MlflowClient
@@ -49,6 +50,42 @@ def test_reports_tags_and_aliases_on_a_real_server(mlflow_server: Proc, model_na
     registry.set_alias(model_name, "champion", "2")
     assert registry.get_alias(model_name, "champion") == "2"
     assert registry.version_url(model_name, "2").endswith(f"/#/models/{model_name}/versions/2")
+
+
+def test_a_verdicts_writes_are_one_round_trip_each(
+    mlflow_server: Proc, model_name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """MlflowClient asks for the registered model (is it a prompt?) before each write to a
+    version; the adapter, which has read the version already, does not."""
+    import requests
+
+    client = MlflowClient(tracking_uri=mlflow_server.url)
+    client.create_registered_model(model_name)
+    run = client.create_run(client.create_experiment(model_name))
+    client.create_model_version(model_name, f"runs:/{run.info.run_id}/model", run.info.run_id)
+    registry = MlflowRegistry(mlflow_server.url)
+    registry.wait_ready(model_name, "1", timeout=30)
+    sent: list[tuple[str, str]] = []
+    send = requests.Session.send
+
+    def counted(session: requests.Session, request: requests.PreparedRequest, **kwargs):
+        sent.append((str(request.method), urlparse(request.url).path.split("/mlflow/")[-1]))
+        return send(session, request, **kwargs)
+
+    monkeypatch.setattr(requests.Session, "send", counted)
+    registry.set_tags(model_name, "1", {"mlops.validation.failed": "", "mlops.validation": "x"})
+    registry.write_report(model_name, "1", "validation", "## Validation: passed")
+    monkeypatch.undo()
+
+    assert sent == [
+        ("POST", "model-versions/set-tag"),
+        ("POST", "model-versions/set-tag"),
+        ("GET", "model-versions/get"),
+        ("PATCH", "model-versions/update"),
+    ]
+    version = registry.get_version(model_name, "1")
+    assert version.tags["mlops.validation"] == "x"
+    assert read_section(version.description, "validation") == "## Validation: passed"
 
 
 def test_a_logged_model_loads_as_pyfunc(mlflow_server: Proc, model_name: str) -> None:
