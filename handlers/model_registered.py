@@ -196,10 +196,12 @@ def _apply(
     # --- apply --------------------------------------------------------------------------
     version_url = registry.version_url(name, version)
     links = [("this version", version_url)]
-    if model_version.run_id:
-        links.append(("source run", registry.run_url(model_version.run_id)))
 
     def write_report() -> None:
+        # the source run's link is looked up here, beside the tag writes, not before them: a
+        # registry round trip off the verdict's path (once: the report is written again later)
+        if model_version.run_id and len(links) == 1:
+            links.append(("source run", registry.run_url(model_version.run_id)))
         evaluation = result.evaluation
         report = deps.renderer.validation_report(
             result,

@@ -208,11 +208,13 @@ def test_the_evaluation_run_comes_after_the_verdict_as_a_report_update(world, fa
     model = _Evaluating(
         churn_data.train_classifier(frame), schema_of(features), registry=registry, fail=fail
     )
-    registry.add("churn", "3", model)
+    registry.add("churn", "3", model, run_id="train-3")
     record = deliver(dispatcher, "churn", "3")
 
     # when MLflow's evaluator ran, the verdict, the report and the message were already out
     assert model.seen_at_evaluation["verdict"] == "passed"
+    source_run = "[source run](http://registry/runs/train-3)"
+    assert model.seen_at_evaluation["report"].count(source_run) == 1
     assert (
         "evaluation run (metrics and plots) is linked here when written"
         in (model.seen_at_evaluation["report"])
@@ -224,6 +226,7 @@ def test_the_evaluation_run_comes_after_the_verdict_as_a_report_update(world, fa
     assert record.status is Status.DONE and record.outcome["result"] == "passed"
     report = read_section(registry.get_version("churn", "3").description, "validation")
     assert "linked here when written" not in report
+    assert report.count(source_run) == 1  # the report written again keeps its links once
     if fail:
         assert record.outcome["data"]["evaluation_error"].startswith("RuntimeError: the tracking")
         assert "evaluation run" not in report
