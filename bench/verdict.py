@@ -100,6 +100,11 @@ def run(tmp: Path, versions: int) -> int:
         for name, evaluator in MODELS.items():
             print(f"{name} (metrics by {evaluator}):")
             results[name] = measure(client, serve.url, mlflow.url, name, model, train, versions)
+    except Exception:
+        # what serve said, before its folder goes with the temporary directory
+        if serve is not None:
+            print(f"--- the end of serve's log:\n{serve.output()[-6000:]}", file=sys.stderr)
+        raise
     finally:
         if serve is not None:
             serve.stop()
