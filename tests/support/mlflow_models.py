@@ -49,7 +49,8 @@ def training_dataset(train: pd.DataFrame, name: str, label: str) -> Any:
     """``mlflow.data.from_pandas(train, name=name, targets=label)``, with the digest and schema
     MLflow derives from every row computed once per frame: ~0.35 s of CPU for Telco's 5,634
     rows, and the suite logs its one session frame dozens of times. The dataset logged is the
-    same (tests/unit/test_mlflow_models.py compares them)."""
+    same (tests/unit/test_mlflow_models.py compares them) as long as a frame is not changed in
+    place once logged (none is: the tests copy a frame before they change it)."""
     import mlflow.data
 
     kept = _DESCRIBED.get(id(train))
