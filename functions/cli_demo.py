@@ -42,7 +42,8 @@ def demo(
     # the stack's servers run in their own process groups (a Ctrl-C reaches only the demo):
     # whatever ends the demo (a failed step, Ctrl-C, SIGTERM, an error of its own, a closed
     # output pipe) stops them
-    previous = signal.signal(signal.SIGTERM, _interrupt)
+    stopping: list[bool] = []
+    previous = signal.signal(signal.SIGTERM, lambda signum, _: _interrupt(signum, stopping))
     try:
         with PeakMemory() as memory:
             try:
@@ -58,7 +59,7 @@ def demo(
         if keep and not failed:
             _keep_running(story)
     finally:
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)  # a second SIGTERM: the stop goes on
+        stopping.append(True)  # a SIGTERM from here on (a second one, say) stops nothing short
         story.stack.stop()
         signal.signal(signal.SIGTERM, previous)
     if failed:
@@ -66,7 +67,14 @@ def demo(
         raise typer.Exit(1)
 
 
-def _interrupt(signum: int, _frame: object) -> None:
+def _interrupt(signum: int, stopping: list[bool]) -> None:
+    """SIGTERM as Ctrl-C, once. Python runs a handler at the next bytecode it can, which may
+    be inside the ``finally`` that stops the stack, before anything there changed the handler
+    (a SIGTERM during the last C call before it): so the handler itself ignores every SIGTERM
+    after the first, and any once the stop has begun."""
+    if stopping:
+        return
+    stopping.append(True)
     raise KeyboardInterrupt(f"signal {signum}")
 
 

@@ -122,10 +122,11 @@ def test_a_terminated_demo_stops_every_process_it_started(tmp_path: Path) -> Non
             # Spark's JVM ends by itself once its Python driver (the job host) has ended: it
             # reads its stdin to the end, then shuts down
             left = [p for p in psutil.wait_procs(tree, timeout=30)[1] if _alive(p)]
+            named = [" ".join(_cmdline(p))[:120] for p in left]  # before they are killed
             for process in left:  # not this test's to leave behind either
                 process.kill()
     output = printed.read_text()
-    assert not left, [" ".join(_cmdline(p))[:120] for p in left]
+    assert not left, (f"exit {demo.returncode}", named, output[-2000:])
     assert code == 1, output[-3000:]
     assert "demo failed at: interrupted" in output, output[-3000:]
 
