@@ -10,6 +10,7 @@ delivery) rewrites the same report and tags: it is idempotent.
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -195,20 +196,26 @@ def _apply(
 
     # --- apply --------------------------------------------------------------------------
     version_url = registry.version_url(name, version)
-    links = [("this version", version_url)]
+    run_id = model_version.run_id
+
+    @functools.cache
+    def source_run() -> list[tuple[str, str | None]]:
+        """Looked up by the first report write, beside the tag writes, not before them (a
+        registry round trip off the verdict's path); the report written again reuses it."""
+        return [("source run", registry.run_url(run_id))] if run_id else []
 
     def write_report() -> None:
-        # the source run's link is looked up here, beside the tag writes, not before them: a
-        # registry round trip off the verdict's path (once: the report is written again later)
-        if model_version.run_id and len(links) == 1:
-            links.append(("source run", registry.run_url(model_version.run_id)))
         evaluation = result.evaluation
         report = deps.renderer.validation_report(
             result,
             validated_at=validated_at,
             policy_source=deps.loaded_policy().source,
             event_id=event.id,
-            links=[*links, ("evaluation run", evaluation.run_url if evaluation else None)],
+            links=[
+                ("this version", version_url),
+                *source_run(),
+                ("evaluation run", evaluation.run_url if evaluation else None),
+            ],
         )
         registry.write_report(name, version, SECTION, report)
 

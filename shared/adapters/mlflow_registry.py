@@ -147,7 +147,7 @@ class MlflowRegistry:
 
     @_in_workspace
     def write_report(self, name: str, version: str, section: str, markdown: str) -> None:
-        current = self._versions.get_model_version(name, str(version)).description or ""
+        current = self.get_version(name, version).description  # no prompt round trip in it
         updated = replace_section(current, section, markdown)
         if updated != current:
             self._versions.update_model_version(name, str(version), description=updated)
@@ -159,11 +159,12 @@ class MlflowRegistry:
 
     @functools.cached_property
     def _versions(self) -> Any:
-        """MLflow's registry client under ``MlflowClient``, for calls on a version reached
-        through ``MlflowClient``'s reads first (``get_version``, ``get_alias``: they refuse a
-        prompt's version): the same calls without the prompt check ``MlflowClient`` puts before
-        each, a round trip of its own (get-registered-model: 7 of the 20 registry calls of a
-        verdict were these). Without that client (another MLflow), ``MlflowClient`` itself."""
+        """MLflow's registry client under ``MlflowClient``, for writes to (and the download URI
+        of) a version reached through ``MlflowClient``'s reads first (``get_version``,
+        ``get_alias``: they refuse a prompt's version by its own tags): the same calls without
+        the prompt check ``MlflowClient`` puts before each, a round trip of its own
+        (get-registered-model: 7 of the 20 registry calls of a verdict were these). Without that
+        client (another MLflow), ``MlflowClient`` itself."""
         registry_client = getattr(self.client, "_get_registry_client", None)
         return registry_client() if registry_client else self.client
 

@@ -19,21 +19,22 @@ def model_name() -> str:
     return f"reg-{uuid.uuid4().hex[:8]}"
 
 
+def registered(url: str, name: str, *descriptions: str | None) -> str:
+    """``name`` registered with a version per description, all from one new run; its id."""
+    client = MlflowClient(tracking_uri=url)
+    client.create_registered_model(name)
+    run_id = client.create_run(client.create_experiment(name)).info.run_id
+    for description in descriptions:
+        client.create_model_version(name, f"runs:/{run_id}/model", run_id, description=description)
+    return run_id
+
+
 def test_reports_tags_and_aliases_on_a_real_server(mlflow_server: Proc, model_name: str) -> None:
-    client = MlflowClient(tracking_uri=mlflow_server.url)
-    client.create_registered_model(model_name)
-    run = client.create_run(client.create_experiment(model_name))
-    client.create_model_version(
-        model_name,
-        f"runs:/{run.info.run_id}/model",
-        run.info.run_id,
-        description="Trained by Ada on the Q3 extract.",
-    )
-    client.create_model_version(model_name, f"runs:/{run.info.run_id}/model", run.info.run_id)
+    run_id = registered(mlflow_server.url, model_name, "Trained by Ada on the Q3 extract.", None)
     registry = MlflowRegistry(mlflow_server.url)
 
     ready = registry.wait_ready(model_name, "1", timeout=30)
-    assert ready.status == "READY" and ready.run_id == run.info.run_id
+    assert ready.status == "READY" and ready.run_id == run_id
 
     registry.write_report(model_name, "1", "validation", "## Validation: failed")
     registry.write_report(model_name, "1", "validation", "## Validation: passed")
@@ -59,10 +60,7 @@ def test_a_verdicts_writes_are_one_round_trip_each(
     version; the adapter, which has read the version already, does not."""
     import requests
 
-    client = MlflowClient(tracking_uri=mlflow_server.url)
-    client.create_registered_model(model_name)
-    run = client.create_run(client.create_experiment(model_name))
-    client.create_model_version(model_name, f"runs:/{run.info.run_id}/model", run.info.run_id)
+    registered(mlflow_server.url, model_name, None)
     registry = MlflowRegistry(mlflow_server.url)
     registry.wait_ready(model_name, "1", timeout=30)
     sent: list[tuple[str, str]] = []
