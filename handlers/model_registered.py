@@ -28,7 +28,7 @@ from mlops_hooks.shared.ports.outcome import Outcome
 if TYPE_CHECKING:
     from mlops_hooks.shared.domain.policy import ModelPolicy
     from mlops_hooks.shared.domain.validation import Validation
-    from mlops_hooks.shared.ports.registry import Evaluation, ModelVersion, Registry
+    from mlops_hooks.shared.ports.registry import Evaluation, Lineage, ModelVersion, Registry
 
 SECTION = "validation"
 
@@ -117,9 +117,15 @@ def handle(event: Event, deps: Deps) -> Outcome:
 
     loaded = []
 
-    def load_model():
-        loaded.append(registry.load_model(name, version))
+    def load_model():  # the version just read names its source run: no second read
+        loaded.append(registry.load_model(name, version, known=model_version))
         return loaded[0]
+
+    runs: dict[str, Lineage] = {}
+
+    def lineage(run_id: str) -> Lineage:  # kept: the report links the run it found
+        runs[run_id] = found = registry.lineage(run_id)
+        return found
 
     try:
         result = validate(
@@ -128,9 +134,11 @@ def handle(event: Event, deps: Deps) -> Outcome:
             holdout,
             load_model=load_model,
             read_holdout=read_holdout,
-            lineage=registry.lineage,
+            lineage=lineage,
         )
-        outcome, write_report = _apply(event, deps, policy, registry, model_version, result)
+        outcome, write_report = _apply(
+            event, deps, policy, registry, model_version, result, runs.get(model_version.run_id)
+        )
         if result.evaluate_later is not None:  # after the verdict: a report update, no verdict
             _evaluate_afterwards(result, result.evaluate_later, outcome)
             write_report()
@@ -184,8 +192,10 @@ def _apply(
     registry: Registry,
     model_version: ModelVersion,
     result: Validation,
+    source: Lineage | None,
 ) -> tuple[Outcome, Callable[[], None]]:
     """Decide, then write the report, the tags (verdict last), the message and the request.
+    ``source``: the source run as the lineage check found it (its link: no lookup of its own).
     Returns the outcome and how to write the report again (once the evaluation run is in)."""
     name, version = result.model, result.version
     # --- decide -------------------------------------------------------------------------
@@ -200,9 +210,13 @@ def _apply(
 
     @functools.cache
     def source_run() -> list[tuple[str, str | None]]:
-        """Looked up by the first report write, beside the tag writes, not before them (a
-        registry round trip off the verdict's path); the report written again reuses it."""
-        return [("source run", registry.run_url(run_id))] if run_id else []
+        """The lineage check's link, or else looked up by the first report write, beside the
+        tag writes, not before them (a registry round trip off the verdict's path); the report
+        written again reuses it."""
+        if not run_id:
+            return []
+        found = source.run_url if source is not None and source.run_exists else None
+        return [("source run", found or registry.run_url(run_id))]
 
     def write_report() -> None:
         evaluation = result.evaluation

@@ -132,7 +132,9 @@ class DatabricksRegistry:
     def wait_ready(self, name: str, version: str, *, timeout: float = 300) -> ModelVersion:
         return wait_until_ready(self.get_version, name, version, timeout)
 
-    def load_model(self, name: str, version: str) -> PyfuncModel:
+    def load_model(
+        self, name: str, version: str, *, known: ModelVersion | None = None
+    ) -> PyfuncModel:
         """Artifacts from the registry's download URI, loaded with MLflow's pyfunc.
 
         No ``mlflow.models.evaluate`` run here (it would log to this process's tracking

@@ -94,18 +94,20 @@ class MlflowRegistry:
         return wait_until_ready(self.get_version, name, version, timeout)
 
     @_in_workspace
-    def load_model(self, name: str, version: str) -> PyfuncModel:
-        """The version as pyfunc; an evaluation runs in its source run's experiment."""
+    def load_model(
+        self, name: str, version: str, *, known: ModelVersion | None = None
+    ) -> PyfuncModel:
+        """The version as pyfunc; an evaluation runs in its source run's experiment, looked up
+        when the evaluation starts (after the verdict, in validation), not before the load."""
         from mlops_hooks.shared.adapters.pyfunc_model import PyfuncModel
 
-        run_id = self.get_version(name, version).run_id
-        experiment_id = self.client.get_run(run_id).info.experiment_id if run_id else None
+        run_id = (known or self.get_version(name, version)).run_id
         # the version's files by their own location: a models:/ URI is parsed as a URL, so a
         # name with "?", "#" or "%" would name another model (or none)
         location = self._versions.get_model_version_download_uri(name, str(version))
         return PyfuncModel(
             location,
-            experiment_id=experiment_id,
+            experiment_id=functools.partial(self.experiment_of, run_id) if run_id else None,
             run_name=f"validate {name} v{version}",
             run_tags={tags.RUN_MODEL: name, tags.RUN_VERSION: str(version)},
             run_url=self.run_url,
@@ -283,7 +285,11 @@ class MlflowRegistry:
 
     @_in_workspace
     def run_url(self, run_id: str) -> str | None:
-        return self._run_link(self.client.get_run(run_id).info.experiment_id, run_id)
+        return self._run_link(self.experiment_of(run_id), run_id)
+
+    @_in_workspace
+    def experiment_of(self, run_id: str) -> str:
+        return str(self.client.get_run(run_id).info.experiment_id)
 
     def _run_link(self, experiment_id: str, run_id: str) -> str:
         return with_workspace(

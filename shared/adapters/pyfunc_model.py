@@ -101,7 +101,7 @@ class PyfuncModel:
         self,
         model_uri: str,
         *,
-        experiment_id: str | None = None,
+        experiment_id: str | Callable[[], str] | None = None,
         run_name: str = "mlops-hooks validation",
         run_tags: dict[str, str] | None = None,
         run_url: Any = None,
@@ -129,7 +129,7 @@ class PyfuncModel:
         self.load_seconds = time.perf_counter() - started
         self.flavors = [f for f in self.meta.flavors if f != "python_function"]
         self.size_bytes = sum(p.stat().st_size for p in self.path.rglob("*") if p.is_file())
-        self._experiment_id = experiment_id
+        self._experiment_id = experiment_id  # or how to look it up, when an evaluation starts
         self._run_name = run_name
         self._run_tags = run_tags or {}
         self._run_url = run_url  # callable run_id -> URL, from the registry
@@ -188,11 +188,14 @@ class PyfuncModel:
         config: dict[str, Any] = {"log_model_explainability": False}
         if positive is not None:
             config["pos_label"] = positive
+        experiment_id = self._experiment_id
+        if callable(experiment_id):
+            experiment_id = self._experiment_id = experiment_id()
         with (
             self._scope(),
             _EVALUATE_LOCK,
             mlflow.start_run(
-                experiment_id=self._experiment_id, run_name=self._run_name, tags=self._run_tags
+                experiment_id=experiment_id, run_name=self._run_name, tags=self._run_tags
             ) as run,
         ):
             result = mlflow.models.evaluate(

@@ -101,7 +101,12 @@ class Registry(Protocol):
 
     def wait_ready(self, name: str, version: str, *, timeout: float = 300) -> ModelVersion: ...
 
-    def load_model(self, name: str, version: str) -> LoadedModel: ...
+    def load_model(
+        self, name: str, version: str, *, known: ModelVersion | None = None
+    ) -> LoadedModel:
+        """``known``: the version as the caller has just read it (``wait_ready``): its source
+        run is taken from there rather than asked for again."""
+        ...
 
     def lineage(self, run_id: str) -> Lineage: ...
 

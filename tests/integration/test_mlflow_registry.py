@@ -53,16 +53,11 @@ def test_reports_tags_and_aliases_on_a_real_server(mlflow_server: Proc, model_na
     assert registry.version_url(model_name, "2").endswith(f"/#/models/{model_name}/versions/2")
 
 
-def test_a_verdicts_writes_are_one_round_trip_each(
-    mlflow_server: Proc, model_name: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """MlflowClient asks for the registered model (is it a prompt?) before each write to a
-    version; the adapter, which has read the version already, does not."""
+def requests_sent(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, str]]:
+    """(method, REST path after /mlflow/) of every HTTP request sent from now until
+    ``monkeypatch.undo()``."""
     import requests
 
-    registered(mlflow_server.url, model_name, None)
-    registry = MlflowRegistry(mlflow_server.url)
-    registry.wait_ready(model_name, "1", timeout=30)
     sent: list[tuple[str, str]] = []
     send = requests.Session.send
 
@@ -71,6 +66,18 @@ def test_a_verdicts_writes_are_one_round_trip_each(
         return send(session, request, **kwargs)
 
     monkeypatch.setattr(requests.Session, "send", counted)
+    return sent
+
+
+def test_a_verdicts_writes_are_one_round_trip_each(
+    mlflow_server: Proc, model_name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """MlflowClient asks for the registered model (is it a prompt?) before each write to a
+    version; the adapter, which has read the version already, does not."""
+    registered(mlflow_server.url, model_name, None)
+    registry = MlflowRegistry(mlflow_server.url)
+    registry.wait_ready(model_name, "1", timeout=30)
+    sent = requests_sent(monkeypatch)
     registry.set_tags(model_name, "1", {"mlops.validation.failed": "", "mlops.validation": "x"})
     registry.write_report(model_name, "1", "validation", "## Validation: passed")
     monkeypatch.undo()
@@ -86,7 +93,9 @@ def test_a_verdicts_writes_are_one_round_trip_each(
     assert read_section(version.description, "validation") == "## Validation: passed"
 
 
-def test_a_logged_model_loads_as_pyfunc(mlflow_server: Proc, model_name: str) -> None:
+def test_a_logged_model_loads_as_pyfunc(
+    mlflow_server: Proc, model_name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     import mlflow
     import numpy as np
     import pandas as pd
@@ -105,9 +114,17 @@ def test_a_logged_model_loads_as_pyfunc(mlflow_server: Proc, model_name: str) ->
             pip_requirements=model_requirements(),  # not inferred: ~4 s of CPU in a subprocess
         )
     registry = MlflowRegistry(mlflow_server.url)
-    registry.wait_ready(model_name, "1", timeout=60)
-    predictions = registry.load_model(model_name, "1").predict(x)
+    version = registry.wait_ready(model_name, "1", timeout=60)
+    sent = requests_sent(monkeypatch)
+    loaded = registry.load_model(model_name, "1", known=version)
+    monkeypatch.undo()
+    predictions = loaded.predict(x)
     assert list(predictions[:2]) == [0, 0] and list(predictions[-2:]) == [1, 1]
+    # the version as read names its run: the load asks for its files, not for the version or
+    # the run again (the run's experiment is looked up when an evaluation starts)
+    asked = {path for _, path in sent}
+    assert "model-versions/get-download-uri" in asked
+    assert not asked & {"model-versions/get", "runs/get", "registered-models/get"}, sent
 
 
 def test_a_name_that_looks_like_a_url_loads_and_links(mlflow_server: Proc, churn) -> None:

@@ -7,6 +7,7 @@ when ../shared/data is absent) and the holdout is 20 % of it.
 from __future__ import annotations
 
 import json
+import re
 import time
 import uuid
 from pathlib import Path
@@ -81,6 +82,15 @@ def test_a_telco_model_is_validated_and_a_constant_one_fails_by_name(
 
     report = wait_for(linked, VERDICT_WAIT, "the evaluation run linked in the report")
     assert "**mlflow.models.evaluate:** " in report and "roc_auc 0.8" in report
+    # the evaluation ran in the source run's experiment (looked up when it started, after the
+    # verdict), and both runs are linked by it
+    experiment = client.get_run(mv.run_id).info.experiment_id
+    evaluation = re.search(r"\[evaluation run\]\([^)]*/runs/(\w+)\)", report)
+    assert evaluation, report
+    assert client.get_run(evaluation.group(1)).info.experiment_id == experiment
+    assert f"[source run]({mlflow_server.url}/#/experiments/{experiment}/runs/{mv.run_id})" in (
+        report
+    )
 
     bad = log_and_register(
         mlflow_server.url,

@@ -96,6 +96,8 @@ class MemoryRegistry:
     promotions: list[tuple[str, str, str]] = field(default_factory=list)
     artifacts: list[str] = field(default_factory=list)
     loads: int = 0
+    loaded_known: list[ModelVersion | None] = field(default_factory=list)  # load_model's known
+    run_urls_asked: list[str] = field(default_factory=list)
     workspaces: list[str | None] = field(default_factory=list)  # every in_workspace asked
     created_ms: dict[tuple[str, str], int] = field(default_factory=dict)  # for the sweep
     scans: int = 0
@@ -123,8 +125,9 @@ class MemoryRegistry:
     def wait_ready(self, name: str, version: str, *, timeout: float = 300) -> ModelVersion:
         return self.get_version(name, version)
 
-    def load_model(self, name: str, version: str) -> Any:
+    def load_model(self, name: str, version: str, *, known: ModelVersion | None = None) -> Any:
         self.loads += 1
+        self.loaded_known.append(known)
         model = self.models[(name, version)]
         if isinstance(model, Exception):
             raise model
@@ -181,6 +184,7 @@ class MemoryRegistry:
         return f"http://registry/{name}/{version}"
 
     def run_url(self, run_id: str) -> str | None:
+        self.run_urls_asked.append(run_id)
         return f"http://registry/runs/{run_id}"
 
     def changes_since(self, since_ms: int, *, aliases, promote_tag) -> ChangeScan:

@@ -227,6 +227,10 @@ def test_the_evaluation_run_comes_after_the_verdict_as_a_report_update(world, fa
     report = read_section(registry.get_version("churn", "3").description, "validation")
     assert "linked here when written" not in report
     assert report.count(source_run) == 1  # the report written again keeps its links once
+    # no lineage check in this policy: the link is the registry's one lookup of the run; the
+    # model was loaded from the version as it was read, not read again
+    assert registry.run_urls_asked == ["train-3"]
+    assert [k.run_id if k else None for k in registry.loaded_known] == ["train-3"]
     if fail:
         assert record.outcome["data"]["evaluation_error"].startswith("RuntimeError: the tracking")
         assert "evaluation run" not in report
@@ -234,6 +238,34 @@ def test_the_evaluation_run_comes_after_the_verdict_as_a_report_update(world, fa
         assert record.outcome["data"]["evaluation_run"] == "run-7"
         assert "**mlflow.models.evaluate:** roc_auc 0.8123" in report
         assert "[evaluation run](http://tracking/runs/run-7)" in report
+
+
+def test_the_source_runs_link_is_the_one_the_lineage_check_found(tmp_path: Path) -> None:
+    """With the lineage check in the policy, its read of the source run gives the report's
+    link: no second lookup of that run (a registry round trip) before the report is written."""
+    from mlops_hooks.shared.ports.registry import Lineage
+
+    registry = MemoryRegistry()
+    registry.add("churn", "5", FakeModel(Constant("No"), None), run_id="train-5")
+    registry.runs["train-5"] = Lineage(
+        run_exists=True, params=2, training_datasets=1, run_url="http://lineage/train-5"
+    )
+    dispatcher, ledger = dispatcher_over(
+        tmp_path,
+        registries={"mlflow": registry},
+        policy=parse_policy(
+            "models:\n  - name: churn\n    checks: {loads: {}, lineage: {}}\n", "mlops.yml"
+        ),
+    )
+    try:
+        record = deliver(dispatcher, "churn", "5")
+    finally:
+        ledger.close()
+    assert record.outcome["data"]["checks"]["lineage"] == "passed"
+    report = read_section(registry.get_version("churn", "5").description, "validation")
+    assert "[source run](http://lineage/train-5)" in report
+    assert registry.run_urls_asked == []
+    assert [k.run_id if k else None for k in registry.loaded_known] == ["train-5"]
 
 
 class SlowRegistry(MemoryRegistry):
