@@ -40,6 +40,22 @@ def median_seconds(run: Callable[[], object], times: int) -> float:
     return statistics.median(timed_runs(run, times)[0])
 
 
+def children_cpu() -> dict[str, float]:
+    """CPU seconds so far of this process's descendants, by kind: Spark's JVM (``java``) and
+    its Python workers (``python``); a process gone meanwhile is left out."""
+    import psutil
+
+    spent: dict[str, float] = {}
+    for child in psutil.Process().children(recursive=True):
+        try:
+            kind = "java" if "java" in child.name() else "python"
+            times = child.cpu_times()
+        except psutil.Error:
+            continue
+        spent[kind] = spent.get(kind, 0.0) + times.user + times.system
+    return spent
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
@@ -96,9 +112,14 @@ def main() -> int:
         started = time.perf_counter()
         scored.write.format("noop").mode("overwrite").save()
         first_s = time.perf_counter() - started
+        before = children_cpu()
         job_s = median_seconds(
             lambda: scored.write.format("noop").mode("overwrite").save(), args.repeat
         )
+        # where a pass's core time goes: the JVM (reading, rows to Arrow and back) and the
+        # Python workers (the model and our columns), per pass
+        after = children_cpu()
+        pass_cpu = {k: (after[k] - before.get(k, 0.0)) / args.repeat for k in after}
         got = scored.select(churn_data.ID, "prediction").toPandas()  # not timed
         by_id = dict(zip(got[churn_data.ID], got["prediction"], strict=True))
         identical = [by_id[c] for c in rows[churn_data.ID]] == expected.tolist()
@@ -124,7 +145,10 @@ def main() -> int:
         f"{job_s:.2f} s = {job_rate:,.0f} rows/s ({job_rate / pandas_rate:.2f}x pandas); "
         f"identical predictions: {identical}"
     )
-    print(f"core time Spark adds per row: {overhead_us:.2f} µs")
+    print(
+        f"core time Spark adds per row: {overhead_us:.2f} µs; a pass's core seconds: JVM "
+        f"{pass_cpu.get('java', 0.0):.2f}, Python workers {pass_cpu.get('python', 0.0):.2f}"
+    )
     if udf_s is not None:
         print(
             f"mlflow spark_udf on the same table: {udf_s:.2f} s = {args.rows / udf_s:,.0f} rows/s "
@@ -147,6 +171,8 @@ def main() -> int:
         job_pass_s=round(job_s, 3),
         job_pass_rows_per_s=round(job_rate),
         spark_core_us_added_per_row=round(overhead_us, 3),
+        pass_core_s_jvm=round(pass_cpu.get("java", 0.0), 2),
+        pass_core_s_python_workers=round(pass_cpu.get("python", 0.0), 2),
         spark_udf_s=None if udf_s is None else round(udf_s, 3),
         spark_udf_rows_per_s=None if udf_s is None else round(args.rows / udf_s),
         spark_cores=cores,
