@@ -445,17 +445,18 @@ def compare(
         if champion is not None and not holdout.uri:
             fail("no holdout: pass --data or set holdout.uri in the policy")
         tables = TableReader(endpoint_url=settings.aws_endpoint_url)
-        verdict = registry.get_version(model, challenger).tags.get(tags.VALIDATION)
+        challenger_mv = registry.get_version(model, challenger)
         decision, _ = decide(
             registry,
             policy,
             model,
             challenger,
-            validated=verdict == "passed",
+            validated=challenger_mv.tags.get(tags.VALIDATION) == "passed",
             champion_version=champion,
             read=lambda: tables.read(
                 str(holdout.uri), holdout.format, sample_rows=holdout.sample_rows
             ),
+            challenger=challenger_mv,
         )
     except typer.Exit:
         raise

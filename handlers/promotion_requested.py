@@ -27,7 +27,7 @@ from mlops_hooks.shared.domain.events import Event
 from mlops_hooks.shared.ports.deps import Deps
 from mlops_hooks.shared.ports.notifier import ApprovalRequest, Notification
 from mlops_hooks.shared.ports.outcome import Outcome
-from mlops_hooks.shared.ports.registry import Registry
+from mlops_hooks.shared.ports.registry import ModelVersion, Registry
 
 if TYPE_CHECKING:
     from mlops_hooks.shared.domain.comparison import Decision
@@ -112,6 +112,7 @@ def handle(event: Event, deps: Deps) -> Outcome:
             validated=verdict == "passed",
             champion_version=champion_version,
             read=None if champion_version is None else _reader(deps, policy),
+            challenger=challenger_mv,
         )
         holdout = f"holdout `{policy.holdout.uri}`" if policy.holdout.uri else "no holdout"
     trial = on_live_trial(decision, policy, live=live, champion=champion_version)
@@ -256,16 +257,21 @@ def decide(
     validated: bool,
     champion_version: str | None,
     read: Callable[[], Any] | None,
+    challenger: ModelVersion | None = None,
 ) -> tuple[Decision, dict[str, Scored]]:
-    """Score both versions on the holdout (only if there is a champion) and decide."""
+    """Score both versions on the holdout (only if there is a champion) and decide.
+    ``challenger``: the version as just read (its model loads without reading it again)."""
     from mlops_hooks.shared.domain.comparison import compare
     from mlops_hooks.shared.domain.scoring import score
 
     scored: dict[str, Scored] = {}
     if champion_version is not None and read is not None:
         frame = read()
-        for role, which in (("challenger", version), ("champion", champion_version)):
-            model = registry.load_model(name, which)
+        for role, which, known in (
+            ("challenger", version, challenger),
+            ("champion", champion_version, None),
+        ):
+            model = registry.load_model(name, which, known=known)
             try:
                 scored[role] = score(model, frame, policy.holdout)
             finally:

@@ -48,6 +48,12 @@ def test_auto_mode_promotes_and_keeps_the_previous_champion(promotion_case) -> N
     assert registry.get_alias("churn", "champion") == "2"
     assert registry.get_alias("churn", "previous_champion") == "1"
     assert record.outcome["data"]["interval"][0] > 0
+    # the challenger's model loads from the version as the handler read it; the champion's is
+    # read by the registry (the handler knows only its number)
+    assert [(k.version, k.run_id) if k else None for k in registry.loaded_known] == [
+        ("2", "r2"),
+        None,
+    ]
 
 
 def test_a_challenger_without_a_verdict_is_retried_not_judged(promotion_case) -> None:
