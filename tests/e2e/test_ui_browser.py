@@ -73,13 +73,23 @@ def browser() -> Iterator[object]:
 
 def text_of(driver, selector: str) -> str:
     """The element's text, or "" while the page it is on is still being replaced (a click
-    that navigates leaves the old page's elements stale for a moment)."""
-    from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
+    that navigates leaves the old page's elements stale for a moment). Chromium may say so
+    as an untyped inspector error, "Node with given id does not belong to the document",
+    when the element was found just before the old document went (seen with Chromium 156)."""
+    from selenium.common.exceptions import (
+        NoSuchElementException,
+        StaleElementReferenceException,
+        WebDriverException,
+    )
     from selenium.webdriver.common.by import By
 
     try:
         return driver.find_element(By.CSS_SELECTOR, selector).text
     except (NoSuchElementException, StaleElementReferenceException):
+        return ""
+    except WebDriverException as exc:
+        if "does not belong to the document" not in str(exc.msg):
+            raise
         return ""
 
 
