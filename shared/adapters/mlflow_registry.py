@@ -110,7 +110,7 @@ class MlflowRegistry:
             experiment_id=functools.partial(self.experiment_of, run_id) if run_id else None,
             run_name=f"validate {name} v{version}",
             run_tags={tags.RUN_MODEL: name, tags.RUN_VERSION: str(version)},
-            run_url=self.run_url,
+            run_link=self._run_link,
             scope=lambda: workspace_scope(self.workspace),
         )
 

@@ -104,7 +104,7 @@ class PyfuncModel:
         experiment_id: str | Callable[[], str] | None = None,
         run_name: str = "mlops-hooks validation",
         run_tags: dict[str, str] | None = None,
-        run_url: Any = None,
+        run_link: Callable[[str, str], str | None] | None = None,
         tracking_uri: str | None = None,
         registry_uri: str | None = None,
         can_evaluate: bool = True,
@@ -132,7 +132,7 @@ class PyfuncModel:
         self._experiment_id = experiment_id  # or how to look it up, when an evaluation starts
         self._run_name = run_name
         self._run_tags = run_tags or {}
-        self._run_url = run_url  # callable run_id -> URL, from the registry
+        self._run_link = run_link  # (experiment id, run id) -> the run's URL, the registry's
         self.evaluates = can_evaluate
 
     def close(self) -> None:
@@ -212,4 +212,6 @@ class PyfuncModel:
             if key in result.metrics
         }
         run_id = run.info.run_id
-        return Evaluation(metrics, run_id, self._run_url(run_id) if self._run_url else None)
+        # the run's experiment is known here: its link needs no lookup of the run
+        link = self._run_link(run.info.experiment_id, run_id) if self._run_link else None
+        return Evaluation(metrics, run_id, link)

@@ -85,7 +85,9 @@ def test_a_telco_model_is_validated_and_a_constant_one_fails_by_name(
     # the evaluation ran in the source run's experiment (looked up when it started, after the
     # verdict), and both runs are linked by it
     experiment = client.get_run(mv.run_id).info.experiment_id
-    evaluation = re.search(r"\[evaluation run\]\([^)]*/runs/(\w+)\)", report)
+    evaluation = re.search(
+        rf"\[evaluation run\]\([^)]*/experiments/{experiment}/runs/(\w+)\)", report
+    )
     assert evaluation, report
     assert client.get_run(evaluation.group(1)).info.experiment_id == experiment
     assert f"[source run]({mlflow_server.url}/#/experiments/{experiment}/runs/{mv.run_id})" in (
