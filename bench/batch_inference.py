@@ -1,16 +1,25 @@
 """Batch scoring throughput: the batch job's scoring pass on local Spark against plain
 ``model.predict`` on one pandas frame in one process, same model, same 1,000,000 rows, same 2
-cores, in one run (the median of three timed runs each); MLflow's own
-``mlflow.pyfunc.spark_udf`` beside them. Target (issue 19): the job's pass ≥ 1.0x pandas, with
-identical predictions.
+cores, in one run; MLflow's own ``mlflow.pyfunc.spark_udf`` beside them. Target (issue 19):
+the job's pass >= 1.0x pandas, with identical predictions, compared like with like:
+
+- from memory: the pass over the rows cached in Spark against ``predict`` on the frame in
+  memory (the scoring alone, as the issue states it);
+- from the table: both read the Parquet table, then score (what a user who scores a table
+  waits for).
+
+Earlier runs reported Spark reading the table against pandas scoring the generator's frame
+in memory. That figure, with pandas now on the frame as read from the table, is printed and
+recorded too (``strict``), with no target: only one side of it reads.
 
     python bench/batch_inference.py [--rows 1000000]
 
 The job's pass is jobs/batch_inference.py's (``mapInArrow`` over ``_score_batches``: each
-Python worker loads the model once; the maps built in Arrow), over the Parquet table the
-pandas side scores as one frame; every prediction is forced with the ``noop`` sink, so neither
+Python worker loads the model once; the maps built in Arrow), in the job's local session
+(spark_tables.spark_session); every prediction is forced with the ``noop`` sink, so neither
 collecting nor writing is timed, and Spark's session start-up is reported, not timed. The
-Parquet is written as a table is (several files), so that both cores get work.
+Parquet is written as a table is (several files), so that both cores get work. The four sides
+run interleaved, ``--repeat`` rounds, medians: a slow minute on the machine lands on all.
 """
 
 from __future__ import annotations
@@ -23,6 +32,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -38,6 +48,30 @@ FILES = 8  # the table's Parquet files (a Delta table of 1M rows has several)
 def median_seconds(run: Callable[[], object], times: int) -> float:
     """The median wall time of ``times`` runs (each side gets the same treatment)."""
     return statistics.median(timed_runs(run, times)[0])
+
+
+def interleaved(
+    sides: dict[str, Callable[[], object]], rounds: int
+) -> tuple[dict[str, float], dict[str, dict[str, float]]]:
+    """Each side's median wall time over ``rounds`` rounds, the sides run one after another in
+    every round; and each side's core seconds per run in Spark's processes, by kind."""
+    spent: dict[str, list[float]] = {name: [] for name in sides}
+    cpu: dict[str, dict[str, float]] = {name: {} for name in sides}
+    for _ in range(rounds):
+        for name, run in sides.items():
+            before = children_cpu()
+            spent[name] += timed_runs(run, 1)[0]
+            for kind, core_s in children_cpu().items():
+                used = (core_s - before.get(kind, 0.0)) / rounds
+                cpu[name][kind] = cpu[name].get(kind, 0.0) + used
+    return {name: statistics.median(runs) for name, runs in spent.items()}, cpu
+
+
+def predictions_by_id(scored: object, ids: object) -> list[str]:
+    """The pass's prediction for each id, in the order of ``ids`` (collected, not timed)."""
+    got = scored.select(churn_data.ID, "prediction").toPandas()  # type: ignore[attr-defined]
+    by_id = dict(zip(got[churn_data.ID], got["prediction"], strict=True))
+    return [by_id[i] for i in ids]  # type: ignore[attr-defined]
 
 
 def children_cpu() -> dict[str, float]:
@@ -66,6 +100,7 @@ def main() -> int:
     import numpy as np
     import pandas as pd
     from mlflow.models import infer_signature
+    from pyspark.sql import functions as F
 
     from mlops_hooks.jobs.batch_inference import _score_batches, scoring_schema, ship_model
     from mlops_hooks.shared.domain.live import plan_scoring
@@ -89,14 +124,21 @@ def main() -> int:
             rows.iloc[part].to_parquet(table / f"part-{n:03d}.parquet", index=False)
         columns = list(features.columns)
 
+        # pandas' frame in memory is the table as pandas reads it (pyarrow shares one string
+        # object among equal values; scikit-learn's one-hot lookups are ~20 % faster on it
+        # than on the generator's frame, whose every value is its own object)
+        in_memory = pd.read_parquet(table)
         loaded = mlflow.pyfunc.load_model(path)
-        expected = np.asarray(loaded.predict(rows[columns])).astype(str)
-        pandas_s = median_seconds(lambda: loaded.predict(rows[columns]), args.repeat)
+        expected = np.asarray(loaded.predict(in_memory[columns])).astype(str)
 
         started = time.perf_counter()
         spark = spark_session("bench-batch-inference")
         startup_s = time.perf_counter() - started
         frame = spark.read.parquet(str(table)).select(churn_data.ID, *columns)
+        # a plan of its own (the filter keeps every row), so that caching it leaves the table
+        # side reading the Parquet: Spark serves any plan equal to a cached one from the cache
+        cached = frame.filter(F.lit(True)).cache()
+        cached.count()  # in memory before any clock starts, as the pandas frame is
         plan, _ = plan_scoring("single", model="churn", champion="1", resolved={})
         score = functools.partial(
             _score_batches,
@@ -106,23 +148,31 @@ def main() -> int:
             positive="Yes",
         )
         scored = frame.mapInArrow(score, scoring_schema(frame.schema))
+        scored_cached = cached.mapInArrow(score, scoring_schema(frame.schema))
+
+        def spark_pass(what: Any) -> Callable[[], object]:  # what: a DataFrame
+            return lambda: what.write.format("noop").mode("overwrite").save()
+
         # the first pass starts the Python workers and loads the model in each (reported, not
         # in the rate; pandas' model is loaded before its clock starts too); a limit() would
         # run one task and end the other worker's pipe, leaving it cold
         started = time.perf_counter()
-        scored.write.format("noop").mode("overwrite").save()
+        spark_pass(scored)()
         first_s = time.perf_counter() - started
-        before = children_cpu()
-        job_s = median_seconds(
-            lambda: scored.write.format("noop").mode("overwrite").save(), args.repeat
+        spark_pass(scored_cached)()
+        sides = {
+            "pandas_memory": lambda: loaded.predict(in_memory[columns]),
+            "spark_memory": spark_pass(scored_cached),
+            "pandas_table": lambda: loaded.predict(pd.read_parquet(table)[columns]),
+            "spark_table": spark_pass(scored),
+        }
+        # and where a Spark pass's core time goes: the JVM (reading, rows to Arrow and back)
+        # and the Python workers (the model and our columns)
+        seconds, cpu = interleaved(sides, args.repeat)
+        identical = all(
+            predictions_by_id(side, in_memory[churn_data.ID]) == expected.tolist()
+            for side in (scored, scored_cached)
         )
-        # where a pass's core time goes: the JVM (reading, rows to Arrow and back) and the
-        # Python workers (the model and our columns), per pass
-        after = children_cpu()
-        pass_cpu = {k: (after[k] - before.get(k, 0.0)) / args.repeat for k in after}
-        got = scored.select(churn_data.ID, "prediction").toPandas()  # not timed
-        by_id = dict(zip(got[churn_data.ID], got["prediction"], strict=True))
-        identical = [by_id[c] for c in rows[churn_data.ID]] == expected.tolist()
 
         udf_s = None
         if not args.skip_spark_udf:
@@ -134,45 +184,68 @@ def main() -> int:
             )
         cores = spark.sparkContext.defaultParallelism
         partitions = frame.rdd.getNumPartitions()
+        cached.unpersist()
         spark.stop()
 
-    pandas_rate, job_rate = args.rows / pandas_s, args.rows / job_s
+    rate = {name: args.rows / spent_s for name, spent_s in seconds.items()}
+    memory_ratio = rate["spark_memory"] / rate["pandas_memory"]
+    table_ratio = rate["spark_table"] / rate["pandas_table"]
+    strict_ratio = rate["spark_table"] / rate["pandas_memory"]
     # the core time Spark spends per row beyond what pandas spends on the model
-    overhead_us = (job_s * cores - pandas_s) / args.rows * 1e6
-    print(f"pandas model.predict, one process: {pandas_s:.2f} s = {pandas_rate:,.0f} rows/s")
+    overhead_us = (seconds["spark_memory"] * cores - seconds["pandas_memory"]) / args.rows * 1e6
+    for name, label in (
+        ("pandas_memory", "pandas model.predict, the frame in memory"),
+        ("spark_memory", f"batch job's pass, the rows cached in Spark ({cores} cores)"),
+        ("pandas_table", "pandas: read the Parquet table, then model.predict"),
+        ("spark_table", f"batch job's pass from the Parquet table ({partitions} partitions)"),
+    ):
+        print(f"{label}: {seconds[name]:.2f} s = {rate[name]:,.0f} rows/s")
     print(
-        f"batch job's pass on local Spark ({cores} cores, {partitions} partitions): "
-        f"{job_s:.2f} s = {job_rate:,.0f} rows/s ({job_rate / pandas_rate:.2f}x pandas); "
-        f"identical predictions: {identical}"
+        f"from memory: {memory_ratio:.2f}x pandas; from the table: {table_ratio:.2f}x "
+        f"(target >= 1.0 each); Spark from the table against pandas from memory: "
+        f"{strict_ratio:.2f}x (reported); identical predictions: {identical}"
     )
-    print(
-        f"core time Spark adds per row: {overhead_us:.2f} µs; a pass's core seconds: JVM "
-        f"{pass_cpu.get('java', 0.0):.2f}, Python workers {pass_cpu.get('python', 0.0):.2f}"
-    )
+    print(f"core time Spark adds per row (from memory): {overhead_us:.2f} µs; a pass's core s:")
+    for name in ("spark_memory", "spark_table"):
+        print(
+            f"  {name}: JVM {cpu[name].get('java', 0.0):.2f}, "
+            f"Python workers {cpu[name].get('python', 0.0):.2f}"
+        )
     if udf_s is not None:
         print(
             f"mlflow spark_udf on the same table: {udf_s:.2f} s = {args.rows / udf_s:,.0f} rows/s "
-            f"({args.rows / udf_s / pandas_rate:.2f}x pandas)"
+            f"({args.rows / udf_s / rate['pandas_memory']:.2f}x pandas from memory)"
         )
     print(
         f"(not in the figures: Spark session start-up {startup_s:.1f} s; the first pass, "
         f"which starts the Python workers and loads the model in each, {first_s:.2f} s)"
     )
     targets = [
-        Target("job's pass rows/s / pandas rows/s", round(job_rate / pandas_rate, 3), "x", ">=", 1),
+        Target("from memory: job's pass / pandas predict", round(memory_ratio, 3), "x", ">=", 1),
+        Target(
+            "from the table: job's pass / pandas read + predict",
+            round(table_ratio, 3),
+            "x",
+            ">=",
+            1,
+        ),
         Target("identical predictions", float(identical), "bool", ">=", 1.0),
     ]
     write(
         "batch_inference",
         targets,
         rows=args.rows,
-        pandas_s=round(pandas_s, 3),
-        pandas_rows_per_s=round(pandas_rate),
-        job_pass_s=round(job_s, 3),
-        job_pass_rows_per_s=round(job_rate),
+        seconds={name: round(spent_s, 3) for name, spent_s in seconds.items()},
+        rows_per_s={name: round(r) for name, r in rate.items()},
+        strict_ratio_spark_table_vs_pandas_memory=round(strict_ratio, 3),
+        # the names earlier runs recorded, for comparison
+        pandas_s=round(seconds["pandas_memory"], 3),
+        job_pass_s=round(seconds["spark_table"], 3),
         spark_core_us_added_per_row=round(overhead_us, 3),
-        pass_core_s_jvm=round(pass_cpu.get("java", 0.0), 2),
-        pass_core_s_python_workers=round(pass_cpu.get("python", 0.0), 2),
+        pass_core_s={
+            name: {kind: round(core_s, 2) for kind, core_s in cpu[name].items()}
+            for name in ("spark_memory", "spark_table")
+        },
         spark_udf_s=None if udf_s is None else round(udf_s, 3),
         spark_udf_rows_per_s=None if udf_s is None else round(args.rows / udf_s),
         spark_cores=cores,

@@ -77,6 +77,7 @@ ON_LOCAL_SPARK = frozenset(
         "tests/integration/test_batch_shadow.py",
         "tests/integration/test_drift_spark.py",
         "tests/integration/test_features.py",
+        "tests/integration/test_spark_arrow.py",
         "tests/integration/test_spark_classes.py",
     }
 )

@@ -30,6 +30,17 @@ def quoted(name: str) -> str:
     return "`" + name.replace("`", "``") + "`"
 
 
+JAVA_OPTIONS_ENV = "MLOPS_HOOKS_SPARK_JAVA_OPTIONS"
+# Arrow's Java library checks every buffer access's bounds and every get's null bit, on top
+# of Spark's own checks; Spark's Arrow exchange with the Python workers (mapInArrow, pandas
+# UDFs) reads and writes every value through them. Turned off, as Iceberg's vectorized reader
+# and the BigQuery connector do: 0.3-0.45 of the JVM's 3.1 core-seconds a pass of the batch
+# job over 1,000,000 rows (bench/batch_inference). A misused buffer then fails as the JVM
+# would, not as an exception: pass -Darrow.enable_unsafe_memory_access=false in
+# MLOPS_HOOKS_SPARK_JAVA_OPTIONS to debug one.
+ARROW_UNCHECKED = "-Darrow.enable_unsafe_memory_access=true -Darrow.enable_null_check_for_get=false"
+
+
 def spark_session(app: str = "mlops-hooks") -> SparkSession:
     """The active session (Databricks), or a local one sized for a laptop."""
     from pyspark.sql import SparkSession
@@ -54,11 +65,16 @@ def spark_session(app: str = "mlops-hooks") -> SparkSession:
         .config("spark.sql.execution.arrow.maxBytesPerBatch", str(2**31 - 1))
         .config("spark.sql.session.timeZone", "UTC")
         .config("spark.driver.memory", os.environ.get("MLOPS_HOOKS_SPARK_DRIVER_MEMORY", "2g"))
-        # e.g. "-XX:+UseSerialGC" for a small local JVM (the demo's): fewer GC threads and
-        # tables; and the classes Spark loads mapped from an archive (spark_classes)
+        # the Arrow checks off, the classes Spark loads mapped from an archive (spark_classes),
+        # then the user's options, e.g. "-XX:+UseSerialGC" for a small local JVM (the demo's);
+        # a later -D wins, so the user's options can turn the checks back on
         .config(
             "spark.driver.extraJavaOptions",
-            f"{java_options()} {os.environ.get('MLOPS_HOOKS_SPARK_JAVA_OPTIONS', '')}".strip(),
+            " ".join(
+                o
+                for o in (ARROW_UNCHECKED, java_options(), os.environ.get(JAVA_OPTIONS_ENV, ""))
+                if o
+            ),
         )
     )
     spark = builder.getOrCreate()
