@@ -39,3 +39,25 @@ def test_the_delta_version_comes_from_the_tables_history_never_a_placeholder() -
         "DESCRIBE HISTORY delta.`/Volumes/prod/mlops/tables/churn/features` LIMIT 1",
         "DESCRIBE HISTORY delta.`/Volumes/prod/a``b/features` LIMIT 1",
     ]
+
+
+def test_the_local_driver_gets_the_throughput_collector_unless_the_user_chooses_one(
+    monkeypatch,
+) -> None:
+    from mlops_hooks.shared.adapters.spark_classes import ENV
+    from mlops_hooks.shared.adapters.spark_tables import (
+        ARROW_UNCHECKED,
+        THROUGHPUT_GC,
+        driver_java_options,
+    )
+
+    monkeypatch.setenv(ENV, "off")  # no class archive in the options
+    assert driver_java_options("") == f"{ARROW_UNCHECKED} {THROUGHPUT_GC}"
+    assert driver_java_options("-Xss1m ") == f"{ARROW_UNCHECKED} {THROUGHPUT_GC} -Xss1m"
+    for chosen in ("-XX:+UseSerialGC -Xmn24m", "-Xms32m -XX:+UseG1GC", "-XX:+UseZGC"):
+        options = driver_java_options(chosen)
+        assert THROUGHPUT_GC not in options  # two collectors: the JVM would not start
+        assert options == f"{ARROW_UNCHECKED} {chosen}"
+    # the user's options come last, so their -D overrides ours
+    debug = "-Darrow.enable_unsafe_memory_access=false"
+    assert driver_java_options(debug).endswith(debug)
