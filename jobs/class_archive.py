@@ -20,6 +20,7 @@ import time
 from pathlib import Path
 
 from mlops_hooks.shared.adapters.spark_classes import ENV, archive_path, dump_options
+from mlops_hooks.shared.adapters.spark_tables import JAVA_OPTIONS_ENV
 
 WORKLOAD = "--workload"
 
@@ -37,7 +38,7 @@ def build(force: bool = False) -> str:
         **os.environ,
         ENV: "off",  # a JVM writing an archive must not map one of its own
         "MLOPS_HOOKS_SPARK_MASTER": "local[1]",
-        "MLOPS_HOOKS_SPARK_JAVA_OPTIONS": dump_options(partial),
+        JAVA_OPTIONS_ENV: dump_options(partial),
     }
     started = time.monotonic()
     try:
