@@ -67,11 +67,12 @@ def interleaved(
     return {name: statistics.median(runs) for name, runs in spent.items()}, cpu
 
 
-def predictions_by_id(scored: object, ids: object) -> list[str]:
-    """The pass's prediction for each id, in the order of ``ids`` (collected, not timed)."""
-    got = scored.select(churn_data.ID, "prediction").toPandas()  # type: ignore[attr-defined]
+def predictions_by_id(scored: Any, ids: Any) -> list[str]:
+    """The pass's prediction for each id, in the order of ``ids`` (collected, not timed);
+    ``scored``: a Spark DataFrame, ``ids``: a pandas Series."""
+    got = scored.select(churn_data.ID, "prediction").toPandas()
     by_id = dict(zip(got[churn_data.ID], got["prediction"], strict=True))
-    return [by_id[i] for i in ids]  # type: ignore[attr-defined]
+    return [by_id[i] for i in ids]
 
 
 def children_cpu() -> dict[str, float]:
