@@ -13,7 +13,7 @@ import platform
 import sys
 from dataclasses import dataclass
 
-# cachestat(2) has number 451 on every architecture (syscalls added since 5.x share one table)
+# cachestat(2) is 451 on every architecture: syscalls from 424 on (Linux 5.1) share one number
 CACHESTAT = 451
 
 
@@ -55,18 +55,25 @@ def page_cache(path: str | os.PathLike[str]) -> PageCache:
 
 
 def cachestat_missing(directory: str | os.PathLike[str]) -> str | None:
-    """Why cachestat cannot be used here, or None when it can."""
+    """Why the page cache cannot tell synced from unsynced here, or None when it can: the
+    syscall exists, and on this filesystem a written page shows as unsynced until an fsync
+    (tmpfs, for one, has nothing to sync)."""
     if sys.platform != "linux":
         return f"cachestat(2) is Linux only (this is {sys.platform})"
     probe = os.path.join(directory, ".cachestat-probe")
-    with open(probe, "wb") as f:
-        f.write(b"x")
+    fd = os.open(probe, os.O_RDWR | os.O_CREAT | os.O_TRUNC)
     try:
-        page_cache(probe)
+        os.write(fd, b"x" * 8192)
+        written = page_cache(probe)
+        os.fsync(fd)
+        synced = page_cache(probe)
     except OSError as exc:
         if exc.errno in (errno.ENOSYS, errno.EPERM):
             return f"cachestat(2) needs Linux 6.5+ (this is {platform.release()})"
         raise
     finally:
+        os.close(fd)
         os.remove(probe)
+    if written.unsynced == 0 or synced.unsynced != 0:
+        return f"the page cache of {directory} does not show what fsync syncs (tmpfs?)"
     return None
