@@ -2,8 +2,9 @@
 
 Short of cutting the power, the kernel's page cache tells: cachestat(2) counts a file's pages
 still dirty or under writeback. The first test shows the instrument sees a commit that synced
-nothing (synchronous=NORMAL, the tempting setting: ingress 0.84x instead of 0.72-0.80x beside a
-CPU-bound neighbour); the second, that group commit answers only after the WAL is synced.
+nothing (synchronous=NORMAL, the tempting setting: it took ingress beside a CPU-bound neighbour
+to 0.84x bare FastAPI, README, Benchmarks); the second, that group commit answers only after the
+WAL is synced.
 """
 
 from __future__ import annotations
