@@ -13,7 +13,6 @@ def ingest(dispatcher: Dispatcher, doc: Any) -> dict[str, Any]:
     recorded = [dispatcher.submit(event) for event in events_from_aws(doc)]
     return {
         "recorded": [
-            {"id": r.record.id, "kind": r.record.kind.value, "duplicate": not r.created}
-            for r in recorded
+            {"id": r.id, "kind": r.kind.value, "duplicate": not r.created} for r in recorded
         ]
     }

@@ -38,8 +38,7 @@ def process_body(dispatcher: Dispatcher, body: str, *, worker: str) -> list[str]
         ids = [str(doc["mlops_event_id"])]
     else:
         ids = [
-            dispatcher.ledger.record(e, now=dispatcher.clock.now()).record.id
-            for e in events_from_aws(doc)
+            dispatcher.ledger.record(e, now=dispatcher.clock.now()).id for e in events_from_aws(doc)
         ]
     for event_id in ids:
         record = dispatcher.process(event_id, worker=worker) or dispatcher.ledger.get(event_id)

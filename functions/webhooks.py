@@ -142,21 +142,20 @@ class SignedWebhook:
         if not recorded.created and is_repeated_request(event, recorded.record):
             recorded = await runtime.group_commit.submit(repeated(event))
             if recorded.created:
-                log.info("%s: a repeated request, recorded as %s", event.key, recorded.record.id)
-        record = recorded.record
-        if record.status is Status.IGNORED:
+                log.info("%s: a repeated request, recorded as %s", event.key, recorded.id)
+        if recorded.status is Status.IGNORED:
             return {
-                "id": record.id,
-                "kind": record.kind.value,
-                "status": record.status.value,
+                "id": recorded.id,
+                "kind": recorded.kind.value,
+                "status": recorded.status.value,
                 "duplicate": not recorded.created,
-                "reason": record.event.reason,
+                "reason": recorded.record.event.reason,
             }
         # The common answer: ids, enum values and a bool need no JSON escaping.
         duplicate = "false" if recorded.created else "true"
         return (
-            f'{{"id": "{record.id}", "kind": "{record.kind.value}", '
-            f'"status": "{record.status.value}", "duplicate": {duplicate}}}'
+            f'{{"id": "{recorded.id}", "kind": "{recorded.kind.value}", '
+            f'"status": "{recorded.status.value}", "duplicate": {duplicate}}}'
         ).encode()
 
 

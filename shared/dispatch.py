@@ -78,8 +78,8 @@ class Dispatcher:
     def wake(self, recorded: list[Recorded]) -> None:
         """Tell the queue about every recorded event that is waiting to run."""
         for r in recorded:
-            if r.record.status is Status.RECEIVED:
-                self.queue.notify(r.record.id)
+            if r.status is Status.RECEIVED:
+                self.queue.notify(r.id)
 
     def replay(self, event_id: str) -> EventRecord:
         record = self.ledger.requeue(event_id, now=self.clock.now())
@@ -147,7 +147,7 @@ class Dispatcher:
             log.debug("handler traceback:\n%s", traceback.format_exc())
             return
         children = [e.model_copy(update={"parent_id": record.id}) for e in outcome.emit]
-        emitted = [r.record.id for r in self.submit_many(children)] if children else []
+        emitted = [r.id for r in self.submit_many(children)] if children else []
         for name, value in outcome.cursors.items():  # only past what is recorded
             self.ledger.save_cursor(name, value, now=now())
         self.ledger.complete(

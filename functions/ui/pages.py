@@ -256,4 +256,4 @@ def replay(runtime: Any, event_id: str, user: str, request_id: str) -> str:
     action = events.action(
         "replay", {"event_id": event_id}, request_id, user=user, source=Source.UI
     )
-    return dispatcher.submit(action).record.id
+    return dispatcher.submit(action).id

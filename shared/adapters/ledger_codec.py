@@ -8,11 +8,10 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
-from functools import lru_cache
 from typing import Any
 
 from mlops_hooks.shared.domain.events import Event, EventKind
-from mlops_hooks.shared.ports.ledger import EventRecord, Status
+from mlops_hooks.shared.ports.ledger import EventRecord, Status, stamp
 
 HISTORY_LIMIT = 50  # transitions kept per event (DynamoDB items are capped at 400 KB)
 
@@ -21,17 +20,9 @@ def ts(value: float | None) -> datetime | None:
     return None if value is None else datetime.fromtimestamp(value, UTC)
 
 
-@lru_cache(maxsize=16)
-def _stamp(now: float) -> tuple[datetime, str]:
-    # every event of a batch is recorded with the same `now`: convert it once
-    at = datetime.fromtimestamp(now, UTC)
-    return at, at.isoformat()
-
-
-def first_history_json(record: EventRecord) -> str:
+def first_history_json(now: float, status: Status) -> str:
     """The JSON of a new record's one-entry history (a hot path: no json.dumps needed)."""
-    entry = record.history[0]
-    return f'[{{"at": "{entry["at"]}", "status": "{entry["status"]}"}}]'
+    return f'[{{"at": "{stamp(now)[1]}", "status": "{status.value}"}}]'
 
 
 def history_entry(now: float, status: Status, **extra: Any) -> dict[str, Any]:
@@ -74,35 +65,4 @@ def record_from_row(row: dict[str, Any]) -> EventRecord:
         last_error=row.get("last_error"),
         event=Event.model_validate_json(row["event"]),
         history=json.loads(row.get("history") or "[]"),
-    )
-
-
-def initial_status(event: Event) -> Status:
-    return Status.IGNORED if event.kind is EventKind.IGNORED else Status.RECEIVED
-
-
-def new_record(event: Event, now: float) -> EventRecord:
-    """The record of a first delivery, built from the event in hand (no read-back).
-
-    Validated, not ``model_construct``-ed: this runs once per webhook on the edge's hot path,
-    and pydantic's compiled validation (the event passes as the instance it is) takes 5 µs
-    where ``model_construct``, which fills each field in Python, takes 12 (pydantic 2.14).
-    """
-    status = initial_status(event)
-    at, iso = _stamp(now)
-    return EventRecord(
-        id=event.id,
-        key=event.key,
-        kind=event.kind,
-        source=event.source.value,
-        model=event.model,
-        version=event.version,
-        status=status,
-        received_at=at,
-        updated_at=at,
-        due_at=at if status is Status.RECEIVED else None,
-        attempts=0,
-        deliveries=1,
-        event=event,
-        history=[{"at": iso, "status": status.value}],
     )

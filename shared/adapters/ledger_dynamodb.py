@@ -20,7 +20,6 @@ from mlops_hooks.shared.adapters.ledger_codec import (
     append_history,
     first_history_json,
     history_entry,
-    new_record,
     record_from_row,
     ts,
 )
@@ -39,6 +38,7 @@ from mlops_hooks.shared.ports.ledger import (
     LedgerError,
     Recorded,
     Status,
+    initial_status,
     lease_lost,
 )
 
@@ -143,20 +143,20 @@ class DynamoDBLedger(Ledger):
     # --- recording ---------------------------------------------------------------------
 
     def record(self, event: Event, *, now: float) -> Recorded:
-        record = new_record(event, now)
+        status = initial_status(event)
         item: dict[str, Any] = {
-            "id": record.id,
-            "key": record.key,
-            "kind": record.kind.value,
-            "source": record.source,
-            "status": record.status.value,
+            "id": event.id,
+            "key": event.key,
+            "kind": event.kind.value,
+            "source": event.source.value,
+            "status": status.value,
             "attempts": 0,
             "deliveries": 1,
             "rev": 0,
             "received_at": _num(now),
             "updated_at": _num(now),
             "event": event.model_dump_json(),
-            "history": first_history_json(record),
+            "history": first_history_json(now, status),
             "events": _EVENTS,
         }
         if is_housekeeping_tick(event):
@@ -165,12 +165,12 @@ class DynamoDBLedger(Ledger):
             item["model"] = event.model
         if event.version:
             item["version"] = event.version
-        if record.due_at is not None:
+        if status is Status.RECEIVED:
             item["due"] = _QUEUE
             item["due_at"] = _num(now)
         try:
             self._table.put_item(Item=item, ConditionExpression="attribute_not_exists(id)")
-            return Recorded(record, created=True)
+            return Recorded.first(event, now)
         except self._conditional_failed:
             new = self._table.update_item(
                 Key={"id": event.id},

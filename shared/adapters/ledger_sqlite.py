@@ -28,7 +28,6 @@ from mlops_hooks.shared.adapters.ledger_codec import (
     append_history,
     first_history_json,
     history_entry,
-    new_record,
     record_from_row,
     ts,
 )
@@ -44,6 +43,7 @@ from mlops_hooks.shared.ports.ledger import (
     Recorded,
     Status,
     Unrecordable,
+    initial_status,
     lease_lost,
 )
 
@@ -156,28 +156,28 @@ class SqliteLedger(Ledger):
         return SqliteBatchWriter(self)
 
     def _insert(self, conn: sqlite3.Connection, event: Event, now: float) -> Recorded:
-        record = new_record(event, now)
+        status = initial_status(event)
         cur = conn.execute(
             "INSERT OR IGNORE INTO events (id, key, kind, source, model, version, status,"
             " received_at, updated_at, due_at, event, history)"
             " VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
             (
-                record.id,
-                record.key,
-                record.kind.value,
-                record.source,
-                record.model,
-                record.version,
-                record.status.value,
+                event.id,
+                event.key,
+                event.kind.value,
+                event.source.value,
+                event.model,
+                event.version,
+                status.value,
                 now,
                 now,
-                now if record.due_at else None,
+                now if status is Status.RECEIVED else None,
                 event.model_dump_json(),
-                first_history_json(record),
+                first_history_json(now, status),
             ),
         )
         if cur.rowcount == 1:
-            return Recorded(record, created=True)
+            return Recorded.first(event, now)
         conn.execute("UPDATE events SET deliveries = deliveries + 1 WHERE id = ?", (event.id,))
         row = conn.execute("SELECT * FROM events WHERE id = ?", (event.id,)).fetchone()
         return Recorded(_to_record(row), created=False)
