@@ -48,6 +48,24 @@ def test_record_once_by_key_and_count_deliveries(ledger: Ledger) -> None:
     assert record.event.model == "churn" and record.event.version == "1"
 
 
+@pytest.mark.parametrize(
+    "event",
+    [registered(), events.ignored(Source.MLFLOW, "delivery-9", "MLflow prompt.created")],
+    ids=["received", "ignored"],
+)
+def test_a_first_delivery_answers_with_the_record_the_ledger_stored(ledger: Ledger, event) -> None:
+    """A first delivery's record is built from the event in hand, and only when read
+    (Recorded.first): it must be the record a read-back gives, field for field."""
+    first = ledger.record(event, now=T0)
+    stored = ledger.get(event.id)
+    assert first.created and stored is not None
+    assert (first.id, first.kind, first.status) == (stored.id, stored.kind, stored.status)
+    assert first.record.model_dump() == stored.model_dump()
+    again = ledger.record(event, now=T0 + 1)
+    assert (again.id, again.kind, again.status) == (stored.id, stored.kind, stored.status)
+    assert not again.created and again.record.deliveries == 2
+
+
 def test_ignored_events_are_recorded_but_never_claimable(ledger: Ledger) -> None:
     ev = events.ignored(Source.MLFLOW, "delivery-9", "MLflow prompt.created is not acted on")
     rec = ledger.record(ev, now=T0).record
