@@ -17,8 +17,9 @@ from decimal import Decimal
 from typing import Any
 
 from mlops_hooks.shared.adapters.ledger_codec import (
+    FIRST_ROW_COLUMNS,
     append_history,
-    first_history_json,
+    first_row,
     history_entry,
     record_from_row,
     ts,
@@ -38,7 +39,6 @@ from mlops_hooks.shared.ports.ledger import (
     LedgerError,
     Recorded,
     Status,
-    initial_status,
     lease_lost,
 )
 
@@ -143,31 +143,17 @@ class DynamoDBLedger(Ledger):
     # --- recording ---------------------------------------------------------------------
 
     def record(self, event: Event, *, now: float) -> Recorded:
-        status = initial_status(event)
-        item: dict[str, Any] = {
-            "id": event.id,
-            "key": event.key,
-            "kind": event.kind.value,
-            "source": event.source.value,
-            "status": status.value,
-            "attempts": 0,
-            "deliveries": 1,
-            "rev": 0,
-            "received_at": _num(now),
-            "updated_at": _num(now),
-            "event": event.model_dump_json(),
-            "history": first_history_json(now, status),
-            "events": _EVENTS,
-        }
+        row = dict(zip(FIRST_ROW_COLUMNS, first_row(event, now), strict=True))
+        # DynamoDB stores no empty attribute: a missing model, version or due_at is left out
+        item: dict[str, Any] = {k: v for k, v in row.items() if v not in (None, "")}
+        item.update(
+            received_at=_num(now), updated_at=_num(now), attempts=0, deliveries=1, rev=0,
+            events=_EVENTS,
+        )  # fmt: skip
+        if row["due_at"] is not None:
+            item.update(due=_QUEUE, due_at=_num(now))
         if is_housekeeping_tick(event):
             item[TTL_ATTRIBUTE] = int(now + self.tick_retention)  # one a minute: not kept
-        if event.model:
-            item["model"] = event.model
-        if event.version:
-            item["version"] = event.version
-        if status is Status.RECEIVED:
-            item["due"] = _QUEUE
-            item["due_at"] = _num(now)
         try:
             self._table.put_item(Item=item, ConditionExpression="attribute_not_exists(id)")
             return Recorded.first(event, now)

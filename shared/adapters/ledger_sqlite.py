@@ -25,8 +25,9 @@ from pathlib import Path
 from typing import Any
 
 from mlops_hooks.shared.adapters.ledger_codec import (
+    FIRST_ROW_COLUMNS,
     append_history,
-    first_history_json,
+    first_row,
     history_entry,
     record_from_row,
     ts,
@@ -43,7 +44,6 @@ from mlops_hooks.shared.ports.ledger import (
     Recorded,
     Status,
     Unrecordable,
-    initial_status,
     lease_lost,
 )
 
@@ -91,6 +91,12 @@ CREATE TABLE IF NOT EXISTS cursors (
     updated_at REAL NOT NULL
 );
 """
+
+
+_INSERT_FIRST = (  # a first delivery's row
+    f"INSERT OR IGNORE INTO events ({', '.join(FIRST_ROW_COLUMNS)})"
+    f" VALUES ({', '.join('?' * len(FIRST_ROW_COLUMNS))})"
+)
 
 
 # events.is_own_write and events.is_housekeeping_tick, as SQL over the stored event document
@@ -156,26 +162,7 @@ class SqliteLedger(Ledger):
         return SqliteBatchWriter(self)
 
     def _insert(self, conn: sqlite3.Connection, event: Event, now: float) -> Recorded:
-        status = initial_status(event)
-        cur = conn.execute(
-            "INSERT OR IGNORE INTO events (id, key, kind, source, model, version, status,"
-            " received_at, updated_at, due_at, event, history)"
-            " VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
-            (
-                event.id,
-                event.key,
-                event.kind.value,
-                event.source.value,
-                event.model,
-                event.version,
-                status.value,
-                now,
-                now,
-                now if status is Status.RECEIVED else None,
-                event.model_dump_json(),
-                first_history_json(now, status),
-            ),
-        )
+        cur = conn.execute(_INSERT_FIRST, first_row(event, now))
         if cur.rowcount == 1:
             return Recorded.first(event, now)
         conn.execute("UPDATE events SET deliveries = deliveries + 1 WHERE id = ?", (event.id,))
