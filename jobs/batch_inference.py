@@ -18,8 +18,10 @@ shadows are kept beside, never served), ``scored_at`` and the partition column `
 from __future__ import annotations
 
 import argparse
+import contextlib
 import functools
 import os
+import shutil
 import time
 import uuid
 from collections.abc import Iterator
@@ -61,9 +63,8 @@ def arguments(argv: list[str] | None = None) -> argparse.Namespace:
 def batch_inference(args: argparse.Namespace) -> dict[str, Any]:
     import mlflow
     from mlflow import MlflowClient
-    from pyspark.sql import functions as F
 
-    from mlops_hooks.shared.adapters.spark_tables import SparkTables, spark_session
+    from mlops_hooks.shared.adapters.spark_tables import spark_session
     from mlops_hooks.shared.domain.live import plan_scoring
 
     started = time.monotonic()
@@ -87,8 +88,32 @@ def batch_inference(args: argparse.Namespace) -> dict[str, Any]:
     inputs = {v: _input_names(uri) for v, uri in locations.items()}
 
     spark = spark_session(f"batch-inference-{args.model}")
+    with _shipped_models(spark, args.model, locations) as shipped:
+        rows, served, table_version = _score_table(spark, args, plan, shipped, inputs)
+    return {
+        "model": args.model,
+        "version": str(version),
+        "deployment": plan.mode,
+        "versions": list(plan.versions),
+        "served": served,
+        "notes": notes,
+        "rows": rows,
+        "output": args.output,
+        "output_version": table_version,
+        "seconds": round(time.monotonic() - started, 1),
+    }
+
+
+def _score_table(
+    spark: Any, args: argparse.Namespace, plan: Any, shipped: dict[str, Any], inputs: dict
+) -> tuple[int, dict[str, int], int]:
+    """Read, featurize, score every version in one pass and append to the Delta table:
+    (rows, rows served per version, the table's new version)."""
+    from pyspark.sql import functions as F
+
+    from mlops_hooks.shared.adapters.spark_tables import SparkTables
+
     tables = SparkTables(spark)
-    shipped = _ship_models(spark, args.model, locations)
     ids = tuple(c for c in (s.strip() for s in args.id_columns.split(",")) if c)
     try:
         raw = tables.read(args.input, args.format)
@@ -126,21 +151,7 @@ def batch_inference(args: argparse.Namespace) -> dict[str, Any]:
         scored, args.output, mode="append", partition_by=["score_date"]
     )
     scored.unpersist()
-    for location in shipped.values():  # the host's JVM outlives the job: let the models go
-        if not isinstance(location, str):
-            location.model.destroy()
-    return {
-        "model": args.model,
-        "version": str(version),
-        "deployment": plan.mode,
-        "versions": list(plan.versions),
-        "served": served,
-        "notes": notes,
-        "rows": rows,
-        "output": args.output,
-        "output_version": table_version,
-        "seconds": round(time.monotonic() - started, 1),
-    }
+    return rows, served, table_version
 
 
 def scoring_schema(inputs: Any) -> Any:
@@ -225,32 +236,60 @@ def _resolve(client: Any, model: str, name: str) -> str | None:
 
 
 def _input_names(uri: str) -> list[str]:
-    import mlflow
+    """The columns the version at ``uri`` scores, from its MLmodel file alone (read before
+    Spark starts). Fetched into a folder of ours: ``mlflow.models.get_model_info`` leaves a
+    temporary copy behind on every call."""
+    import tempfile
 
-    signature = mlflow.models.get_model_info(uri).signature
+    import mlflow
+    from mlflow.models import Model
+
+    with tempfile.TemporaryDirectory(prefix="batch-inference-") as folder:
+        local = mlflow.artifacts.download_artifacts(
+            artifact_uri=f"{uri.rstrip('/')}/MLmodel", dst_path=folder
+        )
+        signature = Model.load(local).signature
     names = [c.name for c in signature.inputs] if signature and signature.inputs else None
     if not names:
         raise JobError(f"{uri} has no input signature: cannot tell which columns to score")
     return names
 
 
-def _ship_models(spark: Any, model: str, locations: dict[str, str]) -> dict[str, Any]:
+@contextlib.contextmanager
+def _shipped_models(spark: Any, model: str, locations: dict[str, str]) -> Iterator[dict]:
     """Each version's files, downloaded once on the driver (which knows the tracking server),
-    then handed to the workers by ``ship_model``: they never call the registry."""
+    then handed to the workers by ``ship_model``: they never call the registry. The host's JVM
+    and the driver outlive the job, so whatever happens the models are let go afterwards: the
+    broadcasts destroyed, the downloaded files removed (but those a model was shipped as with
+    ``addFile``: Spark serves them to executors for as long as its context lives)."""
     import tempfile
 
     import mlflow
 
     folder = tempfile.mkdtemp(prefix=f"batch-inference-{model}-")
-    shipped = {}
-    for version, uri in locations.items():
-        local = mlflow.artifacts.download_artifacts(
-            artifact_uri=uri, dst_path=f"{folder}/v{version}"
-        )
-        target = f"{folder}/mlops-hooks-{model}-v{version}-{uuid.uuid4().hex[:8]}"
-        os.rename(local, target)
-        shipped[version] = ship_model(spark, target)
-    return shipped
+    shipped: dict[str, Any] = {}
+    try:
+        for version, uri in locations.items():
+            local = mlflow.artifacts.download_artifacts(
+                artifact_uri=uri, dst_path=f"{folder}/v{version}"
+            )
+            target = f"{folder}/mlops-hooks-{model}-v{version}-{uuid.uuid4().hex[:8]}"
+            os.rename(local, target)
+            shipped[version] = ship_model(spark, target)
+        yield shipped
+    finally:
+        served_as_files = set()
+        for location in shipped.values():
+            if isinstance(location, BroadcastModel):
+                location.model.destroy()
+            else:
+                served_as_files.add(location.removeprefix("spark-file:"))
+        if served_as_files:
+            for entry in os.listdir(folder):
+                if entry not in served_as_files:
+                    shutil.rmtree(os.path.join(folder, entry), ignore_errors=True)
+        else:
+            shutil.rmtree(folder, ignore_errors=True)
 
 
 def ship_model(spark: Any, folder: str) -> Any:

@@ -10,6 +10,7 @@ import shutil
 import tempfile
 import threading
 import time
+import weakref
 from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
@@ -116,6 +117,9 @@ class PyfuncModel:
 
         started = time.perf_counter()
         self._dir = Path(tempfile.mkdtemp(prefix="mlops-hooks-model-"))
+        # close() removes the files; a model nobody closed still does not leave them behind
+        # (as tempfile.TemporaryDirectory does it: at garbage collection or interpreter exit)
+        self._remove = weakref.finalize(self, shutil.rmtree, self._dir, ignore_errors=True)
         self._scope = scope  # the registry's workspace, for the download and the evaluation run
         try:
             with scope():
@@ -136,7 +140,7 @@ class PyfuncModel:
         self.evaluates = can_evaluate
 
     def close(self) -> None:
-        shutil.rmtree(self._dir, ignore_errors=True)
+        self._remove()
 
     def input_schema(self) -> list[InputColumn] | None:
         signature = self.meta.signature

@@ -5,15 +5,18 @@ version, the same arms on a second run."""
 
 from __future__ import annotations
 
+import tempfile
 import uuid
 from pathlib import Path
 
 import pandas as pd
+import pytest
 from deltalake import DeltaTable
 from mlflow import MlflowClient
 
 from mlops_hooks.jobs.batch_inference import arguments as scoring
 from mlops_hooks.jobs.batch_inference import batch_inference
+from mlops_hooks.jobs.cli import JobError
 from mlops_hooks.jobs.train import arguments as training
 from mlops_hooks.jobs.train import train
 from mlops_hooks.shared.domain import churn_data
@@ -21,7 +24,9 @@ from mlops_hooks.shared.domain.live import assign_arms
 from tests.support.processes import Proc
 
 
-def test_shadow_and_split_scoring_in_one_pass(mlflow_server: Proc, spark, tmp_path: Path) -> None:
+def test_shadow_and_split_scoring_in_one_pass(
+    mlflow_server: Proc, spark, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     model = f"shadow-{uuid.uuid4().hex[:6]}"
     data = tmp_path / "train.csv"
     data.write_text(churn_data.to_telco_csv(churn_data.generate(1200, seed=11)))
@@ -51,27 +56,36 @@ def test_shadow_and_split_scoring_in_one_pass(mlflow_server: Proc, spark, tmp_pa
     client.set_registered_model_alias(model, "challenger", "2")
     customers = tmp_path / "customers.csv"
     customers.write_text(churn_data.to_telco_csv(churn_data.generate(600, seed=12)))
+    scratch = tmp_path / "scratch"  # the job's temporary files: none may outlive a run
+    scratch.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
+
+    def run(output: str, *deployment: str, table: Path = customers) -> dict:
+        try:
+            return batch_inference(
+                scoring(
+                    [
+                        "--model",
+                        model,
+                        "--input",
+                        str(table),
+                        "--output",
+                        str(tmp_path / output),
+                        "--id-columns",
+                        "customerID",
+                        "--score-date",
+                        "2026-11-23",
+                        "--tracking-uri",
+                        mlflow_server.url,
+                        *deployment,
+                    ]
+                )
+            )
+        finally:
+            assert list(scratch.iterdir()) == []  # the downloaded models are let go
 
     def score(output: str, *deployment: str) -> pd.DataFrame:
-        done = batch_inference(
-            scoring(
-                [
-                    "--model",
-                    model,
-                    "--input",
-                    str(customers),
-                    "--output",
-                    str(tmp_path / output),
-                    "--id-columns",
-                    "customerID",
-                    "--score-date",
-                    "2026-11-23",
-                    "--tracking-uri",
-                    mlflow_server.url,
-                    *deployment,
-                ]
-            )
-        )
+        done = run(output, *deployment)
         assert done["rows"] == 600, done
         return DeltaTable(str(tmp_path / output)).to_pandas()
 
@@ -97,3 +111,8 @@ def test_shadow_and_split_scoring_in_one_pass(mlflow_server: Proc, spark, tmp_pa
     assert first["model_version"].tolist() == [wanted[a] for a in arms]
     picked = [dict(p)[v] for p, v in zip(first["predictions"], first["model_version"], strict=True)]
     assert first["prediction"].tolist() == picked
+
+    narrow = tmp_path / "narrow.csv"  # a table without the models' inputs: the run fails
+    narrow.write_text("customerID,tenure\nA-1,3\n")
+    with pytest.raises(JobError, match="lacks v1's input columns"):
+        run("refused", table=narrow)

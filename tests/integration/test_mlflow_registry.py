@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import uuid
 from urllib.parse import urlparse
 
@@ -118,7 +119,12 @@ def test_a_logged_model_loads_as_pyfunc(
     sent = requests_sent(monkeypatch)
     loaded = registry.load_model(model_name, "1", known=version)
     monkeypatch.undo()
+    folder = loaded.path
+    assert folder.exists()
     predictions = loaded.predict(x)
+    del loaded  # never closed: its downloaded files still go with it
+    gc.collect()
+    assert not folder.exists()
     assert list(predictions[:2]) == [0, 0] and list(predictions[-2:]) == [1, 1]
     # the version as read names its run: the load asks for its files, not for the version or
     # the run again (the run's experiment is looked up when an evaluation starts)
