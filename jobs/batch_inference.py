@@ -255,6 +255,9 @@ def _input_names(uri: str) -> list[str]:
     return names
 
 
+SPARK_FILE = "spark-file:"  # a model shipped as files with addFile: "spark-file:<folder name>"
+
+
 @contextlib.contextmanager
 def _shipped_models(spark: Any, model: str, locations: dict[str, str]) -> Iterator[dict]:
     """Each version's files, downloaded once on the driver (which knows the tracking server),
@@ -283,7 +286,7 @@ def _shipped_models(spark: Any, model: str, locations: dict[str, str]) -> Iterat
             if isinstance(location, BroadcastModel):
                 location.model.destroy()
             else:
-                served_as_files.add(location.removeprefix("spark-file:"))
+                served_as_files.add(location.removeprefix(SPARK_FILE))
         if served_as_files:
             for entry in os.listdir(folder):
                 if entry not in served_as_files:
@@ -307,7 +310,7 @@ def ship_model(spark: Any, folder: str) -> Any:
     if hasattr(raw, "predict_proba"):
         return BroadcastModel(f"broadcast:{name}", spark.sparkContext.broadcast(raw))
     spark.sparkContext.addFile(folder, recursive=True)
-    return f"spark-file:{name}"
+    return f"{SPARK_FILE}{name}"
 
 
 @dataclass(frozen=True)
@@ -388,10 +391,10 @@ def _key(location: Any) -> str:
 
 def _local(uri: str) -> str:
     """A shipped model's folder on this worker (other URIs as they are: tests, the bench)."""
-    if uri.startswith("spark-file:"):
+    if uri.startswith(SPARK_FILE):
         from pyspark import SparkFiles
 
-        return SparkFiles.get(uri.removeprefix("spark-file:"))
+        return SparkFiles.get(uri.removeprefix(SPARK_FILE))
     return uri
 
 
