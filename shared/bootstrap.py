@@ -69,7 +69,9 @@ def open_ledger(settings: Settings) -> Ledger:
         from mlops_hooks.shared.adapters.ledger_sqlite import SqliteLedger
 
         return SqliteLedger(
-            url.removeprefix("sqlite:///"), tick_retention_days=settings.tick_retention_days
+            url.removeprefix("sqlite:///"),
+            tick_retention_days=settings.tick_retention_days,
+            wal_limit_mb=settings.ledger_wal_limit_mb,
         )
     if url.startswith("dynamodb://"):
         from mlops_hooks.shared.adapters.ledger_dynamodb import DynamoDBLedger

@@ -19,6 +19,7 @@ the next batch gathering meanwhile (group commit, functions/batching.py).
 from __future__ import annotations
 
 import json
+import logging
 import sqlite3
 import threading
 from pathlib import Path
@@ -109,17 +110,23 @@ _HOUSEKEEPING_SQL = (
 )
 
 
+log = logging.getLogger("mlops_hooks.ledger")
+
 _CLAIM_COLUMNS = (
     "status", "attempts", "worker", "lease_token", "started_at", "updated_at", "due_at", "history"
 )  # fmt: skip
 
 
 class SqliteLedger(Ledger):
-    def __init__(self, path: str | Path, *, tick_retention_days: float = 7) -> None:
+    def __init__(
+        self, path: str | Path, *, tick_retention_days: float = 7, wal_limit_mb: float = 1024
+    ) -> None:
         """``tick_retention_days``: how long a finished housekeeping tick (a sweep every 10 s,
-        a reconcile a minute) is kept, as DynamoDB's TTL keeps them on AWS."""
+        a reconcile a minute) is kept, as DynamoDB's TTL keeps them on AWS. ``wal_limit_mb``:
+        how large the write-ahead log may grow under a flood of webhooks (SqliteBatchWriter)."""
         self.path = Path(path)
         self.tick_retention = tick_retention_days * 86_400
+        self.wal_limit_bytes = int(wal_limit_mb * 1024 * 1024)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._local = threading.local()
         self._write_lock = threading.Lock()  # one writer at a time in this process
@@ -411,17 +418,28 @@ class SqliteBatchWriter:
     thread while the loop keeps serving. One batch at a time; the owner enforces that.
     """
 
+    # A checkpoint that finishes the log leaves the writer at most this many frames to copy
+    # itself (a few ms; the background passes copy the rest).
+    FINISH_FRAMES = 2048
+    CATCH_UP_PASSES = 8
+
     def __init__(self, ledger: SqliteLedger, *, checkpoint_seconds: float = 1.0) -> None:
         self.ledger = ledger
         self.conn = ledger._connect(check_same_thread=False)
         # Checkpoints copy the WAL into the database file. Run inside a COMMIT they stall
         # that batch (bench/ingress.py: p99 11 -> 20 ms); a PASSIVE checkpoint from its own
         # connection never blocks the writer. The WAL starts over once a checkpoint has copied
-        # all of it, which happens at the first pause: under sustained load it only grows
-        # (0.65-1.5 GB in bench/ingress.py's 40-80 s). Finishing the checkpoint between two
-        # batches bounds it, but its fsync stalls a batch for up to 34 ms (README, issue 19).
+        # all of it, which happens at the first pause. Under sustained load there is none and
+        # it only grows (0.65-1.5 GB in bench/ingress.py's 40-80 s), so past the ledger's
+        # wal_limit_mb the writer finishes the checkpoint itself right after a COMMIT (see
+        # ``commit``; that batch waits for its fsync: 2.7 ms at the median, up to 34 ms, README,
+        # issue 19) and SQLite cuts the log back to the limit when it starts over.
         self.conn.execute("PRAGMA wal_autocheckpoint=0")
+        self.conn.execute(f"PRAGMA journal_size_limit={ledger.wal_limit_bytes}")
+        page_size = self.conn.execute("PRAGMA page_size").fetchone()[0]
+        self.limit_frames = max(1, ledger.wal_limit_bytes // (page_size + 24))  # frame header
         self._stop = threading.Event()
+        self._finish_due = threading.Event()
         self._checkpointer = threading.Thread(
             target=self._checkpoint_loop,
             args=(checkpoint_seconds,),
@@ -434,7 +452,13 @@ class SqliteBatchWriter:
         conn = self.ledger._connect()
         try:
             while not self._stop.wait(every):
-                conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+                for _ in range(self.CATCH_UP_PASSES):
+                    _, frames, copied = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+                    if frames < self.limit_frames:
+                        break
+                    if frames - copied <= self.FINISH_FRAMES:  # over the limit, caught up
+                        self._finish_due.set()
+                        break
         finally:
             conn.close()
 
@@ -467,13 +491,26 @@ class SqliteBatchWriter:
 
     def commit(self) -> None:
         try:
-            self.conn.execute("COMMIT")
-        except BaseException:
-            if self.conn.in_transaction:
-                self.conn.execute("ROLLBACK")
-            raise
+            try:
+                self.conn.execute("COMMIT")
+            except BaseException:
+                if self.conn.in_transaction:
+                    self.conn.execute("ROLLBACK")
+                raise
+            if self._finish_due.is_set():
+                self._finish_due.clear()
+                self._finish_checkpoint()
         finally:
             self.ledger._write_lock.release()
+
+    def _finish_checkpoint(self) -> None:
+        """Copy the last frames of the log while no transaction can add any (this thread
+        holds the write lock): the next transaction then writes the log from its start. The
+        batch is already durable; a checkpoint that fails only leaves the log as it was."""
+        try:
+            self.conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+        except sqlite3.Error:
+            log.warning("ledger checkpoint failed; the log keeps growing", exc_info=True)
 
 
 class _Transaction:
