@@ -22,6 +22,7 @@ import json
 import logging
 import sqlite3
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -507,10 +508,17 @@ class SqliteBatchWriter:
         """Copy the last frames of the log while no transaction can add any (this thread
         holds the write lock): the next transaction then writes the log from its start. The
         batch is already durable; a checkpoint that fails only leaves the log as it was."""
+        started = time.perf_counter()
         try:
-            self.conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+            _, frames, copied = self.conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
         except sqlite3.Error:
             log.warning("ledger checkpoint failed; the log keeps growing", exc_info=True)
+            return
+        log.info(
+            "the ledger's write-ahead log passed its limit: checkpoint finished in %.1f ms, %s",
+            (time.perf_counter() - started) * 1000,
+            "the log starts over" if frames == copied else f"{frames - copied} frames left",
+        )
 
 
 class _Transaction:

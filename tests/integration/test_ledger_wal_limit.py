@@ -8,6 +8,7 @@ finishes the checkpoint itself, and the next batch writes the log from its start
 
 from __future__ import annotations
 
+import logging
 import os
 import time
 from pathlib import Path
@@ -45,9 +46,10 @@ def flood(ledger: SqliteLedger) -> int:
     return largest
 
 
-def test_the_log_stays_near_its_limit_and_nothing_is_lost(tmp_path: Path) -> None:
+def test_the_log_stays_near_its_limit_and_nothing_is_lost(tmp_path: Path, caplog) -> None:
     # 12,000 events write ~72 MB of log: with no limit it all stays (this machine: 72 MB)
     ledger = SqliteLedger(tmp_path / "ledger.db", wal_limit_mb=0.25)
+    caplog.set_level(logging.INFO, logger="mlops_hooks.ledger")
     try:
         largest = flood(ledger)
         stored = ledger._conn.execute("SELECT count(*) FROM events").fetchone()[0]
@@ -57,3 +59,5 @@ def test_the_log_stays_near_its_limit_and_nothing_is_lost(tmp_path: Path) -> Non
     # the limit, plus what a flood adds between two of the checkpointer's 10 ms rounds
     # (this machine: 2 MB)
     assert largest < 4 * 1024 * 1024
+    said = [r.getMessage() for r in caplog.records]
+    assert any(m.endswith("the log starts over") for m in said), said
