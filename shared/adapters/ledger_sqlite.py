@@ -144,6 +144,8 @@ class SqliteLedger(Ledger):
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA synchronous=FULL")
         conn.execute("PRAGMA busy_timeout=30000")
+        # whichever connection starts the log over cuts it back to the limit (SqliteBatchWriter)
+        conn.execute(f"PRAGMA journal_size_limit={self.wal_limit_bytes}")
         return conn
 
     @property
@@ -436,7 +438,6 @@ class SqliteBatchWriter:
         # ``commit``; that batch waits for its fsync: 2.7 ms at the median, up to 34 ms, README,
         # issue 19) and SQLite cuts the log back to the limit when it starts over.
         self.conn.execute("PRAGMA wal_autocheckpoint=0")
-        self.conn.execute(f"PRAGMA journal_size_limit={ledger.wal_limit_bytes}")
         page_size = self.conn.execute("PRAGMA page_size").fetchone()[0]
         self.limit_frames = max(1, ledger.wal_limit_bytes // (page_size + 24))  # frame header
         self._stop = threading.Event()
