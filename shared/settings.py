@@ -47,7 +47,7 @@ class Settings(BaseSettings):
     # (DynamoDB); every other event is the audit trail and stays
     tick_retention_days: float = Field(default=7, gt=0)
     # SQLite ledger: how large its write-ahead log may grow under a sustained flood of
-    # webhooks before the edge's writer finishes a checkpoint itself (one batch waits a few ms)
+    # webhooks before the edge's writer finishes a checkpoint itself (that batch waits for it)
     ledger_wal_limit_mb: float = Field(default=1024, gt=0)
     run_retention_days: float = Field(default=90, gt=0)
     # SQS queue that wakes the worker function on AWS; unset locally (the worker pool polls).
