@@ -453,16 +453,29 @@ class SqliteBatchWriter:
     def _checkpoint_loop(self, every: float) -> None:
         conn = self.ledger._connect()
         try:
+            failing = False
             while not self._stop.wait(every):
-                for _ in range(self.CATCH_UP_PASSES):
-                    _, frames, copied = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
-                    if frames < self.limit_frames:
-                        break
-                    if frames - copied <= self.FINISH_FRAMES:  # over the limit, caught up
-                        self._finish_due.set()
-                        break
+                try:
+                    self._catch_up(conn)
+                except sqlite3.Error:  # a full disk, say: try again next round, keep serving
+                    if not failing:  # once, not every round
+                        log.warning("ledger checkpoint failed; trying again", exc_info=True)
+                    failing = True
+                else:
+                    if failing:
+                        log.info("ledger checkpoints work again")
+                    failing = False
         finally:
             conn.close()
+
+    def _catch_up(self, conn: sqlite3.Connection) -> None:
+        for _ in range(self.CATCH_UP_PASSES):
+            _, frames, copied = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+            if frames < self.limit_frames:
+                return
+            if frames - copied <= self.FINISH_FRAMES:  # over the limit and caught up
+                self._finish_due.set()
+                return
 
     def close(self) -> None:
         self._stop.set()
