@@ -22,6 +22,7 @@ import contextlib
 import functools
 import os
 import shutil
+import tempfile
 import time
 import uuid
 from collections.abc import Iterator
@@ -239,8 +240,6 @@ def _input_names(uri: str) -> list[str]:
     """The columns the version at ``uri`` scores, from its MLmodel file alone (read before
     Spark starts). Fetched into a folder of ours: ``mlflow.models.get_model_info`` leaves a
     temporary copy behind on every call."""
-    import tempfile
-
     import mlflow
     from mlflow.models import Model
 
@@ -265,8 +264,6 @@ def _shipped_models(spark: Any, model: str, locations: dict[str, str]) -> Iterat
     and the driver outlive the job, so whatever happens the models are let go afterwards: the
     broadcasts destroyed, the downloaded files removed (but those a model was shipped as with
     ``addFile``: Spark serves them to executors for as long as its context lives)."""
-    import tempfile
-
     import mlflow
 
     folder = tempfile.mkdtemp(prefix=f"batch-inference-{model}-")

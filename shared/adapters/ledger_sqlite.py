@@ -470,7 +470,7 @@ class SqliteBatchWriter:
 
     def _catch_up(self, conn: sqlite3.Connection) -> None:
         for _ in range(self.CATCH_UP_PASSES):
-            _, frames, copied = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+            frames, copied = _passive_checkpoint(conn)
             if frames < self.limit_frames:
                 return
             if frames - copied <= self.FINISH_FRAMES:  # over the limit and caught up
@@ -524,7 +524,7 @@ class SqliteBatchWriter:
         batch is already durable; a checkpoint that fails only leaves the log as it was."""
         started = time.perf_counter()
         try:
-            _, frames, copied = self.conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+            frames, copied = _passive_checkpoint(self.conn)
         except sqlite3.Error:
             log.warning("ledger checkpoint failed; the log keeps growing", exc_info=True)
             return
@@ -533,6 +533,13 @@ class SqliteBatchWriter:
             (time.perf_counter() - started) * 1000,
             "the log starts over" if frames == copied else f"{frames - copied} frames left",
         )
+
+
+def _passive_checkpoint(conn: sqlite3.Connection) -> tuple[int, int]:
+    """A PASSIVE checkpoint (it never waits for a writer): the frames in the log, and how
+    many of them are now copied into the database file."""
+    _, frames, copied = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+    return frames, copied
 
 
 class _Transaction:
