@@ -25,18 +25,20 @@ class Rejections:
         self._unlogged: Counter[tuple[str, int]] = Counter()
         self._lock = threading.Lock()
 
-    def note(self, path: str, status: int, reason: str) -> None:
+    def note(self, path: str, status: int, reason: str) -> bool:
+        """Count the refusal; True when it was logged (not within the rate limit)."""
         now = time.monotonic()
         where = (path, status)
         with self._lock:
             self._counts[status] += 1
             if now - self._last_logged.get(where, -self.every_seconds) < self.every_seconds:
                 self._unlogged[where] += 1
-                return
+                return False
             self._last_logged[where] = now
             more = self._unlogged.pop(where, 0)
         also = f" (and {more} more since the last line)" if more else ""
         log.warning("refused %s: %d %s%s", path, status, _printable(reason)[:300], also)
+        return True
 
     def counts(self) -> dict[str, int]:
         with self._lock:

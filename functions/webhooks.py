@@ -99,7 +99,11 @@ class SignedWebhook:
                 payload = b""
         except Rejected as exc:
             status, payload = exc.status, {"error": exc.reason}
-            self.runtime.rejections.note(scope.get("path", ""), exc.status, exc.reason)
+            path = scope.get("path", "")
+            if self.runtime.rejections.note(path, exc.status, exc.reason) and exc.__cause__:
+                # our own failure behind the refusal (the ledger's: a full disk, say): its
+                # traceback, as rarely as the refusal's line, so a flood cannot flood the log
+                log.error("why %s answered %d:", path, exc.status, exc_info=exc.__cause__)
         except Exception:  # a bug, not bad input: say so without leaking internals
             log.exception("webhook %s failed", scope.get("path"))
             status, payload = 500, {"error": "internal error; the event was not recorded"}
@@ -135,7 +139,6 @@ class SignedWebhook:
                 400, f"the payload cannot be recorded ({type(exc).__name__}): {_short(exc)}"
             ) from None
         except Exception as exc:  # not recorded -> not acknowledged: the sender retries
-            log.exception("ledger write failed for %s", event.key)
             raise Rejected(
                 503, f"could not record the event ({type(exc).__name__}); retry"
             ) from exc

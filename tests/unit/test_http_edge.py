@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import time
 import uuid
 from collections.abc import Iterator
@@ -223,11 +224,20 @@ def test_read_api_token(tmp_path: Path) -> None:
     ledger.close()
 
 
-def test_ledger_failure_is_503_not_acknowledged(client, dispatcher) -> None:
+def test_ledger_failure_is_503_not_acknowledged(client, dispatcher, caplog) -> None:
     dispatcher.ledger.close()
-    body = body_for()
-    response = client.post("/webhooks/mlflow", content=body, headers=signed(body))
-    assert response.status_code == 503 and "retry" in response.json()["error"]
+    caplog.set_level(logging.INFO, logger="mlops_hooks.edge")
+    for version in range(1, 6):  # a flood while the ledger fails (a full disk, say)
+        body = body_for(version=str(version))
+        response = client.post("/webhooks/mlflow", content=body, headers=signed(body))
+        assert response.status_code == 503 and "retry" in response.json()["error"]
+    # one line and one traceback for the lot, not one each (the rate limit of refusals)
+    edge = [r for r in caplog.records if r.name == "mlops_hooks.edge"]
+    assert [r.getMessage() for r in edge if r.levelno == logging.WARNING] == [
+        "refused /webhooks/mlflow: 503 could not record the event (LedgerError); retry"
+    ]
+    [failure] = [r for r in edge if r.levelno == logging.ERROR]
+    assert failure.exc_info and "ledger is closed" in str(failure.exc_info[1])
 
 
 def test_a_signed_slack_click_is_an_approval_event_answered_with_an_empty_200(
