@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import resource
 import time
-import uuid
 from pathlib import Path
 
 import httpx
@@ -21,11 +20,10 @@ import pytest
 from mlops_hooks.shared.adapters.ledger_sqlite import SqliteLedger
 from mlops_hooks.shared.domain import events
 from mlops_hooks.shared.domain.events import EventKind, Source
-from mlops_hooks.shared.domain.signatures import sign_mlflow
 from mlops_hooks.shared.ports.ledger import Status
 from tests.conftest import WEBHOOK_SECRET
 from tests.support.handlers import read_log
-from tests.support.http import HTTP
+from tests.support.http import HTTP, post_mlflow_webhook
 from tests.support.processes import Proc, wait_for
 
 pytestmark = pytest.mark.skipif(
@@ -45,16 +43,7 @@ def post_registered(serve: Proc, version: int) -> httpx.Response:
             "data": {"name": "churn", "version": str(version), "source": "s", "run_id": "r"},
         }
     ).encode()
-    delivery, stamp = str(uuid.uuid4()), str(int(time.time()))
-    return HTTP.post(
-        f"{serve.url}/webhooks/mlflow",
-        content=body,
-        headers={
-            "X-MLflow-Delivery-Id": delivery,
-            "X-MLflow-Timestamp": stamp,
-            "X-MLflow-Signature": sign_mlflow(WEBHOOK_SECRET, delivery, stamp, body),
-        },
-    )
+    return post_mlflow_webhook(f"{serve.url}/webhooks/mlflow", body, WEBHOOK_SECRET)
 
 
 def set_file_size_limit(serve: Proc, soft: int) -> None:

@@ -5,14 +5,12 @@ from __future__ import annotations
 import itertools
 import json
 import time
-import uuid
 from datetime import datetime
 from pathlib import Path
 
-from mlops_hooks.shared.domain.signatures import sign_mlflow
 from tests.conftest import WEBHOOK_SECRET
 from tests.support.handlers import read_log
-from tests.support.http import HTTP
+from tests.support.http import HTTP, post_mlflow_webhook
 from tests.support.processes import Proc, cli, free_port, wait_for
 
 TEST_HANDLERS = "tests.support.handlers:HANDLERS"
@@ -34,16 +32,7 @@ def post_registered(serve: Proc, version: str = "1") -> dict:
             },
         }
     ).encode()
-    delivery, stamp = str(uuid.uuid4()), str(int(time.time()))
-    response = HTTP.post(
-        f"{serve.url}/webhooks/mlflow",
-        content=body,
-        headers={
-            "X-MLflow-Delivery-Id": delivery,
-            "X-MLflow-Timestamp": stamp,
-            "X-MLflow-Signature": sign_mlflow(WEBHOOK_SECRET, delivery, stamp, body),
-        },
-    )
+    response = post_mlflow_webhook(f"{serve.url}/webhooks/mlflow", body, WEBHOOK_SECRET)
     assert response.status_code == 202, response.text
     return response.json()
 
