@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import logging
+import signal
 import threading
 from typing import Any
 
-from mlops_hooks.shared.domain.errors import ConfigError
+from mlops_hooks.functions import scratch
+from mlops_hooks.shared.domain.errors import ConfigError, MlopsHooksError
 from mlops_hooks.shared.settings import Settings
 
 log = logging.getLogger("mlops_hooks.serve")
@@ -159,6 +161,62 @@ def run_server(
     insecure_no_signature: bool = False,
     log_level: str = "info",
 ) -> None:
+    check_port(host, port)  # before anything starts, and before it says it is listening
+    check_startup(settings, insecure_no_signature=insecure_no_signature)
+    announce(settings)
+    folder = scratch.claim()  # this serve's temporary files, removed whole when it stops
+    terminated = _TerminatedHandler.install()
+    try:
+        _run(settings, host, port, insecure_no_signature, log_level)
+    except Terminated:
+        pass
+    finally:
+        scratch.release(folder)
+        terminated.uninstall()
+    terminated.die_as_terminated()
+
+
+class Terminated(MlopsHooksError):
+    """SIGTERM (systemd, Kubernetes, docker stop), raised once the HTTP server has drained."""
+
+
+class _TerminatedHandler:
+    """SIGTERM as a clean stop. uvicorn drains the HTTP server on SIGTERM, then restores the
+    handler it found and raises the signal again; with the default handler that killed the
+    process there and then: the workers were never stopped, nor the ledger closed, nor the
+    temporary files removed. With this one the stop unwinds through every ``finally``, and
+    the process then ends by SIGTERM all the same (what its supervisor expects to see)."""
+
+    def __init__(self, previous: Any) -> None:
+        self.previous = previous
+        self.received = False
+
+    @classmethod
+    def install(cls) -> _TerminatedHandler:
+        if threading.current_thread() is not threading.main_thread():  # tests, embedding
+            return cls(None)
+        handler = cls(signal.getsignal(signal.SIGTERM))
+        signal.signal(signal.SIGTERM, handler)
+        return handler
+
+    def __call__(self, signum: int, frame: Any) -> None:
+        if not self.received:  # a second SIGTERM while stopping does not cut the stop short
+            self.received = True
+            raise Terminated
+
+    def uninstall(self) -> None:
+        if self.previous is not None:
+            signal.signal(signal.SIGTERM, self.previous)
+
+    def die_as_terminated(self) -> None:
+        if self.received:
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+            signal.raise_signal(signal.SIGTERM)
+
+
+def _run(
+    settings: Settings, host: str, port: int, insecure_no_signature: bool, log_level: str
+) -> None:
     import uvicorn
 
     from mlops_hooks.functions.app import create_app
@@ -168,9 +226,6 @@ def run_server(
     from mlops_hooks.shared.bootstrap import warm_up
     from mlops_hooks.shared.dispatch import WorkerPool
 
-    check_port(host, port)  # before anything starts, and before it says it is listening
-    check_startup(settings, insecure_no_signature=insecure_no_signature)
-    announce(settings)
     pool = WorkerPool(size=settings.workers, poll_seconds=settings.poll_seconds)
     try:
         dispatcher = build_dispatcher(settings, queue=pool)

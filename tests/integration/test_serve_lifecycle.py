@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import signal
 import time
 from datetime import datetime
 from pathlib import Path
@@ -132,3 +133,30 @@ def test_the_warm_up_imports_ahead_only_when_it_is_on(
     wait_for(lambda: "/sklearn/" in mapped_files(warm), 120, "the warm serve's imports")
     assert "/sklearn/" not in mapped_files(cold)
     assert HTTP.get(f"{cold.url}/healthz").status_code == 200
+
+
+def test_serves_temporary_files_go_with_it_even_when_it_was_killed(
+    start_serve, tmp_path: Path
+) -> None:
+    """Everything serve writes through tempfile (a validation's model copy, MLflow's plots) is
+    under one folder of its own: removed when it stops, or by the next serve once killed."""
+    temp = tmp_path / "tmp"
+    temp.mkdir()
+
+    def folders() -> list[Path]:
+        return sorted(temp.glob("mlops-hooks-serve-*"))
+
+    killed = start_serve(TMPDIR=str(temp))
+    [first] = folders()
+    assert first.name.split("-")[4] == str(killed.popen.pid)
+    (first / "mlops-hooks-model-x").mkdir()  # a validation's model copy, say
+    killed.kill()  # SIGKILL: nothing of it can clean up
+    assert folders() == [first]
+
+    second = start_serve(TMPDIR=str(temp))
+    [own] = folders()
+    assert own != first and own.name.split("-")[4] == str(second.popen.pid)
+    assert "removed the temporary files of 1 stopped serve(s)" in second.output()
+    second.stop()  # SIGTERM: a clean stop, through serve's own cleanup
+    assert folders() == []
+    assert second.popen.returncode == -signal.SIGTERM  # and still ended by the signal
