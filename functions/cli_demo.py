@@ -136,14 +136,16 @@ def _images(story: Any) -> list[tuple[str, bytes]]:
     images = []
     try:
         client = story.client()
-        for version in client.search_model_versions("name = 'churn'"):
-            for folder in ("mlops-hooks", "mlops-hooks/drift"):
-                for item in client.list_artifacts(version.run_id, folder):
-                    if item.path.endswith(".png"):
-                        local = client.download_artifacts(version.run_id, item.path)
-                        images.append(
-                            (f"v{version.version}: {item.path}", Path(local).read_bytes())
-                        )
+        # into a folder of ours: without a destination MLflow makes one it never removes
+        with tempfile.TemporaryDirectory(prefix="mlops-hooks-demo-plots-") as into:
+            for version in client.search_model_versions("name = 'churn'"):
+                for folder in ("mlops-hooks", "mlops-hooks/drift"):
+                    for item in client.list_artifacts(version.run_id, folder):
+                        if item.path.endswith(".png"):
+                            local = client.download_artifacts(version.run_id, item.path, into)
+                            images.append(
+                                (f"v{version.version}: {item.path}", Path(local).read_bytes())
+                            )
     except Exception as exc:
         tell(f"could not collect the plots: {exc}")
     return images

@@ -19,14 +19,16 @@ from mlops_hooks.functions.demo.processes import BIN
 # inside pytest's, so a slow run still shows what the demo printed.
 @pytest.mark.timeout(1000)
 def test_the_demo_plays_every_step_and_records_the_timeline(tmp_path: Path) -> None:
-    folder = tmp_path / "demo"
+    folder, temp = tmp_path / "demo", tmp_path / "tmp"
+    temp.mkdir()
+    env = {"PATH": str(BIN) + ":/usr/bin:/bin", "HOME": str(tmp_path), "COLUMNS": "200"}
     try:
         done = subprocess.run(
             [str(BIN / "mlops-hooks"), "demo", "--fast", "--folder", str(folder)],
             capture_output=True,
             text=True,
             timeout=900,
-            env={"PATH": str(BIN) + ":/usr/bin:/bin", "HOME": str(tmp_path), "COLUMNS": "200"},
+            env={**env, "TMPDIR": str(temp)},
         )
     except subprocess.TimeoutExpired as exc:
         printed = (exc.stdout or b"") + (exc.stderr or b"")
@@ -78,6 +80,8 @@ def test_the_demo_plays_every_step_and_records_the_timeline(tmp_path: Path) -> N
     # the /ui templates: the registry's reports as tables, marks drawn, no echo rows
     assert "<th>check</th>" in report and '<svg class="mark ok"' in report
     assert "✅" not in report and "model_version_tag_set" not in report
+    # every temporary file of the demo and of the processes it started is gone with them
+    assert sorted(p.name for p in temp.iterdir()) == []
 
 
 @pytest.mark.timeout(300)
