@@ -45,9 +45,13 @@ def sweep(root: Path) -> list[Path]:
     removed = []
     for folder in root.glob(f"{_tag()}*"):
         pid_text = folder.name.removeprefix(_tag()).split("-", 1)[0]
-        if not pid_text.isdigit() or not folder.is_dir() or folder.is_symlink():
+        if not pid_text.isdigit() or folder.is_symlink() or not folder.is_dir():
             continue
-        if folder.stat().st_uid != os.getuid() or _alive(int(pid_text)):
+        try:
+            owner = folder.stat().st_uid
+        except OSError:  # gone meanwhile: another serve starting beside this one swept it
+            continue
+        if owner != os.getuid() or _alive(int(pid_text)):
             continue
         shutil.rmtree(folder, ignore_errors=True)
         removed.append(folder)

@@ -49,3 +49,17 @@ def test_claim_makes_the_folder_tempfiles_default_and_release_removes_it(
     assert written.parent == folder
     scratch.release(folder)
     assert not folder.exists() and tempfile.tempdir is None
+
+
+def test_serves_starting_together_sweep_side_by_side(tmp_path: Path) -> None:
+    """Two serves starting at once both find a dead serve's folder; the one that comes second
+    finds it gone (the suite starts serves on both its workers) and must start all the same."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    tag, pid = scratch._tag(), dead_pid()
+    for n in range(300):
+        (tmp_path / f"{tag}{pid}-{n:04d}" / "model").mkdir(parents=True)
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        swept = list(pool.map(lambda _: scratch.sweep(tmp_path), range(4)))
+    assert list(tmp_path.iterdir()) == []
+    assert sum(len(s) for s in swept) >= 300
