@@ -18,6 +18,8 @@ import socket
 import tempfile
 from pathlib import Path
 
+from mlops_hooks.shared.adapters.job_host import alive
+
 log = logging.getLogger("mlops_hooks.serve")
 PREFIX = "mlops-hooks-serve-"
 
@@ -30,28 +32,18 @@ def _tag() -> str:
     return f"{PREFIX}{host or 'host'}-"
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # another user's process
-        return True
-    return True
-
-
 def sweep(root: Path) -> list[Path]:
     """Remove the folders this host's serves left in ``root`` whose process is gone."""
-    removed = []
-    for folder in root.glob(f"{_tag()}*"):
-        pid_text = folder.name.removeprefix(_tag()).split("-", 1)[0]
+    removed, tag = [], _tag()
+    for folder in root.glob(f"{tag}*"):
+        pid_text = folder.name.removeprefix(tag).split("-", 1)[0]
         if not pid_text.isdigit() or folder.is_symlink() or not folder.is_dir():
             continue
         try:
             owner = folder.stat().st_uid
         except OSError:  # gone meanwhile: another serve starting beside this one swept it
             continue
-        if owner != os.getuid() or _alive(int(pid_text)):
+        if owner != os.getuid() or alive(int(pid_text)):
             continue
         shutil.rmtree(folder, ignore_errors=True)
         removed.append(folder)
