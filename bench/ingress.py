@@ -62,7 +62,28 @@ def signed_requests(path: Path, count: int, first_version: int = 1) -> None:
             fh.write(f"{delivery}\t{stamp}\t{sig}\t{body}\n")
 
 
-def load(url: str, requests_file: Path, seconds: int, connections: int, threads: int) -> dict:
+def cpu_seconds(pid: int) -> float | None:
+    """CPU time (user + system, every thread) the process has used: Linux's /proc, else None.
+
+    Beside the neighbour the server gets about one core, so its throughput follows its CPU
+    per request; printed beside req/s, it says what a webhook costs, whatever the machine's
+    speed that minute (README, Benchmarks)."""
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            fields = fh.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def load(
+    url: str,
+    requests_file: Path,
+    seconds: int,
+    connections: int,
+    threads: int,
+    server_pid: int | None = None,
+) -> dict:
     cmd = [
         "wrk",
         f"-t{threads}",
@@ -78,10 +99,14 @@ def load(url: str, requests_file: Path, seconds: int, connections: int, threads:
         "/webhooks/mlflow",
         str(threads),
     ]
+    cpu_before = cpu_seconds(server_pid) if server_pid else None
     out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
+    cpu_after = cpu_seconds(server_pid) if server_pid else None
     line = next(x for x in out.splitlines() if x.startswith("RESULT "))
     result = json.loads(line.removeprefix("RESULT "))
     result["rps"] = result["requests"] / (result["duration_us"] / 1e6)
+    if cpu_before is not None and cpu_after is not None and result["requests"]:
+        result["cpu_us_per_request"] = (cpu_after - cpu_before) / result["requests"] * 1e6
     return result
 
 
@@ -217,6 +242,7 @@ def main() -> int:
                                     args.seconds,
                                     args.connections,
                                     args.threads,
+                                    server_pid=proc.popen.pid,
                                 )
                             )
         finally:
@@ -227,7 +253,8 @@ def main() -> int:
                 continue
             results[name] = {
                 key: statistics.median(r[key] for r in rounds)
-                for key in ("rps", "p50_us", "p99_us")
+                for key in ("rps", "p50_us", "p99_us", "cpu_us_per_request")
+                if all(key in r for r in rounds)
             }
             results[name]["non_2xx"] = sum(r["non_2xx"] + r["socket_errors"] for r in rounds)
             results[name]["rounds"] = rounds
@@ -246,6 +273,9 @@ def main() -> int:
         results["throughput_ratio_neighbour"] = (
             results["edge_neighbour"]["rps"] / results["bare_neighbour"]["rps"]
         )
+        # each round's pair, in order: how far the median's rounds spread
+        pairs = zip(runs["edge_neighbour"], runs["bare_neighbour"], strict=True)
+        results["round_ratios_neighbour"] = [e["rps"] / b["rps"] for e, b in pairs]
 
     modules = sorted(p.stem for p in (ROOT / "functions").glob("*.py") if p.stem != "__init__")
     results["import_ms"] = {}
@@ -263,23 +293,32 @@ def main() -> int:
         f"ingress, {args.connections} connections, median of {args.rounds} interleaved "
         f"{args.seconds} s rounds, same uvicorn settings (1 worker, uvloop, httptools)"
     )
-    print(f"{'':28}{'req/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'non-2xx':>9}")
+    print(f"{'':28}{'req/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'non-2xx':>9}{'CPU us/req':>12}")
     rows = [("bare", "bare FastAPI {}"), ("edge", "signed webhook + ledger")]
     if args.neighbour:
         rows += [(f"{n}_neighbour", f"{label}, neighbour") for n, label in rows]
     for name, label in rows:
         r = results[name]
+        cpu = r.get("cpu_us_per_request")
         print(
             f"{label:28}{r['rps']:>10.0f}{r['p50_us'] / 1000:>9.2f}"
             f"{r['p99_us'] / 1000:>9.2f}{r['non_2xx']:>9}"
+            + (f"{cpu:>12.1f}" if cpu is not None else f"{'-':>12}")
         )
     print(f"throughput ratio edge/bare: {results['throughput_ratio']:.2f}  (target >= 0.8)")
     if args.neighbour:
         print(
             f"with the neighbour: ratio {results['throughput_ratio_neighbour']:.2f} (target "
             f">= 0.8), edge p99 {results['edge_neighbour']['p99_us'] / 1000:.2f} ms "
-            "(target <= 30 ms)"
+            "(target <= 30 ms); its rounds in order: "
+            + ", ".join(f"{x:.2f}" for x in results["round_ratios_neighbour"])
         )
+        costs = [results[n].get("cpu_us_per_request") for n in ("bare_neighbour", "edge_neighbour")]
+        if None not in costs:
+            print(
+                f"  server CPU a request beside the neighbour: bare {costs[0]:.1f} us, "
+                f"edge {costs[1]:.1f} us (bare / edge {costs[0] / costs[1]:.2f})"
+            )
     print(
         f"edge p99: {edge['p99_us'] / 1000:.2f} ms  (target <= 15 ms); "
         f"{edge['requests']} requests -> {edge['events_recorded']} events recorded "

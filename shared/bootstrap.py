@@ -72,6 +72,7 @@ def open_ledger(settings: Settings) -> Ledger:
             url.removeprefix("sqlite:///"),
             tick_retention_days=settings.tick_retention_days,
             wal_limit_mb=settings.ledger_wal_limit_mb,
+            checkpoint_seconds=settings.ledger_checkpoint_seconds,
         )
     if url.startswith("dynamodb://"):
         from mlops_hooks.shared.adapters.ledger_dynamodb import DynamoDBLedger

@@ -120,14 +120,21 @@ _CLAIM_COLUMNS = (
 
 class SqliteLedger(Ledger):
     def __init__(
-        self, path: str | Path, *, tick_retention_days: float = 7, wal_limit_mb: float = 1024
+        self,
+        path: str | Path,
+        *,
+        tick_retention_days: float = 7,
+        wal_limit_mb: float = 1024,
+        checkpoint_seconds: float = 5,
     ) -> None:
         """``tick_retention_days``: how long a finished housekeeping tick (a sweep every 10 s,
         a reconcile a minute) is kept, as DynamoDB's TTL keeps them on AWS. ``wal_limit_mb``:
-        how large the write-ahead log may grow under a flood of webhooks (SqliteBatchWriter)."""
+        how large the write-ahead log may grow under a flood of webhooks, ``checkpoint_seconds``
+        how often it is copied into the database file meanwhile (SqliteBatchWriter)."""
         self.path = Path(path)
         self.tick_retention = tick_retention_days * 86_400
         self.wal_limit_bytes = int(wal_limit_mb * 1024 * 1024)
+        self.checkpoint_seconds = checkpoint_seconds
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._local = threading.local()
         self._write_lock = threading.Lock()  # one writer at a time in this process
@@ -169,7 +176,7 @@ class SqliteLedger(Ledger):
             return [self._insert(conn, event, now) for event in batch]
 
     def batch_writer(self) -> SqliteBatchWriter:
-        return SqliteBatchWriter(self)
+        return SqliteBatchWriter(self, checkpoint_seconds=self.checkpoint_seconds)
 
     def _insert(self, conn: sqlite3.Connection, event: Event, now: float) -> Recorded:
         cur = conn.execute(_INSERT_FIRST, first_row(event, now))
@@ -426,17 +433,20 @@ class SqliteBatchWriter:
     FINISH_FRAMES = 2048
     CATCH_UP_PASSES = 8
 
-    def __init__(self, ledger: SqliteLedger, *, checkpoint_seconds: float = 1.0) -> None:
+    def __init__(self, ledger: SqliteLedger, *, checkpoint_seconds: float) -> None:
         self.ledger = ledger
         self.conn = ledger._connect(check_same_thread=False)
         # Checkpoints copy the WAL into the database file. Run inside a COMMIT they stall
         # that batch (bench/ingress.py: p99 11 -> 20 ms); a PASSIVE checkpoint from its own
-        # connection never blocks the writer. The WAL starts over once a checkpoint has copied
-        # all of it, which happens at the first pause. Under sustained load there is none and
-        # it only grows (0.65-1.5 GB in bench/ingress.py's 40-80 s), so past the ledger's
-        # wal_limit_mb the writer finishes the checkpoint itself right after a COMMIT (see
-        # ``commit``; that batch waits for its fsync: 2.7 ms at the median, up to 34 ms, README,
-        # issue 19) and SQLite cuts the log back to the limit when it starts over.
+        # connection never blocks the writer. A round copies each page written since the last
+        # one once: in a large ledger a webhook's random id-index leaf is seldom written twice
+        # in a second, often in five, and rounds every 5 s cost the checkpointer about a third
+        # less CPU than rounds every second (README, issue 19). The WAL starts over once a
+        # checkpoint has copied all of it, which happens at the first pause. Under sustained
+        # load there is none and it only grows (0.65-1.5 GB in bench/ingress.py's 40-80 s), so
+        # past the ledger's wal_limit_mb the writer finishes the checkpoint itself right after
+        # a COMMIT (see ``commit``; that batch waits for its fsync: 2.7 ms at the median, up to
+        # 34 ms, README, issue 19) and SQLite cuts the log back to the limit when it starts over.
         self.conn.execute("PRAGMA wal_autocheckpoint=0")
         page_size = self.conn.execute("PRAGMA page_size").fetchone()[0]
         self.limit_frames = max(1, ledger.wal_limit_bytes // (page_size + 24))  # frame header

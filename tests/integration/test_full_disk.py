@@ -63,6 +63,7 @@ def test_a_full_disk_costs_retries_never_an_accepted_event(start_serve, tmp_path
         MLOPS_HOOKS_HANDLER_MODULES=TEST_HANDLERS,
         MLOPS_TEST_LOG=str(handler_log),
         MLOPS_HOOKS_POLL_SECONDS="0.05",
+        MLOPS_HOOKS_LEDGER_CHECKPOINT_SECONDS="1",  # four failing rounds below, not none
     )
     [ledger_file] = state.glob("*.db")
     before = [post_registered(serve, v) for v in range(1, 11)]

@@ -68,3 +68,36 @@ def test_the_log_stays_near_its_limit_and_nothing_is_lost(tmp_path: Path, caplog
     assert largest < unbounded / 8, (largest, unbounded)
     said = [r.getMessage() for r in caplog.records]
     assert any(m.endswith("the log starts over") for m in said), said
+
+
+def test_the_checkpoint_interval_comes_from_the_settings(tmp_path: Path) -> None:
+    """``MLOPS_HOOKS_LEDGER_CHECKPOINT_SECONDS`` reaches the edge's writer: its checkpointer
+    copies a committed batch into the database file within a round, and not before."""
+    from mlops_hooks.shared.bootstrap import open_ledger
+    from mlops_hooks.shared.settings import Settings
+    from tests.support.processes import wait_for
+
+    def committed(seconds: float, name: str) -> tuple[SqliteLedger, SqliteBatchWriter, int]:
+        settings = Settings(state_dir=tmp_path / name, ledger_checkpoint_seconds=seconds)
+        ledger = open_ledger(settings)
+        assert isinstance(ledger, SqliteLedger)
+        writer = ledger.batch_writer()
+        before = os.path.getsize(ledger.path)  # the schema's pages only
+        batch = [
+            events.model_registered(Source.MLFLOW, "churn", str(n), delivery_id="d")
+            for n in range(500)
+        ]
+        writer.stage(batch, now=time.time())
+        writer.commit()  # durable in the log; the database file grows once a round copies it
+        return ledger, writer, before
+
+    quick, quick_writer, quick_before = committed(0.05, "quick")
+    slow, slow_writer, slow_before = committed(3600, "slow")
+    try:
+        wait_for(lambda: os.path.getsize(quick.path) > quick_before, 10, "a round every 0.05 s")
+        assert os.path.getsize(slow.path) == slow_before  # its first round is an hour away
+        assert slow_writer.ledger.checkpoint_seconds == 3600
+    finally:
+        for writer, ledger in ((quick_writer, quick), (slow_writer, slow)):
+            writer.close()
+            ledger.close()
