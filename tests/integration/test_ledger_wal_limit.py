@@ -94,7 +94,8 @@ def test_the_checkpoint_interval_comes_from_the_settings(tmp_path: Path) -> None
     quick, quick_writer, quick_before = committed(0.05, "quick")
     slow, slow_writer, slow_before = committed(3600, "slow")
     try:
-        wait_for(lambda: os.path.getsize(quick.path) > quick_before, 10, "a round every 0.05 s")
+        # well within the default's first round (5 s): the setting, not the default, copied it
+        wait_for(lambda: os.path.getsize(quick.path) > quick_before, 3, "a round every 0.05 s")
         assert os.path.getsize(slow.path) == slow_before  # its first round is an hour away
         assert slow_writer.ledger.checkpoint_seconds == 3600
     finally:
