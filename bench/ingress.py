@@ -36,6 +36,8 @@ from mlops_hooks.shared.domain.signatures import sign_mlflow  # noqa: E402
 from tests.support.processes import free_port, start  # noqa: E402
 
 SECRET = "bench-secret"
+# each round's figures whose median over the rounds is reported
+ROUND_FIGURES = ("rps", "p50_us", "p99_us", "cpu_us_per_request", "cores_on_cpu", "cores_waiting")
 
 
 def signed_requests(path: Path, count: int, first_version: int = 1) -> None:
@@ -76,6 +78,36 @@ def cpu_seconds(pid: int) -> float | None:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def scheduler_ns(pid: int) -> dict[str, tuple[int, int]] | None:
+    """Per thread of the process: nanoseconds on a CPU and waiting in a run queue for one
+    (Linux's /proc/<pid>/task/*/schedstat), else None.
+
+    The CPU a request says what a webhook costs; this says whether the server got the CPU it
+    wanted: beside the neighbour both servers are runnable all the time, and what one waits
+    in the run queue is CPU its group did not get (README, Benchmarks)."""
+    try:
+        tids = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return None
+    out = {}
+    for tid in tids:
+        try:
+            with open(f"/proc/{pid}/task/{tid}/schedstat") as fh:
+                on_cpu, waiting = fh.read().split()[:2]
+        except (OSError, ValueError):
+            continue  # a thread that ended meanwhile
+        out[tid] = (int(on_cpu), int(waiting))
+    return out
+
+
+def cores(before: dict, after: dict, seconds: float) -> tuple[float, float]:
+    """Cores on a CPU and cores waiting for one, over ``seconds``, for the threads alive at
+    the end (a thread started meanwhile counts from zero)."""
+    on_cpu = sum(a[0] - before.get(t, (0, 0))[0] for t, a in after.items())
+    waiting = sum(a[1] - before.get(t, (0, 0))[1] for t, a in after.items())
+    return on_cpu / 1e9 / seconds, waiting / 1e9 / seconds
+
+
 def load(
     url: str,
     requests_file: Path,
@@ -100,13 +132,19 @@ def load(
         str(threads),
     ]
     cpu_before = cpu_seconds(server_pid) if server_pid else None
+    sched_before = scheduler_ns(server_pid) if server_pid else None
+    started = time.perf_counter()
     out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
+    wall = time.perf_counter() - started
     cpu_after = cpu_seconds(server_pid) if server_pid else None
+    sched_after = scheduler_ns(server_pid) if server_pid else None
     line = next(x for x in out.splitlines() if x.startswith("RESULT "))
     result = json.loads(line.removeprefix("RESULT "))
     result["rps"] = result["requests"] / (result["duration_us"] / 1e6)
     if cpu_before is not None and cpu_after is not None and result["requests"]:
         result["cpu_us_per_request"] = (cpu_after - cpu_before) / result["requests"] * 1e6
+    if sched_before is not None and sched_after is not None:
+        result["cores_on_cpu"], result["cores_waiting"] = cores(sched_before, sched_after, wall)
     return result
 
 
@@ -253,7 +291,7 @@ def main() -> int:
                 continue
             results[name] = {
                 key: statistics.median(r[key] for r in rounds)
-                for key in ("rps", "p50_us", "p99_us", "cpu_us_per_request")
+                for key in ROUND_FIGURES
                 if all(key in r for r in rounds)
             }
             results[name]["non_2xx"] = sum(r["non_2xx"] + r["socket_errors"] for r in rounds)
@@ -318,6 +356,16 @@ def main() -> int:
             print(
                 f"  server CPU a request beside the neighbour: bare {costs[0]:.1f} us, "
                 f"edge {costs[1]:.1f} us (bare / edge {costs[0] / costs[1]:.2f})"
+            )
+        shares = [
+            (results[n].get("cores_on_cpu"), results[n].get("cores_waiting"))
+            for n in ("bare_neighbour", "edge_neighbour")
+        ]
+        if None not in (x for pair in shares for x in pair):
+            print(
+                "  server threads beside the neighbour, cores on a CPU + waiting for one: "
+                f"bare {shares[0][0]:.2f} + {shares[0][1]:.2f}, "
+                f"edge {shares[1][0]:.2f} + {shares[1][1]:.2f}"
             )
     print(
         f"edge p99: {edge['p99_us'] / 1000:.2f} ms  (target <= 15 ms); "

@@ -1,0 +1,48 @@
+"""bench/ingress.py's scheduler figures: a thread that is always runnable spends each second
+of wall time on a CPU or waiting for one; a sleeping one spends it on neither."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from bench.ingress import cores, scheduler_ns
+
+pytestmark = pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="reads Linux's /proc")
+
+
+def _cores_of(code: str) -> tuple[float, float]:
+    child = subprocess.Popen([sys.executable, "-c", code])
+    try:
+        time.sleep(0.5)  # past the interpreter's start
+        before = scheduler_ns(child.pid)
+        started = time.perf_counter()
+        time.sleep(1.0)
+        after = scheduler_ns(child.pid)
+        seconds = time.perf_counter() - started
+    finally:
+        child.kill()
+        child.wait()
+    assert before is not None and after is not None
+    return cores(before, after, seconds)
+
+
+def test_a_spinning_process_is_on_a_cpu_or_waiting_for_one_all_the_time() -> None:
+    on_cpu, waiting = _cores_of("while True: pass")
+    assert on_cpu > 0.2  # however busy the machine, it runs some of the time
+    assert 0.85 < on_cpu + waiting < 1.1
+
+
+def test_a_sleeping_process_is_neither() -> None:
+    on_cpu, waiting = _cores_of("import time; time.sleep(60)")
+    assert on_cpu + waiting < 0.05
+
+
+def test_a_process_that_has_ended_has_no_figures() -> None:
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    assert scheduler_ns(child.pid) is None
