@@ -28,6 +28,8 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+import psutil
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
@@ -65,22 +67,22 @@ def signed_requests(path: Path, count: int, first_version: int = 1) -> None:
 
 
 def cpu_seconds(pid: int) -> float | None:
-    """CPU time (user + system, every thread) the process has used: Linux's /proc, else None.
+    """CPU time (user + system, every thread) the process has used, else None (it has ended).
 
     Beside the neighbour the server gets about one core, so its throughput follows its CPU
     per request; printed beside req/s, it says what a webhook costs, whatever the machine's
     speed that minute (README, Benchmarks)."""
     try:
-        with open(f"/proc/{pid}/stat") as fh:
-            fields = fh.read().rsplit(")", 1)[1].split()
-    except OSError:
+        times = psutil.Process(pid).cpu_times()
+    except psutil.Error:
         return None
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return times.user + times.system
 
 
 def scheduler_ns(pid: int) -> dict[str, tuple[int, int]] | None:
     """Per thread of the process: nanoseconds on a CPU and waiting in a run queue for one
-    (Linux's /proc/<pid>/task/*/schedstat), else None.
+    (Linux's /proc/<pid>/task/*/schedstat), else None. Read here because psutil gives a
+    thread's user and system time but not its time waiting for a CPU.
 
     The CPU a request says what a webhook costs; this says whether the server got the CPU it
     wanted: beside the neighbour both servers are runnable all the time, and what one waits
@@ -357,15 +359,12 @@ def main() -> int:
                 f"  server CPU a request beside the neighbour: bare {costs[0]:.1f} us, "
                 f"edge {costs[1]:.1f} us (bare / edge {costs[0] / costs[1]:.2f})"
             )
-        shares = [
-            (results[n].get("cores_on_cpu"), results[n].get("cores_waiting"))
-            for n in ("bare_neighbour", "edge_neighbour")
-        ]
-        if None not in (x for pair in shares for x in pair):
+        bare_n, edge_n = results["bare_neighbour"], results["edge_neighbour"]
+        if "cores_on_cpu" in bare_n and "cores_on_cpu" in edge_n:  # set with cores_waiting
             print(
                 "  server threads beside the neighbour, cores on a CPU + waiting for one: "
-                f"bare {shares[0][0]:.2f} + {shares[0][1]:.2f}, "
-                f"edge {shares[1][0]:.2f} + {shares[1][1]:.2f}"
+                f"bare {bare_n['cores_on_cpu']:.2f} + {bare_n['cores_waiting']:.2f}, "
+                f"edge {edge_n['cores_on_cpu']:.2f} + {edge_n['cores_waiting']:.2f}"
             )
     print(
         f"edge p99: {edge['p99_us'] / 1000:.2f} ms  (target <= 15 ms); "
