@@ -151,6 +151,9 @@ class SqliteLedger(Ledger):
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA synchronous=FULL")
         conn.execute("PRAGMA busy_timeout=30000")
+        # No larger cache_size: a webhook's random id-index leaf splits in most batches, and
+        # SQLite's leaf split renumbers a page through the lock-byte page, so each COMMIT then
+        # scans the whole page cache; 200 MB cost twice the default 2 MB (README, issue 19).
         # whichever connection starts the log over cuts it back to the limit (SqliteBatchWriter)
         conn.execute(f"PRAGMA journal_size_limit={self.wal_limit_bytes}")
         return conn
