@@ -51,7 +51,7 @@ class Settings(BaseSettings):
     ledger_wal_limit_mb: float = Field(default=1024, gt=0)
     # SQLite ledger: how often the edge's checkpointer copies the write-ahead log into the
     # database file. Each round copies every page written since the last once, however often
-    # it was written: the longer the round, the fewer copies (README, issue 19)
+    # it was written: the longer the round, the fewer copies (docs/benchmark-history.md, issue 19)
     ledger_checkpoint_seconds: float = Field(default=5, gt=0)
     run_retention_days: float = Field(default=90, gt=0)
     # SQS queue that wakes the worker function on AWS; unset locally (the worker pool polls).

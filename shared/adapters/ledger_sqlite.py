@@ -153,7 +153,8 @@ class SqliteLedger(Ledger):
         conn.execute("PRAGMA busy_timeout=30000")
         # No larger cache_size: a webhook's random id-index leaf splits in most batches, and
         # SQLite's leaf split renumbers a page through the lock-byte page, so each COMMIT then
-        # scans the whole page cache; 200 MB cost twice the default 2 MB (README, issue 19).
+        # scans the whole page cache; 200 MB cost twice the default 2 MB (issue 19,
+        # docs/benchmark-history.md).
         # whichever connection starts the log over cuts it back to the limit (SqliteBatchWriter)
         conn.execute(f"PRAGMA journal_size_limit={self.wal_limit_bytes}")
         return conn
@@ -444,12 +445,13 @@ class SqliteBatchWriter:
         # connection never blocks the writer. A round copies each page written since the last
         # one once: in a large ledger a webhook's random id-index leaf is seldom written twice
         # in a second, often in five, and rounds every 5 s cost the checkpointer about a third
-        # less CPU than rounds every second (README, issue 19). The WAL starts over once a
-        # checkpoint has copied all of it, which happens at the first pause. Under sustained
-        # load there is none and it only grows (0.65-1.5 GB in bench/ingress.py's 40-80 s), so
-        # past the ledger's wal_limit_mb the writer finishes the checkpoint itself right after
-        # a COMMIT (see ``commit``; that batch waits for its fsync: 2.7 ms at the median, up to
-        # 34 ms, README, issue 19) and SQLite cuts the log back to the limit when it starts over.
+        # less CPU than rounds every second (issue 19, docs/benchmark-history.md). The WAL
+        # starts over once a checkpoint has copied all of it, which happens at the first pause.
+        # Under sustained load there is none and it only grows (0.65-1.5 GB in
+        # bench/ingress.py's 40-80 s), so past the ledger's wal_limit_mb the writer finishes
+        # the checkpoint itself right after a COMMIT (see ``commit``; that batch waits for its
+        # fsync: 2.7 ms at the median, up to 34 ms) and SQLite cuts the log back to the limit
+        # when it starts over.
         self.conn.execute("PRAGMA wal_autocheckpoint=0")
         page_size = self.conn.execute("PRAGMA page_size").fetchone()[0]
         self.limit_frames = max(1, ledger.wal_limit_bytes // (page_size + 24))  # frame header

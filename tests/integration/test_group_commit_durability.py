@@ -3,8 +3,8 @@
 Short of cutting the power, the kernel's page cache tells: cachestat(2) counts a file's pages
 still dirty or under writeback. The first test shows the instrument sees a commit that synced
 nothing (synchronous=NORMAL, the tempting setting: it took ingress beside a CPU-bound neighbour
-to 0.84x bare FastAPI, README, Benchmarks); the second, that group commit answers only after the
-WAL is synced.
+to 0.84x bare FastAPI, docs/benchmark-history.md); the second, that group commit answers only
+after the WAL is synced.
 """
 
 from __future__ import annotations
