@@ -133,14 +133,18 @@ def start(
 
 
 def cli(*args: str, env: Mapping[str, str], cwd: Path) -> subprocess.CompletedProcess:
-    """Run the installed `mlops-hooks` command, as a user would."""
+    """Run the installed `mlops-hooks` command, as a user would. It is given a minute more
+    than a command's own wait for its outcome, so that a command that waits in vain says why
+    in its own line instead of being cut off without one."""
+    from mlops_hooks.functions.cli_common import ACTION_TIMEOUT_SECONDS
+
     return subprocess.run(
         [str(BIN / "mlops-hooks"), *args],
         env={**os.environ, **env},
         cwd=cwd,
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=ACTION_TIMEOUT_SECONDS + 60,
     )
 
 
