@@ -14,6 +14,7 @@ steps of up to 100 ms; other processes (the CLI) still meet the busy timeout.
 ``record_many`` commits a batch in one transaction (one fsync). The HTTP edge uses the
 two-phase ``SqliteBatchWriter`` instead: inserts staged on the event loop, COMMIT on a thread,
 the next batch gathering meanwhile (group commit, functions/batching.py).
+An event's id is unique without a unique index written per event: see ledger_sqlite_ids.py.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from mlops_hooks.shared.adapters.ledger_codec import (
     record_from_row,
     ts,
 )
+from mlops_hooks.shared.adapters.ledger_sqlite_ids import WATERMARK, IdIndex, _Step
 from mlops_hooks.shared.domain.events import HOUSEKEEPING_TASKS, OWN_WRITE, Event, EventKind
 from mlops_hooks.shared.ports.ledger import (
     CLAIMABLE,
@@ -49,9 +51,11 @@ from mlops_hooks.shared.ports.ledger import (
     lease_lost,
 )
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS events (
-    id          TEXT PRIMARY KEY,
+# The events' columns; ``seq`` is the row's place in the log (a stable rowid) and ``id`` is
+# unique through event_ids and the writers' IdIndex (ledger_sqlite_ids.py), not a unique index.
+EVENT_COLUMNS = """
+    seq         INTEGER PRIMARY KEY,
+    id          TEXT NOT NULL,
     key         TEXT NOT NULL,  -- unique through id, which is its SHA-256
     kind        TEXT NOT NULL,
     source      TEXT NOT NULL,
@@ -71,32 +75,55 @@ CREATE TABLE IF NOT EXISTS events (
     last_error  TEXT,
     event       TEXT NOT NULL,
     history     TEXT NOT NULL DEFAULT '[]'
-);
-CREATE INDEX IF NOT EXISTS events_due ON events(due_at) WHERE due_at IS NOT NULL;
-CREATE INDEX IF NOT EXISTS events_model ON events(model, kind) WHERE model IS NOT NULL;
-CREATE TABLE IF NOT EXISTS holds (
+"""
+SCHEMA_VERSION = 2  # 1: events.id was the primary key (an index leaf written per event)
+SCHEMA = (
+    f"CREATE TABLE IF NOT EXISTS events ({EVENT_COLUMNS})",
+    "CREATE INDEX IF NOT EXISTS events_due ON events(due_at) WHERE due_at IS NOT NULL",
+    "CREATE INDEX IF NOT EXISTS events_model ON events(model, kind) WHERE model IS NOT NULL",
+    "CREATE TABLE IF NOT EXISTS event_ids (id TEXT PRIMARY KEY, seq INTEGER NOT NULL)"
+    " WITHOUT ROWID",
+    "CREATE TABLE IF NOT EXISTS ledger_meta (name TEXT PRIMARY KEY, value INTEGER NOT NULL)",
+    f"INSERT OR IGNORE INTO ledger_meta (name, value) VALUES ('{WATERMARK}', 0)",
+    """CREATE TABLE IF NOT EXISTS holds (
     name   TEXT PRIMARY KEY,
     holder TEXT NOT NULL,
     since  REAL NOT NULL,
     until  REAL  -- NULL: held for good
-);
-CREATE TABLE IF NOT EXISTS runs (
+)""",
+    """CREATE TABLE IF NOT EXISTS runs (
     run_id     TEXT PRIMARY KEY,
     finished   INTEGER NOT NULL,
     started_at REAL NOT NULL,
     doc        TEXT NOT NULL  -- the JobRun as JSON
-);
-CREATE INDEX IF NOT EXISTS runs_unfinished ON runs(finished, started_at);
-CREATE TABLE IF NOT EXISTS cursors (
+)""",
+    "CREATE INDEX IF NOT EXISTS runs_unfinished ON runs(finished, started_at)",
+    """CREATE TABLE IF NOT EXISTS cursors (
     name       TEXT PRIMARY KEY,
     value      TEXT NOT NULL,
     updated_at REAL NOT NULL
-);
-"""
+)""",
+)
+
+_V1_COLUMNS = tuple(line.split()[0] for line in EVENT_COLUMNS.strip().splitlines())[1:]
+# A ledger of schema 1 becomes schema 2 in one transaction: the rows keep their order (rowid
+# becomes seq) and every id goes into event_ids.
+MIGRATE_FROM_1 = (
+    "ALTER TABLE events RENAME TO events_v1",
+    "DROP INDEX IF EXISTS events_due",
+    "DROP INDEX IF EXISTS events_model",
+    *SCHEMA[:3],
+    f"INSERT INTO events (seq, {', '.join(_V1_COLUMNS)})"
+    f" SELECT rowid, {', '.join(_V1_COLUMNS)} FROM events_v1 ORDER BY rowid",
+    "DROP TABLE events_v1",
+    "INSERT INTO event_ids (id, seq) SELECT id, seq FROM events ORDER BY id",
+    f"UPDATE ledger_meta SET value = (SELECT coalesce(max(seq), 0) FROM events)"
+    f" WHERE name = '{WATERMARK}'",
+)
 
 
-_INSERT_FIRST = (  # a first delivery's row
-    f"INSERT OR IGNORE INTO events ({', '.join(FIRST_ROW_COLUMNS)})"
+_INSERT_FIRST = (  # a first delivery's row (the IdIndex has said it is new)
+    f"INSERT INTO events ({', '.join(FIRST_ROW_COLUMNS)})"
     f" VALUES ({', '.join('?' * len(FIRST_ROW_COLUMNS))})"
 )
 
@@ -112,6 +139,10 @@ _HOUSEKEEPING_SQL = (
 
 
 log = logging.getLogger("mlops_hooks.ledger")
+
+# A process without a batch writer (the CLI, a worker of its own) merges its ids itself once
+# it has recorded this many since the last merge.
+MERGE_AT = 1_000
 
 _CLAIM_COLUMNS = (
     "status", "attempts", "worker", "lease_token", "started_at", "updated_at", "due_at", "history"
@@ -139,7 +170,28 @@ class SqliteLedger(Ledger):
         self._local = threading.local()
         self._write_lock = threading.Lock()  # one writer at a time in this process
         self._closed = False
-        self._conn.executescript(SCHEMA)
+        self._ids = IdIndex()
+        self._writers = 0  # open batch writers: their checkpointer merges the ids
+        self._create_or_migrate()
+        self._ids.open(self._conn)
+
+    def _create_or_migrate(self) -> None:
+        conn = self._conn
+        if conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION:
+            return
+        with self._tx() as tx:  # one process creates or migrates; the others then see it done
+            if tx.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION:
+                return
+            old = {r["name"] for r in tx.execute("PRAGMA table_info(events)")}
+            for statement in SCHEMA[3:6]:  # event_ids and the watermark, for both
+                tx.execute(statement)
+            if old and "seq" not in old:
+                log.info("ledger %s: moving its events to schema %s", self.path, SCHEMA_VERSION)
+                for statement in MIGRATE_FROM_1:
+                    tx.execute(statement)
+            for statement in SCHEMA:
+                tx.execute(statement)
+            tx.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
 
     # --- connections -------------------------------------------------------------------
 
@@ -151,10 +203,10 @@ class SqliteLedger(Ledger):
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA synchronous=FULL")
         conn.execute("PRAGMA busy_timeout=30000")
-        # No larger cache_size: a webhook's random id-index leaf splits in most batches, and
-        # SQLite's leaf split renumbers a page through the lock-byte page, so each COMMIT then
-        # scans the whole page cache; 200 MB cost twice the default 2 MB (issue 19,
-        # docs/benchmark-history.md).
+        # No larger cache_size: SQLite's leaf split (an index leaf in the middle of the tree,
+        # as in event_ids) renumbers a page through the lock-byte page, so that COMMIT scans
+        # the whole page cache; with the id index written per webhook, 200 MB cost twice the
+        # default 2 MB (issue 19, docs/benchmark-history.md).
         # whichever connection starts the log over cuts it back to the limit (SqliteBatchWriter)
         conn.execute(f"PRAGMA journal_size_limit={self.wal_limit_bytes}")
         return conn
@@ -176,24 +228,42 @@ class SqliteLedger(Ledger):
 
     def record_many(self, batch: list[Event], *, now: float) -> list[Recorded]:
         """All of ``batch`` in one transaction: one fsync however many webhooks it holds."""
-        with self._tx() as conn:
-            return [self._insert(conn, event, now) for event in batch]
+        with self._tx(inserts=True) as conn:
+            recorded = [self._insert(conn, event, now) for event in batch]
+        if not self._writers and len(self._ids.tail) >= MERGE_AT:
+            self.merge_ids()  # no batch writer's checkpointer here to do it
+        return recorded
+
+    def merge_ids(self) -> int:
+        """Move the ids of the rows recorded since the last merge into ``event_ids``
+        (ledger_sqlite_ids.py); returns how many."""
+        return self._ids.merge(self._conn, lambda: self._tx(durable=False), self._write_lock)
 
     def batch_writer(self) -> SqliteBatchWriter:
         return SqliteBatchWriter(self, checkpoint_seconds=self.checkpoint_seconds)
 
     def _insert(self, conn: sqlite3.Connection, event: Event, now: float) -> Recorded:
+        """Inside a write transaction that began with ``IdIndex.refresh``."""
+        event_id = event.id
+        seq = self._ids.find_for_write(conn, event_id)
+        if seq is not None:
+            rows = conn.execute(
+                "UPDATE events SET deliveries = deliveries + 1 WHERE seq = ? AND id = ?"
+                " RETURNING *",
+                (seq, event_id),
+            ).fetchall()
+            if rows:
+                return Recorded(_to_record(rows[0]), created=False)
         cur = conn.execute(_INSERT_FIRST, first_row(event, now))
-        if cur.rowcount == 1:
-            return Recorded.first(event, now)
-        conn.execute("UPDATE events SET deliveries = deliveries + 1 WHERE id = ?", (event.id,))
-        row = conn.execute("SELECT * FROM events WHERE id = ?", (event.id,)).fetchone()
-        return Recorded(_to_record(row), created=False)
+        self._ids.added(event_id, cur.lastrowid)  # type: ignore[arg-type]
+        return Recorded.first(event, now)
 
     # --- reads -------------------------------------------------------------------------
 
     def get(self, event_id: str) -> EventRecord | None:
-        row = self._conn.execute("SELECT * FROM events WHERE id = ?", (event_id,)).fetchone()
+        conn = self._conn
+        seq = self._ids.find(conn, event_id)
+        row = None if seq is None else _row(conn, seq)
         return _to_record(row) if row else None
 
     def list(
@@ -238,22 +308,30 @@ class SqliteLedger(Ledger):
         return [_to_record(r) for r in rows]
 
     def expire_ticks(self, *, now: float) -> int:
+        """Only merged rows go (the tail in memory keeps its seqs), and never the newest row,
+        whose seq the next one would otherwise take again."""
+        self.merge_ids()
         with self._tx(durable=False) as conn:
-            return conn.execute(
+            gone = conn.execute(
                 f"DELETE FROM events WHERE {_HOUSEKEEPING_SQL} AND received_at < ?"
-                " AND status IN (?, ?)",
-                (now - self.tick_retention, Status.DONE.value, Status.IGNORED.value),
-            ).rowcount
+                " AND status IN (?, ?) AND seq <= (SELECT value FROM ledger_meta WHERE name = ?)"
+                " AND seq < (SELECT max(seq) FROM events) RETURNING id, seq",
+                (now - self.tick_retention, Status.DONE.value, Status.IGNORED.value, WATERMARK),
+            ).fetchall()
+            conn.executemany("DELETE FROM event_ids WHERE id = ? AND seq = ?", gone)
+            return len(gone)
 
     # --- state changes -----------------------------------------------------------------
 
-    def _tx(self, *, durable: bool = True) -> _Transaction:
+    def _tx(self, *, durable: bool = True, inserts: bool = False) -> _Transaction:
+        """``inserts``: the transaction records events, so it brings this process's IdIndex
+        up to date first and undoes its additions if it rolls back."""
         conn = self._conn
         level = "FULL" if durable else "NORMAL"
         if self._local.sync != level:  # per connection, and only outside a transaction
             conn.execute(f"PRAGMA synchronous={level}")
             self._local.sync = level
-        return _Transaction(conn, self._write_lock)
+        return _Transaction(conn, self._write_lock, self._ids if inserts else None)
 
     def due_ids(self, before: float, *, limit: int = 100) -> list[str]:
         rows = self._conn.execute(
@@ -275,8 +353,9 @@ class SqliteLedger(Ledger):
                 ).fetchone()
             else:
                 row = conn.execute(
-                    "SELECT * FROM events WHERE id = ? AND due_at IS NOT NULL AND due_at <= ?",
-                    (event_id, now),
+                    "SELECT * FROM events WHERE seq = ? AND id = ?"
+                    " AND due_at IS NOT NULL AND due_at <= ?",
+                    (self._ids.find(conn, event_id), event_id, now),
                 ).fetchone()
             if row is None or Status(row["status"]) not in CLAIMABLE:
                 return None
@@ -301,8 +380,8 @@ class SqliteLedger(Ledger):
             }
             conn.execute(
                 "UPDATE events SET status = ?, attempts = ?, worker = ?, lease_token = ?,"
-                " started_at = ?, updated_at = ?, due_at = ?, history = ? WHERE id = ?",
-                (*(claimed[c] for c in _CLAIM_COLUMNS), row["id"]),
+                " started_at = ?, updated_at = ?, due_at = ?, history = ? WHERE seq = ?",
+                (*(claimed[c] for c in _CLAIM_COLUMNS), row["seq"]),
             )
             return record_from_row(claimed)
 
@@ -310,8 +389,8 @@ class SqliteLedger(Ledger):
         with self._tx(durable=False) as conn:
             cur = conn.execute(
                 "UPDATE events SET due_at = ?, updated_at = ?"
-                " WHERE id = ? AND status = 'running' AND lease_token = ?",
-                (until, now, event_id, token),
+                " WHERE seq = ? AND id = ? AND status = 'running' AND lease_token = ?",
+                (until, now, self._ids.find(conn, event_id), event_id, token),
             )
             return cur.rowcount == 1
 
@@ -328,9 +407,9 @@ class SqliteLedger(Ledger):
     ) -> None:
         with self._tx(durable=False) as conn:
             row = conn.execute(
-                "SELECT history FROM events WHERE id = ? AND status = 'running'"
-                " AND lease_token = ?",
-                (event_id, token),
+                "SELECT seq, history FROM events WHERE seq = ? AND id = ?"
+                " AND status = 'running' AND lease_token = ?",
+                (self._ids.find(conn, event_id), event_id, token),
             ).fetchone()
             if row is None:
                 raise lease_lost(event_id)
@@ -339,7 +418,7 @@ class SqliteLedger(Ledger):
             conn.execute(
                 "UPDATE events SET status = ?, updated_at = ?, finished_at = ?, due_at = ?,"
                 " lease_token = NULL, outcome = COALESCE(?, outcome), last_error = ?,"
-                " history = ? WHERE id = ?",
+                " history = ? WHERE seq = ?",
                 (
                     status.value,
                     now,
@@ -348,7 +427,7 @@ class SqliteLedger(Ledger):
                     json.dumps(outcome) if outcome is not None else None,
                     error,
                     append_history(row["history"], entry),
-                    event_id,
+                    row["seq"],
                 ),
             )
 
@@ -402,21 +481,28 @@ class SqliteLedger(Ledger):
 
     def requeue(self, event_id: str, *, now: float, reason: str = "replay") -> EventRecord:
         with self._tx() as conn:
-            row = conn.execute("SELECT history FROM events WHERE id = ?", (event_id,)).fetchone()
+            seq = self._ids.find(conn, event_id)
+            row = None if seq is None else _row(conn, seq, "history")
             if row is None:
                 raise LedgerError(f"no event with id {event_id}")
             entry = history_entry(now, Status.RECEIVED, note=reason)
             conn.execute(
                 "UPDATE events SET status = 'received', attempts = 0, due_at = ?,"
-                " updated_at = ?, lease_token = NULL, worker = NULL, history = ? WHERE id = ?",
-                (now, now, append_history(row["history"], entry), event_id),
+                " updated_at = ?, lease_token = NULL, worker = NULL, history = ? WHERE seq = ?",
+                (now, now, append_history(row["history"], entry), seq),
             )
         record = self.get(event_id)
         assert record is not None
         return record
 
     def close(self) -> None:
-        """Close this thread's connection; others close when their threads end."""
+        """Merge what is left of the id tail (the next process then starts with none), then
+        close this thread's connection; others close when their threads end."""
+        if (self._ids.tail or self._ids.merge_pending) and not self._writers and not self._closed:
+            try:
+                self.merge_ids()
+            except (sqlite3.Error, LedgerError):  # the rows are safe; the next merge takes them
+                log.warning("ledger ids not merged at close; the next writer will", exc_info=True)
         self._closed = True
         conn = getattr(self._local, "conn", None)
         if conn is not None:
@@ -443,9 +529,7 @@ class SqliteBatchWriter:
         # Checkpoints copy the WAL into the database file. Run inside a COMMIT they stall
         # that batch (bench/ingress.py: p99 11 -> 20 ms); a PASSIVE checkpoint from its own
         # connection never blocks the writer. A round copies each page written since the last
-        # one once: in a large ledger a webhook's random id-index leaf is seldom written twice
-        # in a second, often in five, and rounds every 5 s cost the checkpointer about a third
-        # less CPU than rounds every second (issue 19, docs/benchmark-history.md). The WAL
+        # one once, and merges the ids recorded meanwhile into event_ids first (IdIndex). The WAL
         # starts over once a checkpoint has copied all of it, which happens at the first pause.
         # Under sustained load there is none and it only grows (0.65-1.5 GB in
         # bench/ingress.py's 40-80 s), so past the ledger's wal_limit_mb the writer finishes
@@ -457,6 +541,9 @@ class SqliteBatchWriter:
         self.limit_frames = max(1, ledger.wal_limit_bytes // (page_size + 24))  # frame header
         self._stop = threading.Event()
         self._finish_due = threading.Event()
+        ledger._writers += 1
+        # every id in a Bloom filter: a new webhook's id is then known to be new without a read
+        ledger._ids.build_filter(self.conn, ledger._write_lock)
         self._checkpointer = threading.Thread(
             target=self._checkpoint_loop,
             args=(checkpoint_seconds,),
@@ -467,10 +554,16 @@ class SqliteBatchWriter:
 
     def _checkpoint_loop(self, every: float) -> None:
         conn = self.ledger._connect()
+        conn.execute("PRAGMA synchronous=NORMAL")  # merges: the rows they index are durable
+        ids, lock = self.ledger._ids, self.ledger._write_lock
         try:
             failing = False
             while not self._stop.wait(every):
                 try:
+                    if ids.merge_pending:  # no batch carried its steps for a round: idle
+                        ids.finish_merge(lambda: _Transaction(conn, lock))
+                    else:
+                        ids.plan_merge(conn, lock)
                     self._catch_up(conn)
                 except sqlite3.Error:  # a full disk, say: try again next round, keep serving
                     if not failing:  # once, not every round
@@ -496,6 +589,7 @@ class SqliteBatchWriter:
         self._stop.set()
         self._checkpointer.join(timeout=10)
         self.conn.close()
+        self.ledger._writers -= 1
 
     def stage(self, batch: list[Event], *, now: float) -> list[Recorded | Unrecordable]:
         """Stage every event of the batch; one that cannot be stored (its document does not
@@ -507,6 +601,7 @@ class SqliteBatchWriter:
         staged: list[Recorded | Unrecordable] = []
         try:
             self.conn.execute("BEGIN IMMEDIATE")
+            self.ledger._ids.refresh(self.conn)
             for event in batch:
                 try:
                     staged.append(self.ledger._insert(self.conn, event, now))
@@ -515,23 +610,40 @@ class SqliteBatchWriter:
         except BaseException:
             if self.conn.in_transaction:
                 self.conn.execute("ROLLBACK")
+            self.ledger._ids.rolled_back()
             self.ledger._write_lock.release()
             raise
         return staged
 
     def commit(self) -> None:
+        ids, step = self.ledger._ids, None
         try:
             try:
+                step = self._merge_step()
                 self.conn.execute("COMMIT")
             except BaseException:
                 if self.conn.in_transaction:
                     self.conn.execute("ROLLBACK")
+                ids.rolled_back()
+                if step is not None:
+                    ids.step_undone(step)
                 raise
+            if step is not None:
+                ids.step_done(step)
             if self._finish_due.is_set():
                 self._finish_due.clear()
                 self._finish_checkpoint()
         finally:
             self.ledger._write_lock.release()
+
+    def _merge_step(self) -> _Step | None:
+        """A step of the id merge under way rides on this batch's COMMIT (ledger_sqlite_ids);
+        one that fails is left to the next batch, and never fails this one by itself."""
+        try:
+            return self.ledger._ids.merge_step(self.conn)
+        except sqlite3.Error:
+            log.warning("an id merge step failed; the next batch retries it", exc_info=True)
+            return None
 
     def _finish_checkpoint(self) -> None:
         """Copy the last frames of the log while no transaction can add any (this thread
@@ -559,26 +671,50 @@ def _passive_checkpoint(conn: sqlite3.Connection) -> tuple[int, int]:
 
 class _Transaction:
     """BEGIN IMMEDIATE ... COMMIT, rolled back on error: one writer at a time (the process's
-    write lock, then SQLite's)."""
+    write lock, then SQLite's). With ``ids``, a transaction that records events: the IdIndex
+    is brought up to date first and forgets the transaction's rows if it does not commit."""
 
-    def __init__(self, conn: sqlite3.Connection, lock: threading.Lock) -> None:
+    def __init__(
+        self, conn: sqlite3.Connection, lock: threading.Lock, ids: IdIndex | None = None
+    ) -> None:
         self.conn = conn
         self.lock = lock
+        self.ids = ids
 
     def __enter__(self) -> sqlite3.Connection:
         self.lock.acquire()
         try:
             self.conn.execute("BEGIN IMMEDIATE")
+            if self.ids is not None:
+                self.ids.refresh(self.conn)
         except BaseException:
+            if self.conn.in_transaction:
+                self.conn.execute("ROLLBACK")
             self.lock.release()
             raise
         return self.conn
 
     def __exit__(self, exc_type: object, *_: object) -> None:
         try:
-            self.conn.execute("ROLLBACK" if exc_type else "COMMIT")
+            if exc_type is None:
+                try:
+                    self.conn.execute("COMMIT")
+                    return
+                except BaseException:
+                    if self.conn.in_transaction:
+                        self.conn.execute("ROLLBACK")
+                    if self.ids is not None:
+                        self.ids.rolled_back()
+                    raise
+            self.conn.execute("ROLLBACK")
+            if self.ids is not None:
+                self.ids.rolled_back()
         finally:
             self.lock.release()
+
+
+def _row(conn: sqlite3.Connection, seq: int, columns: str = "*") -> sqlite3.Row | None:
+    return conn.execute(f"SELECT {columns} FROM events WHERE seq = ?", (seq,)).fetchone()
 
 
 def _to_record(row: sqlite3.Row) -> EventRecord:
