@@ -140,6 +140,8 @@ _HOUSEKEEPING_SQL = (
 
 log = logging.getLogger("mlops_hooks.ledger")
 
+MIN_SQLITE = (3, 35)
+
 # A process without a batch writer (the CLI, a worker of its own) merges its ids itself once
 # it has recorded this many since the last merge.
 MERGE_AT = 1_000
@@ -162,6 +164,11 @@ class SqliteLedger(Ledger):
         a reconcile a minute) is kept, as DynamoDB's TTL keeps them on AWS. ``wal_limit_mb``:
         how large the write-ahead log may grow under a flood of webhooks, ``checkpoint_seconds``
         how often it is copied into the database file meanwhile (SqliteBatchWriter)."""
+        if sqlite3.sqlite_version_info < MIN_SQLITE:  # RETURNING, window functions, JSON
+            raise LedgerError(
+                f"the SQLite ledger needs SQLite {'.'.join(map(str, MIN_SQLITE))} or newer;"
+                f" this Python has {sqlite3.sqlite_version}"
+            )
         self.path = Path(path)
         self.tick_retention = tick_retention_days * 86_400
         self.wal_limit_bytes = int(wal_limit_mb * 1024 * 1024)
@@ -628,6 +635,7 @@ class SqliteBatchWriter:
                 if step is not None:
                     ids.step_undone(step)
                 raise
+            ids.committed()
             if step is not None:
                 ids.step_done(step)
             if self._finish_due.is_set():
@@ -699,6 +707,8 @@ class _Transaction:
             if exc_type is None:
                 try:
                     self.conn.execute("COMMIT")
+                    if self.ids is not None:
+                        self.ids.committed()
                     return
                 except BaseException:
                     if self.conn.in_transaction:

@@ -191,6 +191,10 @@ class IdIndex:
         if bloom is not None:
             bloom.add(event_id)
 
+    def committed(self) -> None:
+        """The write transaction committed: its rows stay."""
+        self._staged = []
+
     def rolled_back(self) -> None:
         """The write transaction did not commit: forget the rows it added (the Bloom filter
         keeps them: a "maybe" too many costs one lookup)."""
@@ -221,15 +225,22 @@ class IdIndex:
             if top <= start:
                 self.merged_upto, self.merging = top, {}
                 return 0
-            cur = conn.execute(
-                "SELECT id, seq FROM events WHERE seq > ? AND seq <= ? ORDER BY id", (start, top)
+            # each chunk one JSON text, made by SQLite: a step is then one statement, which
+            # holds the GIL once, not once a row (the commit thread and the event loop take
+            # turns at it on two cores)
+            chunks = deque(
+                row[0]
+                for row in conn.execute(
+                    "SELECT json_group_array(json_array(id, seq)) FROM ("
+                    " SELECT id, seq, (row_number() OVER (ORDER BY id) - 1) / ? AS chunk"
+                    " FROM events WHERE seq > ? AND seq <= ?) GROUP BY chunk ORDER BY chunk",
+                    (MERGE_CHUNK, start, top),
+                )
             )
-            cur.row_factory = None  # plain tuples
-            chunks: deque[list[tuple[str, int]]] = deque()
-            while rows := cur.fetchmany(MERGE_CHUNK):
-                chunks.append(rows)
             self._plan = _Plan(top, chunks)
-            return sum(len(c) for c in chunks)
+            return conn.execute(
+                "SELECT count(*) FROM events WHERE seq > ? AND seq <= ?", (start, top)
+            ).fetchone()[0]
 
     def merge_step(self, conn: sqlite3.Connection) -> _Step | None:
         """Write the next chunk of the merge under way into the write transaction open on
@@ -249,7 +260,12 @@ class IdIndex:
         step = _Step(plan, chunk)
         try:
             if chunk is not None:
-                conn.executemany("INSERT OR IGNORE INTO event_ids (id, seq) VALUES (?, ?)", chunk)
+                conn.execute(
+                    "INSERT OR IGNORE INTO event_ids (id, seq)"
+                    " SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]')"
+                    " FROM json_each(?)",
+                    (chunk,),
+                )
             else:  # every row up to ``top`` is in event_ids now
                 conn.execute(
                     "UPDATE ledger_meta SET value = max(value, ?) WHERE name = ?",
@@ -321,14 +337,14 @@ class IdIndex:
 @dataclass
 class _Plan:
     top: int  # the watermark once every chunk is in
-    chunks: deque[list[tuple[str, int]]]  # (id, seq) sorted by id, not yet written
+    chunks: deque[str]  # JSON arrays of [id, seq], sorted by id, not yet written
     in_flight: int = 0  # chunks written in a transaction not yet committed
 
 
 @dataclass(frozen=True)
 class _Step:
     plan: _Plan
-    chunk: list[tuple[str, int]] | None  # None: the watermark
+    chunk: str | None  # None: the watermark
 
 
 def _holds(conn: sqlite3.Connection, seq: int, event_id: str) -> bool:

@@ -19,7 +19,7 @@ from mlops_hooks.shared.adapters.ledger_sqlite import SqliteLedger
 from mlops_hooks.shared.adapters.ledger_sqlite_ids import BloomFilter, GrowingBloomFilter
 from mlops_hooks.shared.domain import events
 from mlops_hooks.shared.domain.events import Source
-from mlops_hooks.shared.ports.ledger import UNRECORDABLE, Recorded, Status
+from mlops_hooks.shared.ports.ledger import UNRECORDABLE, LedgerError, Recorded, Status
 from tests.support.processes import wait_for
 
 T0 = 1_800_000_000.0
@@ -213,3 +213,14 @@ def test_the_growing_filter_adds_a_larger_filter_when_one_is_full() -> None:
     strangers = [registered(v).id for v in range(10_000, 30_000)]
     # each full filter says "maybe" to about 1 in 150: three full ones, about 2 in 100
     assert sum(event_id in bloom for event_id in strangers) / len(strangers) < 0.03
+
+
+def test_an_sqlite_too_old_is_named_in_one_line(tmp_path, monkeypatch) -> None:
+    monkeypatch.setattr(sqlite3, "sqlite_version_info", (3, 31, 1))
+    monkeypatch.setattr(sqlite3, "sqlite_version", "3.31.1")
+    with pytest.raises(LedgerError) as refused:
+        SqliteLedger(tmp_path / "ledger.db")
+    assert str(refused.value) == (
+        "the SQLite ledger needs SQLite 3.35 or newer; this Python has 3.31.1"
+    )
+    assert not (tmp_path / "ledger.db").exists()
