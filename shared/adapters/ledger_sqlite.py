@@ -538,11 +538,11 @@ class SqliteBatchWriter:
         # connection never blocks the writer. A round copies each page written since the last
         # one once, and merges the ids recorded meanwhile into event_ids first (IdIndex). The WAL
         # starts over once a checkpoint has copied all of it, which happens at the first pause.
-        # Under sustained load there is none and it only grows (0.65-1.5 GB in
-        # bench/ingress.py's 40-80 s), so past the ledger's wal_limit_mb the writer finishes
-        # the checkpoint itself right after a COMMIT (see ``commit``; that batch waits for its
-        # fsync: 2.7 ms at the median, up to 34 ms) and SQLite cuts the log back to the limit
-        # when it starts over.
+        # Under sustained load there may be none and it only grows (0.65-1.5 GB in
+        # bench/ingress.py's 40-80 s with schema 1's id index), so past the ledger's
+        # wal_limit_mb the writer finishes the checkpoint itself right after a COMMIT (see
+        # ``commit``; that batch waits for its fsync: 2.7 ms at the median, up to 34 ms) and
+        # SQLite cuts the log back to the limit when it starts over.
         self.conn.execute("PRAGMA wal_autocheckpoint=0")
         page_size = self.conn.execute("PRAGMA page_size").fetchone()[0]
         self.limit_frames = max(1, ledger.wal_limit_bytes // (page_size + 24))  # frame header

@@ -1,9 +1,10 @@
 """The SQLite ledger's write-ahead log stays bounded under a flood of webhooks.
 
 SQLite starts its log over only when a checkpoint has copied all of it, which needs a pause
-between two commits. A flood has none: without a limit the log grows for as long as the
-flood lasts (0.65-1.5 GB in bench/ingress.py). Past ``wal_limit_mb`` the edge's writer
-finishes the checkpoint itself, and the next batch writes the log from its start.
+between two commits. A flood may have none: without a limit the log grows for as long as the
+flood lasts (0.65-1.5 GB in bench/ingress.py while the id index was written per event). Past
+``wal_limit_mb`` the edge's writer finishes the checkpoint itself, and the next batch writes
+the log from its start.
 """
 
 from __future__ import annotations
