@@ -324,12 +324,14 @@ class IdIndex:
         with self._merge_lock:
             if self.filter is not None:
                 return
+            with lock:  # a merge under way may finish during the scan: its ids, from here
+                before = [*self.merging, *self.tail]
             count = conn.execute("SELECT count(*) FROM event_ids").fetchone()[0]
             bloom = GrowingBloomFilter(max(2 * count, 1 << 20))
             for (event_id,) in conn.execute("SELECT id FROM event_ids"):
                 bloom.add(event_id)
             with lock:  # what the tail holds now, and from here on every id it is given
-                for event_id in (*self.merging, *self.tail):
+                for event_id in (*before, *self.merging, *self.tail):
                     bloom.add(event_id)
                 self.filter = bloom
 
