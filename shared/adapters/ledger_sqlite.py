@@ -190,14 +190,12 @@ class SqliteLedger(Ledger):
             if tx.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION:
                 return
             old = {r["name"] for r in tx.execute("PRAGMA table_info(events)")}
-            for statement in SCHEMA[3:6]:  # event_ids and the watermark, for both
+            for statement in SCHEMA:  # a schema-1 events table and its indexes stay as they are
                 tx.execute(statement)
             if old and "seq" not in old:
                 log.info("ledger %s: moving its events to schema %s", self.path, SCHEMA_VERSION)
                 for statement in MIGRATE_FROM_1:
                     tx.execute(statement)
-            for statement in SCHEMA:
-                tx.execute(statement)
             tx.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
 
     # --- connections -------------------------------------------------------------------
@@ -615,9 +613,7 @@ class SqliteBatchWriter:
                 except UNRECORDABLE as exc:
                     staged.append(Unrecordable(exc))
         except BaseException:
-            if self.conn.in_transaction:
-                self.conn.execute("ROLLBACK")
-            self.ledger._ids.rolled_back()
+            _roll_back(self.conn, self.ledger._ids)
             self.ledger._write_lock.release()
             raise
         return staged
@@ -629,9 +625,7 @@ class SqliteBatchWriter:
                 step = self._merge_step()
                 self.conn.execute("COMMIT")
             except BaseException:
-                if self.conn.in_transaction:
-                    self.conn.execute("ROLLBACK")
-                ids.rolled_back()
+                _roll_back(self.conn, ids)
                 if step is not None:
                     ids.step_undone(step)
                 raise
@@ -704,23 +698,27 @@ class _Transaction:
 
     def __exit__(self, exc_type: object, *_: object) -> None:
         try:
-            if exc_type is None:
-                try:
-                    self.conn.execute("COMMIT")
-                    if self.ids is not None:
-                        self.ids.committed()
-                    return
-                except BaseException:
-                    if self.conn.in_transaction:
-                        self.conn.execute("ROLLBACK")
-                    if self.ids is not None:
-                        self.ids.rolled_back()
-                    raise
-            self.conn.execute("ROLLBACK")
+            if exc_type is not None:
+                _roll_back(self.conn, self.ids)
+                return
+            try:
+                self.conn.execute("COMMIT")
+            except BaseException:
+                _roll_back(self.conn, self.ids)
+                raise
             if self.ids is not None:
-                self.ids.rolled_back()
+                self.ids.committed()
         finally:
             self.lock.release()
+
+
+def _roll_back(conn: sqlite3.Connection, ids: IdIndex | None) -> None:
+    """Roll the open transaction back (a failed COMMIT may have ended it already), and have
+    the IdIndex forget the rows it added."""
+    if conn.in_transaction:
+        conn.execute("ROLLBACK")
+    if ids is not None:
+        ids.rolled_back()
 
 
 def _row(conn: sqlite3.Connection, seq: int, columns: str = "*") -> sqlite3.Row | None:

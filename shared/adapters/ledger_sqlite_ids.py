@@ -71,12 +71,6 @@ class BloomFilter:
         bits[q >> 3] |= 1 << (q & 7)
         self.count += 1
 
-    def add(self, key: str) -> None:
-        self.put(hash(key))
-
-    def __contains__(self, key: str) -> bool:
-        return self.has(hash(key))
-
 
 class GrowingBloomFilter:
     """Bloom filters of doubling capacity: a full one is kept and a new one takes the adds, so
@@ -149,8 +143,9 @@ class IdIndex:
         if row is not None and _holds(conn, row[0], event_id):
             return row[0]
         row = conn.execute(  # recorded by another process, not merged yet
-            "SELECT seq FROM events WHERE seq > ? AND id = ?",
-            (stored_watermark(conn), event_id),
+            "SELECT seq FROM events WHERE id = ?"
+            " AND seq > (SELECT value FROM ledger_meta WHERE name = ?)",
+            (event_id, WATERMARK),
         ).fetchone()
         return row[0] if row is not None else None
 

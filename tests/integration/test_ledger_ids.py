@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from mlops_hooks.shared.adapters.ledger_sqlite import SqliteLedger
-from mlops_hooks.shared.adapters.ledger_sqlite_ids import BloomFilter, GrowingBloomFilter
+from mlops_hooks.shared.adapters.ledger_sqlite_ids import GrowingBloomFilter
 from mlops_hooks.shared.domain import events
 from mlops_hooks.shared.domain.events import Source
 from mlops_hooks.shared.ports.ledger import UNRECORDABLE, LedgerError, Recorded, Status
@@ -193,10 +193,11 @@ def test_a_ledger_made_before_the_change_keeps_its_events_and_their_order(tmp_pa
 
 
 def test_the_bloom_filter_never_misses_and_seldom_says_maybe() -> None:
-    bloom = BloomFilter(10_000)
+    bloom = GrowingBloomFilter(10_000)
     ids = [registered(v).id for v in range(10_000)]
     for event_id in ids:
         bloom.add(event_id)
+    assert len(bloom.filters) == 1  # one filter, full
     assert all(event_id in bloom for event_id in ids)
     strangers = [registered(v).id for v in range(10_000, 30_000)]
     maybe = sum(event_id in bloom for event_id in strangers) / len(strangers)
