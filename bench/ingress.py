@@ -39,7 +39,15 @@ from tests.support.processes import free_port, start  # noqa: E402
 
 SECRET = "bench-secret"
 # each round's figures whose median over the rounds is reported
-ROUND_FIGURES = ("rps", "p50_us", "p99_us", "cpu_us_per_request", "cores_on_cpu", "cores_waiting")
+ROUND_FIGURES = (
+    "rps",
+    "p50_us",
+    "p99_us",
+    "cpu_us_per_request",
+    "cores_on_cpu",
+    "cores_waiting",
+    "scheduled_per_request",
+)
 
 
 def signed_requests(path: Path, count: int, first_version: int = 1) -> None:
@@ -79,10 +87,11 @@ def cpu_seconds(pid: int) -> float | None:
     return times.user + times.system
 
 
-def scheduler_ns(pid: int) -> dict[str, tuple[int, int]] | None:
-    """Per thread of the process: nanoseconds on a CPU and waiting in a run queue for one
-    (Linux's /proc/<pid>/task/*/schedstat), else None. Read here because psutil gives a
-    thread's user and system time but not its time waiting for a CPU.
+def scheduler_ns(pid: int) -> dict[str, tuple[int, int, int]] | None:
+    """Per thread of the process: nanoseconds on a CPU, nanoseconds waiting in a run queue for
+    one, and how many times it was put on a CPU (Linux's /proc/<pid>/task/*/schedstat), else
+    None. Read here because psutil gives a thread's user and system time but not its time
+    waiting for a CPU.
 
     The CPU a request says what a webhook costs; this says whether the server got the CPU it
     wanted: beside the neighbour both servers are runnable all the time, and what one waits
@@ -95,19 +104,28 @@ def scheduler_ns(pid: int) -> dict[str, tuple[int, int]] | None:
     for tid in tids:
         try:
             with open(f"/proc/{pid}/task/{tid}/schedstat") as fh:
-                on_cpu, waiting = fh.read().split()[:2]
+                on_cpu, waiting, slices = fh.read().split()[:3]
         except (OSError, ValueError):
             continue  # a thread that ended meanwhile
-        out[tid] = (int(on_cpu), int(waiting))
+        out[tid] = (int(on_cpu), int(waiting), int(slices))
     return out
 
 
 def cores(before: dict, after: dict, seconds: float) -> tuple[float, float]:
     """Cores on a CPU and cores waiting for one, over ``seconds``, for the threads alive at
     the end (a thread started meanwhile counts from zero)."""
-    on_cpu = sum(a[0] - before.get(t, (0, 0))[0] for t, a in after.items())
-    waiting = sum(a[1] - before.get(t, (0, 0))[1] for t, a in after.items())
+    on_cpu = sum(a[0] - before.get(t, (0, 0, 0))[0] for t, a in after.items())
+    waiting = sum(a[1] - before.get(t, (0, 0, 0))[1] for t, a in after.items())
     return on_cpu / 1e9 / seconds, waiting / 1e9 / seconds
+
+
+def times_scheduled(before: dict, after: dict) -> int:
+    """How many times the threads alive at the end were put on a CPU meanwhile.
+
+    Per request it counts the hand-offs a webhook costs: bare FastAPI's one thread runs until
+    the kernel takes its CPU away; ours also wakes the group commit's thread, which waits for
+    the GIL while the event loop holds it (README, Benchmarks)."""
+    return sum(a[2] - before.get(t, (0, 0, 0))[2] for t, a in after.items())
 
 
 def load(
@@ -147,6 +165,9 @@ def load(
         result["cpu_us_per_request"] = (cpu_after - cpu_before) / result["requests"] * 1e6
     if sched_before is not None and sched_after is not None:
         result["cores_on_cpu"], result["cores_waiting"] = cores(sched_before, sched_after, wall)
+        if result["requests"]:
+            scheduled = times_scheduled(sched_before, sched_after)
+            result["scheduled_per_request"] = scheduled / result["requests"]
     return result
 
 
@@ -366,6 +387,16 @@ def main() -> int:
                 f"bare {bare_n['cores_on_cpu']:.2f} + {bare_n['cores_waiting']:.2f}, "
                 f"edge {edge_n['cores_on_cpu']:.2f} + {edge_n['cores_waiting']:.2f}"
             )
+    conditions_run = [("", "quiet")] + ([("_neighbour", "beside the neighbour")] * args.neighbour)
+    handoffs = [
+        f"{label}: bare {results['bare' + suffix]['scheduled_per_request']:.2f}, "
+        f"edge {results['edge' + suffix]['scheduled_per_request']:.2f}"
+        for suffix, label in conditions_run
+        if "scheduled_per_request" in results["edge" + suffix]
+        and "scheduled_per_request" in results["bare" + suffix]
+    ]
+    if handoffs:
+        print("  times the server's threads were put on a CPU, a request: " + "; ".join(handoffs))
     print(
         f"edge p99: {edge['p99_us'] / 1000:.2f} ms  (target <= 15 ms); "
         f"{edge['requests']} requests -> {edge['events_recorded']} events recorded "

@@ -35,7 +35,7 @@ from mlops_hooks.shared.adapters.ledger_codec import (
     record_from_row,
     ts,
 )
-from mlops_hooks.shared.adapters.ledger_sqlite_ids import WATERMARK, IdIndex, _Step
+from mlops_hooks.shared.adapters.ledger_sqlite_ids import WATERMARK, IdIndex, MergeStep
 from mlops_hooks.shared.domain.events import HOUSEKEEPING_TASKS, OWN_WRITE, Event, EventKind
 from mlops_hooks.shared.ports.ledger import (
     CLAIMABLE,
@@ -638,7 +638,7 @@ class SqliteBatchWriter:
         finally:
             self.ledger._write_lock.release()
 
-    def _merge_step(self) -> _Step | None:
+    def _merge_step(self) -> MergeStep | None:
         """A step of the id merge under way rides on this batch's COMMIT (ledger_sqlite_ids);
         one that fails is left to the next batch, and never fails this one by itself."""
         try:

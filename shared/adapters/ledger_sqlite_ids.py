@@ -237,7 +237,7 @@ class IdIndex:
                 "SELECT count(*) FROM events WHERE seq > ? AND seq <= ?", (start, top)
             ).fetchone()[0]
 
-    def merge_step(self, conn: sqlite3.Connection) -> _Step | None:
+    def merge_step(self, conn: sqlite3.Connection) -> MergeStep | None:
         """Write the next chunk of the merge under way into the write transaction open on
         ``conn`` (the caller holds the write lock), or, once every chunk is committed, the new
         watermark. The caller reports the step's fate: ``step_done`` or ``step_undone``."""
@@ -252,7 +252,7 @@ class IdIndex:
                 return None  # the last chunks are not committed yet
             else:
                 chunk = None
-        step = _Step(plan, chunk)
+        step = MergeStep(plan, chunk)
         try:
             if chunk is not None:
                 conn.execute(
@@ -271,7 +271,7 @@ class IdIndex:
             raise
         return step
 
-    def step_done(self, step: _Step) -> None:
+    def step_done(self, step: MergeStep) -> None:
         """The step's transaction committed."""
         with self._plan_lock:
             if step.chunk is not None:
@@ -279,7 +279,7 @@ class IdIndex:
             elif self._plan is step.plan:  # the watermark: the merge is over
                 self.merged_upto, self.merging, self._plan = step.plan.top, {}, None
 
-    def step_undone(self, step: _Step) -> None:
+    def step_undone(self, step: MergeStep) -> None:
         """The step's transaction rolled back: its chunk goes back to the front."""
         if step.chunk is not None:
             with self._plan_lock:
@@ -339,7 +339,10 @@ class _Plan:
 
 
 @dataclass(frozen=True)
-class _Step:
+class MergeStep:
+    """One chunk of a merge (or its watermark), written inside a batch's transaction: the
+    batch writer carries it and reports back whether its COMMIT succeeded."""
+
     plan: _Plan
     chunk: str | None  # None: the watermark
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from bench.ingress import cores, scheduler_ns
+from bench.ingress import cores, scheduler_ns, times_scheduled
 
 pytestmark = pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="reads Linux's /proc")
 
@@ -46,3 +46,21 @@ def test_a_process_that_has_ended_has_no_figures() -> None:
     child = subprocess.Popen([sys.executable, "-c", "pass"])
     child.wait()
     assert scheduler_ns(child.pid) is None
+
+
+def test_a_thread_that_sleeps_often_is_put_on_a_cpu_each_time_it_wakes() -> None:
+    """times_scheduled counts wake-ups: 200 sleeps of 1 ms are 200 or more times on a CPU; a
+    process asleep the whole second is put on one (almost) never."""
+    napping = subprocess.Popen([sys.executable, "-c", "import time\nwhile True: time.sleep(0.001)"])
+    asleep = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        time.sleep(0.5)
+        before = {p.pid: scheduler_ns(p.pid) for p in (napping, asleep)}
+        time.sleep(1.0)
+        after = {p.pid: scheduler_ns(p.pid) for p in (napping, asleep)}
+    finally:
+        for p in (napping, asleep):
+            p.kill()
+            p.wait()
+    assert times_scheduled(before[napping.pid], after[napping.pid]) >= 200
+    assert times_scheduled(before[asleep.pid], after[asleep.pid]) <= 2
