@@ -601,3 +601,24 @@ def test_a_request_made_again_after_its_decision_is_a_new_event(client, dispatch
     requests = dispatcher.ledger.list(kind=EventKind.PROMOTION_REQUESTED)
     # the first request counts every delivery of its key (the repeats reach it first)
     assert sorted(r.deliveries for r in requests) == [2, 5]
+
+
+def test_the_webhook_routes_read_their_headers_in_any_case_and_no_others() -> None:
+    """ASGI servers send lower-case header names (uvicorn, Mangum); one that does not is
+    still read, and only the headers the routes use are decoded."""
+    from mlops_hooks.functions.webhooks import wanted_headers
+
+    raw = [
+        (b"host", b"example"),
+        (b"X-MLflow-Signature", b"v1,abc"),
+        (b"x-mlflow-timestamp", b"1765100000"),
+        (b"X-MLFLOW-DELIVERY-ID", b"d-1"),
+        (b"content-length", b"12"),
+        (b"x-unrelated", b"\xff"),
+    ]
+    assert wanted_headers(raw) == {
+        "x-mlflow-signature": "v1,abc",
+        "x-mlflow-timestamp": "1765100000",
+        "x-mlflow-delivery-id": "d-1",
+        "content-length": "12",
+    }
