@@ -64,3 +64,27 @@ def test_a_thread_that_sleeps_often_is_put_on_a_cpu_each_time_it_wakes() -> None
             p.wait()
     assert times_scheduled(before[napping.pid], after[napping.pid]) >= 200
     assert times_scheduled(before[asleep.pid], after[asleep.pid]) <= 2
+
+
+def test_finish_checkpoint_copies_the_log_into_the_database_while_a_writer_keeps_it_open(
+    tmp_path: Path,
+) -> None:
+    """What the edge's round left in its write-ahead log is in the database file afterwards,
+    though the edge's own connection (here, the writer) stays open."""
+    import sqlite3
+
+    from bench.ingress import finish_checkpoint
+
+    db = tmp_path / "ledger.db"
+    writer = sqlite3.connect(db, isolation_level=None)
+    try:
+        writer.execute("PRAGMA journal_mode=WAL")
+        writer.execute("PRAGMA wal_autocheckpoint=0")
+        writer.execute("CREATE TABLE events (seq INTEGER PRIMARY KEY, doc TEXT)")
+        writer.executemany("INSERT INTO events (doc) VALUES (?)", [("x" * 500,)] * 2_000)
+        before = db.stat().st_size
+        seconds = finish_checkpoint(db)
+        assert db.stat().st_size > before + 900_000  # 2,000 rows of 500 bytes, copied
+        assert 0 <= seconds < 30
+    finally:
+        writer.close()
