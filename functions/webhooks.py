@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
@@ -47,7 +47,7 @@ WANTED_HEADERS = frozenset(
 _WANTED_RAW = {name.encode("latin-1"): name for name in WANTED_HEADERS}
 
 
-def wanted_headers(raw_headers: list[tuple[bytes, bytes]]) -> Headers:
+def wanted_headers(raw_headers: Iterable[tuple[bytes, bytes]]) -> Headers:
     """The headers the webhook routes read, decoded; only those are decoded (the hot path:
     0.5 against 0.9 us for decoding every name)."""
     out: Headers = {}
