@@ -111,12 +111,16 @@ def scheduler_ns(pid: int) -> dict[str, tuple[int, int, int]] | None:
     return out
 
 
+def _grown(before: dict, after: dict, field: int) -> int:
+    """How much one of scheduler_ns's figures grew, summed over the threads alive at the end
+    (a thread started meanwhile counts from zero)."""
+    return sum(a[field] - before.get(t, (0, 0, 0))[field] for t, a in after.items())
+
+
 def cores(before: dict, after: dict, seconds: float) -> tuple[float, float]:
     """Cores on a CPU and cores waiting for one, over ``seconds``, for the threads alive at
-    the end (a thread started meanwhile counts from zero)."""
-    on_cpu = sum(a[0] - before.get(t, (0, 0, 0))[0] for t, a in after.items())
-    waiting = sum(a[1] - before.get(t, (0, 0, 0))[1] for t, a in after.items())
-    return on_cpu / 1e9 / seconds, waiting / 1e9 / seconds
+    the end."""
+    return _grown(before, after, 0) / 1e9 / seconds, _grown(before, after, 1) / 1e9 / seconds
 
 
 def times_scheduled(before: dict, after: dict) -> int:
@@ -125,7 +129,7 @@ def times_scheduled(before: dict, after: dict) -> int:
     Per request it counts the hand-offs a webhook costs: bare FastAPI's one thread runs until
     the kernel takes its CPU away; ours also wakes the group commit's thread, which waits for
     the GIL while the event loop holds it (README, Benchmarks)."""
-    return sum(a[2] - before.get(t, (0, 0, 0))[2] for t, a in after.items())
+    return _grown(before, after, 2)
 
 
 def load(
@@ -412,7 +416,9 @@ def main() -> int:
                 f"bare {bare_n['cores_on_cpu']:.2f} + {bare_n['cores_waiting']:.2f}, "
                 f"edge {edge_n['cores_on_cpu']:.2f} + {edge_n['cores_waiting']:.2f}"
             )
-    conditions_run = [("", "quiet")] + ([("_neighbour", "beside the neighbour")] * args.neighbour)
+    conditions_run = [("", "quiet")]
+    if args.neighbour:
+        conditions_run.append(("_neighbour", "beside the neighbour"))
     handoffs = [
         f"{label}: bare {results['bare' + suffix]['scheduled_per_request']:.2f}, "
         f"edge {results['edge' + suffix]['scheduled_per_request']:.2f}"

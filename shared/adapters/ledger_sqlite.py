@@ -690,8 +690,7 @@ class _Transaction:
             if self.ids is not None:
                 self.ids.refresh(self.conn)
         except BaseException:
-            if self.conn.in_transaction:
-                self.conn.execute("ROLLBACK")
+            _roll_back(self.conn, None)  # refresh only learns rows others committed: kept
             self.lock.release()
             raise
         return self.conn

@@ -140,9 +140,9 @@ class IdIndex:
         seq = self._in_memory(event_id)
         if seq is not None and _holds(conn, seq, event_id):
             return seq
-        row = conn.execute("SELECT seq FROM event_ids WHERE id = ?", (event_id,)).fetchone()
-        if row is not None and _holds(conn, row[0], event_id):
-            return row[0]
+        seq = _merged_seq(conn, event_id)
+        if seq is not None and _holds(conn, seq, event_id):
+            return seq
         row = conn.execute(  # recorded by another process, not merged yet
             "SELECT seq FROM events WHERE id = ?"
             " AND seq > (SELECT value FROM ledger_meta WHERE name = ?)",
@@ -168,10 +168,7 @@ class IdIndex:
         if bloom is not None and not bloom.seen_or_add(event_id):
             return None  # surely new (and in the filter from now on)
         seq = self._in_memory(event_id)
-        if seq is not None:
-            return seq
-        row = conn.execute("SELECT seq FROM event_ids WHERE id = ?", (event_id,)).fetchone()
-        return row[0] if row is not None else None
+        return seq if seq is not None else _merged_seq(conn, event_id)
 
     def added(self, event_id: str, seq: int) -> None:
         """A row this transaction inserted (after ``find_for_write``, which put its id in the
@@ -345,6 +342,12 @@ class MergeStep:
 
     plan: _Plan
     chunk: str | None  # None: the watermark
+
+
+def _merged_seq(conn: sqlite3.Connection, event_id: str) -> int | None:
+    """The seq ``event_ids`` holds for this id, if it has merged it."""
+    row = conn.execute("SELECT seq FROM event_ids WHERE id = ?", (event_id,)).fetchone()
+    return row[0] if row is not None else None
 
 
 def _holds(conn: sqlite3.Connection, seq: int, event_id: str) -> bool:

@@ -60,10 +60,10 @@ def flooded(folder: Path, limit_mb: float, checkpoint_seconds: float) -> tuple[i
 def test_the_log_stays_near_its_limit_and_nothing_is_lost(tmp_path: Path, caplog) -> None:
     caplog.set_level(logging.INFO, logger="mlops_hooks.ledger")
     # The same flood with no checkpoint round in it and no limit in reach: the log keeps every
-    # frame written (12,000 events: ~26 MB on this machine). (The background rounds alone
-    # used to let it grow too, while a random id-index leaf was written for every event; now
-    # they mostly catch up by themselves, so the limit is the safety net for a disk slower
-    # than the flood.)
+    # frame written (12,000 events: ~26 MB on this machine). (With rounds every 10 ms, as in
+    # the bounded flood below, the rounds alone used to let it grow too, while a random
+    # id-index leaf was written for every event; now they catch up with this flood. A longer
+    # flood at the default 5 s rounds still grows the log: the limit is what bounds it.)
     unbounded, _ = flooded(tmp_path / "unbounded", limit_mb=100_000, checkpoint_seconds=3600)
     assert not caplog.records
     largest, stored = flooded(tmp_path / "bounded", limit_mb=0.25, checkpoint_seconds=0.01)

@@ -3,6 +3,7 @@ of wall time on a CPU or waiting for one; a sleeping one spends it on neither.""
 
 from __future__ import annotations
 
+import sqlite3
 import subprocess
 import sys
 import time
@@ -10,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from bench.ingress import cores, scheduler_ns, times_scheduled
+from bench.ingress import cores, finish_checkpoint, scheduler_ns, times_scheduled
 
 pytestmark = pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="reads Linux's /proc")
 
@@ -71,10 +72,6 @@ def test_finish_checkpoint_copies_the_log_into_the_database_while_a_writer_keeps
 ) -> None:
     """What the edge's round left in its write-ahead log is in the database file afterwards,
     though the edge's own connection (here, the writer) stays open."""
-    import sqlite3
-
-    from bench.ingress import finish_checkpoint
-
     db = tmp_path / "ledger.db"
     writer = sqlite3.connect(db, isolation_level=None)
     try:
