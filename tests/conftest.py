@@ -224,6 +224,10 @@ def start_serve(tmp_path: Path) -> Iterator[Callable[..., Proc]]:
             # the tests share one MLflow server: a serve sweeps (and so validates, promotes)
             # only where its test asks for it
             "MLOPS_HOOKS_SWEEP_SECONDS": "0",
+            # nor a reconcile tick every minute: a test counting its handler's runs (the
+            # recording handlers take `scheduled` too) saw one more whenever it spanned a
+            # minute boundary (CI, 2026-12-07: start, start, done, start, done after SIGKILL)
+            "MLOPS_HOOKS_RECONCILE_CRON": "",
             # no warm-up (~4.5 s of CPU importing MLflow and scikit-learn) in the serves that
             # never validate; validating_serve's, which do, warm up as a user's serve does
             "MLOPS_HOOKS_WARM_UP": "false",
