@@ -74,36 +74,47 @@ def signed_requests(path: Path, count: int, first_version: int = 1) -> None:
             fh.write(f"{delivery}\t{stamp}\t{sig}\t{body}\n")
 
 
+def family(pid: int) -> list[psutil.Process]:
+    """The server and the processes it started (the edge's WAL sync helper): their CPU is the
+    server's cost too."""
+    proc = psutil.Process(pid)
+    return [proc, *proc.children(recursive=True)]
+
+
 def cpu_seconds(pid: int) -> float | None:
-    """CPU time (user + system, every thread) the process has used, else None (it has ended).
+    """CPU time (user + system, every thread) the process and its children have used, else
+    None (it has ended).
 
     Beside the neighbour the server gets about one core, so its throughput follows its CPU
     per request; printed beside req/s, it says what a webhook costs, whatever the machine's
     speed that minute (README, Benchmarks)."""
     try:
-        times = psutil.Process(pid).cpu_times()
+        return sum(t.user + t.system for t in (p.cpu_times() for p in family(pid)))
     except psutil.Error:
         return None
-    return times.user + times.system
 
 
 def scheduler_ns(pid: int) -> dict[str, tuple[int, int, int]] | None:
-    """Per thread of the process: nanoseconds on a CPU, nanoseconds waiting in a run queue for
-    one, and how many times it was put on a CPU (Linux's /proc/<pid>/task/*/schedstat), else
-    None. Read here because psutil gives a thread's user and system time but not its time
-    waiting for a CPU.
+    """Per thread of the process and its children: nanoseconds on a CPU, nanoseconds waiting
+    in a run queue for one, and how many times it was put on a CPU (Linux's
+    /proc/<pid>/task/*/schedstat), else None. Read here because psutil gives a thread's user
+    and system time but not its time waiting for a CPU.
 
     The CPU a request says what a webhook costs; this says whether the server got the CPU it
     wanted: beside the neighbour both servers are runnable all the time, and what one waits
     in the run queue is CPU its group did not get (README, Benchmarks)."""
     try:
-        tids = os.listdir(f"/proc/{pid}/task")
-    except OSError:
+        tasks = [
+            f"/proc/{p.pid}/task/{tid}"
+            for p in family(pid)
+            for tid in os.listdir(f"/proc/{p.pid}/task")
+        ]
+    except (OSError, psutil.Error):
         return None
     out = {}
-    for tid in tids:
+    for tid in tasks:
         try:
-            with open(f"/proc/{pid}/task/{tid}/schedstat") as fh:
+            with open(f"{tid}/schedstat") as fh:
                 on_cpu, waiting, slices = fh.read().split()[:3]
         except (OSError, ValueError):
             continue  # a thread that ended meanwhile

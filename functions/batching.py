@@ -4,25 +4,32 @@ Webhooks submitted while a batch is being committed wait together and go into th
 batch: one ledger transaction (one fsync) for the lot, and each request still answers only
 once its own event is durable. One batch is in flight at a time.
 
-With SQLite the inserts are staged on the event loop (a few microseconds of CPU each) and
-only the COMMIT - the fsync, during which SQLite releases the GIL - runs on a thread: one GIL
-hand-off per batch instead of one per statement. Other ledgers (DynamoDB: network calls)
-record the whole batch on the thread.
+With SQLite the batch is staged and committed on the event loop (a few microseconds of CPU
+an event; the COMMIT writes the log without syncing it) and a helper process syncs the log
+(shared/adapters/wal_sync.py): the batch is answered when the helper says so, read by a reader
+callback like any socket. No thread of this process waits for the GIL. Without the helper
+(``MLOPS_HOOKS_LEDGER_SYNC_HELPER=false``, or once it is gone) the COMMIT is the fsync, run on a
+thread. Other ledgers (DynamoDB: network calls) record the whole batch on the thread.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
+import logging
 import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from mlops_hooks.shared.dispatch import Dispatcher
 from mlops_hooks.shared.domain.events import Event
-from mlops_hooks.shared.ports.ledger import UNRECORDABLE, Recorded, Unrecordable
+from mlops_hooks.shared.ports.ledger import UNRECORDABLE, LedgerError, Recorded, Unrecordable
 
 Pending = list[tuple[Event, "asyncio.Future[Recorded]"]]
+Staged = list[Recorded | Unrecordable]
+
+log = logging.getLogger("mlops_hooks.edge")
 
 
 class GroupCommit:
@@ -34,6 +41,8 @@ class GroupCommit:
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ledger-commit")
         make_writer = getattr(dispatcher.ledger, "batch_writer", None)
         self._writer: Any = make_writer() if make_writer else None
+        self._syncing: tuple[Pending, Staged] | None = None  # committed, its sync asked for
+        self._reader_loop: asyncio.AbstractEventLoop | None = None
 
     BUSY_SECONDS = 0.05  # a delivery this recent means more are probably on their way
 
@@ -43,6 +52,7 @@ class GroupCommit:
         return bool(self._pending) or time.monotonic() - self._last_submit < self.BUSY_SECONDS
 
     def close(self) -> None:
+        self._stop_reading()
         self._thread.shutdown(wait=True)
         if self._writer is not None:
             self._writer.close()
@@ -74,7 +84,62 @@ class GroupCommit:
         except Exception as exc:
             self._settle(loop, batch, exc, None)
             return
-        job = loop.run_in_executor(self._thread, self._writer.commit)
+        syncer = self._writer.syncer
+        if syncer is None:
+            job = loop.run_in_executor(self._thread, self._writer.commit)
+            job.add_done_callback(lambda j: self._settle(loop, batch, j.exception(), staged))
+            return
+        try:
+            self._writer.commit(finish=False)  # written, not yet synced: not answered
+        except Exception as exc:  # rolled back: nothing of the batch is recorded
+            self._settle(loop, batch, exc, None)
+            return
+        self._syncing = (batch, staged)
+        try:
+            self._read_answers(loop, syncer.answers)
+            syncer.ask()
+        except OSError:  # the helper is gone
+            self._sync_here(loop)
+
+    def _read_answers(self, loop: asyncio.AbstractEventLoop, fd: int) -> None:
+        if self._reader_loop is not loop:
+            self._stop_reading()
+            loop.add_reader(fd, self._synced, loop)
+            self._reader_loop = loop
+
+    def _stop_reading(self) -> None:
+        syncer = self._writer.syncer if self._writer is not None else None
+        if self._reader_loop is not None and syncer is not None:
+            with contextlib.suppress(RuntimeError):  # that loop is closed: nothing to undo
+                self._reader_loop.remove_reader(syncer.answers)
+        self._reader_loop = None
+
+    def _synced(self, loop: asyncio.AbstractEventLoop) -> None:
+        """The helper's answer for the batch in flight."""
+        answer = self._writer.syncer.read_answer()
+        if self._syncing is None:  # nothing asked (the helper ending): only stop reading
+            self._stop_reading()
+            return
+        if answer is None:
+            self._sync_here(loop)
+            return
+        batch, staged = self._syncing
+        self._syncing = None
+        if answer:
+            self._settle(loop, batch, None, staged)
+        else:  # committed but maybe not on disk: not acknowledged; the sender retries
+            self._settle(loop, batch, LedgerError("the ledger's log could not be synced"), None)
+
+    def _sync_here(self, loop: asyncio.AbstractEventLoop) -> None:
+        """The helper is gone: sync the batch in flight on the thread, and let every COMMIT
+        from now on sync itself."""
+        log.warning("the ledger's sync helper is gone; COMMIT syncs the log from now on")
+        self._stop_reading()
+        self._writer.sync_by_commit()
+        assert self._syncing is not None
+        batch, staged = self._syncing
+        self._syncing = None
+        job = loop.run_in_executor(self._thread, self._writer.sync_log)
         job.add_done_callback(lambda j: self._settle(loop, batch, j.exception(), staged))
 
     def _record_each(self, events: list[Event], now: float) -> list[Recorded | Unrecordable]:
@@ -106,6 +171,14 @@ class GroupCommit:
                 fut.set_exception(results[n].error)
             else:
                 fut.set_result(results[n])
+        if self._writer is not None and self._writer.syncer is not None and self._writer.finish_due:
+            # past the log's limit: finish its checkpoint on the thread, the loop serving on
+            job = loop.run_in_executor(self._thread, self._writer.finish_checkpoint)
+            job.add_done_callback(lambda _: self._next_batch(loop))
+            return
+        self._next_batch(loop)
+
+    def _next_batch(self, loop: asyncio.AbstractEventLoop) -> None:
         if self._pending:
             self._start_batch(loop)
         else:

@@ -236,7 +236,10 @@ def _run(
     pool.start(dispatcher)
     if settings.warm_up:
         threading.Thread(
-            target=warm_up, args=(dispatcher.deps,), name="warm-up", daemon=True
+            target=warm_up,
+            args=(dispatcher.deps, dispatcher.warming),
+            name="warm-up",
+            daemon=True,
         ).start()
     ingest = _start_ingest(settings, dispatcher)
     from mlops_hooks.functions.scheduler import Scheduler

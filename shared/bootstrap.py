@@ -5,6 +5,7 @@ Everything else receives what it needs; tests pass fakes for any port.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
@@ -73,6 +74,7 @@ def open_ledger(settings: Settings) -> Ledger:
             tick_retention_days=settings.tick_retention_days,
             wal_limit_mb=settings.ledger_wal_limit_mb,
             checkpoint_seconds=settings.ledger_checkpoint_seconds,
+            sync_helper=settings.ledger_sync_helper,
         )
     if url.startswith("dynamodb://"):
         from mlops_hooks.shared.adapters.ledger_dynamodb import DynamoDBLedger
@@ -247,11 +249,12 @@ HOST_WARM_UP_SECONDS = 60  # the longest the imports wait for the job host
 WARM_IMPORTS = ("mlflow.pyfunc", "mlflow.models", "sklearn.metrics", "pandas", "skops.io")
 
 
-def warm_up(deps: Deps) -> None:
+def warm_up(deps: Deps, importing: threading.Lock | None = None) -> None:
     """Start the warm job host when the policy launches jobs, build the registries and import
     what a first validation needs (WARM_IMPORTS), so the first event does not pay seconds.
 
-    ``serve`` calls this on a background thread; the edge functions never do.
+    ``serve`` calls this on a background thread; the edge functions never do. ``importing``
+    is held while it imports (the dispatcher's handlers wait for it meanwhile).
     """
     import importlib
     import logging
@@ -265,13 +268,14 @@ def warm_up(deps: Deps) -> None:
         start_host = getattr(deps.jobs, "start_host", None)
         if start_host is not None and deps.loaded_policy().runs_jobs():
             start_host(wait_seconds=HOST_WARM_UP_SECONDS)
-        for name in deps.registries:
-            deps.registries[name]
-        if deps.registries:
-            for module in WARM_IMPORTS:
-                importlib.import_module(module)
-            from mlops_hooks.shared.adapters.pyfunc_model import prime_loading
+        with importing or contextlib.nullcontext():
+            for name in deps.registries:
+                deps.registries[name]  # imports the registry's SDK (MLflow, databricks-sdk)
+            if deps.registries:
+                for module in WARM_IMPORTS:
+                    importlib.import_module(module)
+                from mlops_hooks.shared.adapters.pyfunc_model import prime_loading
 
-            prime_loading()
+                prime_loading()
     except Exception as exc:  # a registry that is down now may be up by the first event
         log.warning("warm-up incomplete: %s: %s", type(exc).__name__, exc)

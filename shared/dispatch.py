@@ -54,6 +54,11 @@ class Dispatcher:
         self.retry = retry
         self.lease_seconds = lease_seconds
         self._leases = LeaseKeeper(self)
+        # held by serve's warm-up while it imports MLflow and scikit-learn: a handler waits for
+        # those imports instead of racing them (two threads importing mlflow's submodules at
+        # once can see a partially initialised module: "partially initialized module 'mlflow'
+        # has no attribute 'version'" failed a webhook registration in a suite run)
+        self.warming = threading.Lock()
 
     @property
     def clock(self) -> Clock:
@@ -126,6 +131,8 @@ class Dispatcher:
             policy: str | None = self.deps.loaded_policy().digest  # what it decided under
         except Exception:  # an unreadable policy: a handler that needs it says why
             policy = None
+        with self.warming:  # free at once unless the warm-up is importing
+            pass
         try:
             outcome = handler(event, self.deps) or Outcome()
         except Exception as exc:

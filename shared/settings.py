@@ -53,6 +53,9 @@ class Settings(BaseSettings):
     # database file. Each round copies every page written since the last once, however often
     # it was written: the longer the round, the fewer copies (docs/benchmark-history.md, issue 19)
     ledger_checkpoint_seconds: float = Field(default=5, gt=0)
+    # SQLite ledger: the edge syncs its write-ahead log from a helper process (as durable as
+    # a syncing COMMIT; false: the COMMIT syncs, on a thread of the edge's process)
+    ledger_sync_helper: bool = True
     run_retention_days: float = Field(default=90, gt=0)
     # SQS queue that wakes the worker function on AWS; unset locally (the worker pool polls).
     queue_url: str | None = None

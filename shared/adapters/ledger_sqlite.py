@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sqlite3
 import threading
 import time
@@ -36,6 +37,7 @@ from mlops_hooks.shared.adapters.ledger_codec import (
     ts,
 )
 from mlops_hooks.shared.adapters.ledger_sqlite_ids import WATERMARK, IdIndex, MergeStep
+from mlops_hooks.shared.adapters.wal_sync import WalSyncer
 from mlops_hooks.shared.domain.events import HOUSEKEEPING_TASKS, OWN_WRITE, Event, EventKind
 from mlops_hooks.shared.ports.ledger import (
     CLAIMABLE,
@@ -159,11 +161,13 @@ class SqliteLedger(Ledger):
         tick_retention_days: float = 7,
         wal_limit_mb: float = 1024,
         checkpoint_seconds: float = 5,
+        sync_helper: bool = True,
     ) -> None:
         """``tick_retention_days``: how long a finished housekeeping tick (a sweep every 10 s,
         a reconcile a minute) is kept, as DynamoDB's TTL keeps them on AWS. ``wal_limit_mb``:
         how large the write-ahead log may grow under a flood of webhooks, ``checkpoint_seconds``
-        how often it is copied into the database file meanwhile (SqliteBatchWriter)."""
+        how often it is copied into the database file meanwhile (SqliteBatchWriter);
+        ``sync_helper``: the batch writer's log is synced by a helper process (wal_sync.py)."""
         if sqlite3.sqlite_version_info < MIN_SQLITE:  # RETURNING, window functions, JSON
             raise LedgerError(
                 f"the SQLite ledger needs SQLite {'.'.join(map(str, MIN_SQLITE))} or newer;"
@@ -173,6 +177,7 @@ class SqliteLedger(Ledger):
         self.tick_retention = tick_retention_days * 86_400
         self.wal_limit_bytes = int(wal_limit_mb * 1024 * 1024)
         self.checkpoint_seconds = checkpoint_seconds
+        self.sync_helper = sync_helper
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._local = threading.local()
         self._write_lock = threading.Lock()  # one writer at a time in this process
@@ -245,7 +250,9 @@ class SqliteLedger(Ledger):
         return self._ids.merge(self._conn, lambda: self._tx(durable=False), self._write_lock)
 
     def batch_writer(self) -> SqliteBatchWriter:
-        return SqliteBatchWriter(self, checkpoint_seconds=self.checkpoint_seconds)
+        return SqliteBatchWriter(
+            self, checkpoint_seconds=self.checkpoint_seconds, sync_helper=self.sync_helper
+        )
 
     def _insert(self, conn: sqlite3.Connection, event: Event, now: float) -> Recorded:
         """Inside a write transaction that began with ``IdIndex.refresh``."""
@@ -519,8 +526,11 @@ class SqliteBatchWriter:
     """Two-phase group commit for one owner (the HTTP edge's event loop).
 
     ``stage`` runs BEGIN and the inserts: CPU only, done on the caller's thread. ``commit``
-    is the fsync: it releases the GIL for its whole duration, so the edge runs it on a
-    thread while the loop keeps serving. One batch at a time; the owner enforces that.
+    ends the transaction. With a ``syncer`` (the default) the COMMIT writes the log without
+    syncing it, on the loop, and the owner acknowledges the batch once the syncer's helper
+    process has synced the log (wal_sync.py); without one the COMMIT is the fsync, which the
+    edge runs on a thread (SQLite releases the GIL for it) while the loop keeps serving. One
+    batch at a time; the owner enforces that.
     """
 
     # A checkpoint that finishes the log leaves the writer at most this many frames to copy
@@ -528,9 +538,15 @@ class SqliteBatchWriter:
     FINISH_FRAMES = 2048
     CATCH_UP_PASSES = 8
 
-    def __init__(self, ledger: SqliteLedger, *, checkpoint_seconds: float) -> None:
+    def __init__(
+        self, ledger: SqliteLedger, *, checkpoint_seconds: float, sync_helper: bool = False
+    ) -> None:
         self.ledger = ledger
         self.conn = ledger._connect(check_same_thread=False)
+        self.syncer: WalSyncer | None = None
+        if sync_helper:
+            self.conn.execute("PRAGMA synchronous=NORMAL")  # the helper syncs: see commit
+            self.syncer = WalSyncer(ledger.path)
         # Checkpoints copy the WAL into the database file. Run inside a COMMIT they stall
         # that batch (bench/ingress.py: p99 11 -> 20 ms); a PASSIVE checkpoint from its own
         # connection never blocks the writer. A round copies each page written since the last
@@ -593,8 +609,18 @@ class SqliteBatchWriter:
     def close(self) -> None:
         self._stop.set()
         self._checkpointer.join(timeout=10)
+        self.sync_by_commit()
         self.conn.close()
         self.ledger._writers -= 1
+
+    def sync_by_commit(self) -> None:
+        """From now on each COMMIT syncs the log itself (the helper is gone, or closing)."""
+        if self.syncer is None:
+            return
+        with self.ledger._write_lock:  # between batches: PRAGMA synchronous outside one
+            self.conn.execute("PRAGMA synchronous=FULL")
+        self.syncer.close()
+        self.syncer = None
 
     def stage(self, batch: list[Event], *, now: float) -> list[Recorded | Unrecordable]:
         """Stage every event of the batch; one that cannot be stored (its document does not
@@ -618,7 +644,10 @@ class SqliteBatchWriter:
             raise
         return staged
 
-    def commit(self) -> None:
+    def commit(self, *, finish: bool = True) -> None:
+        """COMMIT the staged batch (and a merge step with it). ``finish=False``: a checkpoint
+        due to finish is left to ``finish_checkpoint``, for an owner that commits on its
+        event loop and runs that on a thread."""
         ids, step = self.ledger._ids, None
         try:
             try:
@@ -632,11 +661,30 @@ class SqliteBatchWriter:
             ids.committed()
             if step is not None:
                 ids.step_done(step)
-            if self._finish_due.is_set():
+            if finish and self._finish_due.is_set():
                 self._finish_due.clear()
                 self._finish_checkpoint()
         finally:
             self.ledger._write_lock.release()
+
+    def sync_log(self) -> None:
+        """fdatasync the write-ahead log from this process (what the helper does)."""
+        fd = os.open(f"{self.ledger.path}-wal", os.O_RDONLY)
+        try:
+            os.fdatasync(fd)
+        finally:
+            os.close(fd)
+
+    @property
+    def finish_due(self) -> bool:
+        return self._finish_due.is_set()
+
+    def finish_checkpoint(self) -> None:
+        """The checkpoint ``commit(finish=False)`` left due, between two batches."""
+        with self.ledger._write_lock:
+            if self._finish_due.is_set():
+                self._finish_due.clear()
+                self._finish_checkpoint()
 
     def _merge_step(self) -> MergeStep | None:
         """A step of the id merge under way rides on this batch's COMMIT (ledger_sqlite_ids);

@@ -9,15 +9,20 @@ the log from its start.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import time
 from pathlib import Path
 
+from mlops_hooks.functions.batching import GroupCommit
 from mlops_hooks.shared.adapters.ledger_sqlite import SqliteBatchWriter, SqliteLedger
+from mlops_hooks.shared.bootstrap import bootstrap
 from mlops_hooks.shared.domain import events
 from mlops_hooks.shared.domain.events import Source
 from mlops_hooks.shared.ports.ledger import Recorded
+from mlops_hooks.shared.ports.runtime import NoQueue
+from mlops_hooks.shared.settings import Settings
 
 BATCHES, PER_BATCH = 600, 20
 
@@ -73,6 +78,48 @@ def test_the_log_stays_near_its_limit_and_nothing_is_lost(tmp_path: Path, caplog
     assert largest < unbounded / 8, (largest, unbounded)
     said = [r.getMessage() for r in caplog.records]
     assert any(m.endswith("the log starts over") for m in said), said
+
+
+def test_the_edge_finishes_the_checkpoint_between_batches_when_its_helper_syncs(
+    tmp_path: Path, caplog
+) -> None:
+    """With the sync helper the edge commits on its event loop: a checkpoint due to finish
+    runs on its thread after a batch was answered, before the next one starts."""
+    caplog.set_level(logging.INFO, logger="mlops_hooks.ledger")
+    ledger = SqliteLedger(tmp_path / "ledger.db", wal_limit_mb=0.25, checkpoint_seconds=0.01)
+    settings = Settings(state_dir=tmp_path)
+    commit = GroupCommit(bootstrap(settings, ledger=ledger, queue=NoQueue(), handlers={}))
+    assert commit._writer.syncer is not None
+    wal, largest = Path(f"{ledger.path}-wal"), 0
+
+    async def flood() -> None:
+        nonlocal largest
+        for batch in range(BATCHES // 3):
+            answers = await asyncio.gather(
+                *(
+                    commit.submit(
+                        events.model_registered(
+                            Source.MLFLOW, "churn", str(batch * PER_BATCH + n), delivery_id="d"
+                        )
+                    )
+                    for n in range(PER_BATCH)
+                )
+            )
+            assert all(r.created for r in answers)
+            largest = max(largest, os.path.getsize(wal))
+
+    try:
+        asyncio.run(flood())
+        stored = ledger._conn.execute("SELECT count(*) FROM events").fetchone()[0]
+    finally:
+        commit.close()
+        ledger.close()
+    assert stored == BATCHES // 3 * PER_BATCH
+    said = [r.getMessage() for r in caplog.records]
+    assert any(m.endswith("the log starts over") for m in said), said
+    # 4,000 events write ~9 MB of log with no limit (a third of the flood above); the limit
+    # plus what arrives between two 10 ms rounds stays near a megabyte
+    assert largest < 3 * 1024 * 1024, largest
 
 
 def test_the_checkpoint_interval_comes_from_the_settings(tmp_path: Path) -> None:

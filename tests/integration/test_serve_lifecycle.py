@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import itertools
 import json
+import os
 import signal
 import time
 from datetime import datetime
 from pathlib import Path
+
+import psutil
 
 from tests.conftest import WEBHOOK_SECRET
 from tests.support.handlers import read_log
@@ -160,3 +163,28 @@ def test_serves_temporary_files_go_with_it_even_when_it_was_killed(
     second.stop()  # SIGTERM: a clean stop, through serve's own cleanup
     assert folders() == []
     assert second.popen.returncode == -signal.SIGTERM  # and still ended by the signal
+
+
+def wal_sync_helpers(serve: Proc) -> list[psutil.Process]:
+    children = psutil.Process(serve.popen.pid).children()
+    return [c for c in children if c.cmdline()[-1].endswith("ledger.db-wal")]
+
+
+def test_the_ledgers_sync_helper_ends_with_serve_even_when_serve_alone_was_killed(
+    start_serve, tmp_path: Path
+) -> None:
+    """serve syncs the ledger's log from one helper process (shared/adapters/wal_sync.py); it
+    stops with serve, and ends by itself when serve was killed (it is not in serve's process
+    group: a signal to the group must not end it while serve still commits)."""
+    first = start_serve(port=(port := free_port()))
+    [helper] = wal_sync_helpers(first)
+    event_id = post_registered(first)["id"]  # answered once the helper synced its batch
+    os.kill(first.popen.pid, signal.SIGKILL)  # serve alone, as an OOM killer would
+    first.popen.wait(timeout=10)
+    helper.wait(timeout=10)  # its requests pipe closed: it ends
+
+    second = start_serve(port=port)
+    [helper] = wal_sync_helpers(second)
+    assert event(second, event_id)["id"] == event_id
+    second.stop()  # SIGTERM to serve's process group; the helper has a session of its own
+    helper.wait(timeout=10)  # serve closed its writer (or ended): the helper is gone

@@ -236,6 +236,7 @@ NOT_IN_THE_ENVIRONMENT = {
     "ledger_url": "set",  # (listed below, as MLOPS_HOOKS_LEDGER_URL)
     "ledger_wal_limit_mb": "SQLite ledgers only: on AWS the ledger is DynamoDB",
     "ledger_checkpoint_seconds": "SQLite ledgers only: on AWS the ledger is DynamoDB",
+    "ledger_sync_helper": "SQLite ledgers only: on AWS the ledger is DynamoDB",
     "reconcile_cron": "serve's scheduler only: EventBridge ticks on AWS",
     "scheduler_poll_seconds": "serve's scheduler only",
     "sweep_seconds": "serve's scheduler only: an EventBridge rate on AWS",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -174,7 +175,6 @@ def test_a_worker_that_died_mid_handler_is_replaced_after_its_lease(ledger, cloc
 
 def test_a_handler_that_outlives_its_lease_keeps_it_from_the_one_lease_thread(tmp_path: Path):
     """Real clock, a 0.6 s lease and a 1.5 s handler: renewed every 0.2 s, never reclaimed."""
-    import threading
     import time
 
     ledger = SqliteLedger(tmp_path / "l.db")
@@ -239,3 +239,20 @@ def test_workers_give_a_busy_edge_more_time_than_each_event_took(tmp_path: Path)
     assert idle_gap < 0.04  # back to back: 20 ms of work each
     assert busy_gap >= 0.055  # 20 ms of work, then 40 ms left to the edge
     ledger.close()
+
+
+def test_a_handler_waits_for_the_warm_ups_imports(ledger, clock):
+    """serve's warm-up holds ``warming`` while it imports MLflow; a handler racing those
+    imports saw a partially initialised mlflow module, so it waits for them instead."""
+    started = threading.Event()
+    dispatcher, _ = make(
+        ledger, clock, {EventKind.MODEL_REGISTERED: lambda e, d: started.set() or Outcome()}
+    )
+    event_id = dispatcher.submit(registered()).record.id
+    worker = threading.Thread(target=dispatcher.process, args=(event_id,))
+    with dispatcher.warming:  # the warm-up importing
+        worker.start()
+        assert not started.wait(0.3)  # claimed, waiting for the imports
+        assert ledger.get(event_id).status is Status.RUNNING
+    worker.join(timeout=10)
+    assert started.is_set() and ledger.get(event_id).status is Status.DONE
