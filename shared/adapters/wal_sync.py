@@ -30,9 +30,12 @@ log = logging.getLogger("mlops_hooks.ledger")
 SYNCED, FAILED = b".", b"!"
 
 # The helper: one answer byte for each request byte, after one fdatasync for all of them.
-# It ends when its requests pipe closes (the edge closed it, or died).
+# It ends when its requests pipe closes (the edge closed it, or died); a SIGTERM or SIGINT
+# meant for the edge (a supervisor signalling every process of the service) leaves it to that.
 _HELPER = r"""
-import os, sys
+import os, signal, sys
+signal.signal(signal.SIGTERM, signal.SIG_IGN)
+signal.signal(signal.SIGINT, signal.SIG_IGN)
 path = sys.argv[1]
 while True:
     asked = os.read(0, 4096)
@@ -63,10 +66,11 @@ class WalSyncer:
             stdout=subprocess.PIPE,
             bufsize=0,
             close_fds=True,
-            # its own session: Ctrl-C or a SIGTERM sent to the edge's process group must not
-            # end it while the edge still commits batches (a SIGTERM that came while it started,
-            # before it could ignore it, ended it in a suite run)
-            start_new_session=True,
+            # its own process group, in the edge's session (and so in its CPU scheduling
+            # group): Ctrl-C or a SIGTERM sent to the edge's process group must not end it
+            # while the edge still commits batches (one that came while it started, before it
+            # could ignore them, ended it in a suite run)
+            process_group=0,
         )
         assert self._proc.stdin is not None and self._proc.stdout is not None
         self.requests = self._proc.stdin.fileno()

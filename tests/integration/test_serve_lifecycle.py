@@ -175,7 +175,7 @@ def test_the_ledgers_sync_helper_ends_with_serve_even_when_serve_alone_was_kille
 ) -> None:
     """serve syncs the ledger's log from one helper process (shared/adapters/wal_sync.py); it
     stops with serve, and ends by itself when serve was killed (it is not in serve's process
-    group: a signal to the group must not end it while serve still commits)."""
+    group: a signal to that group must not end it while serve still commits)."""
     first = start_serve(port=(port := free_port()))
     [helper] = wal_sync_helpers(first)
     event_id = post_registered(first)["id"]  # answered once the helper synced its batch
@@ -186,5 +186,5 @@ def test_the_ledgers_sync_helper_ends_with_serve_even_when_serve_alone_was_kille
     second = start_serve(port=port)
     [helper] = wal_sync_helpers(second)
     assert event(second, event_id)["id"] == event_id
-    second.stop()  # SIGTERM to serve's process group; the helper has a session of its own
+    second.stop()  # SIGTERM to serve's process group; the helper has a group of its own
     helper.wait(timeout=10)  # serve closed its writer (or ended): the helper is gone
