@@ -19,6 +19,7 @@ import contextlib
 import functools
 import logging
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -72,12 +73,7 @@ class GroupCommit:
         events = [event for event, _ in batch]
         if self._writer is None:  # a networked ledger: one write per event anyway
             record = functools.partial(self._record_each, events, self.dispatcher.clock.now())
-            job = loop.run_in_executor(self._thread, record)
-            job.add_done_callback(
-                lambda j: self._settle(
-                    loop, batch, j.exception(), None if j.exception() else j.result()
-                )
-            )
+            self._settle_after(loop, record, batch)
             return
         try:
             staged = self._writer.stage(events, now=self.dispatcher.clock.now())
@@ -86,8 +82,7 @@ class GroupCommit:
             return
         syncer = self._writer.syncer
         if syncer is None:
-            job = loop.run_in_executor(self._thread, self._writer.commit)
-            job.add_done_callback(lambda j: self._settle(loop, batch, j.exception(), staged))
+            self._settle_after(loop, self._writer.commit, batch, staged)
             return
         try:
             self._writer.commit(finish=False)  # written, not yet synced: not answered
@@ -139,8 +134,24 @@ class GroupCommit:
         assert self._syncing is not None
         batch, staged = self._syncing
         self._syncing = None
-        job = loop.run_in_executor(self._thread, self._writer.sync_log)
-        job.add_done_callback(lambda j: self._settle(loop, batch, j.exception(), staged))
+        self._settle_after(loop, self._writer.sync_log, batch, staged)
+
+    def _settle_after(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        work: Callable[[], Any],
+        batch: Pending,
+        staged: Staged | None = None,
+    ) -> None:
+        """Run ``work`` on the thread, then settle the batch: with its error, else with
+        ``staged`` (what was staged before it), else with what it returned."""
+
+        def done(job: asyncio.Future[Any]) -> None:
+            exc = job.exception()
+            results = None if exc is not None else staged if staged is not None else job.result()
+            self._settle(loop, batch, exc, results)
+
+        loop.run_in_executor(self._thread, work).add_done_callback(done)
 
     def _record_each(self, events: list[Event], now: float) -> list[Recorded | Unrecordable]:
         """Each event on its own: one that cannot be stored fails alone (as Unrecordable);

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import sqlite3
 import threading
 import time
@@ -37,7 +36,7 @@ from mlops_hooks.shared.adapters.ledger_codec import (
     ts,
 )
 from mlops_hooks.shared.adapters.ledger_sqlite_ids import WATERMARK, IdIndex, MergeStep
-from mlops_hooks.shared.adapters.wal_sync import WalSyncer
+from mlops_hooks.shared.adapters.wal_sync import WalSyncer, fdatasync_file
 from mlops_hooks.shared.domain.events import HOUSEKEEPING_TASKS, OWN_WRITE, Event, EventKind
 from mlops_hooks.shared.ports.ledger import (
     CLAIMABLE,
@@ -669,11 +668,7 @@ class SqliteBatchWriter:
 
     def sync_log(self) -> None:
         """fdatasync the write-ahead log from this process (what the helper does)."""
-        fd = os.open(f"{self.ledger.path}-wal", os.O_RDONLY)
-        try:
-            os.fdatasync(fd)
-        finally:
-            os.close(fd)
+        fdatasync_file(f"{self.ledger.path}-wal")
 
     @property
     def finish_due(self) -> bool:

@@ -27,9 +27,10 @@ from pathlib import Path
 
 log = logging.getLogger("mlops_hooks.ledger")
 
-SYNCED, FAILED = b".", b"!"
+SYNCED = b"."  # the helper's answer for a sync that returned; b"!" for one that failed
 
-# The helper: one answer byte for each request byte, after one fdatasync for all of them.
+# The helper: one answer byte for each request byte, after one fdatasync for all of them
+# (fdatasync_file's work, in an interpreter of its own: -I -S, without this package).
 # It ends when its requests pipe closes (the edge closed it, or died); a SIGTERM or SIGINT
 # meant for the edge (a supervisor signalling every process of the service) leaves it to that.
 _HELPER = r"""
@@ -55,13 +56,21 @@ while True:
 """
 
 
+def fdatasync_file(path: str | os.PathLike[str]) -> None:
+    """fdatasync ``path`` from this process: what the helper does, for when it is gone."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fdatasync(fd)
+    finally:
+        os.close(fd)
+
+
 class WalSyncer:
     """The helper process for one ledger file; one sync request in flight at a time."""
 
     def __init__(self, database: Path) -> None:
-        self.wal = Path(f"{database}-wal")
         self._proc = subprocess.Popen(  # started by this process, stopped in close()
-            [sys.executable, "-I", "-S", "-c", _HELPER, str(self.wal)],
+            [sys.executable, "-I", "-S", "-c", _HELPER, f"{database}-wal"],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             bufsize=0,
@@ -79,10 +88,6 @@ class WalSyncer:
     @property
     def pid(self) -> int:
         return self._proc.pid
-
-    @property
-    def alive(self) -> bool:
-        return self._proc.poll() is None
 
     def ask(self) -> None:
         """Ask for a sync of everything written to the WAL so far (the answer comes on
