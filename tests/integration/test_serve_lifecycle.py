@@ -167,7 +167,7 @@ def test_serves_temporary_files_go_with_it_even_when_it_was_killed(
 
 def wal_sync_helpers(serve: Proc) -> list[psutil.Process]:
     children = psutil.Process(serve.popen.pid).children()
-    return [c for c in children if c.cmdline()[-1].endswith("ledger.db-wal")]
+    return [c for c in children if any(a.endswith("ledger.db-wal") for a in c.cmdline())]
 
 
 def test_the_ledgers_sync_helper_ends_with_serve_even_when_serve_alone_was_killed(
