@@ -606,6 +606,8 @@ class SqliteBatchWriter:
                 return
 
     def close(self) -> None:
+        if self._stop.is_set():  # closed already (an owner's close, then a test's teardown)
+            return
         self._stop.set()
         self._checkpointer.join(timeout=10)
         self.sync_by_commit()

@@ -152,4 +152,3 @@ def test_the_sync_helper_yields_the_cpu_to_the_edge(ledger: SqliteLedger, make_c
     deliver_all(commit, ledger, range(1, 3))
     edge_nice = os.getpriority(os.PRIO_PROCESS, 0)
     assert psutil.Process(helper.pid).nice() == min(19, edge_nice + HELPER_NICE) != edge_nice
-    commit.close()

@@ -85,6 +85,19 @@ def test_the_batch_writers_merged_ids_still_catch_every_duplicate(tmp_path) -> N
     assert stored(path) == (3100, 3100, 3100)  # close merged the last hundred
 
 
+def test_a_batch_writer_closed_twice_leaves_the_merging_to_the_ledger(tmp_path) -> None:
+    """A second close of the edge's writer (its owner's, then a test's teardown) is a no-op:
+    the ledger counts it gone once, and merges the ids itself again when it closes."""
+    path = tmp_path / "ledger.db"
+    ledger = SqliteLedger(path)
+    writer = ledger.batch_writer()
+    writer.close()
+    writer.close()
+    ledger.record(registered(1), now=T0)
+    ledger.close()
+    assert stored(path) == (1, 1, 1)
+
+
 def test_a_merge_rides_on_the_batches_commits(tmp_path) -> None:
     """The checkpointer only plans a merge; its steps go out with the next batches' COMMITs
     (250 ids each, then the watermark), so the event loop never waits for a merge."""
